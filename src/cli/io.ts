@@ -1,0 +1,35 @@
+import { KagiyaError, InvalidInputError } from "../core/errors.ts";
+
+/** Where a command writes; injected so tests and the server can capture output. */
+export interface CliIO {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Reads all of standard input (for `-` arguments and prompts). */
+  readStdin: () => Promise<string>;
+  env: Record<string, string | undefined>;
+  cwd: string;
+}
+
+/**
+ * A command: takes its own argv (after the command words) and returns the exit code:
+ * 0 success, 1 a failed check (lint/inspect findings), 2 bad input.
+ */
+export type Command = (argv: string[], io: CliIO) => Promise<number>;
+
+/** Exit code for an error: 2 for anything the user can fix by changing the input, 1 otherwise. */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof InvalidInputError) return 2;
+  if (error instanceof KagiyaError) return error.code === "ERR_INTERNAL" ? 1 : 2;
+  return 1;
+}
+
+/** One line for stderr. Never a stack trace: messages of KagiyaError are written to be shown. */
+export function describeError(error: unknown): string {
+  if (error instanceof KagiyaError) return `kagiya: ${error.message}`;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && code.startsWith("E")) {
+    // A Node system error (ENOENT, EISDIR, ...): its message names the path, never a secret.
+    return `kagiya: ${(error as Error).message}`;
+  }
+  return "kagiya: internal error (run with KAGIYA_DEBUG=1 for details)";
+}

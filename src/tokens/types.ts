@@ -1,0 +1,57 @@
+/**
+ * The public shape of the token lifecycle (implemented by ./manager.ts). Defined on its own so
+ * the server, the webhook bot and the bot-sdk adapter depend on this contract, not on the class.
+ */
+
+/** A token handed out by the manager. `accessToken` is a secret: never log it. */
+export interface ManagedToken {
+  channelId: string;
+  accessToken: string;
+  /** LINE's key_id for this token. */
+  keyId: string;
+  tokenType: "Bearer";
+  issuedAt: number;
+  /** Epoch ms. */
+  expiresAt: number;
+}
+
+/** What `reconcile()` found. */
+export interface ReconcileReport {
+  channelId: string;
+  /** Key IDs LINE lists as valid. */
+  validKeyIds: string[];
+  /** Stored tokens LINE no longer lists, now marked revoked. */
+  markedRevoked: string[];
+  /** Key IDs LINE lists that kagiya never stored. */
+  orphans: string[];
+  /** Valid tokens counted against LINE's cap (kagiya's own + orphans). */
+  budgetUsed: number;
+  /** 30 - budgetUsed. */
+  budgetLeft: number;
+}
+
+/** A channel's token situation, for the dashboard, metrics and `token list`. */
+export interface ChannelTokenStatus {
+  channelId: string;
+  tokens: Array<{ keyId: string; state: string; issuedAt: number; expiresAt: number; refreshAt: number }>;
+  budgetUsed: number;
+  budgetLimit: number;
+  lastRefreshAt: number | null;
+  lastError: { at: number; code: string; message: string } | null;
+}
+
+/** Hooks for metrics; every field optional. Never given a token or secret. */
+export interface TokenObserver {
+  issued?(channelId: string, reason: "cold" | "refresh" | "invalidated" | "manual", ms: number): void;
+  failed?(channelId: string, reason: string): void;
+  lockWait?(channelId: string, ms: number): void;
+  upstream?(endpoint: string, status: number, ms: number): void;
+}
+
+/** What consumers of tokens need; the TokenManager implements it. */
+export interface TokenSource {
+  /** A valid token for the channel, issuing only when needed. */
+  get(channelId: string): Promise<ManagedToken>;
+  /** LINE rejected this token (401): forget it; the next get() issues at most once. */
+  invalidate(channelId: string, keyId: string): Promise<void>;
+}
