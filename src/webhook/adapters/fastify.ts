@@ -1,0 +1,76 @@
+/**
+ * Fastify adapter: a plugin that registers the webhook route with its own raw-body parser.
+ * Registered without fastify-plugin, so the parser change stays inside the plugin and the rest
+ * of the app keeps Fastify's JSON parsing.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { channelIdFromPath, createIntake, type Outcome, type WebhookOptions } from "../intake.ts";
+import { nodeVerifier } from "./node.ts";
+
+/** Options of {@link createFastifyWebhookPlugin}. */
+export interface FastifyWebhookOptions extends WebhookOptions {
+  /** Route path (default "/webhook/:channelId", or "/webhook" with channelSecret). */
+  path?: string;
+  /** Multi-channel mode: the channel (default the `channelId` route parameter). */
+  channelIdFrom?: (request: FastifyRequest) => string | null | undefined;
+}
+
+/** The plugin, with a way to wait for queued events. */
+export interface FastifyWebhookPlugin {
+  (fastify: FastifyInstance): Promise<void>;
+  drain(): Promise<void>;
+  readonly pending: number;
+}
+
+function send(reply: FastifyReply, outcome: Outcome): FastifyReply {
+  return reply.code(outcome.status).header("cache-control", "no-store").type("application/json; charset=utf-8").send(outcome.body);
+}
+
+/**
+ * Creates a Fastify plugin serving LINE webhooks on `path`.
+ *
+ * @example
+ * ```ts
+ * import Fastify from "fastify";
+ * import { createFastifyWebhookPlugin } from "kagiya/webhook";
+ * const app = Fastify();
+ * await app.register(createFastifyWebhookPlugin({ secretFor, bot }));
+ * await app.listen({ port: 3000 });
+ * ```
+ */
+export function createFastifyWebhookPlugin(options: FastifyWebhookOptions): FastifyWebhookPlugin {
+  const { path, ...rest } = options;
+  const intake = createIntake(rest);
+  const channelIdFrom = options.channelIdFrom;
+  const route = path ?? (intake.singleChannelId !== null ? "/webhook" : "/webhook/:channelId");
+
+  function channelOf(request: FastifyRequest): string | null {
+    if (intake.singleChannelId !== null) return intake.singleChannelId;
+    if (channelIdFrom !== undefined) return channelIdFrom(request) ?? null;
+    const p = (request.params as Record<string, string | undefined> | undefined)?.["channelId"];
+    return p !== undefined ? channelIdFromPath(p) : channelIdFromPath(request.url);
+  }
+
+  const plugin = async (fastify: FastifyInstance): Promise<void> => {
+    fastify.removeAllContentTypeParsers();
+    fastify.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: intake.maxBodyBytes }, (_req, body, done) => done(null, body));
+    fastify.setErrorHandler((err: { code?: string; statusCode?: number }, request, reply) => {
+      if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return send(reply.header("connection", "close"), intake.reject(channelOf(request), "ERR_WEBHOOK_BODY_TOO_LARGE"));
+      const status = typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+      return reply.code(status).type("application/json; charset=utf-8").send(JSON.stringify({ error: "ERR_WEBHOOK_BAD_REQUEST", message: "The webhook request could not be read." }));
+    });
+    fastify.post(route, (request, reply) => {
+      const channelId = channelOf(request);
+      const raw = request.headers["x-line-signature"];
+      const signature = typeof raw === "string" ? raw : null;
+      const body = Buffer.isBuffer(request.body) ? request.body : new Uint8Array(0);
+      const out = intake.process(channelId, signature, body, nodeVerifier);
+      if (out instanceof Promise) return out.then((o) => send(reply, o));
+      return send(reply, out);
+    });
+  };
+  return Object.defineProperties(plugin, {
+    drain: { value: () => intake.drain() },
+    pending: { get: () => intake.pending },
+  }) as FastifyWebhookPlugin;
+}

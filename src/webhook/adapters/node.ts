@@ -1,0 +1,118 @@
+/**
+ * node:http adapter: a `(req, res)` listener for `http.createServer`. Reads the raw body from
+ * the IncomingMessage (counting bytes against the limit), checks the signature with node:crypto
+ * synchronously, and answers without building a web Request.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { verifyWebhookSignatureSync } from "./node-signature.ts";
+import { channelIdFromPath, createIntake, type Intake, type Outcome, type Verifier, type WebhookOptions } from "../intake.ts";
+
+/** Options of {@link createNodeWebhookListener}. */
+export interface NodeWebhookOptions extends WebhookOptions {
+  /** Multi-channel mode: the channel a request is for (default: the last segment of req.url's path). */
+  channelIdFrom?: (req: IncomingMessage) => string | null | undefined;
+}
+
+/** A node:http listener, with a way to wait for queued events. */
+export interface NodeWebhookListener {
+  (req: IncomingMessage, res: ServerResponse): void;
+  drain(): Promise<void>;
+  readonly pending: number;
+}
+
+/** The node:crypto verifier (synchronous). */
+export const nodeVerifier: Verifier = verifyWebhookSignatureSync;
+
+const HEADERS: Record<string, string> = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
+
+/** Writes an outcome. After a refusal mid-body the connection is closed so the rest is not read. */
+export function sendOutcome(res: ServerResponse, outcome: Outcome, close = false, extra?: Record<string, string>): void {
+  if (res.headersSent || res.destroyed) return;
+  res.statusCode = outcome.status;
+  for (const k in HEADERS) res.setHeader(k, HEADERS[k]!);
+  if (extra !== undefined) for (const k in extra) res.setHeader(k, extra[k]!);
+  if (close) res.setHeader("connection", "close");
+  res.end(outcome.body);
+}
+
+/**
+ * Handles one request with a given intake: shared by the node:http and Express adapters.
+ * `preread` is a body some framework already read as raw bytes.
+ */
+export function handleNodeRequest(intake: Intake, channelId: string | null, req: IncomingMessage, res: ServerResponse, preread?: Uint8Array): void {
+  if (req.method !== "POST") {
+    req.resume();
+    return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_METHOD"), false, { allow: "POST" });
+  }
+  const raw = req.headers["x-line-signature"];
+  const signature = typeof raw === "string" ? raw : null;
+  if (signature === null || signature.length === 0 || channelId === null) {
+    req.resume();
+    return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_SIGNATURE"));
+  }
+  const finish = (body: Uint8Array): void => {
+    const out = intake.process(channelId, signature, body, nodeVerifier);
+    if (out instanceof Promise) {
+      out.then(
+        (o) => sendOutcome(res, o),
+        () => sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_UNAVAILABLE")),
+      );
+    } else sendOutcome(res, out);
+  };
+  if (preread !== undefined) {
+    if (preread.byteLength > intake.maxBodyBytes) return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_BODY_TOO_LARGE"));
+    return finish(preread);
+  }
+  const max = intake.maxBodyBytes;
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > max) {
+    req.resume();
+    return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_BODY_TOO_LARGE"), true);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let over = false;
+  req.on("data", (chunk: Buffer) => {
+    if (over) return;
+    total += chunk.length;
+    if (total > max) {
+      over = true;
+      chunks.length = 0;
+      sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_BODY_TOO_LARGE"), true);
+      return;
+    }
+    chunks.push(chunk);
+  });
+  req.on("end", () => {
+    if (over) return;
+    finish(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+  });
+  req.on("error", () => {
+    // Aborted upload: nothing to answer to.
+    over = true;
+  });
+}
+
+/**
+ * Creates a node:http listener for LINE webhooks.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "node:http";
+ * import { createNodeWebhookListener } from "kagiya/webhook";
+ * createServer(createNodeWebhookListener({ channelSecret: process.env.LINE_CHANNEL_SECRET!, bot })).listen(3000);
+ * ```
+ */
+export function createNodeWebhookListener(options: NodeWebhookOptions): NodeWebhookListener {
+  const intake = createIntake(options);
+  const channelIdFrom = options.channelIdFrom;
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    let channelId = intake.singleChannelId;
+    if (channelId === null) channelId = channelIdFrom !== undefined ? (channelIdFrom(req) ?? null) : channelIdFromPath(req.url ?? "");
+    handleNodeRequest(intake, channelId, req, res);
+  };
+  return Object.defineProperties(listener, {
+    drain: { value: () => intake.drain() },
+    pending: { get: () => intake.pending },
+  }) as NodeWebhookListener;
+}

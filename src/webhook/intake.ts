@@ -1,0 +1,390 @@
+/**
+ * The runtime-agnostic heart of webhook intake, shared by the Request handler and the Node
+ * adapters: options, secret lookup, signature decision, parsing, and the queue that runs event
+ * handlers after the response. It never reads a request itself, so each front end reads the
+ * body its own way and hands over the bytes.
+ */
+import { MemoryDedup, type DedupStore } from "./dedup.ts";
+import { WebhookConfigError, WEBHOOK_REJECTION_CODES, type WebhookRejectionCode } from "./errors.ts";
+import type { Logger, WebhookEvent } from "./types.ts";
+
+/** Default limit on the request body: 1 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** Default time an event ID is remembered for de-duplication: 24 hours. */
+export const DEFAULT_DEDUP_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** What a handler learns about the delivery an event came in. */
+export interface DeliveryInfo {
+  channelId: string;
+  /** The bot's user ID from the body. */
+  destination: string;
+}
+
+/** Something that takes events: a {@link Bot} from createBot() fits. */
+export interface EventDispatcher {
+  dispatch(event: WebhookEvent, info: DeliveryInfo): Promise<void> | void;
+}
+
+/** Why a request was refused, for audit and metrics. Never holds the signature or body. */
+export interface RejectInfo {
+  channelId: string | null;
+  status: number;
+  code: WebhookRejectionCode;
+}
+
+/** Options shared by createWebhookHandler() and every adapter. Durations in ms, sizes in bytes. */
+export interface WebhookOptions {
+  /** Single-channel mode: the channel secret. Give this or `secretFor`. */
+  channelSecret?: string;
+  /** Single-channel mode: the channel ID handlers see (default "default"). */
+  channelId?: string;
+  /**
+   * Multi-channel mode: the secret of a channel, or null/undefined when it is not registered
+   * (answered 401, the same as a bad signature, so channels cannot be enumerated).
+   */
+  secretFor?: (channelId: string) => string | null | undefined | Promise<string | null | undefined>;
+  /** Shared de-duplication (the Store has `markOnce`); default an in-memory TTL set. */
+  dedup?: DedupStore;
+  /** How long an event ID is remembered (default 24 h). */
+  dedupTtlMs?: number;
+  /** Largest accepted body (default 1 MiB = 1,048,576); larger gets 413. */
+  maxBodyBytes?: number;
+  /** The bot whose handlers receive events. Give this or `onEvent`. */
+  bot?: EventDispatcher;
+  /** A plain event callback, instead of a bot. */
+  onEvent?: (event: WebhookEvent, info: DeliveryInfo) => unknown;
+  /** Called on every refused request (after the response is decided). */
+  onReject?: (info: RejectInfo) => void;
+  /** Called on every accepted request with the number of events queued. */
+  onAccept?: (info: { channelId: string; events: number }) => void;
+  /** Where handler errors and notes go (pino-compatible); default warnings/errors to stderr. */
+  logger?: Logger;
+  /** Deliveries processed at the same time (default 32); events of one delivery run in order. */
+  concurrency?: number;
+  /** How long a looked-up secret is reused (default 10 s; 0 looks up every request). */
+  secretCacheMs?: number;
+}
+
+const KNOWN_OPTIONS = new Set([
+  "channelSecret", "channelId", "secretFor", "dedup", "dedupTtlMs", "maxBodyBytes", "bot", "onEvent",
+  "onReject", "onAccept", "logger", "concurrency", "secretCacheMs", "channelIdFrom",
+]);
+
+/** A response decided by the intake: status and a JSON body. */
+export interface Outcome {
+  status: number;
+  body: string;
+}
+
+const MESSAGES: Record<WebhookRejectionCode, string> = {
+  ERR_WEBHOOK_SIGNATURE:
+    "x-line-signature is missing or does not match the body under this channel's secret (check the channel secret and that the URL names the right channel).",
+  ERR_WEBHOOK_BODY_TOO_LARGE: "The request body is larger than the webhook limit.",
+  ERR_WEBHOOK_INVALID_JSON: "The signed body is not valid UTF-8 JSON.",
+  ERR_WEBHOOK_INVALID_BODY: "The signed body is not a webhook object with an events array.",
+  ERR_WEBHOOK_METHOD: "Webhooks are delivered with POST.",
+  ERR_WEBHOOK_UNAVAILABLE: "The webhook receiver cannot look up the channel right now; LINE may redeliver later.",
+};
+
+const REJECTIONS = Object.fromEntries(
+  Object.entries(WEBHOOK_REJECTION_CODES).map(([code, status]) => [
+    code,
+    { status, body: JSON.stringify({ error: code, message: MESSAGES[code as WebhookRejectionCode] }) },
+  ]),
+) as Record<WebhookRejectionCode, Outcome>;
+
+/** The 200 answer. */
+export const OK: Outcome = { status: 200, body: "{}" };
+
+/** Checks a signature; may answer synchronously (node:crypto) or not (WebCrypto). */
+export type Verifier = (secret: string, body: Uint8Array, signature: string) => boolean | Promise<boolean>;
+
+const defaultLogger: Logger = {
+  info() {},
+  warn(fields, message) {
+    console.warn(JSON.stringify({ level: "warn", msg: message, ...fields }));
+  },
+  error(fields, message) {
+    console.error(JSON.stringify({ level: "error", msg: message, ...fields }));
+  },
+};
+
+function positiveInt(name: string, value: unknown, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
+    throw new WebhookConfigError(`Webhook option ${name} must be a ${allowZero ? "non-negative" : "positive"} integer.`);
+  }
+  return value;
+}
+
+interface Job {
+  channelId: string;
+  destination: string;
+  events: unknown[];
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === "function";
+}
+
+/** A short, secret-free description of an error for logs. */
+export function describeError(err: unknown): Record<string, unknown> {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return { name: err.name, ...(typeof code === "string" ? { code } : {}), message: err.message };
+  }
+  return { message: String(err) };
+}
+
+/**
+ * The intake shared by every front end. Created once per handler from validated options.
+ *
+ * @example
+ * ```ts
+ * const intake = createIntake({ channelSecret: "…", onEvent: (e) => console.log(e.type) });
+ * const outcome = await intake.process("default", signatureHeader, bodyBytes, verifyWithWebCrypto);
+ * ```
+ */
+export function createIntake(options: WebhookOptions) {
+  if (options === null || typeof options !== "object") throw new WebhookConfigError("Webhook options must be an object.");
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) throw new WebhookConfigError(`Unknown webhook option "${key}".`);
+  }
+  const single = options.channelSecret !== undefined;
+  if (single === (options.secretFor !== undefined)) {
+    throw new WebhookConfigError("Give exactly one of channelSecret (one channel) or secretFor (many channels).");
+  }
+  if (single && (typeof options.channelSecret !== "string" || options.channelSecret.length === 0)) {
+    throw new WebhookConfigError("channelSecret must be a non-empty string (the channel secret from the LINE Developers Console).");
+  }
+  if (options.bot !== undefined && options.onEvent !== undefined) {
+    throw new WebhookConfigError("Give either bot or onEvent, not both.");
+  }
+  const maxBodyBytes = positiveInt("maxBodyBytes", options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES);
+  const dedupTtlMs = positiveInt("dedupTtlMs", options.dedupTtlMs, DEFAULT_DEDUP_TTL_MS);
+  const concurrency = positiveInt("concurrency", options.concurrency, 32);
+  const secretCacheMs = positiveInt("secretCacheMs", options.secretCacheMs, 10_000, true);
+  const logger = options.logger ?? defaultLogger;
+  const dedup = options.dedup ?? new MemoryDedup();
+  const memoryDedup = dedup instanceof MemoryDedup ? dedup : null;
+  const singleChannelId = options.channelId ?? "default";
+  const singleSecret = options.channelSecret;
+  const secretFor = options.secretFor;
+  const bot = options.bot;
+  const onEvent = options.onEvent;
+  const onReject = options.onReject;
+  const onAccept = options.onAccept;
+  // Unknown channels are checked against a random secret so they cost the same as known ones.
+  const decoy = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+
+  // --- secret lookup, cached briefly (found and not found alike) ---
+  const secretCache = new Map<string, { secret: string | null; until: number }>();
+  function lookup(channelId: string): string | null | Promise<string | null> {
+    if (singleSecret !== undefined) return singleSecret;
+    if (secretCacheMs > 0) {
+      const hit = secretCache.get(channelId);
+      if (hit !== undefined && hit.until > Date.now()) return hit.secret;
+    }
+    const remember = (s: string | null | undefined): string | null => {
+      const secret = typeof s === "string" && s.length > 0 ? s : null;
+      if (secretCacheMs > 0) {
+        if (secretCache.size >= 10_000) secretCache.clear();
+        secretCache.set(channelId, { secret, until: Date.now() + secretCacheMs });
+      }
+      return secret;
+    };
+    const got = secretFor!(channelId);
+    return isPromise(got) ? got.then(remember) : remember(got);
+  }
+
+  function reject(channelId: string | null, code: WebhookRejectionCode): Outcome {
+    const outcome = REJECTIONS[code];
+    if (onReject !== undefined) {
+      try {
+        onReject({ channelId, status: outcome.status, code });
+      } catch (err) {
+        logger.error({ err: describeError(err) }, "webhook onReject hook failed");
+      }
+    }
+    return outcome;
+  }
+
+  // --- the queue: events run after the response, deliveries in parallel up to `concurrency` ---
+  const queue: Job[] = [];
+  let head = 0;
+  let running = 0;
+  let scheduled = false;
+  let idleWaiters: Array<() => void> = [];
+
+  function schedule(): void {
+    if (scheduled) return;
+    scheduled = true;
+    // A timer, not a microtask: the response must be on its way before handlers start.
+    setTimeout(pump, 0);
+  }
+
+  function pump(): void {
+    scheduled = false;
+    while (running < concurrency && head < queue.length) {
+      const job = queue[head]!;
+      queue[head++] = undefined as unknown as Job;
+      running++;
+      void runJob(job).finally(done);
+    }
+    if (head === queue.length) {
+      queue.length = 0;
+      head = 0;
+    }
+    settleIdle();
+  }
+
+  function done(): void {
+    running--;
+    if (head < queue.length) schedule();
+    else settleIdle();
+  }
+
+  function settleIdle(): void {
+    if (running === 0 && head >= queue.length && !scheduled && idleWaiters.length > 0) {
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  async function runJob(job: Job): Promise<void> {
+    const info: DeliveryInfo = { channelId: job.channelId, destination: job.destination };
+    for (const raw of job.events) {
+      if (raw === null || typeof raw !== "object" || Array.isArray(raw)) continue;
+      const event = raw as WebhookEvent;
+      if (typeof event.type !== "string") continue;
+      const id = event.webhookEventId;
+      if (typeof id === "string" && id.length > 0) {
+        const key = `webhook:${job.channelId}:${id}`;
+        let fresh: boolean;
+        try {
+          fresh = memoryDedup !== null ? memoryDedup.markOnceSync(key, dedupTtlMs) : await dedup.markOnce(key, dedupTtlMs);
+        } catch (err) {
+          // Fail open: a duplicate is better than a lost event when the shared store is down.
+          logger.error({ channelId: job.channelId, webhookEventId: id, err: describeError(err) }, "webhook de-duplication failed; processing the event anyway");
+          fresh = true;
+        }
+        if (!fresh) {
+          logger.debug?.({ channelId: job.channelId, webhookEventId: id }, "duplicate webhook event skipped");
+          continue;
+        }
+      }
+      try {
+        if (bot !== undefined) await bot.dispatch(event, info);
+        else if (onEvent !== undefined) await onEvent(event, info);
+      } catch (err) {
+        logger.error(
+          { channelId: job.channelId, eventType: event.type, webhookEventId: id, err: describeError(err) },
+          "webhook event handler failed",
+        );
+      }
+    }
+  }
+
+  function accept(channelId: string, body: Uint8Array): Outcome {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(decoder.decode(body));
+    } catch {
+      return reject(channelId, "ERR_WEBHOOK_INVALID_JSON");
+    }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return reject(channelId, "ERR_WEBHOOK_INVALID_BODY");
+    const { events, destination } = parsed as { events?: unknown; destination?: unknown };
+    if (!Array.isArray(events)) return reject(channelId, "ERR_WEBHOOK_INVALID_BODY");
+    if (events.length > 0) {
+      queue.push({ channelId, destination: typeof destination === "string" ? destination : "", events });
+      schedule();
+    }
+    if (onAccept !== undefined) {
+      try {
+        onAccept({ channelId, events: events.length });
+      } catch (err) {
+        logger.error({ err: describeError(err) }, "webhook onAccept hook failed");
+      }
+    }
+    return OK;
+  }
+
+  function afterVerify(channelId: string, known: boolean, ok: boolean, body: Uint8Array): Outcome {
+    if (!ok || !known) return reject(channelId, "ERR_WEBHOOK_SIGNATURE");
+    return accept(channelId, body);
+  }
+
+  function withSecret(channelId: string, secret: string | null, signature: string, body: Uint8Array, verify: Verifier): Outcome | Promise<Outcome> {
+    const ok = verify(secret ?? decoy, body, signature);
+    if (isPromise(ok)) return ok.then((v) => afterVerify(channelId, secret !== null, v, body));
+    return afterVerify(channelId, secret !== null, ok, body);
+  }
+
+  return {
+    maxBodyBytes,
+    logger,
+    /** Whether the channel ID maps to this intake: always true in single-channel mode. */
+    singleChannelId: single ? singleChannelId : null,
+    /** The refusal for `code` (and the onReject call), for front ends that decide early. */
+    reject,
+    /**
+     * Decides the response for a body that was read in full (at most maxBodyBytes). Synchronous
+     * when the secret lookup and the verifier are.
+     */
+    process(channelId: string | null, signature: string | null, body: Uint8Array, verify: Verifier): Outcome | Promise<Outcome> {
+      const id = single ? singleChannelId : channelId;
+      if (id === null || signature === null || signature.length === 0) return reject(id, "ERR_WEBHOOK_SIGNATURE");
+      let secret: string | null | Promise<string | null>;
+      try {
+        secret = lookup(id);
+      } catch (err) {
+        logger.error({ channelId: id, err: describeError(err) }, "webhook secret lookup failed");
+        return reject(id, "ERR_WEBHOOK_UNAVAILABLE");
+      }
+      if (isPromise(secret)) {
+        return secret.then(
+          (s) => withSecret(id, s, signature, body, verify),
+          (err: unknown) => {
+            logger.error({ channelId: id, err: describeError(err) }, "webhook secret lookup failed");
+            return reject(id, "ERR_WEBHOOK_UNAVAILABLE");
+          },
+        );
+      }
+      return withSecret(id, secret, signature, body, verify);
+    },
+    /** Resolves once every queued event has been handled (for shutdown and tests). */
+    drain(): Promise<void> {
+      if (running === 0 && head >= queue.length && !scheduled) return Promise.resolve();
+      return new Promise<void>((resolve) => idleWaiters.push(resolve));
+    },
+    /** Deliveries waiting or running. */
+    get pending(): number {
+      return running + (queue.length - head);
+    },
+  };
+}
+
+/** The intake object createIntake() returns. */
+export type Intake = ReturnType<typeof createIntake>;
+
+/**
+ * The channel ID in a URL path: its last non-empty segment, when it looks like an ID (letters,
+ * digits, `._-`, at most 64 characters). Null otherwise.
+ *
+ * @example
+ * ```ts
+ * channelIdFromPath("/webhook/1234567890"); // "1234567890"
+ * ```
+ */
+export function channelIdFromPath(pathname: string): string | null {
+  let end = pathname.length;
+  const q = pathname.indexOf("?");
+  if (q !== -1) end = q;
+  while (end > 0 && pathname.charCodeAt(end - 1) === 47) end--;
+  const start = pathname.lastIndexOf("/", end - 1) + 1;
+  const id = pathname.slice(start, end);
+  return /^[A-Za-z0-9._-]{1,64}$/.test(id) ? id : null;
+}
