@@ -109,7 +109,11 @@ export interface Lock {
   release(): Promise<void>;
 }
 
-/** Which rows hold sealed values, for master-key rotation (walks every sealed column). */
+/**
+ * Which rows hold sealed values, for master-key rotation (walks every sealed column): channels
+ * (privateKey, channelSecret), tokens (accessToken, when not null) and meta values whose name
+ * begins with `sealed.` (column "value"), e.g. the master-key check value `sealed.master_check`.
+ */
 export interface SealedCell {
   table: "channels" | "tokens" | "meta";
   /** Row key: channelId, `${channelId}/${keyId}`, or the meta name. */
@@ -141,12 +145,16 @@ export interface Store {
   deleteChannel(channelId: string): Promise<boolean>;
 
   // --- tokens ---
-  /** The channel's current generation (0 when nothing was ever written) and its current token. */
+  /**
+   * The channel's current generation (0 when nothing was ever written) and its current token:
+   * the row the last commitToken wrote, whatever its state now (null if pruned or deleted).
+   */
   getCurrent(channelId: string): Promise<CurrentToken>;
   /**
    * Atomically: if the channel's generation is still `expectedGeneration`, writes `token` with
    * generation expectedGeneration + 1, makes it current, marks the previous current token
-   * `superseded` with `revokeAt = supersededRevokeAt`, and returns true. Otherwise writes
+   * `superseded` with `revokeAt = supersededRevokeAt` (only if it is still `valid`: a token
+   * already revoked stays revoked), and returns true. Otherwise writes
    * nothing and returns false. This compare-and-set, not the lock, is what keeps a stalled
    * issuer from overwriting a newer token.
    */
@@ -155,9 +163,12 @@ export interface Store {
   putToken(token: TokenRow): Promise<void>;
   /** Every token row of the channel, newest issuedAt first. */
   listTokens(channelId: string): Promise<TokenRow[]>;
-  /** Sets a token's state (and revokeAt); false when there is no such row. */
+  /**
+   * Sets a token's state (and revokeAt: undefined leaves it, null clears it); false when there is
+   * no such row.
+   */
   setTokenState(channelId: string, keyId: string, state: TokenState, revokeAt?: number | null): Promise<boolean>;
-  /** Deletes token rows that expired before `before`; returns how many. */
+  /** Deletes token rows (the current one included) with expiresAt < `before`; returns how many. */
   pruneTokens(channelId: string, before: number): Promise<number>;
 
   // --- locks (advisory: they only prevent duplicate work) ---
@@ -171,14 +182,15 @@ export interface Store {
   // --- API keys ---
   putApiKey(row: ApiKeyRow): Promise<void>;
   getApiKeyByHash(hash: string): Promise<ApiKeyRow | null>;
+  /** Oldest createdAt first. */
   listApiKeys(): Promise<ApiKeyRow[]>;
-  /** Marks the key revoked; false when there is no such key. */
+  /** Marks the key revoked (a second revoke keeps the first time); false when there is no such key. */
   revokeApiKey(id: string, at: number): Promise<boolean>;
   touchApiKey(id: string, at: number): Promise<void>;
 
   // --- audit ---
   appendAudit(row: AuditRow): Promise<void>;
-  /** Newest first. */
+  /** Newest first (by id); every row when no limit is given. */
   listAudit(query?: { channelId?: string; limit?: number }): Promise<AuditRow[]>;
 
   // --- master-key rotation ---

@@ -1,0 +1,70 @@
+import { KagiyaError } from "../core/errors.ts";
+
+/**
+ * A storage backend failed: unreachable (`ERR_STORE_UNAVAILABLE`), a schema newer than this
+ * kagiya (`ERR_STORE_SCHEMA`), or any other backend failure (`ERR_STORE`). Messages name the
+ * backend and the address without credentials.
+ *
+ * @example
+ * ```ts
+ * try { await store.ping(); }
+ * catch (e) { if (e instanceof StoreError && e.code === "ERR_STORE_UNAVAILABLE") console.error(e.message); }
+ * ```
+ */
+export class StoreError extends KagiyaError {
+  constructor(message: string, options?: { code?: string; cause?: unknown }) {
+    super(options?.code ?? "ERR_STORE", message, options);
+  }
+}
+
+/**
+ * The master key is missing (`ERR_MASTER_KEY_MISSING`), malformed (`ERR_MASTER_KEY_INVALID`),
+ * in a file others can read (`ERR_MASTER_KEY_FILE_PERMISSIONS`), or not the key the store was
+ * sealed with (`ERR_MASTER_KEY_MISMATCH`). Never carries key material.
+ *
+ * @example
+ * ```ts
+ * try { loadMasterKey(process.env); }
+ * catch (e) { if (e instanceof MasterKeyError && e.code === "ERR_MASTER_KEY_MISSING") console.error(e.message); }
+ * ```
+ */
+export class MasterKeyError extends KagiyaError {}
+
+/**
+ * A sealed value that does not open: malformed, tampered with, or copied from another row or
+ * column (`ERR_SEALED_CORRUPT`). The stored value is left untouched.
+ *
+ * @example
+ * ```ts
+ * try { sealer.open(value, { table: "channels", row: "1234567890", column: "channelSecret" }); }
+ * catch (e) { if (e instanceof SealedValueError) console.error(e.message); }
+ * ```
+ */
+export class SealedValueError extends KagiyaError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_SEALED_CORRUPT", message, options);
+  }
+}
+
+/**
+ * The channel is not registered (`ERR_CHANNEL_NOT_FOUND`).
+ *
+ * @example
+ * ```ts
+ * const ch = await registry.require("1234567890"); // throws ChannelNotFoundError when absent
+ * ```
+ */
+export class ChannelNotFoundError extends KagiyaError {
+  readonly channelId: string;
+  constructor(channelId: string) {
+    super("ERR_CHANNEL_NOT_FOUND", `channel ${channelId} is not registered (add it with: kagiya channel add --id ${channelId} ...)`);
+    this.channelId = channelId;
+  }
+}
+
+/** Turns whatever a driver threw into a one-line StoreError; StoreErrors pass through. */
+export function storeFailure(backend: string, what: string, error: unknown): KagiyaError {
+  if (error instanceof KagiyaError) return error;
+  const detail = error instanceof Error ? error.message.split("\n")[0] : String(error);
+  return new StoreError(`${backend} store: ${what} failed: ${detail}`, { cause: error });
+}

@@ -1,0 +1,33 @@
+/**
+ * kagiya's storage: one {@link Store} interface with memory, SQLite, Redis and PostgreSQL
+ * backends, sealing of secrets at rest, the channel registry and master-key rotation.
+ * Redis and PostgreSQL are loaded only when used (see ./open.ts), so importing this module never
+ * loads ioredis or pg.
+ *
+ * @example
+ * ```ts
+ * import { ChannelRegistry, MemoryStore, Sealer, MasterKey, generateMasterKeyText } from "./store/index.ts";
+ * const registry = await ChannelRegistry.open(new MemoryStore(), new Sealer(MasterKey.parse(generateMasterKeyText())));
+ * ```
+ *
+ * @module
+ */
+export type * from "./types.ts";
+export { StoreError, MasterKeyError, SealedValueError, ChannelNotFoundError } from "./errors.ts";
+export {
+  MasterKey,
+  Sealer,
+  generateMasterKeyText,
+  readMasterKey,
+  loadMasterKey,
+  sealedKeyVersion,
+  sealAccessToken,
+  openAccessToken,
+  accessTokenContext,
+  type SealContext,
+  type MasterKeyVariables,
+} from "./sealed.ts";
+export { ChannelRegistry, verifyMasterKey, validateChannelId, validatePolicy, type Channel, type ChannelInput } from "./registry.ts";
+export { rotateMasterKey, loadSealer, type RotationOptions, type RotationReport } from "./rotate.ts";
+export { MemoryStore, type MemoryStoreOptions } from "./memory.ts";
+export { SEALED_META_PREFIX, MASTER_CHECK_META } from "./common.ts";

@@ -1,0 +1,271 @@
+/**
+ * The channel registry: channels with their secrets in plaintext on the way in and out, sealed
+ * in the store. Also checks, once per store, that the master key is the one the store was
+ * sealed with (a sealed check value in meta), so a wrong key fails with
+ * `ERR_MASTER_KEY_MISMATCH` instead of producing garbage.
+ *
+ * @module
+ */
+import type { JWK } from "jose";
+import { InvalidInputError } from "../core/errors.ts";
+import { MASTER_CHECK_META } from "./common.ts";
+import { ChannelNotFoundError, MasterKeyError, SealedValueError } from "./errors.ts";
+import { openAccessToken, sealAccessToken, type Sealer } from "./sealed.ts";
+import type { ChannelRow, Sealed, Store, TokenPolicyOverrides, TokenRow } from "./types.ts";
+
+/** A channel with its secrets open. `privateKey` and `channelSecret` are secrets: never log them. */
+export interface Channel {
+  /** LINE channel ID (digits). */
+  channelId: string;
+  /** The kid LINE assigned to the registered public key. */
+  kid: string;
+  /** The assertion signing key as a private JWK. */
+  privateKey: JWK;
+  channelSecret: string;
+  policy: TokenPolicyOverrides;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What {@link ChannelRegistry.add} takes. */
+export interface ChannelInput {
+  channelId: string;
+  kid: string;
+  privateKey: JWK;
+  channelSecret: string;
+  policy?: TokenPolicyOverrides;
+}
+
+const CHECK_PLAINTEXT = "kagiya master key check v1";
+const MAX_LIFETIME_SECONDS = 30 * 24 * 3600;
+
+/**
+ * Throws {@link InvalidInputError} unless `channelId` is 1–20 ASCII digits (LINE channel IDs
+ * are 10-digit numbers).
+ *
+ * @example
+ * ```ts
+ * validateChannelId("1234567890"); // ok
+ * validateChannelId("../etc");     // throws ERR_INVALID_INPUT
+ * ```
+ */
+export function validateChannelId(channelId: unknown): asserts channelId is string {
+  if (typeof channelId !== "string" || !/^[0-9]{1,20}$/.test(channelId)) {
+    const shown = typeof channelId === "string" ? JSON.stringify(channelId.slice(0, 40)) : typeof channelId;
+    throw new InvalidInputError(`channel ID ${shown} is not valid: LINE channel IDs are numbers (digits only, e.g. 1234567890)`, {
+      field: "channelId",
+    });
+  }
+}
+
+/**
+ * Validates token policy overrides: unknown fields and out-of-range values are refused with
+ * {@link InvalidInputError}. Returns a copy holding only the fields that were set.
+ *
+ * @example
+ * ```ts
+ * validatePolicy({ lifetimeSeconds: 86400 }); // { lifetimeSeconds: 86400 }
+ * ```
+ */
+export function validatePolicy(policy: unknown): TokenPolicyOverrides {
+  if (policy === undefined || policy === null) return {};
+  if (typeof policy !== "object" || Array.isArray(policy)) throw new InvalidInputError("token policy must be an object", { field: "policy" });
+  const ranges: Record<keyof TokenPolicyOverrides, [number, number, boolean]> = {
+    lifetimeSeconds: [60, MAX_LIFETIME_SECONDS, true],
+    refreshMin: [0.05, 0.99, false],
+    refreshMax: [0.05, 0.99, false],
+    minRemainingSeconds: [0, MAX_LIFETIME_SECONDS, true],
+    revokeGraceSeconds: [0, MAX_LIFETIME_SECONDS, true],
+    maxLiveTokens: [1, 30, true],
+  };
+  const out: Record<string, number> = {};
+  for (const [name, value] of Object.entries(policy as Record<string, unknown>)) {
+    if (value === undefined) continue;
+    const range = ranges[name as keyof TokenPolicyOverrides];
+    if (!range) throw new InvalidInputError(`unknown token policy field "${name}" (known: ${Object.keys(ranges).join(", ")})`, { field: `policy.${name}` });
+    const [min, max, integer] = range;
+    if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+      throw new InvalidInputError(`token policy ${name} must be ${integer ? "an integer" : "a number"} from ${min} to ${max}`, { field: `policy.${name}` });
+    }
+    out[name] = value;
+  }
+  if (out["refreshMin"] !== undefined && out["refreshMax"] !== undefined && out["refreshMin"] > out["refreshMax"]) {
+    throw new InvalidInputError("token policy refreshMin must not exceed refreshMax", { field: "policy.refreshMin" });
+  }
+  return out as TokenPolicyOverrides;
+}
+
+function validateInput(input: ChannelInput): void {
+  validateChannelId(input.channelId);
+  if (typeof input.kid !== "string" || input.kid.length === 0 || input.kid.length > 256 || /[\u0000-\u001f\s]/.test(input.kid)) {
+    throw new InvalidInputError("kid must be the non-empty key ID LINE assigned to the registered public key (no spaces)", { field: "kid" });
+  }
+  const k = input.privateKey as Record<string, unknown> | null;
+  if (k === null || typeof k !== "object" || Array.isArray(k) || typeof k["kty"] !== "string" || typeof k["d"] !== "string") {
+    throw new InvalidInputError("privateKey must be a private JWK (an object with kty and d)", { field: "privateKey" });
+  }
+  if (typeof input.channelSecret !== "string" || input.channelSecret.length === 0 || input.channelSecret.length > 1024) {
+    throw new InvalidInputError("channel secret must be a non-empty string", { field: "channelSecret" });
+  }
+}
+
+/**
+ * Checks that `sealer` holds the master key this store was sealed with. The first call on a
+ * fresh store writes a sealed check value to meta (`sealed.master_check`); later calls open it.
+ * Throws {@link MasterKeyError} `ERR_MASTER_KEY_MISMATCH` for another key,
+ * {@link SealedValueError} when the check value itself was altered.
+ *
+ * @example
+ * ```ts
+ * await verifyMasterKey(store, new Sealer(loadMasterKey(process.env)));
+ * ```
+ */
+export async function verifyMasterKey(store: Store, sealer: Sealer): Promise<void> {
+  const ctx = { table: "meta", row: MASTER_CHECK_META, column: "value" } as const;
+  const check = await store.getMeta(MASTER_CHECK_META);
+  if (check === null) {
+    await store.setMeta(MASTER_CHECK_META, sealer.seal(CHECK_PLAINTEXT, ctx));
+    return;
+  }
+  let text: string;
+  try {
+    text = sealer.open(check, ctx);
+  } catch (error) {
+    if (error instanceof MasterKeyError) {
+      throw new MasterKeyError(
+        "ERR_MASTER_KEY_MISMATCH",
+        `the master key (version ${sealer.version}) is not the one this ${store.kind} store was sealed with: set KAGIYA_MASTER_KEY (or KAGIYA_MASTER_KEY_FILE) to the store's key, or finish a rotation with kagiya keys rotate-master`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  if (text !== CHECK_PLAINTEXT) throw new SealedValueError("the master key check value in meta is not kagiya's (restore the store from a backup)");
+}
+
+/**
+ * Channels with sealing on write and opening on read. Create with {@link ChannelRegistry.open},
+ * which verifies the master key first.
+ *
+ * @example
+ * ```ts
+ * const store = await openStore();                       // sqlite ./kagiya.db by default
+ * const registry = await ChannelRegistry.open(store, new Sealer(loadMasterKey(process.env)));
+ * await registry.add({ channelId: "1234567890", kid, privateKey: jwk, channelSecret });
+ * const ch = await registry.require("1234567890");       // ch.privateKey is the JWK again
+ * ```
+ */
+export class ChannelRegistry {
+  readonly store: Store;
+  readonly sealer: Sealer;
+  readonly #now: () => number;
+
+  /** Prefer {@link ChannelRegistry.open}, which also verifies the master key. */
+  constructor(store: Store, sealer: Sealer, options: { now?: () => number } = {}) {
+    this.store = store;
+    this.sealer = sealer;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** A registry over `store` after {@link verifyMasterKey}. */
+  static async open(store: Store, sealer: Sealer, options: { now?: () => number } = {}): Promise<ChannelRegistry> {
+    await verifyMasterKey(store, sealer);
+    return new ChannelRegistry(store, sealer, options);
+  }
+
+  /**
+   * Registers a channel. Refuses an existing channel ID with InvalidInputError
+   * (`ERR_CHANNEL_EXISTS`) unless `replace` is set; replacing keeps its tokens and createdAt.
+   */
+  async add(input: ChannelInput, options: { replace?: boolean } = {}): Promise<Channel> {
+    validateInput(input);
+    const policy = validatePolicy(input.policy);
+    const existing = await this.store.getChannel(input.channelId);
+    if (existing && !options.replace) {
+      throw new InvalidInputError(`channel ${input.channelId} is already registered (remove it first, or replace it)`, {
+        code: "ERR_CHANNEL_EXISTS",
+        field: "channelId",
+      });
+    }
+    const now = this.#now();
+    const row: ChannelRow = {
+      channelId: input.channelId,
+      kid: input.kid,
+      privateKey: this.sealer.seal(JSON.stringify(input.privateKey), { table: "channels", row: input.channelId, column: "privateKey" }),
+      channelSecret: this.sealer.seal(input.channelSecret, { table: "channels", row: input.channelId, column: "channelSecret" }),
+      policy,
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    };
+    await this.store.putChannel(row);
+    return this.#openRow(row);
+  }
+
+  /** Replaces a channel's policy overrides; throws {@link ChannelNotFoundError} when absent. */
+  async setPolicy(channelId: string, policy: TokenPolicyOverrides): Promise<void> {
+    validateChannelId(channelId);
+    const clean = validatePolicy(policy);
+    const row = await this.store.getChannel(channelId);
+    if (!row) throw new ChannelNotFoundError(channelId);
+    await this.store.putChannel({ ...row, policy: clean, updatedAt: this.#now() });
+  }
+
+  /** The channel with secrets open, or null. Throws for a malformed ID or a row that does not open. */
+  async get(channelId: string): Promise<Channel | null> {
+    validateChannelId(channelId);
+    const row = await this.store.getChannel(channelId);
+    return row ? this.#openRow(row) : null;
+  }
+
+  /** Like {@link get} but throws {@link ChannelNotFoundError} when absent. */
+  async require(channelId: string): Promise<Channel> {
+    const ch = await this.get(channelId);
+    if (!ch) throw new ChannelNotFoundError(channelId);
+    return ch;
+  }
+
+  /** Every channel with secrets open, by channel ID. */
+  async list(): Promise<Channel[]> {
+    return (await this.store.listChannels()).map((r) => this.#openRow(r));
+  }
+
+  /** Every channel without opening secrets (for listings that never show them). */
+  async listRows(): Promise<ChannelRow[]> {
+    return this.store.listChannels();
+  }
+
+  /** Removes the channel and its token rows; false when there was none. */
+  async remove(channelId: string): Promise<boolean> {
+    validateChannelId(channelId);
+    return this.store.deleteChannel(channelId);
+  }
+
+  /** Seals an access token for the row (channelId, keyId). */
+  sealAccessToken(channelId: string, keyId: string, accessToken: string): Sealed {
+    return sealAccessToken(this.sealer, channelId, keyId, accessToken);
+  }
+
+  /** Opens a token row's access token. */
+  openAccessToken(row: Pick<TokenRow, "channelId" | "keyId" | "accessToken">): string {
+    return openAccessToken(this.sealer, row);
+  }
+
+  #openRow(row: ChannelRow): Channel {
+    const pk = this.sealer.open(row.privateKey, { table: "channels", row: row.channelId, column: "privateKey" });
+    let privateKey: JWK;
+    try {
+      privateKey = JSON.parse(pk) as JWK;
+    } catch {
+      throw new SealedValueError(`the private key of channel ${row.channelId} is not a JWK (restore it from a backup or add the channel again)`);
+    }
+    return {
+      channelId: row.channelId,
+      kid: row.kid,
+      privateKey,
+      channelSecret: this.sealer.open(row.channelSecret, { table: "channels", row: row.channelId, column: "channelSecret" }),
+      policy: { ...row.policy },
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+    };
+  }
+}
