@@ -1,4 +1,49 @@
-import type { Command } from "../io.ts";
+import { InvalidInputError } from "../../core/errors.ts";
+import { startEmulator } from "../../emulator/index.ts";
+import { parseArgs } from "../args.ts";
+import type { Command, CliIO } from "../io.ts";
 
-/** Subcommands of this group (filled in by the issue that delivers it). */
-export const commands: Record<string, Command> = {};
+const HELP = `usage: kagiya emulator [--port 8787] [--host 127.0.0.1] [--state FILE]
+
+Runs a local LINE platform (channel access tokens, reply/push, webhook delivery) with a control
+API under /__emulator/. Prints its base URL, serves until SIGINT/SIGTERM.
+  --port   TCP port (default 8787, env KAGIYA_EMULATOR_PORT; 0 picks a free one)
+  --host   interface (default 127.0.0.1, env KAGIYA_EMULATOR_HOST)
+  --state  JSON file keeping channels, keys and tokens across restarts (env KAGIYA_EMULATOR_STATE)
+`;
+
+function parsePort(value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
+    throw new InvalidInputError(`--port must be a number from 0 to 65535, not "${value}"`, { field: "--port" });
+  }
+  return Number(value);
+}
+
+/** `kagiya emulator`: serves until a signal, then closes cleanly and exits 0. */
+const run: Command = async (argv: string[], io: CliIO) => {
+  const { flags, positionals } = parseArgs(argv, { port: "string", host: "string", state: "string", help: "boolean" });
+  if (flags.help) {
+    io.stdout(HELP);
+    return 0;
+  }
+  if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]}" (kagiya emulator takes only options)`);
+  const port = parsePort(flags.port ?? io.env["KAGIYA_EMULATOR_PORT"] ?? "8787");
+  const host = flags.host ?? io.env["KAGIYA_EMULATOR_HOST"] ?? "127.0.0.1";
+  const state = flags.state ?? io.env["KAGIYA_EMULATOR_STATE"];
+  const emu = await startEmulator({ port, host, ...(state ? { stateFile: state } : {}) });
+  io.stdout(`${emu.url}\n`);
+  io.stderr(`kagiya emulator: serving a local LINE platform at ${emu.url} (control API under ${emu.url}/__emulator/); Ctrl-C stops it\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      void emu.close().then(resolve);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+  return 0;
+};
+
+/** The emulator group has one default command. */
+export const commands: Record<string, Command> = { "": run };
