@@ -3,3 +3,21 @@
  * Public library API; each area is documented in its own module.
  */
 export { KagiyaError, InvalidInputError, KeyError, JwsFormatError } from "./core/errors.ts";
+
+// --- core: keys and JWT (issue 2) ---
+import { preferRsaBackend } from "./core/keys/backend.ts";
+import { nodeRsa } from "./node/rsa.ts";
+// On Node, sign and verify with node:crypto KeyObjects (faster than WebCrypto's thread-pool hop).
+preferRsaBackend(nodeRsa);
+export { encodeBase64url, decodeBase64url, isBase64url } from "./core/base64url.ts";
+export { parseDuration, formatDuration } from "./core/duration.ts";
+export { importAssertionKey, importVerifyKey, type AssertionKey, type VerifyKey, type ImportKeyOptions } from "./core/keys/import.ts";
+export { parseKey, type KeyInput, type ParsedKey } from "./core/keys/parse.ts";
+export { jwkThumbprint } from "./core/keys/thumbprint.ts";
+export { webCryptoRsa, preferRsaBackend, defaultRsaBackend, type RsaBackend } from "./core/keys/backend.ts";
+export { nodeRsa } from "./node/rsa.ts";
+export type { Jwk, RsaPublicJwk, RsaPrivateJwk } from "./core/keys/types.ts";
+export { createLineAssertion, type LineAssertionOptions } from "./core/jwt/assertion.ts";
+export { signJws } from "./core/jwt/sign.ts";
+export * as lineRules from "./core/jwt/line-rules.ts";
+// --- end core ---
