@@ -1,0 +1,168 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { ApiKeyRow, Store } from "../store/types.ts";
+import { InvalidInputError } from "../core/errors.ts";
+import { HttpError } from "./errors.ts";
+
+/** Every API key starts with this, so secret scanners and people can recognise one. */
+export const API_KEY_PREFIX = "kgy_";
+/** A key is the prefix and 43 base64url characters (256 random bits). */
+const API_KEY_PATTERN = /^kgy_[A-Za-z0-9_-]{43}$/;
+/** Channel IDs as LINE writes them: decimal digits. */
+export const CHANNEL_ID_PATTERN = /^[0-9]{1,20}$/;
+
+/**
+ * SHA-256 of an API key, hex: the only form a key is stored in. Keys carry 256 random bits, so
+ * a fast hash is enough (nothing to brute-force).
+ *
+ * @example
+ * ```ts
+ * const hash = hashApiKey("kgy_...");
+ * ```
+ */
+export function hashApiKey(key: string): string {
+  return createHash("sha256").update(key).digest("hex");
+}
+
+/** Options of {@link createApiKey}. */
+export interface CreateApiKeyOptions {
+  /** Channel IDs the key may read tokens of (at least one). */
+  channels: string[];
+  /** A label for people; defaults to the key's id. */
+  name?: string;
+  /** Who created it, for the audit log (default "cli"). */
+  actor?: string;
+  now?: () => number;
+}
+
+/**
+ * Creates an API key: stores its hash and scope, audits `apikey.create`, and returns the key
+ * text, which exists nowhere else afterwards.
+ *
+ * @example
+ * ```ts
+ * const { id, key } = await createApiKey(store, { channels: ["1234567890"], name: "billing" });
+ * ```
+ */
+export async function createApiKey(store: Store, options: CreateApiKeyOptions): Promise<{ id: string; key: string; row: ApiKeyRow }> {
+  const channels = [...new Set(options.channels)];
+  if (channels.length === 0) throw new InvalidInputError("an API key needs at least one channel (--channel ID)", { field: "--channel" });
+  for (const c of channels) {
+    if (!CHANNEL_ID_PATTERN.test(c)) throw new InvalidInputError(`"${c.slice(0, 40)}" is not a channel ID (decimal digits, as in the LINE Developers Console)`, { field: "--channel" });
+  }
+  const name = options.name ?? "";
+  if (name.length > 100 || /[\u0000-\u001f]/.test(name)) throw new InvalidInputError("the key name must be at most 100 printable characters", { field: "--name" });
+  const now = (options.now ?? Date.now)();
+  const id = "ak_" + randomBytes(8).toString("hex");
+  const key = API_KEY_PREFIX + randomBytes(32).toString("base64url");
+  const row: ApiKeyRow = { id, name: name || id, hash: hashApiKey(key), channels, createdAt: now, revokedAt: null, lastUsedAt: null };
+  await store.putApiKey(row);
+  await store.appendAudit({ at: now, action: "apikey.create", actor: options.actor ?? "cli", channelId: null, keyId: id, detail: `channels ${channels.join(",")}` });
+  return { id, key, row };
+}
+
+/**
+ * Revokes an API key by id and audits `apikey.revoke`; false when there is no such key.
+ *
+ * @example
+ * ```ts
+ * await revokeApiKey(store, "ak_0123456789abcdef");
+ * ```
+ */
+export async function revokeApiKey(store: Store, id: string, options: { actor?: string; now?: () => number } = {}): Promise<boolean> {
+  const now = (options.now ?? Date.now)();
+  const ok = await store.revokeApiKey(id, now);
+  if (ok) await store.appendAudit({ at: now, action: "apikey.revoke", actor: options.actor ?? "cli", channelId: null, keyId: id, detail: null });
+  return ok;
+}
+
+/** Options of {@link ApiKeyAuthenticator}. */
+export interface ApiKeyAuthenticatorOptions {
+  /** How long a lookup (hit or miss) is trusted, ms (default 2000): bounds how late a revocation is seen. */
+  cacheMs?: number;
+  /** Most remembered lookups before the cache is cleared (default 10000). */
+  maxEntries?: number;
+  now?: () => number;
+}
+
+interface CacheEntry {
+  row: ApiKeyRow | null;
+  at: number;
+}
+
+const UNAUTHORIZED = (): HttpError =>
+  new HttpError(401, "ERR_UNAUTHORIZED", "send a valid API key as Authorization: Bearer <key> (create one with kagiya apikey create)", {
+    headers: { "www-authenticate": 'Bearer realm="kagiya"' },
+  });
+
+/**
+ * Checks `Authorization: Bearer <key>` against the store, caching each lookup for at most
+ * `cacheMs`, so that the hot path is a hash and a Map lookup and a revocation made on any
+ * instance is seen within `cacheMs` plus one store read.
+ *
+ * @example
+ * ```ts
+ * const auth = new ApiKeyAuthenticator(store);
+ * const row = await auth.authenticate(req.headers.authorization); // throws HttpError 401
+ * ```
+ */
+export class ApiKeyAuthenticator {
+  readonly #store: Store;
+  readonly #cacheMs: number;
+  readonly #max: number;
+  readonly #now: () => number;
+  readonly #cache = new Map<string, CacheEntry>();
+  readonly #inflight = new Map<string, Promise<ApiKeyRow | null>>();
+
+  constructor(store: Store, options: ApiKeyAuthenticatorOptions = {}) {
+    this.#store = store;
+    this.#cacheMs = options.cacheMs ?? 2000;
+    this.#max = options.maxEntries ?? 10_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The key's row, or an HttpError 401 for a missing, malformed, unknown or revoked key. */
+  async authenticate(header: string | undefined): Promise<ApiKeyRow> {
+    const key = bearerKey(header);
+    if (key === null) throw UNAUTHORIZED();
+    const hash = hashApiKey(key);
+    const now = this.#now();
+    const hit = this.#cache.get(hash);
+    const row = hit !== undefined && now - hit.at < this.#cacheMs ? hit.row : await this.#lookup(hash);
+    if (row === null || row.revokedAt !== null) throw UNAUTHORIZED();
+    return row;
+  }
+
+  /** Forgets every cached lookup (after a local revocation, so it applies at once here). */
+  clear(): void {
+    this.#cache.clear();
+  }
+
+  #lookup(hash: string): Promise<ApiKeyRow | null> {
+    let p = this.#inflight.get(hash);
+    if (p === undefined) {
+      p = this.#store.getApiKeyByHash(hash).then(
+        (row) => {
+          this.#inflight.delete(hash);
+          if (this.#cache.size >= this.#max) this.#cache.clear();
+          this.#cache.set(hash, { row, at: this.#now() });
+          return row;
+        },
+        (error: unknown) => {
+          this.#inflight.delete(hash);
+          throw error;
+        },
+      );
+      this.#inflight.set(hash, p);
+    }
+    return p;
+  }
+}
+
+/** The key of an `Authorization: Bearer` header, or null when absent or not shaped like a key. */
+function bearerKey(header: string | undefined): string | null {
+  if (header === undefined || header.length > 200) return null;
+  const space = header.indexOf(" ");
+  if (space !== 6 || header.slice(0, 6).toLowerCase() !== "bearer") return null;
+  const key = header.slice(7).trim();
+  return API_KEY_PATTERN.test(key) ? key : null;
+}

@@ -1,0 +1,324 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import type { AuditRow, Store } from "../store/types.ts";
+import { AdminAuth } from "./admin.ts";
+import { ApiKeyAuthenticator } from "./apikeys.ts";
+import type { ServerContext } from "./context.ts";
+import { mountDashboard } from "./dashboard.ts";
+import { HttpError, ServerConfigError } from "./errors.ts";
+import { sendError, sendJson } from "./http.ts";
+import { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
+import { ServerMetrics } from "./metrics.ts";
+import { RateLimiter, type RateLimitOptions } from "./ratelimit.ts";
+import { Router } from "./router.ts";
+import { Scheduler, type SchedulerOptions } from "./scheduler.ts";
+import { mountTokenApi } from "./token-api.ts";
+import type { MaintenanceTarget, TokenService } from "./types.ts";
+import { CHANNEL_ID_PATTERN } from "./apikeys.ts";
+
+/** A node:http webhook handler, as the webhook module's node adapter makes. */
+export type NodeWebhookHandler = ((req: IncomingMessage, res: ServerResponse) => unknown) & { drain?(): Promise<void> };
+
+/**
+ * What the server gives the webhook factory (fits the webhook module's options): de-duplication
+ * through the store's markOnce, hooks for audit and metrics, and the server's logger.
+ */
+export interface WebhookWiring {
+  dedup: { markOnce(key: string, ttlMs: number): Promise<boolean> };
+  onReject(info: { channelId: string | null; status: number; code: string }): void;
+  onAccept(info: { channelId: string; events: number }): void;
+  logger: Logger;
+}
+
+/** Options of {@link startServer}. Durations in ms; unset fields take the defaults shown. */
+export interface StartServerOptions {
+  /** The store (already migrated). */
+  store: Store;
+  /** The token lifecycle; with `maintain`, the background scheduler runs it. */
+  tokens: TokenService & Partial<MaintenanceTarget>;
+  /** Builds the webhook handler mounted at POST /webhook/{channelId} (none: 404). */
+  webhook?: (wiring: WebhookWiring) => NodeWebhookHandler;
+  /** TCP port (default 0: a free port). */
+  port?: number;
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string;
+  /** An admin token for the dashboard besides the stored one (KAGIYA_ADMIN_TOKEN). */
+  adminToken?: string | undefined;
+  /** Per-API-key rate limit (default 50/s, burst 100). */
+  rateLimit?: RateLimitOptions;
+  /** How long an API key lookup is trusted (default 2000): revocations apply within this. */
+  apiKeyCacheMs?: number;
+  /** Scheduler options, or false for none (default on when `tokens.maintain` exists). */
+  scheduler?: SchedulerOptions | false;
+  /** A logger, or options for the default pino logger. */
+  log?: Logger | LoggerOptions;
+  /** Metrics registry (default a new one); give the same one to the TokenManager's observer. */
+  metrics?: ServerMetrics;
+  /** Adds `Secure` to the session cookie (set when TLS terminates in front). */
+  secureCookies?: boolean;
+  /** Largest JSON body of the dashboard API (default 65536 bytes). */
+  jsonLimit?: number;
+  /** Deadline for a request body (default 10000). */
+  bodyTimeoutMs?: number;
+  /** How long close() waits for in-flight requests before cutting them (default 10000). */
+  drainTimeoutMs?: number;
+  /** Called last by close() (e.g. to close a store the caller opened for the server). */
+  onClose?: () => Promise<void> | void;
+  now?: () => number;
+}
+
+/** A running server. */
+export interface RunningServer {
+  /** Base URL, e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  port: number;
+  server: Server;
+  metrics: ServerMetrics;
+  scheduler: Scheduler | null;
+  log: Logger;
+  /** Drains in-flight requests, stops the scheduler, drains webhook events, then calls onClose. */
+  close(): Promise<void>;
+}
+
+const WEBHOOK_REJECT_AUDIT_MS = 10_000;
+
+/**
+ * Starts kagiya's HTTP server (token API, webhook intake, dashboard, health, metrics) on
+ * node:http with a small router. For tests it listens on a free port in-process.
+ *
+ * @example
+ * ```ts
+ * const server = await startServer({ store, tokens: manager });
+ * const res = await fetch(`${server.url}/v1/channels/1234567890/token`, { headers: { authorization: `Bearer ${key}` } });
+ * await server.close();
+ * ```
+ */
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const { store, tokens } = options;
+  const now = options.now ?? Date.now;
+  const log: Logger = isLogger(options.log) ? options.log : createLogger(options.log);
+  const metrics = options.metrics ?? new ServerMetrics();
+  const router = new Router();
+
+  const audit = async (row: Omit<AuditRow, "at" | "id"> & { at?: number }): Promise<void> => {
+    try {
+      await store.appendAudit({ ...row, at: row.at ?? now() });
+    } catch (error) {
+      log.error({ action: row.action, err: errorFields(error) }, "could not write the audit log");
+    }
+  };
+
+  let scheduler: Scheduler | null = null;
+  if (options.scheduler !== false && typeof tokens.maintain === "function" && typeof tokens.reconcile === "function") {
+    scheduler = new Scheduler(store, tokens as MaintenanceTarget, options.scheduler || {}, {
+      log,
+      onRun: (outcome) => metrics.schedulerRuns.inc({ outcome }),
+    });
+  }
+
+  const ctx: ServerContext = {
+    store,
+    tokens,
+    apiKeys: new ApiKeyAuthenticator(store, { cacheMs: options.apiKeyCacheMs ?? 2000, now }),
+    limiter: new RateLimiter({ perSecond: 50, burst: 100, ...options.rateLimit, now }),
+    loginLimiter: new RateLimiter({ perSecond: 0.5, burst: 10, now }),
+    admin: new AdminAuth(store, { envToken: options.adminToken, now }),
+    metrics,
+    log,
+    scheduler,
+    now,
+    secureCookies: options.secureCookies ?? false,
+    jsonLimit: options.jsonLimit ?? 65_536,
+    bodyTimeoutMs: options.bodyTimeoutMs ?? 10_000,
+    audit,
+  };
+
+  metrics.setChannelSource({
+    async channelGauges() {
+      const rows = await store.listChannels();
+      const at = now();
+      return Promise.all(rows.map(async (row) => {
+        try {
+          const s = await tokens.status(row.channelId);
+          const current = s.tokens.filter((t) => t.state === "valid").sort((a, b) => b.expiresAt - a.expiresAt)[0];
+          return { channelId: row.channelId, secondsToExpiry: current ? Math.max(0, (current.expiresAt - at) / 1000) : null, budgetLeft: s.budgetLimit - s.budgetUsed };
+        } catch {
+          return { channelId: row.channelId, secondsToExpiry: null, budgetLeft: 0 };
+        }
+      }));
+    },
+  });
+
+  // --- operations ---
+  router.add("GET", "/healthz", ({ res }) => sendJson(res, 200, { status: "ok" }));
+  router.add("GET", "/readyz", async ({ res }) => {
+    let storeOk = true;
+    try {
+      await withTimeout(store.ping(), 2000);
+    } catch {
+      storeOk = false;
+    }
+    const schedulerOk = scheduler === null || scheduler.alive;
+    const body = { status: storeOk && schedulerOk ? "ok" : "unavailable", store: storeOk ? "ok" : "unreachable", scheduler: scheduler === null ? "off" : schedulerOk ? "ok" : "stopped" };
+    sendJson(res, storeOk && schedulerOk ? 200 : 503, body);
+  });
+  router.add("GET", "/metrics", async ({ res }) => {
+    const { contentType, body } = await metrics.render();
+    res.writeHead(200, { "content-type": contentType, "cache-control": "no-store", "content-length": Buffer.byteLength(body) });
+    res.end(body);
+  });
+
+  // --- token API, dashboard ---
+  mountTokenApi(router, ctx);
+  mountDashboard(router, ctx);
+
+  // --- webhook intake ---
+  let webhook: NodeWebhookHandler | null = null;
+  if (options.webhook) {
+    const lastRejectAudit = new Map<string, { at: number; suppressed: number }>();
+    webhook = options.webhook({
+      dedup: { markOnce: (key, ttlMs) => store.markOnce(key, ttlMs) },
+      logger: log,
+      onAccept: () => metrics.webhooks.inc({ outcome: "accepted" }),
+      onReject: (info) => {
+        metrics.webhooks.inc({ outcome: webhookOutcome(info.code) });
+        // Audit every kind of rejection, but at most one row per channel and code per 10 s,
+        // so a flood of forged requests cannot flood the audit log.
+        const channelId = info.channelId !== null && CHANNEL_ID_PATTERN.test(info.channelId) ? info.channelId : null;
+        const key = `${channelId}|${info.code}`;
+        const at = now();
+        const last = lastRejectAudit.get(key);
+        if (last !== undefined && at - last.at < WEBHOOK_REJECT_AUDIT_MS) {
+          last.suppressed++;
+          return;
+        }
+        if (lastRejectAudit.size > 10_000) lastRejectAudit.clear();
+        lastRejectAudit.set(key, { at, suppressed: 0 });
+        const more = last !== undefined && last.suppressed > 0 ? `; ${last.suppressed} more since the previous record` : "";
+        void audit({ at, action: "webhook.reject", actor: "webhook", channelId, keyId: null, detail: `${info.code} (${info.status})${more}` });
+      },
+    });
+    const handler = webhook;
+    router.add("POST", "/webhook/:channelId", ({ req, res, params }) => {
+      if (!CHANNEL_ID_PATTERN.test(params["channelId"]!)) {
+        metrics.webhooks.inc({ outcome: "bad_request" });
+        throw new HttpError(404, "ERR_NOT_FOUND", "webhook URLs are /webhook/{channelId} with the numeric channel ID");
+      }
+      return handler(req, res) as void | Promise<void>;
+    });
+  }
+
+  // --- dispatch ---
+  let active = 0;
+  let idle: (() => void) | null = null;
+  const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
+    active++;
+    res.once("close", () => {
+      if (--active === 0 && idle !== null) idle();
+    });
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q === -1 ? url : url.slice(0, q);
+    const match = router.match(req.method ?? "GET", path);
+    if (match.kind !== "found") {
+      req.resume();
+      if (match.kind === "method") {
+        sendError(res, new HttpError(405, "ERR_METHOD_NOT_ALLOWED", `${req.method} is not allowed here; use ${match.allowed.join(" or ")}`, { headers: { allow: match.allowed.join(", ") } }));
+      } else sendError(res, new HttpError(404, "ERR_NOT_FOUND", `no route for ${req.method} ${path.slice(0, 200)}`));
+      return;
+    }
+    const fail = (error: unknown): void => {
+      if (!(error instanceof HttpError)) log.error({ method: req.method, path: path.slice(0, 200), err: errorFields(error) }, "request failed");
+      else if (error.status === 408 || error.status === 413) res.shouldKeepAlive = false;
+      sendError(res, error);
+    };
+    try {
+      const out = match.handler({ req, res, params: match.params, path, query: q === -1 ? "" : url.slice(q + 1) });
+      if (out !== undefined) out.catch(fail);
+    } catch (error) {
+      fail(error);
+    }
+  };
+
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, maxHeaderSize: 16_384 }, dispatch);
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable || error.code === "ECONNRESET") {
+      socket.destroy();
+      return;
+    }
+    const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+    const body = JSON.stringify({ error: "ERR_BAD_REQUEST", message: "the request is not valid HTTP" });
+    socket.end(`HTTP/1.1 ${status} Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ServerConfigError(`port must be an integer from 0 to 65535, not ${port}`);
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(error.code === "EADDRINUSE"
+        ? new ServerConfigError(`port ${port} on ${host} is in use (choose another with --port)`, { cause: error })
+        : new ServerConfigError(`cannot listen on ${host}:${port}: ${error.message}`, { cause: error })));
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${shownHost}:${address.port}`;
+  scheduler?.start();
+  log.info({ url, store: store.kind, scheduler: scheduler !== null }, "kagiya serve listening");
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      log.info({}, "shutting down: draining requests");
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (active > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => (idle = resolve)),
+          new Promise<void>((resolve) => setTimeout(resolve, options.drainTimeoutMs ?? 10_000).unref()),
+        ]);
+      }
+      server.closeAllConnections();
+      await stopped;
+      await scheduler?.stop();
+      await webhook?.drain?.();
+      await options.onClose?.();
+      log.info({}, "stopped");
+    })();
+    return closing;
+  };
+
+  return { url, port: address.port, server, metrics, scheduler, log, close };
+}
+
+function webhookOutcome(code: string): string {
+  switch (code) {
+    case "ERR_WEBHOOK_SIGNATURE": return "bad_signature";
+    case "ERR_WEBHOOK_BODY_TOO_LARGE": return "too_large";
+    case "ERR_WEBHOOK_INVALID_JSON":
+    case "ERR_WEBHOOK_INVALID_BODY": return "bad_request";
+    case "ERR_WEBHOOK_METHOD": return "bad_method";
+    default: return "error";
+  }
+}
+
+function isLogger(value: unknown): value is Logger {
+  return typeof value === "object" && value !== null && typeof (value as Logger).info === "function" && typeof (value as Logger).child === "function";
+}
+
+/** Name, code and a bounded message: enough to debug, never a dump of request data. */
+export function errorFields(error: unknown): Record<string, unknown> {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { name: error.name, ...(typeof code === "string" ? { code } : {}), message: error.message.slice(0, 300) };
+  }
+  return { message: String(error).slice(0, 300) };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error("timeout")), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e: unknown) => { clearTimeout(t); reject(e); });
+  });
+}

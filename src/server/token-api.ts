@@ -1,0 +1,70 @@
+import type { ServerContext } from "./context.ts";
+import type { Router } from "./router.ts";
+import { CHANNEL_ID_PATTERN } from "./apikeys.ts";
+import { HttpError } from "./errors.ts";
+import { sendJson } from "./http.ts";
+import { toHttpError } from "./context.ts";
+
+/** How often one key's use is written to the audit log and its lastUsedAt touched, per instance. */
+const USE_RECORD_MS = 60_000;
+
+/**
+ * Mounts `GET /v1/channels/{channelId}/token`: Bearer API key (401), channel ID shape (400),
+ * per-key rate limit (429 + Retry-After), scope (403, the same for channels that do not exist),
+ * then the managed token as `{access_token, token_type, expires_at, key_id}` with
+ * `Cache-Control: no-store`. `expires_at` is epoch seconds.
+ *
+ * @example
+ * ```ts
+ * mountTokenApi(router, context);
+ * ```
+ */
+export function mountTokenApi(router: Router, ctx: ServerContext): void {
+  const recorded = new Map<string, number>();
+  const ok = ctx.metrics.tokenApi.labels("ok");
+  const refused = ctx.metrics.tokenApi.labels("refused");
+  const failed = ctx.metrics.tokenApi.labels("failed");
+
+  router.add("GET", "/v1/channels/:channelId/token", async ({ req, res, params }) => {
+    let stage = "auth";
+    try {
+      const key = await ctx.apiKeys.authenticate(req.headers.authorization);
+      const channelId = params["channelId"]!;
+      if (!CHANNEL_ID_PATTERN.test(channelId)) {
+        throw new HttpError(400, "ERR_BAD_REQUEST", "the channel ID in the path must be decimal digits, as in the LINE Developers Console");
+      }
+      const wait = ctx.limiter.take(key.id);
+      if (wait > 0) {
+        throw new HttpError(429, "ERR_RATE_LIMITED", `API key ${key.id} is over its rate limit; retry after ${wait} s`, { headers: { "retry-after": String(wait) } });
+      }
+      if (!key.channels.includes(channelId)) {
+        // Same answer whether or not the channel exists, so keys cannot probe for channels.
+        throw new HttpError(403, "ERR_FORBIDDEN", "this API key has no access to that channel");
+      }
+      stage = "token";
+      const token = await ctx.tokens.get(channelId);
+      const now = ctx.now();
+      const last = recorded.get(key.id);
+      if (last === undefined || now - last >= USE_RECORD_MS) {
+        if (recorded.size > 10_000) recorded.clear();
+        recorded.set(key.id, now);
+        void ctx.audit({ at: now, action: "apikey.use", actor: `apikey:${key.id}`, channelId, keyId: key.id, detail: `token ${token.keyId}` });
+        ctx.store.touchApiKey(key.id, now).catch((error: unknown) => ctx.log.warn({ err: String(error) }, "could not record API key use"));
+      }
+      ok.inc();
+      sendJson(res, 200, {
+        access_token: token.accessToken,
+        token_type: token.tokenType,
+        expires_at: Math.floor(token.expiresAt / 1000),
+        key_id: token.keyId,
+      }, { pragma: "no-cache" });
+    } catch (error) {
+      const http = toHttpError(error, ctx.now());
+      if (stage === "token") {
+        failed.inc();
+        if (http.status >= 500) ctx.log.warn({ channelId: params["channelId"], code: http.code }, "token API could not hand out a token");
+      } else refused.inc();
+      throw http;
+    }
+  });
+}

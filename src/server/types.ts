@@ -1,0 +1,30 @@
+import type { ChannelTokenStatus, ManagedToken, ReconcileReport, TokenSource } from "../tokens/types.ts";
+
+/**
+ * What the server needs of the token lifecycle: the TokenManager fits. Defined here so the
+ * server's routes and scheduler are written (and tested) against this contract alone.
+ */
+export interface TokenService extends TokenSource {
+  /** Issues a new token now (dashboard "issue"), superseding the current one. */
+  issue(channelId: string): Promise<ManagedToken>;
+  /** Revokes one token by key ID, or every token of the channel. */
+  revoke(channelId: string, keyId: string): Promise<unknown>;
+  /** Compares stored tokens with LINE's valid key IDs. */
+  reconcile(channelId: string): Promise<ReconcileReport>;
+  /** The channel's tokens, budget, last refresh and last error. */
+  status(channelId: string): Promise<ChannelTokenStatus>;
+}
+
+/**
+ * What the background scheduler needs: one call that does whatever is due for a channel
+ * (refresh at the refresh point, revoke superseded tokens whose grace ended, prune) and says
+ * when the channel next needs attention.
+ */
+export interface MaintenanceTarget {
+  /** Does what is due now; resolves to the epoch ms of the next due action (null: nothing planned). */
+  maintain(channelId: string): Promise<number | null>;
+  reconcile(channelId: string): Promise<unknown>;
+}
+
+/** The audit actions the server writes (the TokenManager writes the token.* ones). */
+export type ServerAuditAction = "apikey.create" | "apikey.use" | "apikey.revoke" | "admin.login" | "admin.login_failed" | "webhook.reject";

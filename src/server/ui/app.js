@@ -1,0 +1,238 @@
+// kagiya dashboard: plain DOM, no dependencies, no inline script (the page's CSP forbids it).
+// Every value from the server is written with textContent, never as HTML.
+"use strict";
+
+const state = { csrf: null, clockSkew: 0, channels: [] };
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("data-")) node.setAttribute(k, v);
+    else if (k === "onclick") node.addEventListener("click", v);
+    else node[k] = v;
+  }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(c == null ? "" : String(c)));
+  return node;
+}
+
+function flash(text, kind) {
+  const f = $("flash");
+  f.textContent = text;
+  f.className = kind || "";
+}
+
+async function api(method, path, body) {
+  const headers = { accept: "application/json" };
+  if (method !== "GET") {
+    headers["content-type"] = "application/json";
+    if (state.csrf) headers["x-csrf-token"] = state.csrf;
+  }
+  const res = await fetch(path, { method, headers, body: method === "GET" ? undefined : JSON.stringify(body || {}), credentials: "same-origin" });
+  let data = null;
+  try { data = await res.json(); } catch { data = null; }
+  if (res.status === 401 && path !== "/ui/api/login") {
+    showLogin();
+    throw new Error((data && data.message) || "please log in");
+  }
+  if (!res.ok) throw new Error((data && data.message) || `request failed (${res.status})`);
+  return data;
+}
+
+function fmtTime(ms) {
+  if (ms == null) return "—";
+  return new Date(ms).toLocaleString();
+}
+
+function countdown(expiresAt) {
+  let s = Math.floor((expiresAt - (Date.now() + state.clockSkew)) / 1000);
+  if (s <= 0) return "expired";
+  const d = Math.floor(s / 86400); s -= d * 86400;
+  const h = Math.floor(s / 3600); s -= h * 3600;
+  const m = Math.floor(s / 60); s -= m * 60;
+  return (d ? `${d}d ` : "") + `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
+}
+
+function showLogin() {
+  state.csrf = null;
+  $("main-view").hidden = true;
+  $("logout").hidden = true;
+  $("login-view").hidden = false;
+}
+
+function showMain() {
+  $("login-view").hidden = true;
+  $("main-view").hidden = false;
+  $("logout").hidden = false;
+}
+
+async function action(label, f) {
+  try {
+    flash(`${label}…`);
+    const msg = await f();
+    flash(msg || `${label}: done`, "ok");
+  } catch (e) {
+    flash(`${label}: ${e.message}`, "error");
+  }
+  await loadAll();
+}
+
+function renderChannels() {
+  const box = $("channels");
+  box.replaceChildren();
+  if (state.channels.length === 0) {
+    box.append(el("p", { class: "empty" }, "No channels registered. Add one with kagiya channel add."));
+    return;
+  }
+  for (const ch of state.channels) {
+    const s = ch.status;
+    const id = ch.channelId;
+    const head = el("div", { class: "channel-head" },
+      el("h3", {}, `Channel ${id}`),
+      el("span", { class: "kid" }, `kid ${ch.kid}`),
+      el("div", { class: "actions" },
+        el("button", { type: "button", class: "primary issue", onclick: () => action(`Issue token for ${id}`, async () => {
+          const r = await api("POST", `/ui/api/channels/${id}/issue`);
+          return `Issued token ${r.keyId} for channel ${id}`;
+        }) }, "Issue token"),
+        el("button", { type: "button", class: "reconcile", onclick: () => action(`Reconcile ${id}`, async () => {
+          const r = await api("POST", `/ui/api/channels/${id}/reconcile`);
+          return `Reconciled ${id}: ${r.budgetUsed} of 30 used, ${r.orphans.length} orphan(s), ${r.markedRevoked.length} marked revoked`;
+        }) }, "Reconcile")));
+    const node = el("div", { class: "channel", "data-channel": id }, head);
+    if (!s) {
+      node.append(el("p", { class: "error-text" }, ch.error ? ch.error.message : "status unavailable"));
+      box.append(node);
+      continue;
+    }
+    node.append(el("div", { class: "facts" },
+      el("span", { class: "budget" }, "Budget used ", el("b", {}, `${s.budgetUsed} of ${s.budgetLimit}`)),
+      el("span", { class: "last-refresh" }, "Last refresh ", el("b", {}, fmtTime(s.lastRefreshAt))),
+      el("span", { class: "last-error" }, "Last error ", el("b", { class: s.lastError ? "error-text" : "" }, s.lastError ? `${s.lastError.code}: ${s.lastError.message} (${fmtTime(s.lastError.at)})` : "none"))));
+    const live = s.tokens.filter((t) => t.state !== "revoked");
+    const table = el("table", { class: "tokens" }, el("thead", {}, el("tr", {},
+      el("th", {}, "Key ID"), el("th", {}, "State"), el("th", {}, "Issued"), el("th", {}, "Expires in"), el("th", {}, "Refresh at"), el("th", {}, ""))));
+    const tbody = el("tbody");
+    if (live.length === 0) tbody.append(el("tr", {}, el("td", { colSpan: 6, class: "empty" }, "No valid tokens.")));
+    for (const t of live) {
+      tbody.append(el("tr", { class: "token", "data-key-id": t.keyId },
+        el("td", {}, el("code", {}, t.keyId)),
+        el("td", { class: `state-${t.state}` }, t.state),
+        el("td", {}, fmtTime(t.issuedAt)),
+        el("td", { class: "countdown", "data-expires": String(t.expiresAt) }, countdown(t.expiresAt)),
+        el("td", {}, t.state === "orphan" ? "—" : fmtTime(t.refreshAt)),
+        el("td", {}, el("button", { type: "button", class: "danger revoke", onclick: () => {
+          if (!confirm(`Revoke token ${t.keyId} of channel ${id}?`)) return;
+          void action(`Revoke ${t.keyId}`, async () => {
+            await api("POST", `/ui/api/channels/${id}/revoke`, { keyId: t.keyId });
+            return `Revoked token ${t.keyId}`;
+          });
+        } }, "Revoke"))));
+    }
+    table.append(tbody);
+    node.append(table);
+    box.append(node);
+  }
+}
+
+function renderApiKeys(keys) {
+  const tbody = $("apikeys").querySelector("tbody");
+  tbody.replaceChildren();
+  if (keys.length === 0) tbody.append(el("tr", {}, el("td", { colSpan: 7, class: "empty" }, "No API keys.")));
+  for (const k of keys) {
+    tbody.append(el("tr", { "data-apikey": k.id },
+      el("td", {}, el("code", {}, k.id)),
+      el("td", {}, k.name),
+      el("td", {}, k.channels.join(", ")),
+      el("td", {}, fmtTime(k.createdAt)),
+      el("td", {}, fmtTime(k.lastUsedAt)),
+      el("td", {}, k.revokedAt ? `revoked ${fmtTime(k.revokedAt)}` : "active"),
+      el("td", {}, k.revokedAt ? "" : el("button", { type: "button", class: "danger", onclick: () => {
+        if (!confirm(`Revoke API key ${k.id}?`)) return;
+        void action(`Revoke API key ${k.id}`, async () => {
+          await api("POST", `/ui/api/apikeys/${k.id}/revoke`);
+          return `Revoked API key ${k.id}`;
+        });
+      } }, "Revoke"))));
+  }
+}
+
+function renderAudit(rows) {
+  const tbody = $("audit").querySelector("tbody");
+  tbody.replaceChildren();
+  if (rows.length === 0) tbody.append(el("tr", {}, el("td", { colSpan: 6, class: "empty" }, "No audit records.")));
+  for (const r of rows) {
+    tbody.append(el("tr", { "data-action": r.action },
+      el("td", {}, fmtTime(r.at)), el("td", {}, r.action), el("td", {}, r.actor),
+      el("td", {}, r.channelId || ""), el("td", {}, r.keyId || ""), el("td", {}, r.detail || "")));
+  }
+}
+
+async function loadAll() {
+  if (!state.csrf) return;
+  try {
+    const channel = $("audit-channel").value.trim();
+    const [channels, keys, audit] = await Promise.all([
+      api("GET", "/ui/api/channels"),
+      api("GET", "/ui/api/apikeys"),
+      api("GET", "/ui/api/audit" + (channel ? `?channel=${encodeURIComponent(channel)}` : "")),
+    ]);
+    state.clockSkew = channels.now - Date.now();
+    state.channels = channels.channels;
+    renderChannels();
+    renderApiKeys(keys.apiKeys);
+    renderAudit(audit.audit);
+  } catch (e) {
+    if (state.csrf) flash(e.message, "error");
+  }
+}
+
+async function start() {
+  $("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await api("POST", "/ui/api/login", { token: $("admin-token").value });
+      $("admin-token").value = "";
+      state.csrf = r.csrfToken;
+      showMain();
+      flash("Logged in", "ok");
+      await loadAll();
+    } catch (e) {
+      flash(`Login failed: ${e.message}`, "error");
+    }
+  });
+  $("logout").addEventListener("click", async () => {
+    try { await api("POST", "/ui/api/logout"); } catch { /* already out */ }
+    showLogin();
+    flash("Logged out", "ok");
+  });
+  $("refresh").addEventListener("click", () => void loadAll());
+  $("audit-channel").addEventListener("change", () => void loadAll());
+  $("apikey-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const channels = $("apikey-channels").value.split(",").map((c) => c.trim()).filter(Boolean);
+    void action("Create API key", async () => {
+      const r = await api("POST", "/ui/api/apikeys", { name: $("apikey-name").value.trim() || undefined, channels });
+      $("new-key-text").textContent = r.key;
+      $("new-key").hidden = false;
+      return `Created API key ${r.id}; copy it now, it is not shown again`;
+    });
+  });
+  setInterval(() => {
+    for (const td of document.querySelectorAll("td.countdown")) td.textContent = countdown(Number(td.getAttribute("data-expires")));
+  }, 1000);
+  setInterval(() => void loadAll(), 15000);
+  try {
+    const r = await fetch("/ui/api/session", { credentials: "same-origin" });
+    if (r.ok) {
+      state.csrf = (await r.json()).csrfToken;
+      showMain();
+      await loadAll();
+      return;
+    }
+  } catch { /* not logged in */ }
+  showLogin();
+}
+
+document.addEventListener("DOMContentLoaded", () => void start());
