@@ -41,7 +41,7 @@ export async function signedRequest(
   const signature = options.signature === undefined ? await signWebhookBody(secret, body) : options.signature;
   const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8", ...options.headers };
   if (signature !== null) headers["x-line-signature"] = signature;
-  return new Request(options.url ?? "http://kagiya.test/webhook/1234567890", { method: "POST", headers, body: body as BodyInit });
+  return new Request(options.url ?? "http://kagiya.test/webhook/1234567890", { method: "POST", headers, body: body as RequestInit["body"] });
 }
 
 /** A collecting logger (pino-shaped) that also lets a test grep for secrets. */

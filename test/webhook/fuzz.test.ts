@@ -125,7 +125,7 @@ test(`fuzz: ${N} random webhook requests (seed ${SEED})`, async () => {
       if (expect === "ok" || expect === "badjson") expect = "toolarge";
     }
     const method = rand() < 0.01 ? pick(["PUT", "PATCH", "DELETE"]) : "POST";
-    const res = await handler(new Request(url, { method, headers, body: bytes as BodyInit }));
+    const res = await handler(new Request(url, { method, headers, body: bytes as RequestInit["body"] }));
     const status = res.status;
     await res.arrayBuffer();
     counts[`${expect}:${status}`] = (counts[`${expect}:${status}`] ?? 0) + 1;
