@@ -139,7 +139,8 @@ export async function issueTestToken(url: string, channel: TestChannel, claims: 
   const r = await postForm(`${url}/oauth2/v2.1/token`, {
     grant_type: "client_credentials",
     client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-    client_assertion: signAssertion(channel, { claims }),
+    // Signed on the emulator's clock, so tokens can still be issued after a test moved it.
+    client_assertion: signAssertion(channel, { claims, nowSeconds: await emulatorNowSeconds(url) }),
   });
   if (r.status !== 200) throw new Error(`token issue answered ${r.status}: ${JSON.stringify(r.body)}`);
   return r.body;
@@ -159,6 +160,11 @@ export interface LedgerRow {
 /** Every token issued for the channel (GET /__emulator/channels/{id}/tokens). */
 export async function tokenLedger(url: string, channelId: string): Promise<LedgerRow[]> {
   return (await ok(url, "GET", `/__emulator/channels/${channelId}/tokens`)).tokens;
+}
+
+/** The emulator clock, in whole epoch seconds (what `nowSeconds` of {@link signAssertion} wants). */
+export async function emulatorNowSeconds(url: string): Promise<number> {
+  return Math.floor((await ok(url, "GET", "/__emulator/clock")).now / 1000);
 }
 
 /** Moves the emulator clock forward. */
