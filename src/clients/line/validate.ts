@@ -1,0 +1,77 @@
+/**
+ * Strict readers for LINE's response bodies: a result is either complete and well typed or an
+ * ERR_LINE_BAD_RESPONSE naming the field. Problems are described by field and type only, never by
+ * value (a 200 from the issue endpoint carries the access token).
+ */
+import type { ParseContext } from "./http.ts";
+
+/** A parsed JSON object body. */
+export type JsonObject = Record<string, unknown>;
+
+/**
+ * Parses a body that must be one JSON object.
+ *
+ * @example
+ * ```ts
+ * const o = readObject(res.text, ctx); // throws ERR_LINE_BAD_RESPONSE for HTML, truncation, arrays
+ * ```
+ */
+export function readObject(text: string, ctx: ParseContext): JsonObject {
+  if (text.trim() === "") ctx.bad("body", "is empty where a JSON object was expected");
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    ctx.bad("body", text.trimStart().startsWith("<") ? "is HTML, not JSON" : "is not valid JSON (truncated or malformed)");
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) ctx.bad("body", "is JSON but not an object");
+  return json as JsonObject;
+}
+
+/** A required non-empty string field. */
+export function requiredString(o: JsonObject, field: string, ctx: ParseContext): string {
+  const v = o[field];
+  if (v === undefined) ctx.bad(field, "is missing");
+  if (typeof v !== "string") ctx.bad(field, `is a ${typeOf(v)}, not a string`);
+  if (v === "") ctx.bad(field, "is empty");
+  return v;
+}
+
+/** An optional string field (absent stays absent). */
+export function optionalString(o: JsonObject, field: string, ctx: ParseContext): string | undefined {
+  const v = o[field];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string") ctx.bad(field, `is a ${typeOf(v)}, not a string`);
+  return v;
+}
+
+/** A required integer count of seconds (a JSON number, not a numeric string), 0 or more. */
+export function requiredSeconds(o: JsonObject, field: string, ctx: ParseContext): number {
+  const v = o[field];
+  if (v === undefined) ctx.bad(field, "is missing");
+  if (typeof v !== "number") ctx.bad(field, `is a ${typeOf(v)}, not a number`);
+  if (!Number.isSafeInteger(v) || v < 0) ctx.bad(field, "is not a whole number of seconds");
+  return v;
+}
+
+/** `token_type`, which LINE documents as exactly "Bearer". */
+export function bearer(o: JsonObject, ctx: ParseContext): "Bearer" {
+  const v = requiredString(o, "token_type", ctx);
+  if (v !== "Bearer") ctx.bad("token_type", "is not \"Bearer\"");
+  return "Bearer";
+}
+
+/** A required array of non-empty strings. */
+export function stringArray(o: JsonObject, field: string, ctx: ParseContext): string[] {
+  const v = o[field];
+  if (v === undefined) ctx.bad(field, "is missing");
+  if (!Array.isArray(v)) ctx.bad(field, `is a ${typeOf(v)}, not an array`);
+  return v.map((item: unknown, i: number) => {
+    if (typeof item !== "string" || item === "") ctx.bad(`${field}[${i}]`, "is not a non-empty string");
+    return item;
+  });
+}
+
+function typeOf(v: unknown): string {
+  return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
+}
