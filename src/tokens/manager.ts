@@ -72,18 +72,20 @@ export interface MaintainChannelReport {
   /** Expired rows deleted. */
   pruned: number;
   error: { code: string; message: string } | null;
+  /** When the channel next needs attention (see {@link ChannelPlan.nextAt}). */
+  nextAt: number | null;
 }
 
 /** When a channel next needs attention, for a scheduler. Epoch ms on the manager's clock. */
 export interface ChannelPlan {
   channelId: string;
-  /** Refresh point of the current token; null when there is none (get() would issue now). */
+  /** Refresh point of the current token; null when there is none (get() issues on demand). */
   refreshAt: number | null;
   /** Earliest revokeAt among superseded tokens, or null. */
   revokeDueAt: number | null;
   /** While backing off after a LINE failure: when LINE is asked again. */
   retryAt: number | null;
-  /** The earliest of the above (null when nothing is planned). */
+  /** The earliest due action: the refresh (not before retryAt) or a revocation; null when nothing is planned. */
   nextAt: number | null;
 }
 
@@ -317,46 +319,73 @@ export class TokenManager implements TokenSource {
   }
 
   /**
-   * One pass of housekeeping, for the server's scheduler: refreshes tokens past their refresh
-   * point, revokes superseded tokens whose grace ended, prunes rows long expired. Errors are
-   * reported per channel, never thrown.
+   * Housekeeping for one channel, for the server's scheduler: refreshes the current token once
+   * its refresh point has passed (channels without a token are left for get() to issue on
+   * demand), revokes superseded tokens whose grace ended, prunes rows long expired. Resolves to
+   * when the channel next needs attention (epoch ms on the manager's clock; null: nothing planned).
+   * Failures are recorded in status(), never thrown.
    *
    * @example
    * ```ts
-   * setInterval(() => void manager.maintain({ actor: "scheduler" }), 30_000);
+   * const next = await manager.maintain("1234567890", { actor: "scheduler" });
    * ```
    */
-  async maintain(options: ActorOptions & { channels?: string[] } = {}): Promise<MaintainChannelReport[]> {
-    const actor = options.actor ?? "scheduler";
+  async maintain(channelId: string, options: ActorOptions = {}): Promise<number | null> {
+    return (await this.maintainChannel(channelId, options)).nextAt;
+  }
+
+  /**
+   * {@link maintain} for every registered channel (or those named), one after the other.
+   *
+   * @example
+   * ```ts
+   * for (const r of await manager.maintainAll()) if (r.error) console.warn(r.channelId, r.error.code);
+   * ```
+   */
+  async maintainAll(options: ActorOptions & { channels?: string[] } = {}): Promise<MaintainChannelReport[]> {
     const ids = options.channels ?? (await this.#store.listChannels()).map((c) => c.channelId);
     const reports: MaintainChannelReport[] = [];
-    for (const channelId of ids) {
-      const report: MaintainChannelReport = { channelId, refreshed: false, revoked: [], pruned: 0, error: null };
-      reports.push(report);
-      try {
-        const before = await this.#store.getCurrent(channelId);
-        const now = this.#now();
-        if (before.token === null || before.token.state !== "valid" || now >= before.token.refreshAt) {
-          const health = this.#healthOf(channelId);
-          if (now >= health.retryAt) {
-            const t = await this.get(channelId);
-            report.refreshed = t.keyId !== before.token?.keyId;
-          }
-        }
-        const lock = await this.#store.tryLock(MAINTAIN_LOCK_PREFIX + channelId, this.#lockTtlMs);
-        if (lock) {
-          try {
-            await this.#revokeDue(channelId, actor, report);
-            report.pruned = await this.#store.pruneTokens(channelId, this.#now() - PRUNE_AFTER_MS);
-          } finally {
-            await lock.release().catch(() => {});
-          }
-        }
-      } catch (error) {
-        report.error = error instanceof KagiyaError ? { code: error.code, message: error.message } : { code: "ERR_INTERNAL", message: "maintenance failed" };
-      }
-    }
+    for (const channelId of ids) reports.push(await this.maintainChannel(channelId, options));
     return reports;
+  }
+
+  /**
+   * {@link maintain} with the details of what was done.
+   *
+   * @example
+   * ```ts
+   * const { revoked, refreshed } = await manager.maintainChannel("1234567890");
+   * ```
+   */
+  async maintainChannel(channelId: string, options: ActorOptions = {}): Promise<MaintainChannelReport> {
+    const actor = options.actor ?? "scheduler";
+    const report: MaintainChannelReport = { channelId, refreshed: false, revoked: [], pruned: 0, error: null, nextAt: null };
+    try {
+      validateChannelId(channelId);
+      const before = await this.#store.getCurrent(channelId);
+      const now = this.#now();
+      if (before.token !== null && before.token.state === "valid" && now >= before.token.refreshAt && now >= this.#healthOf(channelId).retryAt) {
+        const t = await this.get(channelId);
+        report.refreshed = t.keyId !== before.token.keyId;
+      }
+      const lock = await this.#store.tryLock(MAINTAIN_LOCK_PREFIX + channelId, this.#lockTtlMs);
+      if (lock) {
+        try {
+          await this.#revokeDue(channelId, actor, report);
+          report.pruned = await this.#store.pruneTokens(channelId, this.#now() - PRUNE_AFTER_MS);
+        } finally {
+          await lock.release().catch(() => {});
+        }
+      }
+    } catch (error) {
+      report.error = error instanceof KagiyaError ? { code: error.code, message: error.message } : { code: "ERR_INTERNAL", message: "maintenance failed" };
+    }
+    try {
+      report.nextAt = (await this.plan(channelId)).nextAt;
+    } catch {
+      report.nextAt = this.#now() + this.#cacheCheckMs;
+    }
+    return report;
   }
 
   /**
@@ -416,7 +445,9 @@ export class TokenManager implements TokenSource {
     let revokeDueAt: number | null = null;
     for (const r of rows) if (r.state === "superseded" && r.revokeAt !== null) revokeDueAt = revokeDueAt === null ? r.revokeAt : Math.min(revokeDueAt, r.revokeAt);
     const refreshAt = current?.refreshAt ?? null;
-    const candidates = [refreshAt ?? this.#now(), revokeDueAt, retryAt].filter((v): v is number => v !== null);
+    // A channel without a token is issued on demand by get(), so nothing is planned for it.
+    const refreshDue = refreshAt === null ? null : Math.max(refreshAt, retryAt ?? 0);
+    const candidates = [refreshDue, revokeDueAt].filter((v): v is number => v !== null);
     return { channelId, refreshAt, revokeDueAt, retryAt, nextAt: candidates.length ? Math.min(...candidates) : null };
   }
 
@@ -770,7 +801,10 @@ export class TokenManager implements TokenSource {
   }
 
   #unavailable(channelId: string, h: Health): KagiyaError {
-    if (h.lastError?.code === "ERR_TOKEN_BUDGET_EXHAUSTED") return new TokenBudgetExhaustedError(channelId, LINE_TOKEN_LIMITS.maxValidTokens, LINE_TOKEN_LIMITS.maxValidTokens);
+    const code = h.lastError?.code;
+    if (code === "ERR_TOKEN_BUDGET_EXHAUSTED" || code === "ERR_LINE_TOKEN_LIMIT") {
+      return new TokenBudgetExhaustedError(channelId, LINE_TOKEN_LIMITS.maxValidTokens, LINE_TOKEN_LIMITS.maxValidTokens, { lineRefused: code === "ERR_LINE_TOKEN_LIMIT" });
+    }
     return new TokenUnavailableError(channelId, h.retryAt, { code: h.lastError?.code ?? null, message: h.lastError?.message ?? "LINE is failing" });
   }
 
