@@ -91,7 +91,7 @@ export function mountDashboard(router: Router, ctx: ServerContext): void {
   });
   post("/ui/api/channels/:channelId/issue", async (_body, _s, { res, params }) => {
     const channelId = await knownChannel(params["channelId"]!);
-    const token = await ctx.tokens.issue(channelId);
+    const token = await ctx.tokens.issue(channelId, { actor: "admin" });
     ctx.scheduler?.nudge(channelId);
     // Never the token itself: the dashboard shows key IDs only.
     sendJson(res, 200, { channelId, keyId: token.keyId, expiresAt: token.expiresAt });
@@ -102,13 +102,13 @@ export function mountDashboard(router: Router, ctx: ServerContext): void {
     if (typeof keyId !== "string" || !(keyId === "all" || KEY_ID_PATTERN.test(keyId))) {
       throw new HttpError(400, "ERR_BAD_REQUEST", 'send {"keyId": "<key ID>"} (or "all") to revoke');
     }
-    await ctx.tokens.revoke(channelId, keyId);
+    await ctx.tokens.revoke(channelId, keyId, { actor: "admin" });
     ctx.scheduler?.nudge(channelId);
     sendJson(res, 200, { channelId, revoked: keyId });
   });
   post("/ui/api/channels/:channelId/reconcile", async (_body, _s, { res, params }) => {
     const channelId = await knownChannel(params["channelId"]!);
-    sendJson(res, 200, await ctx.tokens.reconcile(channelId));
+    sendJson(res, 200, await ctx.tokens.reconcile(channelId, { actor: "admin" }));
   });
 
   // --- API keys ---

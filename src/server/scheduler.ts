@@ -198,7 +198,7 @@ export class Scheduler {
       // One reconcile per interval across every instance on this store; the lock is left to expire.
       const lock = await this.#store.tryLock(`reconcile:${channelId}`, Math.floor(this.#reconcileMs / 2));
       if (lock === null) return;
-      await this.#target.reconcile(channelId);
+      await this.#target.reconcile(channelId, { actor: "scheduler" });
       this.#hooks.onRun?.("reconciled");
     } catch (error) {
       this.#hooks.onRun?.("reconcile_error");

@@ -1,16 +1,21 @@
 import type { ChannelTokenStatus, ManagedToken, ReconcileReport, TokenSource } from "../tokens/types.ts";
 
+/** Who acts, for the audit log ("admin", "scheduler", ...). */
+export interface ActorOption {
+  actor?: string;
+}
+
 /**
  * What the server needs of the token lifecycle: the TokenManager fits. Defined here so the
  * server's routes and scheduler are written (and tested) against this contract alone.
  */
 export interface TokenService extends TokenSource {
   /** Issues a new token now (dashboard "issue"), superseding the current one. */
-  issue(channelId: string): Promise<ManagedToken>;
+  issue(channelId: string, options?: ActorOption): Promise<ManagedToken>;
   /** Revokes one token by key ID, or every token of the channel. */
-  revoke(channelId: string, keyId: string): Promise<unknown>;
+  revoke(channelId: string, keyId: string, options?: ActorOption): Promise<unknown>;
   /** Compares stored tokens with LINE's valid key IDs. */
-  reconcile(channelId: string): Promise<ReconcileReport>;
+  reconcile(channelId: string, options?: ActorOption): Promise<ReconcileReport>;
   /** The channel's tokens, budget, last refresh and last error. */
   status(channelId: string): Promise<ChannelTokenStatus>;
 }
@@ -23,7 +28,7 @@ export interface TokenService extends TokenSource {
 export interface MaintenanceTarget {
   /** Does what is due now; resolves to the epoch ms of the next due action (null: nothing planned). */
   maintain(channelId: string): Promise<number | null>;
-  reconcile(channelId: string): Promise<unknown>;
+  reconcile(channelId: string, options?: ActorOption): Promise<unknown>;
 }
 
 /** The audit actions the server writes (the TokenManager writes the token.* ones). */
