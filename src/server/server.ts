@@ -76,6 +76,8 @@ export interface RunningServer {
   metrics: ServerMetrics;
   scheduler: Scheduler | null;
   log: Logger;
+  /** Resolves once every accepted webhook event has been handled (tests, shutdown). */
+  drainWebhooks(): Promise<void>;
   /** Drains in-flight requests, stops the scheduler, drains webhook events, then calls onClose. */
   close(): Promise<void>;
 }
@@ -209,6 +211,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
 
   // --- dispatch ---
+  const accessLog = log.isLevelEnabled("debug");
   let active = 0;
   let idle: (() => void) | null = null;
   const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
@@ -219,6 +222,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q === -1 ? url : url.slice(0, q);
+    if (accessLog) {
+      const started = performance.now();
+      // Method, path and status only: no headers, no query, no body.
+      res.once("finish", () => log.debug({ method: req.method, path: path.slice(0, 200), status: res.statusCode, ms: Math.round((performance.now() - started) * 10) / 10 }, "request"));
+    }
     const match = router.match(req.method ?? "GET", path);
     if (match.kind !== "found") {
       req.resume();
@@ -289,7 +297,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     return closing;
   };
 
-  return { url, port: address.port, server, metrics, scheduler, log, close };
+  const drainWebhooks = async (): Promise<void> => {
+    await webhook?.drain?.();
+  };
+  return { url, port: address.port, server, metrics, scheduler, log, drainWebhooks, close };
 }
 
 function webhookOutcome(code: string): string {
