@@ -1,4 +1,110 @@
+import { formatDuration, parseDuration } from "../../core/duration.ts";
+import { InvalidInputError, KeyError } from "../../core/errors.ts";
+import { createLineAssertion } from "../../core/jwt/assertion.ts";
+import { inspectJws, type InspectResult } from "../../core/jwt/inspect.ts";
+import { ASSERTION_EXPIRES_IN_DEFAULT, ASSERTION_EXPIRES_IN_MAX, TOKEN_EXP_DEFAULT, TOKEN_EXP_MAX } from "../../core/jwt/line-rules.ts";
+import { signJws } from "../../core/jwt/sign.ts";
+import { preferRsaBackend } from "../../core/keys/backend.ts";
+import { importAssertionKey, importVerifyKey, type AssertionKey, type VerifyKey } from "../../core/keys/import.ts";
+import { nodeRsa } from "../../node/rsa.ts";
+import { readTextFile } from "../../node/read-text.ts";
+import { parseArgs, required } from "../args.ts";
 import type { Command } from "../io.ts";
 
-/** Subcommands of this group (filled in by the issue that delivers it). */
-export const commands: Record<string, Command> = {};
+preferRsaBackend(nodeRsa);
+
+/** Reads and imports a key file, prefixing key errors with the file name. */
+async function loadKey<T>(path: string, cwd: string, importer: (text: string) => Promise<T>): Promise<T> {
+  const text = await readTextFile(path, { cwd, what: "key file (--key)" });
+  try {
+    return await importer(text);
+  } catch (error) {
+    if (error instanceof KeyError) throw new KeyError(`--key ${path}: ${error.message}`, { code: error.code });
+    throw error;
+  }
+}
+
+function durationFlag(value: string | undefined, flag: string, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  const seconds = parseDuration(value, flag);
+  if (seconds < 1) throw new InvalidInputError(`${flag} ${value} is too short: give at least 1s`, { field: flag, code: "ERR_OUT_OF_RANGE" });
+  if (seconds > max) {
+    throw new InvalidInputError(`${flag} ${value} (${seconds} s) is over LINE's limit of ${formatDuration(max)} (${max} s): give ${formatDuration(max)} or less`, { field: flag, code: "ERR_OUT_OF_RANGE" });
+  }
+  return seconds;
+}
+
+function noPositionals(positionals: string[], command: string): void {
+  if (positionals.length > 0) throw new InvalidInputError(`jwt ${command} takes no arguments (got "${positionals[0]!.slice(0, 40)}")`);
+}
+
+/** `kagiya jwt create --channel-id ID --kid KID --key FILE [--expires-in 5m] [--token-exp 30d]` */
+const create: Command = async (argv, io) => {
+  const { flags, positionals } = parseArgs(argv, { "channel-id": "string", kid: "string", key: "string", "expires-in": "string", "token-exp": "string" });
+  noPositionals(positionals, "create");
+  const channelId = required(flags["channel-id"], "channel-id");
+  const kid = required(flags.kid, "kid");
+  const keyPath = required(flags.key, "key");
+  if (!/^\d+$/.test(channelId)) throw new InvalidInputError(`--channel-id "${channelId.slice(0, 40)}" is not a channel ID: it is the number shown in the LINE Developers Console`, { field: "--channel-id" });
+  const expiresIn = durationFlag(flags["expires-in"], "--expires-in", ASSERTION_EXPIRES_IN_DEFAULT, ASSERTION_EXPIRES_IN_MAX);
+  const tokenExp = durationFlag(flags["token-exp"], "--token-exp", TOKEN_EXP_DEFAULT, TOKEN_EXP_MAX);
+  const key = await loadKey<AssertionKey>(keyPath, io.cwd, (t) => importAssertionKey(t));
+  io.stdout((await createLineAssertion(key, { channelId, kid, expiresIn, tokenExp })) + "\n");
+  return 0;
+};
+
+/** `kagiya jwt sign --key FILE --header JSON --payload JSON` */
+const sign: Command = async (argv, io) => {
+  const { flags, positionals } = parseArgs(argv, { key: "string", header: "string", payload: "string" });
+  noPositionals(positionals, "sign");
+  const keyPath = required(flags.key, "key");
+  const header = required(flags.header, "header");
+  const payload = required(flags.payload, "payload");
+  try {
+    JSON.parse(payload);
+  } catch {
+    throw new InvalidInputError("--payload is not valid JSON", { field: "--payload" });
+  }
+  const key = await loadKey<AssertionKey>(keyPath, io.cwd, (t) => importAssertionKey(t));
+  let jws: string;
+  try {
+    jws = await signJws(key, header, payload);
+  } catch (error) {
+    if (error instanceof InvalidInputError && error.field === "header") throw new InvalidInputError(error.message.replace("the JWS header", "--header"), { field: "--header" });
+    throw error;
+  }
+  io.stdout(jws + "\n");
+  return 0;
+};
+
+function human(result: InspectResult): string {
+  const lines = [
+    `header:    ${JSON.stringify(result.header)}`,
+    `payload:   ${JSON.stringify(result.payload)}`,
+  ];
+  const exp = result.payload["exp"];
+  if (typeof exp === "number" && Number.isFinite(exp)) lines.push(`expires:   ${new Date(exp * 1000).toISOString()}`);
+  lines.push(`signature: ${result.signature}${result.signature === "not-checked" ? " (give --key FILE to check it)" : ""}`);
+  if (result.findings.length === 0) lines.push("findings:  none");
+  else {
+    lines.push(`findings:  ${result.findings.length}`);
+    for (const f of result.findings) lines.push(`  ${f.field}: ${f.message} [${f.code}]`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** `kagiya jwt inspect [TOKEN|-] [--key FILE] [--json]` */
+const inspect: Command = async (argv, io) => {
+  const { flags, positionals } = parseArgs(argv, { key: "string", json: "boolean" });
+  if (positionals.length > 1) throw new InvalidInputError("jwt inspect takes one TOKEN (or - to read it from standard input)");
+  const arg = positionals[0];
+  const token = arg === undefined || arg === "-" ? await io.readStdin() : arg;
+  if (token.trim() === "") throw new InvalidInputError("no token given: kagiya jwt inspect TOKEN, or pipe it in with -");
+  const key = flags.key === undefined ? undefined : await loadKey<VerifyKey>(flags.key, io.cwd, (t) => importVerifyKey(t));
+  const result = await inspectJws(token, key ? { key } : {});
+  io.stdout(flags.json ? JSON.stringify(result) + "\n" : human(result));
+  return result.findings.length === 0 && result.signature !== "invalid" ? 0 : 1;
+};
+
+/** Subcommands of `kagiya jwt`. */
+export const commands: Record<string, Command> = { create, sign, inspect };

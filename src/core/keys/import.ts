@@ -58,6 +58,7 @@ function member(jwk: Jwk, name: string): string {
 /** Validates the public half against LINE's rules; returns it with only the members that matter. */
 function checkPublicHalf(jwk: Jwk, usage: "sign" | "verify"): RsaPublicJwk {
   if (jwk["kty"] !== "RSA") {
+    if (jwk["kty"] === undefined) fail("the key has no \"kty\" member: LINE assertion keys are JWKs with kty \"RSA\"", "ERR_KEY_TYPE");
     const kty = describeKty(jwk);
     const hint = kty === "oct" ? " (a shared secret)" : "";
     fail(`the key is kty "${kty}"${hint}: LINE assertion keys must be RSA 2048-bit (kagiya keys generate makes one)`, "ERR_KEY_TYPE");
