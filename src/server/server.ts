@@ -112,7 +112,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 
   let scheduler: Scheduler | null = null;
   if (options.scheduler !== false && typeof tokens.maintain === "function" && typeof tokens.reconcile === "function") {
-    scheduler = new Scheduler(store, tokens as MaintenanceTarget, options.scheduler || {}, {
+    scheduler = new Scheduler(store, tokens as MaintenanceTarget, { now, ...(options.scheduler || {}) }, {
       log,
       onRun: (outcome) => metrics.schedulerRuns.inc({ outcome }),
     });
