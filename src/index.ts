@@ -20,4 +20,9 @@ export type { Jwk, RsaPublicJwk, RsaPrivateJwk } from "./core/keys/types.ts";
 export { createLineAssertion, type LineAssertionOptions } from "./core/jwt/assertion.ts";
 export { signJws } from "./core/jwt/sign.ts";
 export * as lineRules from "./core/jwt/line-rules.ts";
+export { generateAssertionKeyPair, type GeneratedKeyPair, type GenerateKeyOptions } from "./core/keys/generate.ts";
+export { lintKey, type KeyLintOptions, type KeyLintResult } from "./core/keys/lint.ts";
+export { verifyJws, type JwsVerification } from "./core/jwt/verify.ts";
+export { inspectJws, type InspectOptions, type InspectResult } from "./core/jwt/inspect.ts";
+export { KEY_FINDING_CODES, JWT_FINDING_CODES, type KeyFinding, type JwtFinding, type KeyFindingCode, type JwtFindingCode } from "./core/findings.ts";
 // --- end core ---
