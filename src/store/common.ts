@@ -44,3 +44,8 @@ export function cloneAudit(r: AuditRow): AuditRow {
 export function byIssuedDesc(a: TokenRow, b: TokenRow): number {
   return b.issuedAt - a.issuedAt || (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0);
 }
+
+/** A URL or store spec with any password replaced by `***`, for messages. */
+export function redactSpec(spec: string): string {
+  return spec.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i, (_m, scheme: string, user: string) => `${scheme}${user.includes(":") ? `${user.split(":")[0]}:***` : user}@`);
+}

@@ -31,3 +31,7 @@ export { ChannelRegistry, verifyMasterKey, validateChannelId, validatePolicy, ty
 export { rotateMasterKey, loadSealer, type RotationOptions, type RotationReport } from "./rotate.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./memory.ts";
 export { SEALED_META_PREFIX, MASTER_CHECK_META } from "./common.ts";
+export { SqliteStore, SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from "./sqlite.ts";
+export { openStore, parseStoreSpec, type OpenStoreOptions } from "./open.ts";
+export type { RedisStore, RedisStoreOptions } from "./redis.ts";
+export type { PostgresStore, PostgresStoreOptions } from "./postgres.ts";

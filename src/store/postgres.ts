@@ -1,0 +1,440 @@
+import pg from "pg";
+import { byIssuedDesc, newOwner, redactSpec, SEALED_META_PREFIX, splitTokenRowKey, tokenRowKey } from "./common.ts";
+import { StoreError } from "./errors.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, Lock, Sealed, SealedCell, Store, TokenRow, TokenState } from "./types.ts";
+
+/** Options of {@link PostgresStore.connect}. */
+export interface PostgresStoreOptions {
+  /** `postgres://` URL (default `DATABASE_URL`). */
+  url?: string;
+  /** Schema holding kagiya's tables (default `kagiya`); tests use a random one. */
+  schema?: string;
+  /** Connect timeout, ms (default 3000). */
+  connectTimeoutMs?: number;
+  /** Pool size (default 10). */
+  poolSize?: number;
+}
+
+type Row = Record<string, unknown>;
+
+/** Versioned migrations; `S` stands for the quoted schema. Each runs once, in its own transaction. */
+const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE S.meta (name text PRIMARY KEY, value text NOT NULL);
+      CREATE TABLE S.channels (
+        channel_id text PRIMARY KEY, kid text NOT NULL, private_key text NOT NULL, channel_secret text NOT NULL,
+        policy text NOT NULL, created_at bigint NOT NULL, updated_at bigint NOT NULL);
+      CREATE TABLE S.current_tokens (channel_id text PRIMARY KEY, generation bigint NOT NULL, key_id text);
+      CREATE TABLE S.tokens (
+        channel_id text NOT NULL, key_id text NOT NULL, access_token text, generation bigint NOT NULL, state text NOT NULL,
+        issued_at bigint NOT NULL, expires_at bigint NOT NULL, refresh_at bigint NOT NULL, revoke_at bigint,
+        updated_at bigint NOT NULL, PRIMARY KEY (channel_id, key_id));
+      CREATE TABLE S.locks (name text PRIMARY KEY, owner text NOT NULL, expires_at timestamptz NOT NULL);
+      CREATE TABLE S.dedup (key text PRIMARY KEY, expires_at timestamptz NOT NULL);
+      CREATE INDEX dedup_expires ON S.dedup (expires_at);
+      CREATE TABLE S.api_keys (
+        id text PRIMARY KEY, name text NOT NULL, hash text NOT NULL UNIQUE, channels text NOT NULL,
+        created_at bigint NOT NULL, revoked_at bigint, last_used_at bigint);
+      CREATE TABLE S.audit (
+        id bigserial PRIMARY KEY, at bigint NOT NULL, action text NOT NULL, actor text NOT NULL,
+        channel_id text, key_id text, detail text);
+      CREATE INDEX audit_channel ON S.audit (channel_id, id);
+    `,
+  },
+];
+
+/** The schema version this code writes. */
+export const POSTGRES_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+function n(v: unknown): number {
+  return typeof v === "number" ? v : Number(v);
+}
+function nOrNull(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+
+function toToken(r: Row): TokenRow {
+  return {
+    channelId: r["channel_id"] as string,
+    keyId: r["key_id"] as string,
+    accessToken: r["access_token"] as string | null,
+    generation: n(r["generation"]),
+    state: r["state"] as TokenState,
+    issuedAt: n(r["issued_at"]),
+    expiresAt: n(r["expires_at"]),
+    refreshAt: n(r["refresh_at"]),
+    revokeAt: nOrNull(r["revoke_at"]),
+    updatedAt: n(r["updated_at"]),
+  };
+}
+function toChannel(r: Row): ChannelRow {
+  return {
+    channelId: r["channel_id"] as string,
+    kid: r["kid"] as string,
+    privateKey: r["private_key"] as string,
+    channelSecret: r["channel_secret"] as string,
+    policy: JSON.parse(r["policy"] as string),
+    createdAt: n(r["created_at"]),
+    updatedAt: n(r["updated_at"]),
+  };
+}
+function toApiKey(r: Row): ApiKeyRow {
+  return {
+    id: r["id"] as string,
+    name: r["name"] as string,
+    hash: r["hash"] as string,
+    channels: JSON.parse(r["channels"] as string),
+    createdAt: n(r["created_at"]),
+    revokedAt: nOrNull(r["revoked_at"]),
+    lastUsedAt: nOrNull(r["last_used_at"]),
+  };
+}
+function toAudit(r: Row): AuditRow {
+  return {
+    id: n(r["id"]),
+    at: n(r["at"]),
+    action: r["action"] as string,
+    actor: r["actor"] as string,
+    channelId: r["channel_id"] as string | null,
+    keyId: r["key_id"] as string | null,
+    detail: r["detail"] as string | null,
+  };
+}
+
+const UNAVAILABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|timeout|Connection terminated|connect/i;
+
+/**
+ * A {@link Store} on PostgreSQL (pg), shared by every process using the same database and schema.
+ * commitToken is one transaction that locks the channel's generation row (`SELECT … FOR
+ * UPDATE`); locks and markOnce are rows with an expiry judged by the server's clock, taken with
+ * one conditional `INSERT … ON CONFLICT … WHERE expired`. The hot read (getCurrent) is one
+ * prepared statement. Migrations are versioned in `<schema>.schema_version` and serialized across
+ * processes with an advisory lock.
+ *
+ * @example
+ * ```ts
+ * const store = await PostgresStore.connect({ url: "postgres://postgres@127.0.0.1:5432/test", schema: "kagiya" });
+ * await store.migrate();
+ * ```
+ */
+export class PostgresStore implements Store {
+  readonly kind = "postgres";
+  readonly schema: string;
+  readonly pool: pg.Pool;
+  readonly #where: string;
+  readonly #s: string;
+  readonly #sql: Record<string, string>;
+  #markCount = 0;
+  #closed = false;
+
+  private constructor(pool: pg.Pool, schema: string, where: string) {
+    this.pool = pool;
+    this.schema = schema;
+    this.#where = where;
+    this.#s = `"${schema.replace(/"/g, '""')}"`;
+    const S = this.#s;
+    this.#sql = {
+      getCurrent: `SELECT c.generation AS current_generation, t.* FROM ${S}.current_tokens c
+        LEFT JOIN ${S}.tokens t ON t.channel_id = c.channel_id AND t.key_id = c.key_id WHERE c.channel_id = $1`,
+      putToken: `INSERT INTO ${S}.tokens (channel_id, key_id, access_token, generation, state, issued_at, expires_at, refresh_at, revoke_at, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        ON CONFLICT (channel_id, key_id) DO UPDATE SET access_token = EXCLUDED.access_token, generation = EXCLUDED.generation,
+        state = EXCLUDED.state, issued_at = EXCLUDED.issued_at, expires_at = EXCLUDED.expires_at, refresh_at = EXCLUDED.refresh_at,
+        revoke_at = EXCLUDED.revoke_at, updated_at = EXCLUDED.updated_at`,
+      tryLock: `INSERT INTO ${S}.locks AS l (name, owner, expires_at) VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
+        ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at WHERE l.expires_at <= clock_timestamp()
+        RETURNING owner`,
+      markOnce: `INSERT INTO ${S}.dedup AS d (key, expires_at) VALUES ($1, clock_timestamp() + $2 * interval '1 millisecond')
+        ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE d.expires_at <= clock_timestamp()
+        RETURNING key`,
+    };
+  }
+
+  /** Connects and checks the server answers (fails within the connect timeout when it does not). */
+  static async connect(options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const url = options.url ?? process.env["DATABASE_URL"];
+    if (!url) throw new StoreError("no PostgreSQL URL: set DATABASE_URL or pass postgres://USER@HOST:PORT/DB", { code: "ERR_STORE_UNAVAILABLE" });
+    const where = redactSpec(url);
+    const schema = options.schema ?? "kagiya";
+    const pool = new pg.Pool({
+      connectionString: url,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 3_000,
+      max: options.poolSize ?? 10,
+      idleTimeoutMillis: 30_000,
+    });
+    // An idle client losing its connection must not crash the process; the next query reports it.
+    pool.on("error", () => {});
+    try {
+      const c = await pool.connect();
+      c.release();
+    } catch (error) {
+      await pool.end().catch(() => {});
+      const e = error as Error & { code?: string };
+      throw new StoreError(`cannot reach PostgreSQL at ${where}: ${e.code ?? e.message.split("\n")[0]} (is the server running? check DATABASE_URL)`, {
+        code: "ERR_STORE_UNAVAILABLE",
+        cause: error,
+      });
+    }
+    return new PostgresStore(pool, schema, where);
+  }
+
+  #fail(what: string, error: unknown): StoreError {
+    if (error instanceof StoreError) return error;
+    const e = error as Error & { code?: string };
+    const msg = `${e.code ?? ""} ${e.message ?? ""}`;
+    const down = this.#closed || (!/^[0-9A-Z]{5}$/.test(e.code ?? "") && UNAVAILABLE.test(msg));
+    return new StoreError(
+      down ? `PostgreSQL at ${this.#where} is unavailable (${what}): ${(e.message ?? String(e)).split("\n")[0]}` : `PostgreSQL store: ${what} failed: ${(e.message ?? String(e)).split("\n")[0]}`,
+      { code: down ? "ERR_STORE_UNAVAILABLE" : "ERR_STORE", cause: error },
+    );
+  }
+
+  async #q(what: string, text: string, values: unknown[] = [], name?: string): Promise<pg.QueryResult<Row>> {
+    try {
+      return await this.pool.query<Row>(name ? { name, text, values } : { text, values });
+    } catch (error) {
+      throw this.#fail(what, error);
+    }
+  }
+
+  /** Runs `fn` in a transaction on one pooled client. */
+  async #tx<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw this.#fail(what, error);
+    }
+    try {
+      await client.query("BEGIN");
+      const out = await fn(client);
+      await client.query("COMMIT");
+      return out;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw this.#fail(what, error);
+    } finally {
+      client.release();
+    }
+  }
+
+  async migrate(): Promise<void> {
+    const S = this.#s;
+    for (const m of MIGRATIONS) {
+      await this.#tx("migrate", async (c) => {
+        // Serializes migrations of this schema across processes.
+        await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`kagiya-migrate:${this.schema}`]);
+        await c.query(`CREATE SCHEMA IF NOT EXISTS ${S}`);
+        await c.query(`CREATE TABLE IF NOT EXISTS ${S}.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+        const current = n((await c.query(`SELECT coalesce(max(version), 0) AS v FROM ${S}.schema_version`)).rows[0]?.["v"] ?? 0);
+        if (current > POSTGRES_SCHEMA_VERSION) {
+          throw new StoreError(`the PostgreSQL schema ${this.schema} at ${this.#where} has version ${current}, newer than this kagiya (${POSTGRES_SCHEMA_VERSION}): upgrade kagiya`, { code: "ERR_STORE_SCHEMA" });
+        }
+        if (current >= m.version) return;
+        await c.query(m.sql.replaceAll("S.", `${S}.`));
+        await c.query(`INSERT INTO ${S}.schema_version (version) VALUES ($1)`, [m.version]);
+      });
+    }
+  }
+
+  /** The schema version recorded (0 before the first migrate). */
+  async schemaVersion(): Promise<number> {
+    const r = await this.#q("read the schema version", "SELECT to_regclass($1) AS t", [`${this.#s}.schema_version`]);
+    if (r.rows[0]?.["t"] == null) return 0;
+    return n((await this.#q("read the schema version", `SELECT coalesce(max(version), 0) AS v FROM ${this.#s}.schema_version`)).rows[0]?.["v"]);
+  }
+
+  async ping(): Promise<void> {
+    await this.#q("ping", "SELECT 1");
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.pool.end().catch(() => {});
+  }
+
+  async getMeta(name: string): Promise<string | null> {
+    const r = await this.#q("getMeta", `SELECT value FROM ${this.#s}.meta WHERE name = $1`, [name]);
+    return (r.rows[0]?.["value"] as string | undefined) ?? null;
+  }
+  async setMeta(name: string, value: string): Promise<void> {
+    await this.#q("setMeta", `INSERT INTO ${this.#s}.meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`, [name, value]);
+  }
+
+  async putChannel(row: ChannelRow): Promise<void> {
+    await this.#q(
+      "putChannel",
+      `INSERT INTO ${this.#s}.channels (channel_id, kid, private_key, channel_secret, policy, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (channel_id) DO UPDATE SET kid = EXCLUDED.kid, private_key = EXCLUDED.private_key, channel_secret = EXCLUDED.channel_secret,
+       policy = EXCLUDED.policy, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`,
+      [row.channelId, row.kid, row.privateKey, row.channelSecret, JSON.stringify(row.policy ?? {}), row.createdAt, row.updatedAt],
+    );
+  }
+  async getChannel(channelId: string): Promise<ChannelRow | null> {
+    const r = await this.#q("getChannel", `SELECT * FROM ${this.#s}.channels WHERE channel_id = $1`, [channelId]);
+    return r.rows[0] ? toChannel(r.rows[0]) : null;
+  }
+  async listChannels(): Promise<ChannelRow[]> {
+    return (await this.#q("listChannels", `SELECT * FROM ${this.#s}.channels ORDER BY channel_id COLLATE "C"`)).rows.map(toChannel);
+  }
+  async deleteChannel(channelId: string): Promise<boolean> {
+    const S = this.#s;
+    const r = await this.#q(
+      "deleteChannel",
+      `WITH t AS (DELETE FROM ${S}.tokens WHERE channel_id = $1), c AS (DELETE FROM ${S}.current_tokens WHERE channel_id = $1)
+       DELETE FROM ${S}.channels WHERE channel_id = $1`,
+      [channelId],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async getCurrent(channelId: string): Promise<CurrentToken> {
+    const r = await this.#q("getCurrent", this.#sql["getCurrent"]!, [channelId], `kagiya_get_current`);
+    const row = r.rows[0];
+    if (!row) return { generation: 0, token: null };
+    return { generation: n(row["current_generation"]), token: row["key_id"] == null ? null : toToken(row) };
+  }
+
+  commitToken(channelId: string, expectedGeneration: number, token: TokenRow, supersededRevokeAt: number): Promise<boolean> {
+    const S = this.#s;
+    return this.#tx("commitToken", async (c) => {
+      await c.query(`INSERT INTO ${S}.current_tokens (channel_id, generation, key_id) VALUES ($1, 0, NULL) ON CONFLICT (channel_id) DO NOTHING`, [channelId]);
+      const cur = (await c.query(`SELECT generation, key_id FROM ${S}.current_tokens WHERE channel_id = $1 FOR UPDATE`, [channelId])).rows[0];
+      if (n(cur?.["generation"] ?? 0) !== expectedGeneration) return false;
+      const prev = cur?.["key_id"] as string | null;
+      if (prev !== null && prev !== token.keyId) {
+        await c.query(`UPDATE ${S}.tokens SET state = 'superseded', revoke_at = $1, updated_at = $2 WHERE channel_id = $3 AND key_id = $4 AND state = 'valid'`, [
+          supersededRevokeAt,
+          token.updatedAt,
+          channelId,
+          prev,
+        ]);
+      }
+      const generation = expectedGeneration + 1;
+      const t = { ...token, channelId, generation };
+      await c.query(this.#sql["putToken"]!, [t.channelId, t.keyId, t.accessToken, t.generation, t.state, t.issuedAt, t.expiresAt, t.refreshAt, t.revokeAt, t.updatedAt]);
+      await c.query(`UPDATE ${S}.current_tokens SET generation = $1, key_id = $2 WHERE channel_id = $3`, [generation, token.keyId, channelId]);
+      return true;
+    });
+  }
+
+  async putToken(t: TokenRow): Promise<void> {
+    await this.#q("putToken", this.#sql["putToken"]!, [t.channelId, t.keyId, t.accessToken, t.generation, t.state, t.issuedAt, t.expiresAt, t.refreshAt, t.revokeAt, t.updatedAt]);
+  }
+  async listTokens(channelId: string): Promise<TokenRow[]> {
+    return (await this.#q("listTokens", `SELECT * FROM ${this.#s}.tokens WHERE channel_id = $1`, [channelId])).rows.map(toToken).sort(byIssuedDesc);
+  }
+  async setTokenState(channelId: string, keyId: string, state: TokenState, revokeAt?: number | null): Promise<boolean> {
+    const r =
+      revokeAt === undefined
+        ? await this.#q("setTokenState", `UPDATE ${this.#s}.tokens SET state = $1, updated_at = $2 WHERE channel_id = $3 AND key_id = $4`, [state, Date.now(), channelId, keyId])
+        : await this.#q("setTokenState", `UPDATE ${this.#s}.tokens SET state = $1, revoke_at = $2, updated_at = $3 WHERE channel_id = $4 AND key_id = $5`, [
+            state,
+            revokeAt,
+            Date.now(),
+            channelId,
+            keyId,
+          ]);
+    return (r.rowCount ?? 0) > 0;
+  }
+  async pruneTokens(channelId: string, before: number): Promise<number> {
+    return (await this.#q("pruneTokens", `DELETE FROM ${this.#s}.tokens WHERE channel_id = $1 AND expires_at < $2`, [channelId, before])).rowCount ?? 0;
+  }
+
+  async tryLock(name: string, ttlMs: number): Promise<Lock | null> {
+    const owner = newOwner();
+    const r = await this.#q("tryLock", this.#sql["tryLock"]!, [name, owner, Math.max(1, ttlMs)]);
+    if (r.rows[0]?.["owner"] !== owner) return null;
+    const release = async () => {
+      await this.#q("release a lock", `DELETE FROM ${this.#s}.locks WHERE name = $1 AND owner = $2`, [name, owner]);
+    };
+    return { name, owner, release };
+  }
+
+  async markOnce(key: string, ttlMs: number): Promise<boolean> {
+    const r = await this.#q("markOnce", this.#sql["markOnce"]!, [key, Math.max(1, ttlMs)]);
+    if (++this.#markCount % 1000 === 0) await this.#q("markOnce cleanup", `DELETE FROM ${this.#s}.dedup WHERE expires_at <= clock_timestamp()`);
+    return r.rows.length === 1;
+  }
+
+  async putApiKey(row: ApiKeyRow): Promise<void> {
+    await this.#q(
+      "putApiKey",
+      `INSERT INTO ${this.#s}.api_keys (id, name, hash, channels, created_at, revoked_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, hash = EXCLUDED.hash, channels = EXCLUDED.channels,
+       created_at = EXCLUDED.created_at, revoked_at = EXCLUDED.revoked_at, last_used_at = EXCLUDED.last_used_at`,
+      [row.id, row.name, row.hash, JSON.stringify(row.channels), row.createdAt, row.revokedAt, row.lastUsedAt],
+    );
+  }
+  async getApiKeyByHash(hash: string): Promise<ApiKeyRow | null> {
+    const r = await this.#q("getApiKeyByHash", `SELECT * FROM ${this.#s}.api_keys WHERE hash = $1`, [hash]);
+    return r.rows[0] ? toApiKey(r.rows[0]) : null;
+  }
+  async listApiKeys(): Promise<ApiKeyRow[]> {
+    return (await this.#q("listApiKeys", `SELECT * FROM ${this.#s}.api_keys ORDER BY created_at, id COLLATE "C"`)).rows.map(toApiKey);
+  }
+  async revokeApiKey(id: string, at: number): Promise<boolean> {
+    return ((await this.#q("revokeApiKey", `UPDATE ${this.#s}.api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2`, [at, id])).rowCount ?? 0) > 0;
+  }
+  async touchApiKey(id: string, at: number): Promise<void> {
+    await this.#q("touchApiKey", `UPDATE ${this.#s}.api_keys SET last_used_at = $1 WHERE id = $2`, [at, id]);
+  }
+
+  async appendAudit(row: AuditRow): Promise<void> {
+    await this.#q("appendAudit", `INSERT INTO ${this.#s}.audit (at, action, actor, channel_id, key_id, detail) VALUES ($1, $2, $3, $4, $5, $6)`, [
+      row.at,
+      row.action,
+      row.actor,
+      row.channelId,
+      row.keyId,
+      row.detail,
+    ]);
+  }
+  async listAudit(query: { channelId?: string; limit?: number } = {}): Promise<AuditRow[]> {
+    const limit = query.limit ?? null;
+    const r =
+      query.channelId === undefined
+        ? await this.#q("listAudit", `SELECT * FROM ${this.#s}.audit ORDER BY id DESC LIMIT $1`, [limit])
+        : await this.#q("listAudit", `SELECT * FROM ${this.#s}.audit WHERE channel_id = $1 ORDER BY id DESC LIMIT $2`, [query.channelId, limit]);
+    return r.rows.map(toAudit);
+  }
+
+  async listSealed(): Promise<SealedCell[]> {
+    const S = this.#s;
+    const cells: SealedCell[] = [];
+    for (const r of (await this.#q("listSealed", `SELECT channel_id, private_key, channel_secret FROM ${S}.channels ORDER BY channel_id COLLATE "C"`)).rows) {
+      cells.push({ table: "channels", row: r["channel_id"] as string, column: "privateKey", value: r["private_key"] as string });
+      cells.push({ table: "channels", row: r["channel_id"] as string, column: "channelSecret", value: r["channel_secret"] as string });
+    }
+    for (const r of (await this.#q("listSealed", `SELECT channel_id, key_id, access_token FROM ${S}.tokens WHERE access_token IS NOT NULL`)).rows) {
+      cells.push({ table: "tokens", row: tokenRowKey(r["channel_id"] as string, r["key_id"] as string), column: "accessToken", value: r["access_token"] as string });
+    }
+    for (const r of (await this.#q("listSealed", `SELECT name, value FROM ${S}.meta WHERE left(name, $1) = $2`, [SEALED_META_PREFIX.length, SEALED_META_PREFIX])).rows) {
+      cells.push({ table: "meta", row: r["name"] as string, column: "value", value: r["value"] as string });
+    }
+    return cells;
+  }
+
+  async replaceSealed(cell: SealedCell, expected: Sealed): Promise<boolean> {
+    const S = this.#s;
+    let r: pg.QueryResult<Row>;
+    if (cell.table === "meta" && cell.column === "value") {
+      r = await this.#q("replaceSealed", `UPDATE ${S}.meta SET value = $1 WHERE name = $2 AND value = $3`, [cell.value, cell.row, expected]);
+    } else if (cell.table === "channels" && (cell.column === "privateKey" || cell.column === "channelSecret")) {
+      const col = cell.column === "privateKey" ? "private_key" : "channel_secret";
+      r = await this.#q("replaceSealed", `UPDATE ${S}.channels SET ${col} = $1 WHERE channel_id = $2 AND ${col} = $3`, [cell.value, cell.row, expected]);
+    } else if (cell.table === "tokens" && cell.column === "accessToken") {
+      const [channelId, keyId] = splitTokenRowKey(cell.row);
+      r = await this.#q("replaceSealed", `UPDATE ${S}.tokens SET access_token = $1 WHERE channel_id = $2 AND key_id = $3 AND access_token = $4`, [cell.value, channelId, keyId, expected]);
+    } else return false;
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  /** Drops this store's schema and everything in it (tests use it to clean up). */
+  async destroy(): Promise<void> {
+    await this.#q("destroy", `DROP SCHEMA IF EXISTS ${this.#s} CASCADE`);
+  }
+}

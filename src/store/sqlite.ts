@@ -1,0 +1,425 @@
+import { closeSync, existsSync, openSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { byIssuedDesc, newOwner, SEALED_META_PREFIX, splitTokenRowKey, tokenRowKey } from "./common.ts";
+import { StoreError, storeFailure } from "./errors.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, Lock, Sealed, SealedCell, Store, TokenRow, TokenState } from "./types.ts";
+
+/** Options of {@link SqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Database file (default `./kagiya.db`); `:memory:` for a private in-memory database. */
+  path?: string;
+  /** How long to wait for another process's write lock, ms (default 5000). */
+  busyTimeoutMs?: number;
+  /** Clock for lock and markOnce expiry, epoch ms (default Date.now). */
+  now?: () => number;
+}
+
+/** Versioned migrations; each runs once, in its own transaction, recorded in schema_version. */
+const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE channels (
+        channel_id TEXT PRIMARY KEY, kid TEXT NOT NULL, private_key TEXT NOT NULL, channel_secret TEXT NOT NULL,
+        policy TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE TABLE current_tokens (channel_id TEXT PRIMARY KEY, generation INTEGER NOT NULL, key_id TEXT);
+      CREATE TABLE tokens (
+        channel_id TEXT NOT NULL, key_id TEXT NOT NULL, access_token TEXT, generation INTEGER NOT NULL,
+        state TEXT NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, refresh_at INTEGER NOT NULL,
+        revoke_at INTEGER, updated_at INTEGER NOT NULL, PRIMARY KEY (channel_id, key_id));
+      CREATE TABLE locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
+      CREATE TABLE dedup (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+      CREATE INDEX dedup_expires ON dedup (expires_at);
+      CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, channels TEXT NOT NULL,
+        created_at INTEGER NOT NULL, revoked_at INTEGER, last_used_at INTEGER);
+      CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, action TEXT NOT NULL, actor TEXT NOT NULL,
+        channel_id TEXT, key_id TEXT, detail TEXT);
+      CREATE INDEX audit_channel ON audit (channel_id, id);
+    `,
+  },
+];
+
+/** The schema version this code writes. */
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+const TOKEN_COLUMNS = `channel_id AS channelId, key_id AS keyId, access_token AS accessToken, generation, state,
+  issued_at AS issuedAt, expires_at AS expiresAt, refresh_at AS refreshAt, revoke_at AS revokeAt, updated_at AS updatedAt`;
+
+type Row = Record<string, unknown>;
+
+function toToken(r: Row): TokenRow {
+  return {
+    channelId: r["channelId"] as string,
+    keyId: r["keyId"] as string,
+    accessToken: r["accessToken"] as string | null,
+    generation: r["generation"] as number,
+    state: r["state"] as TokenState,
+    issuedAt: r["issuedAt"] as number,
+    expiresAt: r["expiresAt"] as number,
+    refreshAt: r["refreshAt"] as number,
+    revokeAt: r["revokeAt"] as number | null,
+    updatedAt: r["updatedAt"] as number,
+  };
+}
+
+function toChannel(r: Row): ChannelRow {
+  return {
+    channelId: r["channel_id"] as string,
+    kid: r["kid"] as string,
+    privateKey: r["private_key"] as string,
+    channelSecret: r["channel_secret"] as string,
+    policy: JSON.parse(r["policy"] as string),
+    createdAt: r["created_at"] as number,
+    updatedAt: r["updated_at"] as number,
+  };
+}
+
+function toApiKey(r: Row): ApiKeyRow {
+  return {
+    id: r["id"] as string,
+    name: r["name"] as string,
+    hash: r["hash"] as string,
+    channels: JSON.parse(r["channels"] as string),
+    createdAt: r["created_at"] as number,
+    revokedAt: r["revoked_at"] as number | null,
+    lastUsedAt: r["last_used_at"] as number | null,
+  };
+}
+
+function toAudit(r: Row): AuditRow {
+  return {
+    id: r["id"] as number,
+    at: r["at"] as number,
+    action: r["action"] as string,
+    actor: r["actor"] as string,
+    channelId: r["channel_id"] as string | null,
+    keyId: r["key_id"] as string | null,
+    detail: r["detail"] as string | null,
+  };
+}
+
+/** Sealed columns a rotation may replace: SealedCell table/column → SQL table/column/key. */
+const SEALED_COLUMNS: Record<string, { table: string; column: string }> = {
+  "channels.privateKey": { table: "channels", column: "private_key" },
+  "channels.channelSecret": { table: "channels", column: "channel_secret" },
+  "tokens.accessToken": { table: "tokens", column: "access_token" },
+  "meta.value": { table: "meta", column: "value" },
+};
+
+/**
+ * The embedded default {@link Store}: one SQLite file through `node:sqlite`, in WAL mode with
+ * `synchronous=FULL` (a committed token survives power loss) and a busy timeout, so several
+ * processes on one host can share the file. Statements are prepared once.
+ *
+ * @example
+ * ```ts
+ * const store = new SqliteStore({ path: "./kagiya.db" });
+ * await store.migrate();
+ * const { generation, token } = await store.getCurrent("1234567890");
+ * ```
+ */
+export class SqliteStore implements Store {
+  readonly kind = "sqlite";
+  /** Absolute path of the database file (or `:memory:`). */
+  readonly path: string;
+  readonly #now: () => number;
+  readonly #db: DatabaseSync;
+  readonly #stmts = new Map<string, StatementSync>();
+  #markCount = 0;
+  #closed = false;
+
+  constructor(options: SqliteStoreOptions = {}) {
+    const path = options.path ?? "./kagiya.db";
+    this.path = path === ":memory:" ? path : resolve(path);
+    this.#now = options.now ?? Date.now;
+    const timeout = options.busyTimeoutMs ?? 5_000;
+    try {
+      if (this.path !== ":memory:" && !existsSync(this.path)) {
+        // Create the file owner-only before SQLite does; its -wal and -shm files copy the mode.
+        closeSync(openSync(this.path, "a", 0o600));
+      }
+      this.#db = new DatabaseSync(this.path, { timeout });
+      this.#db.exec(`PRAGMA busy_timeout = ${timeout | 0}; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;`);
+    } catch (error) {
+      const hint = existsSync(dirname(this.path)) ? "" : ` (directory ${dirname(this.path)} does not exist)`;
+      throw new StoreError(`cannot open the SQLite store ${this.path}${hint}: ${(error as Error).message}`, { code: "ERR_STORE_UNAVAILABLE", cause: error });
+    }
+  }
+
+  #stmt(sql: string): StatementSync {
+    let s = this.#stmts.get(sql);
+    if (!s) this.#stmts.set(sql, (s = this.#db.prepare(sql)));
+    return s;
+  }
+
+  /** Runs `fn` inside BEGIN IMMEDIATE … COMMIT (rolled back when it throws). */
+  #tx<T>(fn: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const out = fn();
+      this.#db.exec("COMMIT");
+      return out;
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  #run<T>(what: string, fn: () => T): Promise<T> {
+    try {
+      if (this.#closed) throw new StoreError(`the SQLite store ${this.path} is closed`);
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(storeFailure("SQLite", what, error));
+    }
+  }
+
+  migrate(): Promise<void> {
+    return this.#run("migrate", () => {
+      this.#db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+      for (const m of MIGRATIONS) {
+        this.#tx(() => {
+          const current = (this.#db.prepare("SELECT max(version) AS v FROM schema_version").get()?.["v"] as number | null) ?? 0;
+          if (current > SQLITE_SCHEMA_VERSION) {
+            throw new StoreError(`the SQLite store ${this.path} has schema version ${current}, newer than this kagiya (${SQLITE_SCHEMA_VERSION}): upgrade kagiya`, { code: "ERR_STORE_SCHEMA" });
+          }
+          if (current >= m.version) return;
+          this.#db.exec(m.sql);
+          this.#db.prepare("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)").run(m.version, Date.now());
+        });
+      }
+    });
+  }
+
+  /** The schema version recorded in the file (0 before the first migrate). */
+  schemaVersion(): Promise<number> {
+    return this.#run("read the schema version", () => {
+      const has = this.#db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").get();
+      if (!has) return 0;
+      return (this.#db.prepare("SELECT max(version) AS v FROM schema_version").get()?.["v"] as number | null) ?? 0;
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.#run("ping", () => void this.#stmt("SELECT 1").get());
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stmts.clear();
+    this.#db.close();
+  }
+
+  getMeta(name: string): Promise<string | null> {
+    return this.#run("getMeta", () => (this.#stmt("SELECT value FROM meta WHERE name = ?").get(name)?.["value"] as string | undefined) ?? null);
+  }
+  setMeta(name: string, value: string): Promise<void> {
+    return this.#run("setMeta", () => void this.#stmt("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value").run(name, value));
+  }
+
+  putChannel(row: ChannelRow): Promise<void> {
+    return this.#run("putChannel", () => {
+      this.#stmt(
+        `INSERT INTO channels (channel_id, kid, private_key, channel_secret, policy, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (channel_id) DO UPDATE SET kid = excluded.kid, private_key = excluded.private_key, channel_secret = excluded.channel_secret,
+         policy = excluded.policy, created_at = excluded.created_at, updated_at = excluded.updated_at`,
+      ).run(row.channelId, row.kid, row.privateKey, row.channelSecret, JSON.stringify(row.policy ?? {}), row.createdAt, row.updatedAt);
+    });
+  }
+  getChannel(channelId: string): Promise<ChannelRow | null> {
+    return this.#run("getChannel", () => {
+      const r = this.#stmt("SELECT * FROM channels WHERE channel_id = ?").get(channelId);
+      return r ? toChannel(r) : null;
+    });
+  }
+  listChannels(): Promise<ChannelRow[]> {
+    return this.#run("listChannels", () => this.#stmt("SELECT * FROM channels ORDER BY channel_id").all().map(toChannel));
+  }
+  deleteChannel(channelId: string): Promise<boolean> {
+    return this.#run("deleteChannel", () =>
+      this.#tx(() => {
+        this.#stmt("DELETE FROM tokens WHERE channel_id = ?").run(channelId);
+        this.#stmt("DELETE FROM current_tokens WHERE channel_id = ?").run(channelId);
+        return Number(this.#stmt("DELETE FROM channels WHERE channel_id = ?").run(channelId).changes) > 0;
+      }),
+    );
+  }
+
+  getCurrent(channelId: string): Promise<CurrentToken> {
+    return this.#run("getCurrent", () => {
+      const r = this.#stmt(
+        `SELECT c.generation AS currentGeneration, t.channel_id AS channelId, t.key_id AS keyId, t.access_token AS accessToken,
+           t.generation, t.state, t.issued_at AS issuedAt, t.expires_at AS expiresAt, t.refresh_at AS refreshAt,
+           t.revoke_at AS revokeAt, t.updated_at AS updatedAt
+         FROM current_tokens c LEFT JOIN tokens t ON t.channel_id = c.channel_id AND t.key_id = c.key_id
+         WHERE c.channel_id = ?`,
+      ).get(channelId);
+      if (!r) return { generation: 0, token: null };
+      return { generation: r["currentGeneration"] as number, token: r["keyId"] == null ? null : toToken(r) };
+    });
+  }
+
+  commitToken(channelId: string, expectedGeneration: number, token: TokenRow, supersededRevokeAt: number): Promise<boolean> {
+    return this.#run("commitToken", () =>
+      this.#tx(() => {
+        const cur = this.#stmt("SELECT generation, key_id FROM current_tokens WHERE channel_id = ?").get(channelId);
+        if (((cur?.["generation"] as number | undefined) ?? 0) !== expectedGeneration) return false;
+        const prev = cur?.["key_id"] as string | null | undefined;
+        if (prev != null && prev !== token.keyId) {
+          this.#stmt("UPDATE tokens SET state = 'superseded', revoke_at = ?, updated_at = ? WHERE channel_id = ? AND key_id = ? AND state = 'valid'").run(
+            supersededRevokeAt,
+            token.updatedAt,
+            channelId,
+            prev,
+          );
+        }
+        const generation = expectedGeneration + 1;
+        this.#putToken({ ...token, channelId, generation });
+        this.#stmt(
+          "INSERT INTO current_tokens (channel_id, generation, key_id) VALUES (?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET generation = excluded.generation, key_id = excluded.key_id",
+        ).run(channelId, generation, token.keyId);
+        return true;
+      }),
+    );
+  }
+
+  #putToken(t: TokenRow): void {
+    this.#stmt(
+      `INSERT OR REPLACE INTO tokens (channel_id, key_id, access_token, generation, state, issued_at, expires_at, refresh_at, revoke_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(t.channelId, t.keyId, t.accessToken, t.generation, t.state, t.issuedAt, t.expiresAt, t.refreshAt, t.revokeAt, t.updatedAt);
+  }
+
+  putToken(token: TokenRow): Promise<void> {
+    return this.#run("putToken", () => this.#putToken(token));
+  }
+  listTokens(channelId: string): Promise<TokenRow[]> {
+    return this.#run("listTokens", () => this.#stmt(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE channel_id = ?`).all(channelId).map(toToken).sort(byIssuedDesc));
+  }
+  setTokenState(channelId: string, keyId: string, state: TokenState, revokeAt?: number | null): Promise<boolean> {
+    return this.#run("setTokenState", () => {
+      const r =
+        revokeAt === undefined
+          ? this.#stmt("UPDATE tokens SET state = ?, updated_at = ? WHERE channel_id = ? AND key_id = ?").run(state, Date.now(), channelId, keyId)
+          : this.#stmt("UPDATE tokens SET state = ?, revoke_at = ?, updated_at = ? WHERE channel_id = ? AND key_id = ?").run(state, revokeAt, Date.now(), channelId, keyId);
+      return Number(r.changes) > 0;
+    });
+  }
+  pruneTokens(channelId: string, before: number): Promise<number> {
+    return this.#run("pruneTokens", () => Number(this.#stmt("DELETE FROM tokens WHERE channel_id = ? AND expires_at < ?").run(channelId, before).changes));
+  }
+
+  tryLock(name: string, ttlMs: number): Promise<Lock | null> {
+    return this.#run("tryLock", () => {
+      const owner = newOwner();
+      const now = this.#now();
+      const r = this.#stmt(
+        `INSERT INTO locks (name, owner, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at WHERE locks.expires_at <= ?
+         RETURNING owner`,
+      ).get(name, owner, now + ttlMs, now);
+      if (r?.["owner"] !== owner) return null;
+      const release = () => this.#run("release a lock", () => void this.#stmt("DELETE FROM locks WHERE name = ? AND owner = ?").run(name, owner));
+      return { name, owner, release };
+    });
+  }
+
+  markOnce(key: string, ttlMs: number): Promise<boolean> {
+    return this.#run("markOnce", () => {
+      const now = this.#now();
+      const r = this.#stmt(
+        `INSERT INTO dedup (key, expires_at) VALUES (?, ?)
+         ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE dedup.expires_at <= ?
+         RETURNING key`,
+      ).get(key, now + ttlMs, now);
+      if (++this.#markCount % 1000 === 0) this.#stmt("DELETE FROM dedup WHERE expires_at <= ?").run(now);
+      return r !== undefined;
+    });
+  }
+
+  putApiKey(row: ApiKeyRow): Promise<void> {
+    return this.#run("putApiKey", () => {
+      this.#stmt(
+        `INSERT INTO api_keys (id, name, hash, channels, created_at, revoked_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, hash = excluded.hash, channels = excluded.channels,
+         created_at = excluded.created_at, revoked_at = excluded.revoked_at, last_used_at = excluded.last_used_at`,
+      ).run(row.id, row.name, row.hash, JSON.stringify(row.channels), row.createdAt, row.revokedAt, row.lastUsedAt);
+    });
+  }
+  getApiKeyByHash(hash: string): Promise<ApiKeyRow | null> {
+    return this.#run("getApiKeyByHash", () => {
+      const r = this.#stmt("SELECT * FROM api_keys WHERE hash = ?").get(hash);
+      return r ? toApiKey(r) : null;
+    });
+  }
+  listApiKeys(): Promise<ApiKeyRow[]> {
+    return this.#run("listApiKeys", () => this.#stmt("SELECT * FROM api_keys ORDER BY created_at, id").all().map(toApiKey));
+  }
+  revokeApiKey(id: string, at: number): Promise<boolean> {
+    return this.#run("revokeApiKey", () => Number(this.#stmt("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?").run(at, id).changes) > 0);
+  }
+  touchApiKey(id: string, at: number): Promise<void> {
+    return this.#run("touchApiKey", () => void this.#stmt("UPDATE api_keys SET last_used_at = ? WHERE id = ?").run(at, id));
+  }
+
+  appendAudit(row: AuditRow): Promise<void> {
+    return this.#run("appendAudit", () => {
+      this.#stmt("INSERT INTO audit (at, action, actor, channel_id, key_id, detail) VALUES (?, ?, ?, ?, ?, ?)").run(
+        row.at,
+        row.action,
+        row.actor,
+        row.channelId,
+        row.keyId,
+        row.detail,
+      );
+    });
+  }
+  listAudit(query: { channelId?: string; limit?: number } = {}): Promise<AuditRow[]> {
+    return this.#run("listAudit", () => {
+      const limit = query.limit ?? -1;
+      const rows =
+        query.channelId === undefined
+          ? this.#stmt("SELECT * FROM audit ORDER BY id DESC LIMIT ?").all(limit)
+          : this.#stmt("SELECT * FROM audit WHERE channel_id = ? ORDER BY id DESC LIMIT ?").all(query.channelId, limit);
+      return rows.map(toAudit);
+    });
+  }
+
+  listSealed(): Promise<SealedCell[]> {
+    return this.#run("listSealed", () => {
+      const cells: SealedCell[] = [];
+      for (const r of this.#stmt("SELECT channel_id, private_key, channel_secret FROM channels ORDER BY channel_id").all()) {
+        cells.push({ table: "channels", row: r["channel_id"] as string, column: "privateKey", value: r["private_key"] as string });
+        cells.push({ table: "channels", row: r["channel_id"] as string, column: "channelSecret", value: r["channel_secret"] as string });
+      }
+      for (const r of this.#stmt("SELECT channel_id, key_id, access_token FROM tokens WHERE access_token IS NOT NULL").all()) {
+        cells.push({ table: "tokens", row: tokenRowKey(r["channel_id"] as string, r["key_id"] as string), column: "accessToken", value: r["access_token"] as string });
+      }
+      for (const r of this.#stmt("SELECT name, value FROM meta WHERE substr(name, 1, ?) = ?").all(SEALED_META_PREFIX.length, SEALED_META_PREFIX)) {
+        cells.push({ table: "meta", row: r["name"] as string, column: "value", value: r["value"] as string });
+      }
+      return cells;
+    });
+  }
+
+  replaceSealed(cell: SealedCell, expected: Sealed): Promise<boolean> {
+    return this.#run("replaceSealed", () => {
+      const target = SEALED_COLUMNS[`${cell.table}.${cell.column}`];
+      if (!target) return false;
+      let r;
+      if (cell.table === "tokens") {
+        const [channelId, keyId] = splitTokenRowKey(cell.row);
+        r = this.#stmt(`UPDATE tokens SET ${target.column} = ? WHERE channel_id = ? AND key_id = ? AND ${target.column} = ?`).run(cell.value, channelId, keyId, expected);
+      } else {
+        const key = cell.table === "channels" ? "channel_id" : "name";
+        r = this.#stmt(`UPDATE ${target.table} SET ${target.column} = ? WHERE ${key} = ? AND ${target.column} = ?`).run(cell.value, cell.row, expected);
+      }
+      return Number(r.changes) > 0;
+    });
+  }
+}

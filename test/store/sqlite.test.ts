@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { after, describe, it } from "node:test";
+import { StoreError } from "../../src/store/errors.ts";
+import { SqliteStore, SQLITE_SCHEMA_VERSION } from "../../src/store/sqlite.ts";
+import { runStoreContract } from "./contract.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "kagiya-sqlite-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+runStoreContract("sqlite", async () => {
+  const path = join(dir, `contract-${++n}.db`);
+  const store = new SqliteStore({ path });
+  await store.migrate();
+  const others: SqliteStore[] = [];
+  return {
+    store,
+    other: async () => {
+      const s = new SqliteStore({ path });
+      others.push(s);
+      await s.migrate();
+      return s;
+    },
+    // The main file and its WAL and shared-memory files, as they are on disk while open.
+    rawBytes: async () => Buffer.concat([path, `${path}-wal`, `${path}-shm`, `${path}-journal`].filter(existsSync).map((p) => readFileSync(p))),
+    cleanup: async () => {
+      for (const s of others) await s.close();
+      await store.close();
+    },
+  };
+});
+
+describe("SqliteStore specifics", () => {
+  it("uses WAL with synchronous=FULL, creates the file owner-only, records the schema version", async () => {
+    const path = join(dir, "pragmas.db");
+    const store = new SqliteStore({ path });
+    await store.migrate();
+    assert.equal(await store.schemaVersion(), SQLITE_SCHEMA_VERSION);
+    const db = new DatabaseSync(path);
+    assert.equal(db.prepare("PRAGMA journal_mode").get()?.["journal_mode"], "wal");
+    assert.deepEqual(db.prepare("SELECT version FROM schema_version").all().map((r) => r["version"]), [1]);
+    db.close();
+    assert.equal(statSync(path).mode & 0o077, 0);
+    await store.close();
+    const again = new SqliteStore({ path });
+    await again.migrate();
+    await again.migrate();
+    assert.equal(await again.schemaVersion(), SQLITE_SCHEMA_VERSION);
+    await again.close();
+  });
+
+  it("refuses a schema newer than this kagiya", async () => {
+    const path = join(dir, "newer.db");
+    const store = new SqliteStore({ path });
+    await store.migrate();
+    const db = new DatabaseSync(path);
+    db.prepare("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)").run(SQLITE_SCHEMA_VERSION + 1, 0);
+    db.close();
+    await assert.rejects(store.migrate(), (e: unknown) => e instanceof StoreError && e.code === "ERR_STORE_SCHEMA" && /upgrade kagiya/.test(e.message));
+    await store.close();
+  });
+
+  it("a file that cannot be opened is ERR_STORE_UNAVAILABLE with the path", () => {
+    const path = join(dir, "no-such-dir", "x.db");
+    assert.throws(() => new SqliteStore({ path }), (e: unknown) => e instanceof StoreError && e.code === "ERR_STORE_UNAVAILABLE" && e.message.includes(path));
+  });
+
+  it("a closed store fails typed", async () => {
+    const store = new SqliteStore({ path: join(dir, "closed.db") });
+    await store.migrate();
+    await store.close();
+    await assert.rejects(store.getMeta("x"), StoreError);
+  });
+});
