@@ -8,6 +8,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { EmulatorListenError } from "./errors.ts";
 import { Faults } from "./faults.ts";
+import { newRequestId } from "./ids.ts";
 import { createListener } from "./server.ts";
 import { EmulatorState } from "./state.ts";
 
@@ -53,7 +54,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const server: Server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 60_000 }, createListener(em));
   // A client that sends something that is not HTTP gets a 400 and a closed socket; the server lives on.
   server.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    const body = '{"message":"Bad Request"}';
+    if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nX-Line-Request-Id: ${newRequestId()}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
     else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {

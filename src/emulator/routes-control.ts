@@ -8,6 +8,10 @@ import { newChannelId, newChannelSecret, newUserId } from "./ids.ts";
 import { publicMembers, registrationProblem } from "./jwk.ts";
 import { tokenState, type Channel } from "./state.ts";
 
+// The control API takes JSON whatever the Content-Type says (curl -d sends a form type).
+const CONTROL_JSON = { anyContentType: true };
+const CONTROL_JSON_EMPTY_OK = { anyContentType: true, allowEmpty: true };
+
 function badRequest(ctx: Ctx, message: string): void {
   messageError(ctx, 400, message);
 }
@@ -29,7 +33,7 @@ function describeChannel(c: Channel): Record<string, unknown> {
 
 /** POST /__emulator/channels */
 export const createChannel: Handler = async (ctx, em) => {
-  const body = await readJson(ctx, { allowEmpty: true });
+  const body = await readJson(ctx, CONTROL_JSON_EMPTY_OK);
   if (!body) return;
   const { channelId, channelSecret, botUserId } = body;
   if (channelId !== undefined && (typeof channelId !== "string" || !/^\d{1,20}$/.test(channelId))) return badRequest(ctx, "channelId must be a string of digits");
@@ -55,7 +59,7 @@ export const getChannel = (channelId: string): Handler => (ctx, em) => {
 
 /** POST /__emulator/channels/{id}/keys */
 export const addKey = (channelId: string): Handler => async (ctx, em) => {
-  const body = await readJson(ctx);
+  const body = await readJson(ctx, CONTROL_JSON);
   if (!body) return;
   const c = channelOr404(ctx, em, channelId);
   if (!c) return;
@@ -101,7 +105,7 @@ export const getClock: Handler = (ctx, em) => send(ctx, 200, clockBody(em));
 
 /** POST /__emulator/clock with {advanceSeconds} or {offsetSeconds}. */
 export const setClock: Handler = async (ctx, em) => {
-  const body = await readJson(ctx);
+  const body = await readJson(ctx, CONTROL_JSON);
   if (!body) return;
   const { advanceSeconds, offsetSeconds } = body;
   const num = (v: unknown) => typeof v === "number" && Number.isFinite(v);
@@ -121,7 +125,7 @@ export const setClock: Handler = async (ctx, em) => {
 
 /** POST /__emulator/faults */
 export const addFault: Handler = async (ctx, em) => {
-  const body = await readJson(ctx);
+  const body = await readJson(ctx, CONTROL_JSON);
   if (!body) return;
   const spec = parseFault(body);
   if (typeof spec === "string") return badRequest(ctx, spec);

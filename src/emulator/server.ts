@@ -44,9 +44,15 @@ const CHANNEL_PATH = /^\/__emulator\/channels\/([^/]+)(?:\/(keys|tokens)(?:\/([^
 function channelRoutes(path: string): Map<string, Handler> | undefined {
   const m = CHANNEL_PATH.exec(path);
   if (!m) return undefined;
-  const id = decodeURIComponent(m[1]!);
+  let id: string;
+  let kid: string | undefined;
+  try {
+    id = decodeURIComponent(m[1]!);
+    kid = m[3] === undefined ? undefined : decodeURIComponent(m[3]);
+  } catch {
+    return undefined; // a malformed escape in the path: 404 like any unknown path
+  }
   const sub = m[2];
-  const kid = m[3] === undefined ? undefined : decodeURIComponent(m[3]);
   if (sub === undefined) return new Map([["GET", control.getChannel(id)]]);
   if (sub === "tokens" && kid === undefined) return new Map([["GET", control.listTokens(id)]]);
   if (sub === "keys" && kid === undefined) return new Map([["POST", control.addKey(id)]]);

@@ -32,7 +32,7 @@ export function lineSignature(body: string | Uint8Array, channelSecret: string):
 
 /** POST /__emulator/webhooks */
 export const deliverWebhook: Handler = async (ctx, em) => {
-  const input = await readJson(ctx);
+  const input = await readJson(ctx, { anyContentType: true });
   if (!input) return;
   const { channelId, url, events, redelivery } = input;
   if (typeof channelId !== "string") return messageError(ctx, 400, "channelId must be a string");
