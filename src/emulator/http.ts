@@ -16,6 +16,9 @@ export interface Ctx {
   requestId: string;
   /** Set by a truncate fault: the response is cut off halfway through its body. */
   truncate: boolean;
+  /** The emulator clock (epoch ms): the Date header states it, so clients that correct for
+   * server clock skew follow the emulated time. */
+  now: () => number;
 }
 
 /** Writes a response (JSON when `body` is given, empty otherwise) with X-Line-Request-Id. */
@@ -23,7 +26,7 @@ export function send(ctx: Ctx, status: number, body?: unknown, headers: Record<s
   const { res } = ctx;
   if (res.headersSent || res.destroyed) return;
   const payload = body === undefined ? EMPTY : Buffer.from(JSON.stringify(body));
-  const h: Record<string, string | number> = { "x-line-request-id": ctx.requestId, ...headers };
+  const h: Record<string, string | number> = { date: new Date(ctx.now()).toUTCString(), "x-line-request-id": ctx.requestId, ...headers };
   if (body !== undefined) h["content-type"] = "application/json";
   if (ctx.truncate) {
     h["content-length"] = payload.length + 1;

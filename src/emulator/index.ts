@@ -55,7 +55,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   // A client that sends something that is not HTTP gets a 400 and a closed socket; the server lives on.
   server.on("clientError", (_err, socket) => {
     const body = '{"message":"Bad Request"}';
-    if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nX-Line-Request-Id: ${newRequestId()}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nDate: ${new Date(state.now()).toUTCString()}\r\nX-Line-Request-Id: ${newRequestId()}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
     else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {

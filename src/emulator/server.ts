@@ -75,7 +75,7 @@ export function createListener(em: Emulator): (req: IncomingMessage, res: Server
       // Aborted uploads and the like: answer if we still can, never let it escape.
       if (!res.headersSent && !res.destroyed) {
         try {
-          messageError(ctxFor(req, res), 500, "Internal error in the emulator");
+          messageError(ctxFor(em, req, res), 500, "Internal error in the emulator");
         } catch { /* the socket is gone */ }
       }
       if (process.env["KAGIYA_DEBUG"] === "1") process.stderr.write(`emulator: ${String((error as Error)?.stack ?? error)}\n`);
@@ -83,7 +83,7 @@ export function createListener(em: Emulator): (req: IncomingMessage, res: Server
   };
 }
 
-function ctxFor(req: IncomingMessage, res: ServerResponse): Ctx {
+function ctxFor(em: Emulator, req: IncomingMessage, res: ServerResponse): Ctx {
   let url = req.url ?? "/";
   if (!url.startsWith("/")) {
     try {
@@ -102,11 +102,12 @@ function ctxFor(req: IncomingMessage, res: ServerResponse): Ctx {
     query: q === -1 ? "" : url.slice(q + 1),
     requestId: newRequestId(),
     truncate: false,
+    now: () => em.state.now(),
   };
 }
 
 async function handle(em: Emulator, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const ctx = ctxFor(req, res);
+  const ctx = ctxFor(em, req, res);
   if (em.faults.size > 0 && !ctx.path.startsWith("/__emulator/")) {
     const effect = em.faults.match(ctx.method, ctx.path);
     if (effect) {

@@ -97,6 +97,15 @@ describe("clock, ledger and reset", () => {
     }
   });
 
+  test("the Date header states the emulator clock", async () => {
+    const { body: clock } = await emulatorJson(emu.url, "POST", "/__emulator/clock", { offsetSeconds: 86400 });
+    const res = await fetch(`${emu.url}/oauth2/v2.1/verify`);
+    await res.arrayBuffer();
+    const date = Date.parse(res.headers.get("date") ?? "");
+    assert.ok(Math.abs(date - clock.now) < 60_000, `${res.headers.get("date")} vs ${clock.iso}`);
+    await emulatorJson(emu.url, "POST", "/__emulator/clock", { offsetSeconds: 0 });
+  });
+
   test("the ledger shows every issuance with its state; unknown channel is 404", async () => {
     const ch = await createTestChannel(emu.url);
     const t = await issueTestToken(emu.url, ch, { token_exp: 60 });
