@@ -1,6 +1,6 @@
 import { KeyError } from "../errors.ts";
 import { algorithmOf, pkcs1PrivateToPkcs8, pkcs1PublicToSpki, readPemBlock } from "./der.ts";
-import type { Jwk } from "./types.ts";
+import type { Jwk, RsaPublicJwk } from "./types.ts";
 
 /** What a key text turned out to be. */
 export interface ParsedKey {
@@ -13,7 +13,7 @@ export interface ParsedKey {
 }
 
 /** Input accepted wherever a key is read: a JWK object, JWK JSON text, or PEM text. */
-export type KeyInput = Jwk | string;
+export type KeyInput = Jwk | RsaPublicJwk | string;
 
 const RSA_IMPORT = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
 
@@ -33,7 +33,7 @@ export function safeName(value: unknown): string {
  * ```
  */
 export async function parseKey(input: KeyInput): Promise<ParsedKey> {
-  if (typeof input !== "string") return fromJwk(input);
+  if (typeof input !== "string") return fromJwk(input as Jwk);
   const text = input.replace(/^\uFEFF/, "").trim();
   if (text === "") throw new KeyError("the key is empty: expected a JWK (JSON) or a PEM key", { code: "ERR_KEY_PARSE" });
   if (text.startsWith("{") || text.startsWith("[")) {
