@@ -108,7 +108,7 @@ export function parseFormStrict(text: string): { params: Map<string, string> } |
     const rawValue = eq === -1 ? "" : pair.slice(eq + 1);
     const name = formDecode(rawName);
     const value = formDecode(rawValue);
-    if (name === undefined || value === undefined) return { error: "malformed form body: bad percent-encoding" };
+    if (name === undefined || value === undefined) return { error: "malformed parameters: bad percent-encoding or invalid UTF-8" };
     if (params.has(name)) return { error: `parameter ${name} is repeated` };
     params.set(name, value);
   }
