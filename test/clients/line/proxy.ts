@@ -29,6 +29,8 @@ export interface TestProxy {
   requests: RecordedRequest[];
   /** Rewrites an upstream answer; return undefined to pass it through. */
   rewrite: ((req: RecordedRequest, res: ProxiedResponse) => ProxiedResponse | undefined) | undefined;
+  /** Called when a request has fully arrived, before it is forwarded. */
+  onRequest: ((req: RecordedRequest) => void) | undefined;
   close(): Promise<void>;
 }
 
@@ -45,13 +47,14 @@ const HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-l
  */
 export async function startProxy(target: string): Promise<TestProxy> {
   const upstream = new URL(target);
-  const state: TestProxy = { url: "", requests: [], rewrite: undefined, close: async () => {} };
+  const state: TestProxy = { url: "", requests: [], rewrite: undefined, onRequest: undefined, close: async () => {} };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const recorded: RecordedRequest = { method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
       state.requests.push(recorded);
+      state.onRequest?.(recorded);
       const headers = { ...req.headers, host: upstream.host };
       const up = httpRequest({ host: upstream.hostname, port: upstream.port, method: recorded.method, path: recorded.url, headers }, (upRes) => {
         const body: Buffer[] = [];
