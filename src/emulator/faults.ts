@@ -5,7 +5,8 @@ export interface FaultSpec {
   method: string;
   path: string;
   status?: number;
-  retryAfter?: number;
+  /** Seconds, or an HTTP-date string sent verbatim. */
+  retryAfter?: number | string;
   delayMs?: number;
   reset?: boolean;
   truncate?: boolean;
@@ -26,7 +27,7 @@ export interface Fault extends FaultSpec {
 /** What a matched fault does to one request. */
 export interface FaultEffect {
   status?: number;
-  retryAfter?: number;
+  retryAfter?: number | string;
   delayMs?: number;
   reset?: boolean;
   truncate?: boolean;
@@ -56,7 +57,10 @@ export function parseFault(body: unknown): FaultSpec | string {
   if (typeof b["path"] !== "string" || !(b["path"].startsWith("/") || b["path"] === "*")) return 'path must start with "/" (a trailing * matches a prefix)';
   if (b["path"].startsWith("/__emulator")) return "the control API cannot be faulted";
   if (b["status"] !== undefined && !isInt(b["status"], 100, 599)) return "status must be an integer from 100 to 599";
-  if (b["retryAfter"] !== undefined && !isInt(b["retryAfter"], 0, 86_400)) return "retryAfter must be a number of seconds (0 to 86400)";
+  const ra = b["retryAfter"];
+  if (ra !== undefined && !isInt(ra, 0, 86_400) && !(typeof ra === "string" && /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(ra))) {
+    return "retryAfter must be a number of seconds (0 to 86400) or an HTTP-date (Wed, 21 Oct 2026 07:28:00 GMT)";
+  }
   if (b["delayMs"] !== undefined && !isInt(b["delayMs"], 0, 120_000)) return "delayMs must be an integer from 0 to 120000";
   for (const f of ["reset", "truncate"]) if (b[f] !== undefined && typeof b[f] !== "boolean") return `${f} must be a boolean`;
   if (b["count"] !== undefined && !isInt(b["count"], 1, 1_000_000_000)) return "count must be a positive integer";

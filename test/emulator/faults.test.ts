@@ -31,6 +31,11 @@ describe("POST /__emulator/faults", () => {
     }
     assert.equal((await fetch(emu.url + verifyPath())).status, 200);
     assert.deepEqual((await emulatorJson(emu.url, "GET", "/__emulator/faults")).body, { faults: [] });
+    const date = "Wed, 21 Oct 2026 07:28:00 GMT";
+    await injectFault(emu.url, { method: "GET", path: "/oauth2/v2.1/verify", status: 503, retryAfter: date, count: 1 });
+    const res = await fetch(emu.url + verifyPath());
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get("retry-after"), date);
   });
 
   test("only the matching method and path are affected; a trailing * matches a prefix", async () => {
@@ -88,7 +93,7 @@ describe("POST /__emulator/faults", () => {
   });
 
   test("bad fault specs are refused with a message", async () => {
-    for (const spec of [{}, { method: "GET", path: "/x" }, { method: "GET", path: "x", status: 500 }, { method: "GET", path: "/x", status: 500, count: 1, probability: 0.5 }, { method: "GET", path: "/x", status: 99 }, { method: "GET", path: "/x", retryAfter: 1, delayMs: 1 }]) {
+    for (const spec of [{}, { method: "GET", path: "/x" }, { method: "GET", path: "x", status: 500 }, { method: "GET", path: "/x", status: 500, count: 1, probability: 0.5 }, { method: "GET", path: "/x", status: 99 }, { method: "GET", path: "/x", retryAfter: 1, delayMs: 1 }, { method: "GET", path: "/x", status: 429, retryAfter: "soon" }]) {
       const r = await emulatorJson(emu.url, "POST", "/__emulator/faults", spec);
       assert.equal(r.status, 400, JSON.stringify(spec));
       assert.equal(typeof r.body.message, "string");
