@@ -72,6 +72,14 @@ describe("POST /__emulator/webhooks", () => {
     }
   });
 
+  test("signs exactly like LINE's documented test vector", async () => {
+    const { body: c } = await emulatorJson(emu.url, "POST", "/__emulator/channels", { channelSecret: "8c570fa6dd201bb328f1c1eac23a96d8", botUserId: "U8e742f61d673b39c7fff3cecb7536ef0" });
+    const r = await deliverTestWebhook(emu.url, { channelId: c.channelId, url: receiverUrl, events: [] });
+    assert.equal(received.at(-1)!.body, '{"destination":"U8e742f61d673b39c7fff3cecb7536ef0","events":[]}');
+    assert.equal(received.at(-1)!.headers["x-line-signature"], "GhRKmvmHys4Pi8DxkF4+EayaH0OqtJtaZxgTD9fMDLs=");
+    assert.equal(r.signature, "GhRKmvmHys4Pi8DxkF4+EayaH0OqtJtaZxgTD9fMDLs=");
+  });
+
   test("an empty events array (connectivity check) is delivered as is", async () => {
     const r = await deliverTestWebhook(emu.url, { channelId: ch.channelId, url: receiverUrl, events: [] });
     assert.equal(r.status, 200);
