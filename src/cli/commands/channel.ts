@@ -1,4 +1,164 @@
-import type { Command } from "../io.ts";
+// `kagiya channel add|list|show|remove`: the channel registry from the command line. Secrets
+// (private key, channel secret) go in sealed and never come out here.
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { InvalidInputError, KagiyaError } from "../../core/errors.ts";
+import { parseDuration } from "../../core/duration.ts";
+import { importAssertionKey } from "../../core/keys/import.ts";
+import { ChannelNotFoundError } from "../../store/errors.ts";
+import { validateChannelId, validatePolicy } from "../../store/registry.ts";
+import type { TokenPolicyOverrides } from "../../store/types.ts";
+import { openTokenContext } from "../../tokens/context.ts";
+import { resolveTokenPolicy } from "../../tokens/policy.ts";
+import { parseArgs, required } from "../args.ts";
+import type { CliIO, Command } from "../io.ts";
 
-/** Subcommands of this group (filled in by the issue that delivers it). */
-export const commands: Record<string, Command> = {};
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function onePositional(positionals: string[], what: string, usage: string): string {
+  if (positionals.length !== 1) throw new InvalidInputError(`${what} needs exactly one ${usage}`, { field: usage });
+  return positionals[0]!;
+}
+
+/** Reads the channel secret from the named variable, or the first line of standard input. */
+async function readSecret(io: CliIO, envName: string | undefined): Promise<string> {
+  if (envName !== undefined) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(envName)) throw new InvalidInputError(`--secret-env takes a variable name, not a value`, { field: "--secret-env" });
+    const v = io.env[envName];
+    if (v === undefined || v === "") throw new InvalidInputError(`environment variable ${envName} (from --secret-env) is not set`, { field: "--secret-env" });
+    return v.trim();
+  }
+  io.stderr("channel secret (read from standard input): ");
+  const line = (await io.readStdin()).split(/\r?\n/)[0]?.trim() ?? "";
+  io.stderr("\n");
+  if (line === "") throw new InvalidInputError("no channel secret given: pipe it on standard input or name a variable with --secret-env VAR", { field: "--secret-env" });
+  return line;
+}
+
+/** Reads and checks the private assertion key: it must import for RS256 signing under LINE's rules. */
+async function readPrivateKey(io: CliIO, file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(resolve(io.cwd, file), "utf8");
+  } catch (error) {
+    throw new InvalidInputError(`cannot read key file ${file}: ${(error as { code?: string }).code ?? "unreadable"}`, { field: "--key", cause: error });
+  }
+  let jwk: Record<string, unknown>;
+  try {
+    jwk = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new InvalidInputError(`key file ${file} is not a JSON Web Key (give the private.jwk.json from kagiya keys generate)`, { field: "--key" });
+  }
+  if (jwk === null || typeof jwk !== "object" || Array.isArray(jwk)) throw new InvalidInputError(`key file ${file} is not a JSON Web Key object`, { field: "--key" });
+  // The same checks `keys lint` applies to a private key: RSA, 2048 bits, RS256, all private members, consistent.
+  await importAssertionKey(jwk);
+  return jwk;
+}
+
+function policyFromFlags(flags: { lifetime?: string }): TokenPolicyOverrides {
+  const policy: TokenPolicyOverrides = {};
+  if (flags.lifetime !== undefined) policy.lifetimeSeconds = parseDuration(flags.lifetime, "--lifetime");
+  const clean = validatePolicy(policy);
+  resolveTokenPolicy(clean);
+  return clean;
+}
+
+const add: Command = async (argv, io) => {
+  const { flags, positionals } = parseArgs(argv, { id: "string", kid: "string", key: "string", "secret-env": "string", lifetime: "string", replace: "boolean", store: "string", json: "boolean" });
+  if (positionals.length > 0) throw new InvalidInputError(`channel add takes no positional arguments (the secret is never a flag value: use --secret-env VAR or standard input)`);
+  const channelId = required(flags.id, "id");
+  validateChannelId(channelId);
+  const kid = required(flags.kid, "kid");
+  const privateKey = await readPrivateKey(io, required(flags.key, "key"));
+  const policy = policyFromFlags(flags);
+  const channelSecret = await readSecret(io, flags["secret-env"]);
+  const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd });
+  try {
+    const ch = await ctx.registry.add({ channelId, kid, privateKey: privateKey as never, channelSecret, policy }, { replace: flags.replace === true });
+    await ctx.store.appendAudit({ at: Date.now(), action: flags.replace ? "channel.replace" : "channel.add", actor: "cli", channelId, keyId: null, detail: `kid ${kid}` });
+    if (flags.json) io.stdout(JSON.stringify({ channelId: ch.channelId, kid: ch.kid, policy: ch.policy, createdAt: ch.createdAt }) + "\n");
+    else io.stdout(`added channel ${ch.channelId} (kid ${ch.kid})\n`);
+  } finally {
+    await ctx.close();
+  }
+  return 0;
+};
+
+const list: Command = async (argv, io) => {
+  const { flags, positionals } = parseArgs(argv, { store: "string", json: "boolean" });
+  if (positionals.length > 0) throw new InvalidInputError("channel list takes no arguments");
+  const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd });
+  try {
+    const rows = await ctx.registry.listRows();
+    const out = rows.map((r) => ({ channelId: r.channelId, kid: r.kid, policy: r.policy, createdAt: r.createdAt, updatedAt: r.updatedAt }));
+    if (flags.json) io.stdout(JSON.stringify(out) + "\n");
+    else if (out.length === 0) io.stdout("no channels (add one with: kagiya channel add --id ID --kid KID --key FILE --secret-env VAR)\n");
+    else {
+      io.stdout(`${"CHANNEL".padEnd(20)} ${"KID".padEnd(38)} ADDED\n`);
+      for (const r of out) io.stdout(`${r.channelId.padEnd(20)} ${r.kid.padEnd(38)} ${iso(r.createdAt)}\n`);
+    }
+  } finally {
+    await ctx.close();
+  }
+  return 0;
+};
+
+const show: Command = async (argv, io) => {
+  const { flags, positionals } = parseArgs(argv, { store: "string", json: "boolean" });
+  const channelId = onePositional(positionals, "channel show", "CHANNEL");
+  validateChannelId(channelId);
+  const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd });
+  try {
+    const row = (await ctx.registry.listRows()).find((r) => r.channelId === channelId);
+    if (!row) throw new ChannelNotFoundError(channelId);
+    const policy = resolveTokenPolicy(row.policy);
+    const status = await ctx.manager.status(channelId);
+    const out = { channelId, kid: row.kid, policy, createdAt: row.createdAt, updatedAt: row.updatedAt, budgetUsed: status.budgetUsed, budgetLimit: status.budgetLimit, tokens: status.tokens.length };
+    if (flags.json) io.stdout(JSON.stringify(out) + "\n");
+    else {
+      io.stdout(
+        [
+          `channel   ${channelId}`,
+          `kid       ${row.kid}`,
+          `added     ${iso(row.createdAt)}`,
+          `lifetime  ${policy.lifetimeSeconds} s, refresh at ${policy.refreshMin * 100}-${policy.refreshMax * 100} %, grace ${policy.revokeGraceSeconds} s`,
+          `budget    ${status.budgetUsed} of ${status.budgetLimit} valid tokens used`,
+          "",
+        ].join("\n"),
+      );
+    }
+  } finally {
+    await ctx.close();
+  }
+  return 0;
+};
+
+const remove: Command = async (argv, io) => {
+  const { flags, positionals } = parseArgs(argv, { store: "string", json: "boolean", "keep-tokens": "boolean" });
+  const channelId = onePositional(positionals, "channel remove", "CHANNEL");
+  validateChannelId(channelId);
+  const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd, manager: { actor: "cli" } });
+  try {
+    if (!(await ctx.store.getChannel(channelId))) throw new ChannelNotFoundError(channelId);
+    let revoked: string[] = [];
+    if (!flags["keep-tokens"]) {
+      // Revoke first: a token kagiya forgets stays valid at LINE and counts against the cap.
+      const report = await ctx.manager.revoke(channelId, "all", { actor: "cli" });
+      const failed = report.skipped.filter((s) => !s.reason.startsWith("orphan"));
+      if (failed.length > 0) {
+        throw new KagiyaError("ERR_TOKEN_REVOKE_FAILED", `could not revoke ${failed.length} token(s) of channel ${channelId} (${failed[0]!.reason}); nothing removed. Retry, or pass --keep-tokens to remove anyway`);
+      }
+      revoked = report.revoked;
+    }
+    await ctx.registry.remove(channelId);
+    await ctx.store.appendAudit({ at: Date.now(), action: "channel.remove", actor: "cli", channelId, keyId: null, detail: `revoked ${revoked.length} token(s)` });
+    if (flags.json) io.stdout(JSON.stringify({ channelId, removed: true, revoked }) + "\n");
+    else io.stdout(`removed channel ${channelId}${revoked.length ? ` (revoked ${revoked.length} token(s))` : ""}\n`);
+  } finally {
+    await ctx.close();
+  }
+  return 0;
+};
+
+/** Subcommands of `kagiya channel`. */
+export const commands: Record<string, Command> = { add, list, show, remove };

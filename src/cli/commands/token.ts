@@ -1,4 +1,95 @@
-import type { Command } from "../io.ts";
+// `kagiya token get|issue|list|revoke|reconcile CHANNEL`: the TokenManager from the command line.
+// Only `get` ever prints a token, and only the token (for scripts: TOKEN=$(kagiya token get ID)).
+import { InvalidInputError } from "../../core/errors.ts";
+import { ChannelNotFoundError } from "../../store/errors.ts";
+import { validateChannelId } from "../../store/registry.ts";
+import { openTokenContext, type TokenContext } from "../../tokens/context.ts";
+import { parseArgs, type FlagSpec, type Flags } from "../args.ts";
+import type { CliIO, Command } from "../io.ts";
 
-/** Subcommands of this group (filled in by the issue that delivers it). */
-export const commands: Record<string, Command> = {};
+const iso = (ms: number): string => new Date(ms).toISOString();
+const COMMON = { store: "string", json: "boolean" } as const;
+
+/** Parses flags, checks the CHANNEL argument, opens the context, checks the channel exists, runs. */
+async function withChannel<S extends FlagSpec>(
+  argv: string[], io: CliIO, name: string, spec: S, extra: "none" | "optional-key",
+  run: (ctx: TokenContext, channelId: string, flags: Flags<S & typeof COMMON>, rest: string[]) => Promise<number>,
+): Promise<number> {
+  const { flags, positionals } = parseArgs(argv, { ...COMMON, ...spec } as S & typeof COMMON);
+  const max = extra === "none" ? 1 : 2;
+  if (positionals.length < 1 || positionals.length > max) {
+    throw new InvalidInputError(`token ${name} needs ${extra === "none" ? "one argument: CHANNEL" : "CHANNEL and a KEY_ID (or --all)"}`, { field: "CHANNEL" });
+  }
+  const channelId = positionals[0]!;
+  validateChannelId(channelId);
+  const ctx = await openTokenContext({ store: flags.store as string | undefined, env: io.env, cwd: io.cwd, manager: { actor: "cli" } });
+  try {
+    if (!(await ctx.store.getChannel(channelId))) throw new ChannelNotFoundError(channelId);
+    return await run(ctx, channelId, flags, positionals.slice(1));
+  } finally {
+    await ctx.close();
+  }
+}
+
+const get: Command = (argv, io) =>
+  withChannel(argv, io, "get", {}, "none", async (ctx, channelId, flags) => {
+    const t = await ctx.manager.get(channelId);
+    if (flags.json) io.stdout(JSON.stringify({ channelId, keyId: t.keyId, accessToken: t.accessToken, tokenType: t.tokenType, issuedAt: t.issuedAt, expiresAt: t.expiresAt }) + "\n");
+    else io.stdout(t.accessToken + "\n");
+    return 0;
+  });
+
+const issue: Command = (argv, io) =>
+  withChannel(argv, io, "issue", {}, "none", async (ctx, channelId, flags) => {
+    const t = await ctx.manager.issue(channelId, { actor: "cli" });
+    if (flags.json) io.stdout(JSON.stringify({ channelId, keyId: t.keyId, issuedAt: t.issuedAt, expiresAt: t.expiresAt }) + "\n");
+    else io.stdout(`issued token ${t.keyId} for channel ${channelId}, expires ${iso(t.expiresAt)} (print it with: kagiya token get ${channelId})\n`);
+    return 0;
+  });
+
+const list: Command = (argv, io) =>
+  withChannel(argv, io, "list", {}, "none", async (ctx, channelId, flags) => {
+    const s = await ctx.manager.status(channelId);
+    if (flags.json) {
+      io.stdout(JSON.stringify({ channelId, tokens: s.tokens, budgetUsed: s.budgetUsed, budgetLimit: s.budgetLimit }) + "\n");
+      return 0;
+    }
+    if (s.tokens.length === 0) io.stdout(`no tokens for channel ${channelId} (kagiya token get ${channelId} issues one)\n`);
+    else {
+      const w = Math.max(6, ...s.tokens.map((t) => t.keyId.length));
+      io.stdout(`${"KEY ID".padEnd(w)}  ${"STATE".padEnd(10)}  ${"ISSUED".padEnd(24)}  EXPIRES\n`);
+      for (const t of s.tokens) io.stdout(`${t.keyId.padEnd(w)}  ${t.state.padEnd(10)}  ${iso(t.issuedAt).padEnd(24)}  ${iso(t.expiresAt)}\n`);
+    }
+    io.stdout(`budget: ${s.budgetUsed} of ${s.budgetLimit} valid tokens used\n`);
+    return 0;
+  });
+
+const revoke: Command = (argv, io) =>
+  withChannel(argv, io, "revoke", { all: "boolean" }, "optional-key", async (ctx, channelId, flags, rest) => {
+    const keyId = rest[0];
+    if ((keyId === undefined) === (flags.all !== true)) throw new InvalidInputError("token revoke needs either a KEY_ID or --all (not both)", { field: "KEY_ID" });
+    const r = await ctx.manager.revoke(channelId, keyId ?? "all", { actor: "cli" });
+    if (flags.json) io.stdout(JSON.stringify(r) + "\n");
+    else {
+      for (const k of r.revoked) io.stdout(`revoked ${k}\n`);
+      for (const s of r.skipped) io.stdout(`not revoked ${s.keyId}: ${s.reason}\n`);
+      if (r.revoked.length === 0 && r.skipped.length === 0) io.stdout(`nothing to revoke for channel ${channelId}\n`);
+    }
+    return r.skipped.some((s) => !s.reason.startsWith("orphan")) ? 1 : 0;
+  });
+
+const reconcile: Command = (argv, io) =>
+  withChannel(argv, io, "reconcile", {}, "none", async (ctx, channelId, flags) => {
+    const r = await ctx.manager.reconcile(channelId, { actor: "cli" });
+    if (flags.json) io.stdout(JSON.stringify(r) + "\n");
+    else {
+      io.stdout(`LINE lists ${r.validKeyIds.length} valid token(s) for channel ${channelId}\n`);
+      for (const k of r.markedRevoked) io.stdout(`revoked (LINE no longer lists it): ${k}\n`);
+      for (const k of r.orphans) io.stdout(`orphan (unknown to kagiya, counts until it expires): ${k}\n`);
+      io.stdout(`budget left: ${r.budgetLeft} of 30\n`);
+    }
+    return 0;
+  });
+
+/** Subcommands of `kagiya token`. */
+export const commands: Record<string, Command> = { get, issue, list, revoke, reconcile };

@@ -1,0 +1,55 @@
+/**
+ * Everything a command or a service needs to handle tokens, opened from configuration in one call:
+ * master key (checked first, so a missing key writes nothing), store, channel registry, manager.
+ */
+import { ChannelRegistry } from "../store/registry.ts";
+import { openStore } from "../store/open.ts";
+import { loadSealer } from "../store/rotate.ts";
+import type { Store } from "../store/types.ts";
+import { lineTokenApi } from "./line.ts";
+import { TokenManager, type TokenManagerOptions } from "./manager.ts";
+
+/** Options of {@link openTokenContext}. */
+export interface TokenContextOptions {
+  /** Store spec (`sqlite:PATH`, `redis://…`, `postgres://…`); default as `openStore` resolves it. */
+  store?: string | undefined;
+  /** Environment: KAGIYA_MASTER_KEY(_FILE), KAGIYA_LINE_API_BASE, KAGIYA_DB, … (default process.env). */
+  env?: Record<string, string | undefined>;
+  /** Base for relative paths (default process.cwd()). */
+  cwd?: string;
+  /** Extra manager options (actor, clock, observer, …). */
+  manager?: Omit<Partial<TokenManagerOptions>, "registry" | "line">;
+}
+
+/** An open token context; `close()` closes the store. */
+export interface TokenContext {
+  store: Store;
+  registry: ChannelRegistry;
+  manager: TokenManager;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the master key, the store, the registry and a TokenManager whose LINE base URL comes from
+ * `KAGIYA_LINE_API_BASE` (default https://api.line.me).
+ *
+ * @example
+ * ```ts
+ * const ctx = await openTokenContext({ store: "sqlite:./kagiya.db", manager: { actor: "cli" } });
+ * try { console.log((await ctx.manager.get("1234567890")).keyId); } finally { await ctx.close(); }
+ * ```
+ */
+export async function openTokenContext(options: TokenContextOptions = {}): Promise<TokenContext> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const sealer = loadSealer(env, cwd);
+  const store = await openStore(options.store, env, { cwd });
+  try {
+    const registry = await ChannelRegistry.open(store, sealer);
+    const manager = new TokenManager({ ...options.manager, registry, line: lineTokenApi({ env }) });
+    return { store, registry, manager, close: () => store.close() };
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+}

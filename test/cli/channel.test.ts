@@ -1,0 +1,111 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCli } from "../helpers/cli.ts";
+import { createTestChannel, startTestEmulator, type TestEmulator } from "../helpers/emulator.ts";
+import { generateMasterKeyText } from "../../src/store/sealed.ts";
+
+let emu: TestEmulator;
+let dir: string;
+const masterKey = generateMasterKeyText();
+before(async () => {
+  emu = await startTestEmulator();
+  dir = mkdtempSync(join(tmpdir(), "kagiya-cli-channel-"));
+});
+after(async () => {
+  await emu.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  return { KAGIYA_MASTER_KEY: masterKey, KAGIYA_LINE_API_BASE: emu.url, ...extra };
+}
+
+async function keyFile(name: string, jwk: unknown): Promise<string> {
+  const path = join(dir, name);
+  writeFileSync(path, JSON.stringify(jwk), { mode: 0o600 });
+  return path;
+}
+
+function oneLine(stderr: string): void {
+  assert.equal(stderr.trim().split("\n").length, 1, `one line: ${stderr}`);
+}
+
+test("channel add (secret from --secret-env), list, show, remove; secrets never printed nor stored in plaintext", async () => {
+  const cwd = mkdtempSync(join(dir, "a-"));
+  const ch = await createTestChannel(emu.url);
+  const key = await keyFile("a.jwk.json", ch.privateJwk);
+  const add = await runCli(["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", key, "--secret-env", "LINE_SECRET"], { cwd, env: env({ LINE_SECRET: ch.channelSecret }) });
+  assert.equal(add.code, 0, add.stderr);
+  assert.match(add.stdout, new RegExp(`added channel ${ch.channelId}`));
+
+  const list = await runCli(["channel", "list", "--json"], { cwd, env: env() });
+  assert.equal(list.code, 0, list.stderr);
+  const rows = JSON.parse(list.stdout) as Array<{ channelId: string; kid: string }>;
+  assert.deepEqual(rows.map((r) => [r.channelId, r.kid]), [[ch.channelId, ch.kid]]);
+
+  const show = await runCli(["channel", "show", ch.channelId], { cwd, env: env() });
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /budget\s+0 of 30/);
+  for (const out of [add.stdout, list.stdout, show.stdout, add.stderr, list.stderr, show.stderr]) {
+    assert.ok(!out.includes(ch.channelSecret));
+    assert.ok(!out.includes(ch.privateJwk.d as string));
+  }
+  const db = readFileSync(join(cwd, "kagiya.db"));
+  assert.equal(db.indexOf(ch.channelSecret), -1, "channel secret in plaintext in the SQLite file");
+  assert.equal(db.indexOf(ch.privateJwk.d as string), -1, "private key in plaintext in the SQLite file");
+
+  const again = await runCli(["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", key, "--secret-env", "LINE_SECRET"], { cwd, env: env({ LINE_SECRET: ch.channelSecret }) });
+  assert.equal(again.code, 2);
+  oneLine(again.stderr);
+  assert.match(again.stderr, /already registered/);
+
+  const rm = await runCli(["channel", "remove", ch.channelId, "--json"], { cwd, env: env() });
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.equal(JSON.parse(rm.stdout).removed, true);
+  const empty = await runCli(["channel", "list", "--json"], { cwd, env: env() });
+  assert.deepEqual(JSON.parse(empty.stdout), []);
+});
+
+test("channel add reads the secret from standard input when --secret-env is not given", async () => {
+  const cwd = mkdtempSync(join(dir, "b-"));
+  const ch = await createTestChannel(emu.url);
+  const key = await keyFile("b.jwk.json", ch.privateJwk);
+  const add = await runCli(["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", key, "--json"], { cwd, env: env(), stdin: `${ch.channelSecret}\n` });
+  assert.equal(add.code, 0, add.stderr);
+  assert.equal(JSON.parse(add.stdout).channelId, ch.channelId);
+  assert.ok(!add.stdout.includes(ch.channelSecret) && !add.stderr.includes(ch.channelSecret));
+  // The secret went in: a token can be issued and revoked with it.
+  const get = await runCli(["token", "get", ch.channelId], { cwd, env: env() });
+  assert.equal(get.code, 0, get.stderr);
+  const revoke = await runCli(["token", "revoke", ch.channelId, "--all"], { cwd, env: env() });
+  assert.equal(revoke.code, 0, revoke.stderr);
+});
+
+test("channel bad input: one line, exit 2, nothing written", async () => {
+  const cwd = mkdtempSync(join(dir, "c-"));
+  const ch = await createTestChannel(emu.url);
+  const good = await keyFile("c.jwk.json", ch.privateJwk);
+  const pub = await keyFile("c.pub.json", ch.publicJwk);
+  const cases: Array<[string, string[], Record<string, string>, RegExp]> = [
+    ["malformed channel ID", ["channel", "add", "--id", "12ab", "--kid", ch.kid, "--key", good, "--secret-env", "S"], env({ S: "x" }), /channel ID "12ab"/],
+    ["a public key", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", pub, "--secret-env", "S"], env({ S: "x" }), /public key/],
+    ["a missing key file", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", join(cwd, "nope.json"), "--secret-env", "S"], env({ S: "x" }), /cannot read key file/],
+    ["the secret as a flag value", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret", "x"], env(), /unknown option --secret/],
+    ["an unset secret variable", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret-env", "NOPE"], env(), /NOPE/],
+    ["no master key", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret-env", "S"], { KAGIYA_LINE_API_BASE: emu.url, S: "x" }, /no master key/],
+    ["a bad lifetime", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret-env", "S", "--lifetime", "31d"], env({ S: "x" }), /lifetime/i],
+    ["a bad --store", ["channel", "list", "--store", "mysql://x"], env(), /unknown store/],
+    ["an unknown channel", ["channel", "show", "9999999999"], env(), /not registered/],
+    ["removing an unknown channel", ["channel", "remove", "9999999999"], env(), /not registered/],
+  ];
+  for (const [what, args, e, pattern] of cases) {
+    const r = await runCli(args, { cwd, env: e });
+    assert.equal(r.code, 2, `${what}: ${r.stderr}`);
+    oneLine(r.stderr.replace(/^channel secret.*\n?/, ""));
+    assert.match(r.stderr, pattern, what);
+    if (args[1] === "add") assert.ok(!existsSync(join(cwd, "kagiya.db")), `${what}: nothing written`);
+  }
+});

@@ -1,0 +1,57 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { tokenLedger } from "../helpers/emulator.ts";
+import { allBackends } from "./backends.ts";
+import { tokenWorld } from "./setup.ts";
+
+for (const backend of await allBackends()) describe(backend.name, { skip: backend.skip }, () => {
+
+test("get() on a cold channel issues once for 200 concurrent callers and stores token + key_id", async () => {
+  const w = await tokenWorld({ backend });
+  const m = w.manager();
+  const results = await Promise.all(Array.from({ length: 200 }, () => m.get(w.channel.channelId)));
+  const ledger = await tokenLedger(w.emu.url, w.channel.channelId);
+  assert.equal(ledger.length, 1);
+  for (const r of results) assert.equal(r.accessToken, ledger[0]!.access_token);
+  assert.equal(results[0]!.keyId, ledger[0]!.key_id);
+  const cur = await w.store.getCurrent(w.channel.channelId);
+  assert.equal(cur.token?.keyId, ledger[0]!.key_id);
+  assert.notEqual(cur.token?.accessToken, ledger[0]!.access_token, "sealed at rest");
+  // A second manager (another process's view) reads it from the store without issuing.
+  const t2 = await w.manager().get(w.channel.channelId);
+  assert.equal(t2.accessToken, ledger[0]!.access_token);
+  assert.equal((await tokenLedger(w.emu.url, w.channel.channelId)).length, 1);
+});
+
+test("clock past the refresh point: exactly one new token, the old one revoked after the grace", async () => {
+  const w = await tokenWorld({ backend });
+  const m = w.manager();
+  const first = await m.get(w.channel.channelId);
+  const refreshAt = await m.refreshAt(w.channel.channelId);
+  assert.ok(refreshAt !== null);
+  const lifetime = first.expiresAt - first.issuedAt;
+  const fraction = (refreshAt - first.issuedAt) / lifetime;
+  assert.ok(fraction >= 0.7 && fraction <= 0.8, `refresh at ${fraction} of lifetime`);
+  await w.clock.advance(Math.ceil((refreshAt - w.clock.now()) / 1000) + 1);
+  const other = w.manager();
+  const after = await Promise.all([...Array.from({ length: 50 }, () => m.get(w.channel.channelId)), ...Array.from({ length: 50 }, () => other.get(w.channel.channelId))]);
+  let ledger = await tokenLedger(w.emu.url, w.channel.channelId);
+  assert.equal(ledger.length, 2);
+  for (const t of after) assert.equal(t.keyId, ledger[1]!.key_id);
+  assert.equal(ledger[0]!.state, "valid", "the old token lives through the grace");
+  // Before the grace ends, maintain() leaves it; after, it revokes it.
+  await m.maintainAll();
+  assert.equal((await tokenLedger(w.emu.url, w.channel.channelId))[0]!.state, "valid");
+  await w.clock.advance(601);
+  const report = await m.maintainChannel(w.channel.channelId);
+  assert.deepEqual(report.revoked, [first.keyId]);
+  assert.equal(report.nextAt, (await m.refreshAt(w.channel.channelId))!);
+  ledger = await tokenLedger(w.emu.url, w.channel.channelId);
+  assert.equal(ledger.length, 2);
+  assert.equal(ledger[0]!.state, "revoked");
+  assert.equal(ledger[1]!.state, "valid");
+  const audit = await w.store.listAudit({ channelId: w.channel.channelId });
+  assert.deepEqual(audit.map((a) => a.action).reverse(), ["token.issue", "token.refresh", "token.revoke"]);
+  for (const a of audit) assert.ok(!JSON.stringify(a).includes(first.accessToken));
+});
+});
