@@ -15,7 +15,14 @@ import { EmulatorState } from "./state.ts";
 export { EmulatorListenError, EmulatorStateError } from "./errors.ts";
 export { lineSignature } from "./webhooks.ts";
 
-/** Options of {@link startEmulator}. */
+/**
+ * Options of {@link startEmulator}.
+ *
+ * @example
+ * ```ts
+ * const emu = await startEmulator({ port: 8787, host: "127.0.0.1", stateFile: "emu.json" });
+ * ```
+ */
 export interface EmulatorOptions {
   /** TCP port; 0 (the default) picks a free one. */
   port?: number;
@@ -25,7 +32,16 @@ export interface EmulatorOptions {
   stateFile?: string;
 }
 
-/** A running emulator. */
+/**
+ * A running emulator.
+ *
+ * @example
+ * ```ts
+ * const { url, close } = await startEmulator();
+ * const client = lineTokenApi({ baseUrl: url }); // any LINE client with a configurable base URL
+ * await close();
+ * ```
+ */
 export interface RunningEmulator {
   /** Base URL without a trailing slash, e.g. `http://127.0.0.1:41234`. */
   url: string;
