@@ -141,6 +141,11 @@ function apiErrorCode(status: number, body: LineErrorBody): LineErrorCode {
 /**
  * No HTTP answer: connection refused, DNS failure, reset, socket closed. `delivery` is `not_sent`
  * when the failure happened before a connection existed, `ambiguous` otherwise.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof LineNetworkError && e.delivery === "not_sent") console.warn("LINE unreachable:", e.causeCode); }
+ * ```
  */
 export class LineNetworkError extends LineError {
   constructor(message: string, fields: LineErrorFields) {
@@ -152,6 +157,11 @@ export class LineNetworkError extends LineError {
  * A deadline passed. `phase` says which: `headers` (the connect timeout: no response headers
  * within `connectTimeoutMs`) or `total` (`timeoutMs` for the whole attempt, body included).
  * Always ambiguous: Node's fetch cannot tell whether the request had been written.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof LineTimeoutError) console.warn(`LINE slow (${e.phase}, ${e.timeoutMs} ms)`); }
+ * ```
  */
 export class LineTimeoutError extends LineError {
   readonly phase: "headers" | "total";
@@ -163,7 +173,16 @@ export class LineTimeoutError extends LineError {
   }
 }
 
-/** The caller's AbortSignal fired. `delivery` says whether the request may already have reached LINE. */
+/**
+ * The caller's AbortSignal fired. `delivery` says whether the request may already have reached LINE.
+ *
+ * @example
+ * ```ts
+ * const ac = new AbortController();
+ * setTimeout(() => ac.abort(), 1000);
+ * await line.verifyChannelToken(token, { signal: ac.signal }); // may throw LineAbortedError
+ * ```
+ */
 export class LineAbortedError extends LineError {
   constructor(message: string, fields: LineErrorFields) {
     super("ERR_LINE_ABORTED", message, fields);
@@ -174,6 +193,11 @@ export class LineAbortedError extends LineError {
  * LINE (or something pretending to be it) answered 2xx with a body that is not what LINE documents:
  * not JSON, truncated, HTML, a missing or mistyped field. Never a half-filled result. Ambiguous: the
  * operation probably happened (a v2.1 issue answered this way likely created a token nobody can read).
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof LineBadResponseError) console.warn(`LINE sent a bad ${e.field}`); }
+ * ```
  */
 export class LineBadResponseError extends LineError {
   /** The field at fault (`key_id`, `expires_in`, …), or `body` when the body itself is unreadable. */
@@ -190,6 +214,16 @@ export class LineBadResponseError extends LineError {
  * that were probably issued and lost, which count against the channel's 30-token cap until they expire.
  * `keyIdsChecked` is false when the listing itself failed: orphans are then unknown, reconcile before
  * issuing again.
+ *
+ * @example
+ * ```ts
+ * catch (e) {
+ *   if (e instanceof LineIssueAmbiguousError) {
+ *     await store.recordOrphans(channelId, e.orphanKeyIds);
+ *     if (!e.keyIdsChecked) await manager.reconcile(channelId);
+ *   }
+ * }
+ * ```
  */
 export class LineIssueAmbiguousError extends LineError {
   readonly orphanKeyIds: string[];

@@ -181,8 +181,7 @@ export class LineHttp {
           req.usesAssertion && !skewResent && (res.status === 400 || res.status === 401) &&
           Math.abs(this.clock.offsetMs - offsetUsed) > SKEW_RESEND_THRESHOLD_MS
         ) {
-          skewResent = true;
-          attempt--;
+          skewResent = true; // once per call, whatever maxAttempts says
           continue;
         }
         const retryable = res.status >= 500 ? req.retry !== "unsafe" : res.status === 429 ? req.retry !== "messaging" : false;

@@ -10,6 +10,7 @@
  * its store knows and an `onOrphans` callback that records orphans (they count against the budget
  * until they expire) and may throw to stop before the next attempt (budget exhausted).
  */
+import { InvalidInputError } from "../../core/errors.ts";
 import type { LineAssertionCredentials } from "./assertion.ts";
 import { LineError, LineIssueAmbiguousError } from "./errors.ts";
 import type { LineHttp } from "./http.ts";
@@ -63,6 +64,9 @@ export interface IssueWithRecoveryResult {
  */
 export async function issueWithRecovery(http: LineHttp, creds: LineAssertionCredentials, options: IssueWithRecoveryOptions = {}): Promise<IssueWithRecoveryResult> {
   const maxIssueAttempts = options.maxIssueAttempts ?? http.config.retry.maxAttempts;
+  if (!Number.isInteger(maxIssueAttempts) || maxIssueAttempts < 1) {
+    throw new InvalidInputError("maxIssueAttempts must be an integer of at least 1.", { field: "maxIssueAttempts" });
+  }
   const issueOptions: IssueChannelTokenOptions = {};
   if (options.tokenExpSeconds !== undefined) issueOptions.tokenExpSeconds = options.tokenExpSeconds;
   if (options.signal !== undefined) issueOptions.signal = options.signal;
