@@ -13,6 +13,8 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** Pool size (default 10). */
   poolSize?: number;
+  /** getCurrent batches in flight at once; later reads join the next batch (default 2). */
+  readBatches?: number;
 }
 
 type Row = Record<string, unknown>;
@@ -128,16 +130,23 @@ export class PostgresStore implements Store {
   readonly #sql: Record<string, string>;
   #markCount = 0;
   #closed = false;
+  #pendingReads = new Map<string, Array<{ resolve: (c: CurrentToken) => void; reject: (e: unknown) => void }>>();
+  #readsInFlight = 0;
+  #flushQueued = false;
+  readonly #readSlots: number;
 
-  private constructor(pool: pg.Pool, schema: string, where: string) {
+  private constructor(pool: pg.Pool, schema: string, where: string, readSlots: number) {
     this.pool = pool;
+    this.#readSlots = readSlots;
     this.schema = schema;
     this.#where = where;
     this.#s = `"${schema.replace(/"/g, '""')}"`;
     const S = this.#s;
     this.#sql = {
-      getCurrent: `SELECT c.generation AS current_generation, t.* FROM ${S}.current_tokens c
+      getCurrent: `SELECT c.channel_id AS current_channel_id, c.generation AS current_generation, t.* FROM ${S}.current_tokens c
         LEFT JOIN ${S}.tokens t ON t.channel_id = c.channel_id AND t.key_id = c.key_id WHERE c.channel_id = $1`,
+      getCurrentMany: `SELECT c.channel_id AS current_channel_id, c.generation AS current_generation, t.* FROM ${S}.current_tokens c
+        LEFT JOIN ${S}.tokens t ON t.channel_id = c.channel_id AND t.key_id = c.key_id WHERE c.channel_id = ANY($1::text[])`,
       putToken: `INSERT INTO ${S}.tokens (channel_id, key_id, access_token, generation, state, issued_at, expires_at, refresh_at, revoke_at, updated_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         ON CONFLICT (channel_id, key_id) DO UPDATE SET access_token = EXCLUDED.access_token, generation = EXCLUDED.generation,
@@ -177,7 +186,7 @@ export class PostgresStore implements Store {
         cause: error,
       });
     }
-    return new PostgresStore(pool, schema, where);
+    return new PostgresStore(pool, schema, where, Math.max(1, Math.min(options.readBatches ?? 2, options.poolSize ?? 10)));
   }
 
   #fail(what: string, error: unknown): StoreError {
@@ -291,11 +300,57 @@ export class PostgresStore implements Store {
     return (r.rowCount ?? 0) > 0;
   }
 
-  async getCurrent(channelId: string): Promise<CurrentToken> {
-    const r = await this.#q("getCurrent", this.#sql["getCurrent"]!, [channelId], `kagiya_get_current`);
-    const row = r.rows[0];
-    if (!row) return { generation: 0, token: null };
-    return { generation: n(row["current_generation"]), token: row["key_id"] == null ? null : toToken(row) };
+  /**
+   * Reads are batched: calls that arrive while `#readSlots` batches are already in flight wait
+   * for the next batch, which is one query for all their channels. Every batch is sent after
+   * each of its callers called, so a read never returns data older than the call.
+   */
+  getCurrent(channelId: string): Promise<CurrentToken> {
+    return new Promise((resolve, reject) => {
+      let waiting = this.#pendingReads.get(channelId);
+      if (!waiting) this.#pendingReads.set(channelId, (waiting = []));
+      waiting.push({ resolve, reject });
+      if (this.#readsInFlight < this.#readSlots && !this.#flushQueued) {
+        this.#flushQueued = true;
+        queueMicrotask(() => this.#flushReads());
+      }
+    });
+  }
+
+  #flushReads(): void {
+    this.#flushQueued = false;
+    if (this.#pendingReads.size === 0 || this.#readsInFlight >= this.#readSlots) return;
+    const batch = this.#pendingReads;
+    this.#pendingReads = new Map();
+    this.#readsInFlight++;
+    const ids = [...batch.keys()];
+    const query =
+      ids.length === 1
+        ? this.#q("getCurrent", this.#sql["getCurrent"]!, ids, "kagiya_get_current")
+        : this.#q("getCurrent", this.#sql["getCurrentMany"]!, [ids], "kagiya_get_current_many");
+    query.then(
+      (r) => {
+        const found = new Map<string, CurrentToken>();
+        for (const row of r.rows) {
+          found.set(row["current_channel_id"] as string, { generation: n(row["current_generation"]), token: row["key_id"] == null ? null : toToken(row) });
+        }
+        for (const [id, waiters] of batch) {
+          for (const w of waiters) {
+            const cur = found.get(id);
+            w.resolve(cur ? { generation: cur.generation, token: cur.token && { ...cur.token } } : { generation: 0, token: null });
+          }
+        }
+      },
+      (error: unknown) => {
+        for (const waiters of batch.values()) for (const w of waiters) w.reject(error);
+      },
+    ).finally(() => {
+      this.#readsInFlight--;
+      if (this.#pendingReads.size > 0 && !this.#flushQueued) {
+        this.#flushQueued = true;
+        queueMicrotask(() => this.#flushReads());
+      }
+    });
   }
 
   commitToken(channelId: string, expectedGeneration: number, token: TokenRow, supersededRevokeAt: number): Promise<boolean> {

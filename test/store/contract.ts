@@ -184,6 +184,25 @@ export function runStoreContract(name: string, factory: StoreFactory, options: {
       }
     }));
 
+    it("concurrent getCurrent of many channels: each gets its own, reads see completed commits", use(async ({ store }) => {
+      const ids = Array.from({ length: 12 }, (_, i) => String(5_000_000_000 + i));
+      for (const [i, id] of ids.entries()) if (i % 3 !== 0) assert.ok(await store.commitToken(id, 0, tokenRow(id, `key-${id}`), T0));
+      const reads = await Promise.all(Array.from({ length: 60 }, (_, i) => store.getCurrent(ids[i % ids.length]!)));
+      reads.forEach((cur, i) => {
+        const id = ids[i % ids.length]!;
+        if ((i % ids.length) % 3 === 0) assert.deepEqual(cur, { generation: 0, token: null });
+        else assert.deepEqual([cur.generation, cur.token?.keyId, cur.token?.channelId], [1, `key-${id}`, id]);
+      });
+      reads[1]!.token!.state = "revoked";
+      assert.equal(reads[1 + ids.length]!.token!.state, "valid", "callers get their own copies");
+      for (let g = 1; g <= 5; g++) {
+        assert.ok(await store.commitToken(ids[1]!, g, tokenRow(ids[1]!, `g${g}`), T0));
+        const [a, b] = await Promise.all([store.getCurrent(ids[1]!), store.getCurrent(ids[1]!)]);
+        assert.equal(a.generation, g + 1);
+        assert.equal(b.token?.keyId, `g${g}`);
+      }
+    }));
+
     it("putToken, listTokens newest first, setTokenState, pruneTokens", use(async ({ store }) => {
       const ch = "2222222222";
       await store.putToken(tokenRow(ch, "old", { issuedAt: T0, expiresAt: T0 + 1000 }));
