@@ -207,7 +207,9 @@ export class LineHttp {
             )
           : new LineNetworkError(
               `Could not get an answer from LINE at ${this.config.baseUrl} for ${endpoint} (${failure.causeCode ?? "network error"}) after ${attempt} attempt(s); ${
-                delivery === "not_sent" ? "the request never reached LINE" : "the connection broke after sending, so the request may have reached LINE"
+                delivery === "ambiguous" ? "the connection broke after sending, so the request may have reached LINE"
+                : anyAmbiguous ? "this attempt never reached LINE, but an earlier one may have"
+                : "the request never reached LINE"
               }. Check the network and KAGIYA_LINE_API_BASE.`,
               { ...fields, causeCode: failure.causeCode },
             );
