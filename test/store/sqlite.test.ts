@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,6 +69,24 @@ describe("SqliteStore specifics", () => {
   it("a file that cannot be opened is ERR_STORE_UNAVAILABLE with the path", () => {
     const path = join(dir, "no-such-dir", "x.db");
     assert.throws(() => new SqliteStore({ path }), (e: unknown) => e instanceof StoreError && e.code === "ERR_STORE_UNAVAILABLE" && e.message.includes(path));
+  });
+
+  it("processes sharing one file: every successful commit advances the generation exactly once", async () => {
+    const path = join(dir, "procs.db");
+    const first = new SqliteStore({ path });
+    await first.migrate();
+    const worker = new URL("./sqlite-worker.ts", import.meta.url).pathname;
+    const runs = await Promise.all(["a", "b", "c"].map((tag) => promisify(execFile)(process.execPath, [worker, path, tag, "40"])));
+    const wins = runs.map((r) => (JSON.parse(r.stdout) as { wins: number }).wins);
+    const total = wins.reduce((a, b) => a + b, 0);
+    assert.ok(total >= 40, `wins ${wins}`);
+    const cur = await first.getCurrent("1234567890");
+    assert.equal(cur.generation, total);
+    const rows = await first.listTokens("1234567890");
+    assert.equal(rows.length, total, "losing commits wrote nothing");
+    assert.deepEqual(rows.map((r) => r.generation).sort((a, b) => a - b), Array.from({ length: total }, (_, i) => i + 1));
+    assert.equal(rows.filter((r) => r.state === "valid").length, 1);
+    await first.close();
   });
 
   it("a closed store fails typed", async () => {
