@@ -23,6 +23,7 @@ export const nodeRsa: RsaBackend = {
   async importVerifier(jwk) {
     const { kty, n, e } = jwk;
     const key = createPublicKey({ key: { kty, n, e }, format: "jwk" });
-    return async (data, signature) => nodeVerify("sha256", data, key, signature);
+    // Callers have checked the base64url alphabet; Buffer's decoder is native and ~10x faster.
+    return async (data, signature) => nodeVerify("sha256", data, key, typeof signature === "string" ? Buffer.from(signature, "base64url") : signature);
   },
 };

@@ -2,8 +2,6 @@ import { encodeBase64url } from "../base64url.ts";
 import { InvalidInputError } from "../errors.ts";
 import type { AssertionKey } from "../keys/import.ts";
 
-const encoder = new TextEncoder();
-
 /**
  * Signs a JWS in compact serialization with RS256. Strings are used byte for byte (their UTF-8,
  * base64url-encoded, never re-serialized), which is how published test vectors are reproduced;
@@ -35,6 +33,6 @@ export async function signJws(key: AssertionKey, header: string | Record<string,
 
 /** Appends an RS256 signature to an already-encoded `header.payload` signing input. */
 export async function signCompact(key: AssertionKey, signingInput: string): Promise<string> {
-  const signature = await key.sign(encoder.encode(signingInput));
+  const signature = await key.sign(signingInput);
   return signingInput + "." + encodeBase64url(signature);
 }

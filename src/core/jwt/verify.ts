@@ -1,38 +1,72 @@
-import { decodeBase64url } from "../base64url.ts";
+import { decodeBase64url, isBase64url } from "../base64url.ts";
 import { JwsFormatError } from "../errors.ts";
 import type { AssertionKey, VerifyKey } from "../keys/import.ts";
 
 /** The outcome of {@link verifyJws}. */
 export interface JwsVerification {
   /** True only for an RS256 signature that verifies with the key. */
-  valid: boolean;
-  header: Record<string, unknown>;
-  /** The payload parsed as JSON when it is JSON, else its text. */
-  payload: unknown;
+  readonly valid: boolean;
+  /** The protected header (frozen: shared between calls with the same header). */
+  readonly header: Readonly<Record<string, unknown>>;
+  /** The payload parsed as JSON when it is JSON, else its text (decoded on first read). */
+  readonly payload: unknown;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-function segmentJson(segment: string, name: string): unknown {
-  let text: string;
+function segmentText(segment: string, name: string): string {
   try {
-    text = decoder.decode(decodeBase64url(segment));
+    return decoder.decode(decodeBase64url(segment));
   } catch {
     throw new JwsFormatError(`the JWS ${name} is not unpadded base64url of UTF-8 text`);
   }
+}
+
+// Assertions from one client repeat the same header; remembering the last one saves a decode
+// and a JSON.parse per verification.
+let lastHeaderSegment = "";
+let lastHeader: Readonly<Record<string, unknown>> = Object.freeze({});
+
+function headerOf(segment: string): Readonly<Record<string, unknown>> {
+  if (segment === lastHeaderSegment) return lastHeader;
+  let header: unknown;
   try {
-    return JSON.parse(text);
-  } catch {
-    if (name === "header") throw new JwsFormatError("the JWS header is not JSON");
-    return text;
+    header = JSON.parse(segmentText(segment, "header"));
+  } catch (error) {
+    if (error instanceof JwsFormatError) throw error;
+    throw new JwsFormatError("the JWS header is not JSON");
   }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) throw new JwsFormatError("the JWS header is not a JSON object");
+  lastHeader = Object.freeze(header as Record<string, unknown>);
+  lastHeaderSegment = segment;
+  return lastHeader;
+}
+
+function result(valid: boolean, header: Readonly<Record<string, unknown>>, payloadSegment: string): JwsVerification {
+  let payload: unknown;
+  let decoded = false;
+  return {
+    valid,
+    header,
+    get payload() {
+      if (!decoded) {
+        const text = segmentText(payloadSegment, "payload");
+        try {
+          payload = JSON.parse(text);
+        } catch {
+          payload = text;
+        }
+        decoded = true;
+      }
+      return payload;
+    },
+  };
 }
 
 /**
  * Verifies a compact JWS with RS256 (the only algorithm accepted: a header naming another
  * one, `none` included, is simply not valid). Throws {@link JwsFormatError} when the text is
- * not a compact JWS at all. Checks no claims: use {@link inspectJws} for that.
+ * not a compact JWS at all. Checks no claims: use `inspectJws` for that.
  *
  * @example
  * ```ts
@@ -46,16 +80,10 @@ export async function verifyJws(token: string, key: VerifyKey | AssertionKey): P
   if (first <= 0 || last === first || token.indexOf(".", first + 1) !== last) {
     throw new JwsFormatError("not a compact JWS: expected three dot-separated segments (header.payload.signature)");
   }
-  const header = segmentJson(token.slice(0, first), "header");
-  if (header === null || typeof header !== "object" || Array.isArray(header)) throw new JwsFormatError("the JWS header is not a JSON object");
-  const payload = segmentJson(token.slice(first + 1, last), "payload");
-  if ((header as Record<string, unknown>)["alg"] !== "RS256") return { valid: false, header: header as Record<string, unknown>, payload };
-  let signature: Uint8Array;
-  try {
-    signature = decodeBase64url(token.slice(last + 1));
-  } catch {
-    return { valid: false, header: header as Record<string, unknown>, payload };
-  }
-  const valid = await key.verify(encoder.encode(token.slice(0, last)), signature);
-  return { valid, header: header as Record<string, unknown>, payload };
+  const header = headerOf(token.slice(0, first));
+  const payloadSegment = token.slice(first + 1, last);
+  if (!isBase64url(payloadSegment)) throw new JwsFormatError("the JWS payload is not unpadded base64url");
+  const signature = token.slice(last + 1);
+  if (header["alg"] !== "RS256" || signature.length === 0 || !isBase64url(signature)) return result(false, header, payloadSegment);
+  return result(await key.verify(token.slice(0, last), signature), header, payloadSegment);
 }

@@ -1,9 +1,14 @@
+import { decodeBase64url } from "../base64url.ts";
 import type { RsaPrivateJwk, RsaPublicJwk } from "./types.ts";
 
-/** Signs bytes with RS256 (RSASSA-PKCS1-v1_5 with SHA-256). */
-export type RsaSignFn = (data: Uint8Array) => Promise<Uint8Array>;
-/** Verifies an RS256 signature over bytes. */
-export type RsaVerifyFn = (data: Uint8Array, signature: Uint8Array) => Promise<boolean>;
+/** Signs bytes (or a string's UTF-8) with RS256 (RSASSA-PKCS1-v1_5 with SHA-256). */
+export type RsaSignFn = (data: Uint8Array | string) => Promise<Uint8Array>;
+/**
+ * Verifies an RS256 signature over bytes (or a string's UTF-8). The signature is bytes, or a
+ * string holding them as unpadded base64url (what a compact JWS carries), so a backend can use
+ * a native decoder; callers check the base64url alphabet first.
+ */
+export type RsaVerifyFn = (data: Uint8Array | string, signature: Uint8Array | string) => Promise<boolean>;
 
 /**
  * Where RS256 signing happens. The core ships {@link webCryptoRsa}; a runtime may offer a faster
@@ -24,6 +29,11 @@ export interface RsaBackend {
 }
 
 const ALGORITHM = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
+const encoder = new TextEncoder();
+
+function bytes(data: Uint8Array | string): Uint8Array<ArrayBuffer> {
+  return (typeof data === "string" ? encoder.encode(data) : data) as Uint8Array<ArrayBuffer>;
+}
 
 /**
  * RS256 through WebCrypto (`crypto.subtle`): runs on any runtime.
@@ -39,12 +49,20 @@ export const webCryptoRsa: RsaBackend = {
   async importSigner(jwk) {
     const { kty, n, e, d, p, q, dp, dq, qi } = jwk;
     const key = await crypto.subtle.importKey("jwk", { kty, n, e, d, p, q, dp, dq, qi }, ALGORITHM, false, ["sign"]);
-    return async (data) => new Uint8Array(await crypto.subtle.sign(ALGORITHM, key, data as Uint8Array<ArrayBuffer>));
+    return async (data) => new Uint8Array(await crypto.subtle.sign(ALGORITHM, key, bytes(data)));
   },
   async importVerifier(jwk) {
     const { kty, n, e } = jwk;
     const key = await crypto.subtle.importKey("jwk", { kty, n, e }, ALGORITHM, false, ["verify"]);
-    return (data, signature) => crypto.subtle.verify(ALGORITHM, key, signature as Uint8Array<ArrayBuffer>, data as Uint8Array<ArrayBuffer>);
+    return async (data, signature) => {
+      let sig: Uint8Array;
+      try {
+        sig = typeof signature === "string" ? decodeBase64url(signature) : signature;
+      } catch {
+        return false;
+      }
+      return crypto.subtle.verify(ALGORITHM, key, sig as Uint8Array<ArrayBuffer>, bytes(data));
+    };
   },
 };
 

@@ -20,10 +20,10 @@ export interface AssertionKey {
   readonly kid: string | undefined;
   /** Which backend signs ("node" or "webcrypto"). */
   readonly backend: string;
-  /** RS256 signature over `data`. */
-  sign(data: Uint8Array): Promise<Uint8Array>;
-  /** Checks an RS256 signature made by this key. */
-  verify(data: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  /** RS256 signature over `data` (a string counts as its UTF-8). */
+  sign(data: Uint8Array | string): Promise<Uint8Array>;
+  /** Checks an RS256 signature (bytes, or unpadded base64url text) made by this key. */
+  verify(data: Uint8Array | string, signature: Uint8Array | string): Promise<boolean>;
 }
 
 /** An imported public key for checking RS256 signatures. */
@@ -33,7 +33,8 @@ export interface VerifyKey {
   readonly thumbprint: string;
   readonly kid: string | undefined;
   readonly backend: string;
-  verify(data: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  /** Checks an RS256 signature (bytes, or unpadded base64url text) over `data`. */
+  verify(data: Uint8Array | string, signature: Uint8Array | string): Promise<boolean>;
 }
 
 /** Options for the key importers. */
