@@ -47,7 +47,7 @@ export interface LineRawResponse {
   headers: Headers;
   text: string;
   requestId: string | undefined;
-  /** Set when the body could not be read completely (reset or truncation mid-body). */
+  /** Set when the body could not be read (cut off mid-way, or too large): what went wrong, as a phrase. */
   bodyError: string | undefined;
 }
 
@@ -81,6 +81,8 @@ export interface LineRequest<T> {
 }
 
 const SKEW_RESEND_THRESHOLD_MS = 2_000;
+// LINE's answers are a few hundred bytes; anything this large is not LINE.
+const MAX_BODY_BYTES = 1024 * 1024;
 
 // Failures that happen before a connection exists: the request surely never reached LINE.
 const NOT_SENT_CODES = new Set([
@@ -168,7 +170,7 @@ export class LineHttp {
               await this.pause(this.backoffMs(retries), req.signal, { endpoint, attempts: attempt, delivery: "ambiguous", retryKey: req.retryKey });
               continue;
             }
-            ctx.bad("body", `was cut off (${res.bodyError})`);
+            ctx.bad("body", res.bodyError);
           }
           this.#report(endpoint, attempt, res.status, durationMs);
           return req.parse(res, ctx);
@@ -305,11 +307,14 @@ export class LineHttp {
       let text = "";
       let bodyError: string | undefined;
       try {
-        text = await response.text();
+        if (Number(response.headers.get("content-length")) > MAX_BODY_BYTES) {
+          await response.body?.cancel();
+          bodyError = "is over 1 MB, not a LINE answer";
+        } else text = await response.text();
       } catch (e) {
         const why = whyAborted();
         if (why) return { ok: false, failure: why };
-        bodyError = errorCode(e) ?? "connection closed";
+        bodyError = `was cut off (${errorCode(e) ?? "connection closed"})`;
       }
       return { ok: true, res: { status: response.status, headers: response.headers, text, requestId, bodyError } };
     } finally {

@@ -37,6 +37,7 @@ const issueCases: Array<[string, () => void, string]> = [
   ["a JSON array", () => mutateJson(ISSUE, (o) => [o]), "body"],
   ["HTML", () => (proxy.rewrite = (req, res) => (req.url === ISSUE ? { ...res, headers: { ...res.headers, "content-type": "text/html" }, body: "<html><body>Service</body></html>" } : undefined)), "body"],
   ["truncated JSON (complete HTTP message)", () => (proxy.rewrite = (req, res) => (req.url === ISSUE ? { ...res, body: res.body.slice(0, 40) } : undefined)), "body"],
+  ["a body over 1 MB", () => (proxy.rewrite = (req, res) => (req.url === ISSUE ? { ...res, body: res.body + " ".repeat(1024 * 1024) } : undefined)), "body"],
   ["an empty body", () => (proxy.rewrite = (req, res) => (req.url === ISSUE ? { ...res, body: "" } : undefined)), "body"],
 ];
 

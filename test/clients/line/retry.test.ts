@@ -84,6 +84,22 @@ describe("retries with full-jitter backoff", () => {
   });
 });
 
+describe("network failures before sending", () => {
+  test("an unknown host (DNS) is never sent: issue may be retried, error says not_sent", async () => {
+    const { line, attempts } = fx.client({ baseUrl: "http://kagiya-test.invalid", retry: { maxAttempts: 2 } });
+    const e = await rejection(line.issueChannelToken(fx.creds));
+    assert.ok(e instanceof LineNetworkError);
+    assert.equal(e.delivery, "not_sent");
+    assert.match(e.causeCode ?? "", /^(ENOTFOUND|EAI_AGAIN|EAI_FAIL|EAI_NONAME)$/);
+    assert.equal(attempts.length, 2);
+  });
+
+  test("a throwing onAttempt hook does not break the call", async () => {
+    const { line } = fx.client({ onAttempt: () => { throw new Error("metrics down"); } });
+    await line.listValidKeyIds(fx.creds);
+  });
+});
+
 describe("Retry-After", () => {
   test("429 with delta-seconds: the sleep is exactly Retry-After", async () => {
     await injectFault(fx.emu.url, { method: "GET", path: KID, status: 429, retryAfter: 7, count: 1 });
