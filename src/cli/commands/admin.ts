@@ -1,4 +1,26 @@
 import type { Command } from "../io.ts";
+import { parseArgs } from "../args.ts";
+import { InvalidInputError } from "../../core/errors.ts";
+import { openStore } from "../../store/open.ts";
+import { createAdminToken } from "../../server/admin.ts";
 
-/** Subcommands of this group (filled in by the issue that delivers it). */
-export const commands: Record<string, Command> = {};
+/**
+ * `kagiya admin token [--store SPEC]`: creates a dashboard admin token, stores only its SHA-256
+ * (replacing the previous one) and prints it once.
+ */
+const token: Command = async (argv, io) => {
+  const { flags, positionals } = parseArgs(argv, { store: "string" });
+  if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}"`);
+  const store = await openStore(flags.store, io.env, { cwd: io.cwd });
+  try {
+    const text = await createAdminToken(store);
+    io.stdout(`${text}\n`);
+    io.stderr("new dashboard admin token (shown only this once; the previous one no longer works): log in at /ui\n");
+    return 0;
+  } finally {
+    await store.close();
+  }
+};
+
+/** `kagiya admin token`. */
+export const commands: Record<string, Command> = { token };

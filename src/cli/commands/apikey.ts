@@ -1,4 +1,77 @@
-import type { Command } from "../io.ts";
+import type { Command, CliIO } from "../io.ts";
+import { parseArgs } from "../args.ts";
+import { InvalidInputError } from "../../core/errors.ts";
+import { openStore } from "../../store/open.ts";
+import type { Store } from "../../store/types.ts";
+import { createApiKey, revokeApiKey } from "../../server/apikeys.ts";
+import { formatTable, formatTime } from "../../server/format.ts";
 
-/** Subcommands of this group (filled in by the issue that delivers it). */
-export const commands: Record<string, Command> = {};
+async function withStore<T>(spec: string | undefined, io: CliIO, f: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(spec, io.env, { cwd: io.cwd });
+  try {
+    return await f(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** `kagiya apikey create --channel ID... [--name NAME] [--json] [--store SPEC]`: prints the key once. */
+const create: Command = async (argv, io) => {
+  const { flags, positionals } = parseArgs(argv, { channel: "strings", name: "string", json: "boolean", store: "string" });
+  if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}" (give channels with --channel ID)`);
+  const channels = (flags.channel ?? []).flatMap((c) => c.split(",")).map((c) => c.trim()).filter((c) => c !== "");
+  if (channels.length === 0) throw new InvalidInputError("missing required option --channel (the channel IDs the key may read tokens of; repeat it for several)", { field: "--channel" });
+  return withStore(flags.store, io, async (store) => {
+    for (const c of new Set(channels)) {
+      if (/^[0-9]{1,20}$/.test(c) && (await store.getChannel(c)) === null) {
+        throw new InvalidInputError(`channel ${c} is not registered (add it with kagiya channel add --id ${c} ..., or check the ID)`, { field: "--channel", code: "ERR_CHANNEL_NOT_FOUND" });
+      }
+    }
+    const { id, key, row } = await createApiKey(store, { channels, ...(flags.name !== undefined ? { name: flags.name } : {}), actor: "cli" });
+    if (flags.json) io.stdout(JSON.stringify({ id, key }) + "\n");
+    else {
+      io.stdout(`${key}\n`);
+      io.stderr(`created API key ${id} (${row.name}) for channel${row.channels.length > 1 ? "s" : ""} ${row.channels.join(", ")}; the key is shown only this once: store it now\n`);
+    }
+    return 0;
+  });
+};
+
+/** `kagiya apikey list [--json] [--store SPEC]`: ids, names, scopes and states, never keys or hashes. */
+const list: Command = async (argv, io) => {
+  const { flags, positionals } = parseArgs(argv, { json: "boolean", store: "string" });
+  if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}"`);
+  return withStore(flags.store, io, async (store) => {
+    const keys = (await store.listApiKeys()).map((k) => ({ id: k.id, name: k.name, channels: k.channels, createdAt: k.createdAt, lastUsedAt: k.lastUsedAt, revokedAt: k.revokedAt }));
+    if (flags.json) {
+      io.stdout(JSON.stringify(keys) + "\n");
+      return 0;
+    }
+    if (keys.length === 0) {
+      io.stdout("no API keys (create one with kagiya apikey create --channel ID)\n");
+      return 0;
+    }
+    io.stdout(formatTable(["ID", "NAME", "CHANNELS", "CREATED", "LAST USED", "STATE"], keys.map((k) => [
+      k.id, k.name, k.channels.join(","), formatTime(k.createdAt), formatTime(k.lastUsedAt), k.revokedAt === null ? "active" : `revoked ${formatTime(k.revokedAt)}`,
+    ])));
+    return 0;
+  });
+};
+
+/** `kagiya apikey revoke ID [--store SPEC]`: the key stops working on every instance within seconds. */
+const revoke: Command = async (argv, io) => {
+  const { flags, positionals } = parseArgs(argv, { store: "string" });
+  if (positionals.length !== 1) throw new InvalidInputError("usage: kagiya apikey revoke ID (the id from kagiya apikey list)");
+  const id = positionals[0]!;
+  if (!/^ak_[0-9a-f]{16}$/.test(id)) throw new InvalidInputError(`"${id.slice(0, 40)}" is not an API key id (ids look like ak_0123456789abcdef; see kagiya apikey list)`);
+  return withStore(flags.store, io, async (store) => {
+    if (!(await revokeApiKey(store, id, { actor: "cli" }))) {
+      throw new InvalidInputError(`no API key ${id} (see kagiya apikey list)`, { code: "ERR_APIKEY_NOT_FOUND" });
+    }
+    io.stdout(`revoked API key ${id}; every server stops accepting it within a few seconds\n`);
+    return 0;
+  });
+};
+
+/** `kagiya apikey create|list|revoke`. */
+export const commands: Record<string, Command> = { create, list, revoke };
