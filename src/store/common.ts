@@ -4,7 +4,13 @@ import type { ApiKeyRow, AuditRow, ChannelRow, TokenRow } from "./types.ts";
 
 /**
  * Meta names beginning with this prefix hold sealed values: `listSealed()` returns them (table
- * "meta", column "value") so master-key rotation re-seals them too.
+ * "meta", column "value") so master-key rotation re-seals them too. Other meta names are plain.
+ *
+ * @example
+ * ```ts
+ * const name = `${SEALED_META_PREFIX}webhook_secret`;
+ * await store.setMeta(name, sealer.seal(secret, { table: "meta", row: name, column: "value" }));
+ * ```
  */
 export const SEALED_META_PREFIX = "sealed.";
 

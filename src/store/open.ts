@@ -16,7 +16,15 @@ export interface OpenStoreOptions {
 
 const USAGE = "use sqlite:PATH, memory:, redis://HOST:PORT[/DB][?prefix=P], rediss://…, or postgres://USER@HOST:PORT/DB[?schema=S]";
 
-/** Which backend a spec names, and its parameters; throws InvalidInputError for a bad spec. */
+/**
+ * Which backend a spec names, and its parameters; throws InvalidInputError for a bad spec
+ * (the message never shows a password).
+ *
+ * @example
+ * ```ts
+ * parseStoreSpec("redis://127.0.0.1:6379?prefix=app:"); // { kind: "redis", url: "redis://127.0.0.1:6379", prefix: "app:" }
+ * ```
+ */
 export function parseStoreSpec(spec: string): { kind: "sqlite"; path: string } | { kind: "memory" } | { kind: "redis"; url: string; prefix?: string } | { kind: "postgres"; url: string; schema?: string } {
   const s = spec.trim();
   if (s === "memory:" || s === "memory") return { kind: "memory" };

@@ -178,7 +178,14 @@ function b64url(b: Buffer): string {
   return b.toString("base64url");
 }
 
-/** The key version a sealed value names, or null when it is not a sealed value. */
+/**
+ * The key version a sealed value names, or null when it is not a sealed value.
+ *
+ * @example
+ * ```ts
+ * sealedKeyVersion(row.channelSecret) === sealer.version; // already under the current key?
+ * ```
+ */
 export function sealedKeyVersion(value: string): string | null {
   const m = /^v1\.([0-9a-f]{8})\./.exec(value);
   return m ? m[1]! : null;
@@ -271,7 +278,14 @@ function aad(version: string, ctx: SealContext): Buffer {
   return Buffer.from(`kagiya.v1.${version}` + JSON.stringify([ctx.table, ctx.row, ctx.column]), "utf8");
 }
 
-/** The place an access token of a {@link TokenRow} is sealed for: tokens / `${channelId}/${keyId}` / accessToken. */
+/**
+ * The place an access token of a TokenRow is sealed for: tokens / `${channelId}/${keyId}` / accessToken.
+ *
+ * @example
+ * ```ts
+ * sealer.open(row.accessToken!, accessTokenContext(row.channelId, row.keyId));
+ * ```
+ */
 export function accessTokenContext(channelId: string, keyId: string): SealContext {
   return { table: "tokens", row: `${channelId}/${keyId}`, column: "accessToken" };
 }

@@ -46,7 +46,8 @@ describe("SqliteStore specifics", () => {
     assert.equal(db.prepare("PRAGMA journal_mode").get()?.["journal_mode"], "wal");
     assert.deepEqual(db.prepare("SELECT version FROM schema_version").all().map((r) => r["version"]), [1]);
     db.close();
-    assert.equal(statSync(path).mode & 0o077, 0);
+    await store.setMeta("x", "y");
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) assert.equal(statSync(f).mode & 0o077, 0, f);
     await store.close();
     const again = new SqliteStore({ path });
     await again.migrate();
