@@ -1,0 +1,28 @@
+/**
+ * The token lifecycle: `TokenManager` and what it needs, as one import (`kagiya/tokens`).
+ *
+ * @example
+ * ```ts
+ * import { openTokenContext } from "kagiya/tokens";
+ * const { manager, close } = await openTokenContext({ store: "sqlite:./kagiya.db" });
+ * const { accessToken } = await manager.get("1234567890");
+ * await close();
+ * ```
+ *
+ * @module
+ */
+export type { ManagedToken, ReconcileReport, ChannelTokenStatus, TokenObserver, TokenSource } from "./types.ts";
+export {
+  TokenManager,
+  type TokenManagerOptions,
+  type IssueReason,
+  type RevokeReport,
+  type MaintainChannelReport,
+  type ChannelPlan,
+  type ActorOptions,
+} from "./manager.ts";
+export { DEFAULT_TOKEN_POLICY, LINE_TOKEN_LIMITS, resolveTokenPolicy, planRefreshAt, type TokenPolicy } from "./policy.ts";
+export { TokenUnavailableError, TokenBudgetExhaustedError, TokenNotFoundError } from "./errors.ts";
+export { lineTokenApi, type LineTokenApiOptions } from "./line.ts";
+export { classifyFailure, type LineTokenApi, type IssuedToken, type UpstreamFailure } from "./upstream.ts";
+export { openTokenContext, type TokenContext, type TokenContextOptions } from "./context.ts";
