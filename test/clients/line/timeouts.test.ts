@@ -36,12 +36,12 @@ describe("timeouts (emulator delayMs beyond the client's deadlines)", () => {
   });
 
   test("a body that stalls after its headers: ERR_LINE_TIMEOUT phase total", async () => {
-    proxy.rewrite = (req, res) => (req.url.startsWith(KID) ? { ...res, stallBodyMs: 1500 } : undefined);
-    const { line } = fx.client({ baseUrl: proxy.url, connectTimeoutMs: 300, timeoutMs: 400, retry: { maxAttempts: 1 } });
+    proxy.rewrite = (req, res) => (req.url.startsWith(KID) ? { ...res, stallBodyMs: 4000 } : undefined);
+    const { line } = fx.client({ baseUrl: proxy.url, connectTimeoutMs: 1000, timeoutMs: 1200, retry: { maxAttempts: 1 } });
     const e = await rejection(line.listValidKeyIds(fx.creds));
     assert.ok(e instanceof LineTimeoutError);
     assert.equal(e.phase, "total");
-    assert.equal(e.timeoutMs, 400);
+    assert.equal(e.timeoutMs, 1200);
   });
 
   test("issue: a timeout is not retried (it may have issued a token)", async () => {
