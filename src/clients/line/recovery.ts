@@ -28,7 +28,9 @@ export interface IssueWithRecoveryOptions extends IssueChannelTokenOptions {
   maxIssueAttempts?: number;
   /**
    * Awaited with the new orphan key IDs found after an ambiguous failure, before any new attempt.
-   * Record them; throw (e.g. a budget error) to stop: the error is passed through.
+   * Record them; throw (e.g. a budget error) to stop: the error is passed through. LINE does not
+   * say when an orphan expires: it was asked for `tokenExpSeconds` (default 30 days) at the failed
+   * attempt, so count it until then.
    */
   onOrphans?: (keyIds: string[]) => void | Promise<void>;
 }
