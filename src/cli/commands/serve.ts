@@ -1,4 +1,68 @@
 import type { Command } from "../io.ts";
+import { parseArgs } from "../args.ts";
+import { InvalidInputError } from "../../core/errors.ts";
+import { openStore } from "../../store/open.ts";
+import { ChannelRegistry } from "../../store/registry.ts";
+import { loadSealer } from "../../store/rotate.ts";
+import { startBroker } from "../../server/broker.ts";
 
-/** Subcommands of this group (filled in by the issue that delivers it). */
-export const commands: Record<string, Command> = {};
+/**
+ * `kagiya serve [--port 8080] [--host 127.0.0.1] [--store SPEC]`: the token broker, webhook
+ * intake and dashboard. Store: --store, else DATABASE_URL, REDIS_URL, KAGIYA_DB / ./kagiya.db.
+ * LINE: KAGIYA_LINE_API_BASE (e.g. the emulator). Dashboard login: KAGIYA_ADMIN_TOKEN or
+ * `kagiya admin token`. Per-key rate limit: KAGIYA_RATE_LIMIT requests/s (default 50).
+ * Logs: JSON lines on stdout (KAGIYA_LOG_LEVEL, default info). SIGTERM/SIGINT drain and exit 0.
+ */
+const serve: Command = async (argv, io) => {
+  const { flags, positionals } = parseArgs(argv, { port: "string", host: "string", store: "string" });
+  if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}" (options: --port, --host, --store)`);
+  const port = flags.port === undefined ? Number(io.env["PORT"] ?? 8080) : Number(flags.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidInputError("--port must be an integer from 0 to 65535", { field: "--port" });
+  const host = flags.host ?? "127.0.0.1";
+  const rate = io.env["KAGIYA_RATE_LIMIT"] === undefined ? 50 : Number(io.env["KAGIYA_RATE_LIMIT"]);
+  if (!(rate > 0) || !Number.isFinite(rate)) throw new InvalidInputError("KAGIYA_RATE_LIMIT must be a positive number of requests per second");
+  const level = io.env["KAGIYA_LOG_LEVEL"] ?? "info";
+  if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(level)) {
+    throw new InvalidInputError("KAGIYA_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent");
+  }
+  const sealer = loadSealer(io.env, io.cwd);
+  const store = await openStore(flags.store, io.env, { cwd: io.cwd });
+  let broker;
+  try {
+    const registry = await ChannelRegistry.open(store, sealer);
+    broker = await startBroker({
+      registry,
+      port,
+      host,
+      lineApiBase: io.env["KAGIYA_LINE_API_BASE"] || undefined,
+      adminToken: io.env["KAGIYA_ADMIN_TOKEN"] || undefined,
+      rateLimit: { perSecond: rate, burst: Math.max(1, Math.ceil(rate * 2)) },
+      log: { level },
+      secureCookies: io.env["KAGIYA_SECURE_COOKIES"] === "1",
+      onClose: () => store.close(),
+    });
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+  io.stderr(`kagiya serve: listening on ${broker.url} (${store.kind} store; dashboard ${broker.url}/ui/)\n`);
+  const running = broker;
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      running.log.info({ signal }, "signal received");
+      process.off("SIGTERM", onTerm);
+      process.off("SIGINT", onInt);
+      void running.close().finally(resolve);
+    };
+    const onTerm = (): void => stop("SIGTERM");
+    const onInt = (): void => stop("SIGINT");
+    process.on("SIGTERM", onTerm);
+    process.on("SIGINT", onInt);
+  });
+  // Whatever a driver may leave open, the process ends soon after a clean shutdown.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+  return 0;
+};
+
+/** `kagiya serve` (a single default command). */
+export const commands: Record<string, Command> = { "": serve };

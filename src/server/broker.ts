@@ -1,0 +1,109 @@
+import type { ChannelRegistry } from "../store/registry.ts";
+import type { Store } from "../store/types.ts";
+import { lineTokenApi } from "../tokens/line.ts";
+import { TokenManager } from "../tokens/manager.ts";
+import { createNodeWebhookListener } from "../webhook/adapters/node.ts";
+import type { EventDispatcher } from "../webhook/intake.ts";
+import { createExampleBot } from "../webhook/example-bot.ts";
+import { createLineClient } from "../clients/line/index.ts";
+import { CHANNEL_ID_PATTERN } from "./apikeys.ts";
+import { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
+import { ServerMetrics } from "./metrics.ts";
+import { startServer, type RunningServer, type StartServerOptions } from "./server.ts";
+import type { MaintenanceTarget, TokenService } from "./types.ts";
+
+/** Options of {@link startBroker}: the server's, with the pieces it builds from the registry. */
+export interface BrokerOptions extends Omit<StartServerOptions, "tokens" | "webhook" | "store" | "log" | "metrics"> {
+  /** The channel registry (its store is the server's store). */
+  registry: ChannelRegistry;
+  /** LINE API origin (default KAGIYA_LINE_API_BASE, else https://api.line.me). */
+  lineApiBase?: string | undefined;
+  /** A TokenManager to use instead of building one (tests inject clocks this way). */
+  manager?: TokenManager;
+  /**
+   * Webhook event handlers: a bot, a function building one from the manager, or "example" for
+   * the built-in bot that replies "こんにちは!" to every text message (default: "example").
+   * `false`: events are accepted and dropped.
+   */
+  bot?: EventDispatcher | ((manager: TokenManager) => EventDispatcher) | "example" | false;
+  /** A logger, or options for the default pino logger. */
+  log?: Logger | LoggerOptions;
+}
+
+/** A running broker: the server plus the TokenManager it serves from. */
+export interface RunningBroker extends RunningServer {
+  manager: TokenManager;
+  store: Store;
+}
+
+/**
+ * Starts the full `kagiya serve` stack on an open registry: a TokenManager over the registry
+ * (metrics wired through its observer), the background scheduler driving its maintain/plan,
+ * webhook intake with de-duplication in the store and channel secrets from the registry, and
+ * the HTTP server. `kagiya serve` calls this; tests call it in-process on a free port.
+ *
+ * @example
+ * ```ts
+ * const registry = await ChannelRegistry.open(store, loadSealer(process.env));
+ * const broker = await startBroker({ registry, lineApiBase: emulator.url });
+ * console.log(broker.url);
+ * await broker.close();
+ * ```
+ */
+export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
+  const { registry, lineApiBase, manager: given, bot, log: logOption, ...serverOptions } = options;
+  const store = registry.store;
+  const log = logOption !== undefined && typeof (logOption as Logger).child === "function" ? (logOption as Logger) : createLogger(logOption as LoggerOptions | undefined);
+  const metrics = new ServerMetrics();
+  const manager = given ?? new TokenManager({
+    registry,
+    line: lineTokenApi(lineApiBase !== undefined ? { baseUrl: lineApiBase } : {}),
+    observer: metrics.observer,
+    actor: "server",
+    ...(serverOptions.now ? { now: serverOptions.now } : {}),
+  });
+  const tokens: TokenService & MaintenanceTarget = {
+    get: (channelId) => manager.get(channelId),
+    invalidate: (channelId, keyId) => manager.invalidate(channelId, keyId),
+    issue: (channelId, o) => manager.issue(channelId, o),
+    revoke: (channelId, keyId, o) => manager.revoke(channelId, keyId, o),
+    reconcile: (channelId, o) => manager.reconcile(channelId, o),
+    status: (channelId) => manager.status(channelId),
+    async maintain(channelId) {
+      // Warm channels that have no token yet, so the first read does not wait on LINE either.
+      const plan = await manager.plan(channelId);
+      if (plan.refreshAt === null && plan.retryAt === null) {
+        try {
+          await manager.get(channelId);
+        } catch (error) {
+          log.warn({ channelId, code: (error as { code?: string }).code }, "could not warm the channel's first token");
+        }
+      }
+      const report = await manager.maintainChannel(channelId, { actor: "scheduler" });
+      if (report.error) log.warn({ channelId, code: report.error.code, message: report.error.message }, "token maintenance reported an error");
+      else if (report.refreshed || report.revoked.length > 0) log.info({ channelId, refreshed: report.refreshed, revoked: report.revoked }, "token maintenance");
+      return report.nextAt;
+    },
+  };
+  const dispatcher = bot === false
+    ? undefined
+    : bot === undefined || bot === "example"
+      ? createExampleBot({ tokens: manager, line: createLineClient(lineApiBase !== undefined ? { baseUrl: lineApiBase } : {}), logger: log })
+      : typeof bot === "function" ? bot(manager) : bot;
+  const server = await startServer({
+    ...serverOptions,
+    store,
+    tokens,
+    log,
+    metrics,
+    webhook: (wiring) => createNodeWebhookListener({
+      secretFor: async (channelId) => (CHANNEL_ID_PATTERN.test(channelId) ? ((await registry.get(channelId))?.channelSecret ?? null) : null),
+      dedup: wiring.dedup,
+      onReject: wiring.onReject,
+      onAccept: wiring.onAccept,
+      logger: wiring.logger,
+      ...(dispatcher ? { bot: dispatcher } : {}),
+    }),
+  });
+  return { ...server, manager, store };
+}

@@ -1,0 +1,63 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { request, startTestBroker, testApiKey } from "./helpers.ts";
+import { tokenLedger } from "../helpers/emulator.ts";
+
+async function until<T>(what: string, f: () => Promise<T | undefined | false>, tries = 200): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const v = await f();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+test("the scheduler warms new channels, refreshes at the refresh point once, and revokes the old token after the grace", async () => {
+  let offset = 0;
+  const t = await startTestBroker({ channels: 3, server: { now: () => Date.now() + offset, scheduler: { tickMs: 20, gapMs: 5 } } });
+  try {
+    const [a] = t.channels;
+    // Warm-up: every channel gets its first token without any read.
+    for (const ch of t.channels) await until(`first token of ${ch.channelId}`, async () => (await tokenLedger(t.emu.url, ch.channelId)).length === 1);
+    const { key } = await testApiKey(t.store, [a!.channelId]);
+    const first = await request(`${t.url}/v1/channels/${a!.channelId}/token`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(first.status, 200);
+    const status = await t.broker.manager.status(a!.channelId);
+    const refreshAt = status.tokens[0]!.refreshAt;
+
+    // Move kagiya's clock just past the refresh point: the scheduler replaces the token once.
+    offset = refreshAt - Date.now() + 1000;
+    await until("refresh", async () => (await tokenLedger(t.emu.url, a!.channelId)).length >= 2);
+    const ledger = await tokenLedger(t.emu.url, a!.channelId);
+    assert.equal(ledger.length, 2);
+    const second = await request(`${t.url}/v1/channels/${a!.channelId}/token`, { headers: { authorization: `Bearer ${key}` } });
+    assert.notEqual(second.body.key_id, first.body.key_id);
+    assert.equal(ledger.find((r) => r.key_id === first.body.key_id)!.state, "valid");
+
+    // Past the revoke grace (10 minutes by default): the superseded token is revoked at LINE.
+    offset += 11 * 60_000;
+    await until("revocation", async () => (await tokenLedger(t.emu.url, a!.channelId)).find((r) => r.key_id === first.body.key_id)!.state === "revoked");
+    const audit = await t.store.listAudit({ channelId: a!.channelId, limit: 100 });
+    assert.ok(audit.some((r) => r.action === "token.revoke" && r.actor === "scheduler" && r.keyId === first.body.key_id), JSON.stringify(audit));
+    assert.equal((await tokenLedger(t.emu.url, a!.channelId)).length, 2);
+    const ready = await request(`${t.url}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.equal(ready.body.scheduler, "ok");
+  } finally {
+    await t.close();
+  }
+});
+
+test("readyz reports the scheduler stopped after close begins, and healthz stays simple", async () => {
+  const t = await startTestBroker({ server: { scheduler: { tickMs: 20 } } });
+  try {
+    assert.deepEqual((await request(`${t.url}/healthz`)).body, { status: "ok" });
+    assert.equal((await request(`${t.url}/readyz`)).status, 200);
+    await t.broker.scheduler!.stop();
+    const r = await request(`${t.url}/readyz`);
+    assert.equal(r.status, 503);
+    assert.equal(r.body.scheduler, "stopped");
+  } finally {
+    await t.close();
+  }
+});

@@ -1,0 +1,90 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { request, startTestBroker, type TestBroker } from "./helpers.ts";
+import { deliverTestWebhook, sentMessages } from "../helpers/emulator.ts";
+
+let t: TestBroker;
+before(async () => {
+  t = await startTestBroker({ channels: 2 });
+});
+after(() => t.close());
+
+const hookUrl = (channelId: string): string => `${t.url}/webhook/${channelId}`;
+const textEvent = (text: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  type: "message",
+  message: { type: "text", id: String(Date.now()), text },
+  ...extra,
+});
+
+test("a signed delivery from the emulator is answered 200 and the example bot replies こんにちは! with a managed token", async () => {
+  const [a] = t.channels;
+  const r = await deliverTestWebhook(t.emu.url, { channelId: a!.channelId, url: hookUrl(a!.channelId), events: [textEvent("hello")] });
+  assert.equal(r.status, 200);
+  await t.broker.drainWebhooks();
+  const msgs = (await sentMessages(t.emu.url, a!.channelId)).filter((m) => m.replyToken === r.replyTokens[0]);
+  assert.equal(msgs.length, 1);
+  assert.equal(msgs[0].body.messages[0].text, "こんにちは!");
+});
+
+test("one delivery replayed 50 times (and as a redelivery) is handled once", async () => {
+  const [a] = t.channels;
+  const r = await deliverTestWebhook(t.emu.url, { channelId: a!.channelId, url: hookUrl(a!.channelId), events: [textEvent("once")] });
+  assert.equal(r.status, 200);
+  const replays = await Promise.all(Array.from({ length: 50 }, () =>
+    request(hookUrl(a!.channelId), { method: "POST", body: r.body, headers: { "content-type": "application/json", "X-Line-Signature": r.signature } })));
+  for (const x of replays) assert.equal(x.status, 200);
+  await t.broker.drainWebhooks();
+  const msgs = (await sentMessages(t.emu.url, a!.channelId)).filter((m) => m.replyToken === r.replyTokens[0]);
+  assert.equal(msgs.length, 1);
+});
+
+test("bad signature, missing signature and a body signed for another channel get 401; rejections are audited and counted", async () => {
+  const [a, b] = t.channels;
+  const body = JSON.stringify({ destination: a!.botUserId, events: [textEvent("x", { webhookEventId: "01HXXXXXXXXXXXXXXXXXXXXXXX", replyToken: "rt", mode: "active", timestamp: 1, deliveryContext: { isRedelivery: false } })] });
+  const sigA = createHmac("sha256", a!.channelSecret).update(body).digest("base64");
+  const cases: Array<[string, Record<string, string>]> = [
+    [hookUrl(a!.channelId), { "x-line-signature": "AAAA" + sigA.slice(4) }],
+    [hookUrl(a!.channelId), {}],
+    [hookUrl(b!.channelId), { "x-line-signature": sigA }],
+    [hookUrl("9999999999"), { "x-line-signature": sigA }],
+  ];
+  for (const [url, headers] of cases) {
+    const r = await request(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
+    assert.equal(r.status, 401, url);
+    assert.equal(r.body.error, "ERR_WEBHOOK_SIGNATURE");
+  }
+  await t.broker.drainWebhooks();
+  const audit = await t.store.listAudit({ limit: 100 });
+  const rejects = audit.filter((row) => row.action === "webhook.reject");
+  assert.ok(rejects.some((row) => row.channelId === a!.channelId));
+  assert.ok(rejects.some((row) => row.channelId === b!.channelId));
+  for (const row of rejects) assert.equal(row.actor, "webhook");
+  const metrics = (await request(`${t.url}/metrics`)).text;
+  assert.match(metrics, /kagiya_webhook_requests_total\{outcome="bad_signature"\} [4-9]/);
+  assert.match(metrics, /kagiya_webhook_requests_total\{outcome="accepted"\} \d+/);
+  // The audit log never holds the signature or the secret.
+  const dump = JSON.stringify(audit);
+  assert.ok(!dump.includes(sigA) && !dump.includes(a!.channelSecret));
+});
+
+test("oversized, non-JSON and empty-events deliveries get 413, 400 and 200; malformed channel paths 404", async () => {
+  const [a] = t.channels;
+  const sign = (b: string | Buffer): string => createHmac("sha256", a!.channelSecret).update(b).digest("base64");
+  const big = Buffer.alloc(1024 * 1024 + 1, 0x20);
+  const tooBig = await request(hookUrl(a!.channelId), { method: "POST", body: big, headers: { "x-line-signature": sign(big) } });
+  assert.equal(tooBig.status, 413);
+  const notJson = "not json";
+  const bad = await request(hookUrl(a!.channelId), { method: "POST", body: notJson, headers: { "x-line-signature": sign(notJson) } });
+  assert.equal(bad.status, 400);
+  const empty = JSON.stringify({ destination: a!.botUserId, events: [] });
+  const ok = await request(hookUrl(a!.channelId), { method: "POST", body: empty, headers: { "X-LINE-SIGNATURE": sign(empty) } });
+  assert.equal(ok.status, 200);
+  const weird = await request(`${t.url}/webhook/abc`, { method: "POST", body: empty, headers: { "x-line-signature": sign(empty) } });
+  assert.equal(weird.status, 404);
+  assert.equal(weird.body.error, "ERR_NOT_FOUND");
+  const get = await request(hookUrl(a!.channelId));
+  assert.equal(get.status, 405);
+  // Still serving.
+  assert.equal((await request(`${t.url}/healthz`)).status, 200);
+});
