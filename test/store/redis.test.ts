@@ -66,6 +66,21 @@ describe("RedisStore specifics", { skip }, () => {
     }
   });
 
+  it("scripts survive a flushed script cache (server restart): EVALSHA falls back to EVAL", async () => {
+    const store = await RedisStore.connect({ url: REDIS_URL, prefix: `${randomNamespace("redis")}:` });
+    try {
+      const row = { channelId: "1", keyId: "k", accessToken: null, generation: 0, state: "valid" as const, issuedAt: 1, expiresAt: 2, refreshAt: 2, revokeAt: null, updatedAt: 1 };
+      assert.equal(await store.commitToken("1", 0, row, 1), true);
+      await store.client.script("FLUSH");
+      assert.equal((await store.getCurrent("1")).generation, 1);
+      assert.equal(await store.commitToken("1", 1, { ...row, keyId: "k2" }, 1), true);
+      assert.equal((await store.getCurrent("1")).token?.keyId, "k2");
+    } finally {
+      await store.destroy();
+      await store.close();
+    }
+  });
+
   it("every key it writes is under its prefix", async () => {
     const prefix = `${randomNamespace("redis")}:`;
     const store = await openStore(`${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`, {});
