@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli, type CliResult } from "../helpers/cli.ts";
 import { KEYS_DIR, privateValues, vector } from "../core/vectors.ts";
+import { CORPUS } from "../core/key-corpus.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kagiya-keys-"));
 
@@ -102,4 +103,26 @@ test("keys commands answer bad input with one line on stderr and exit 2", async 
   assertOneLineError(await runCli(["keys", "generate", "--out"]), /--out needs a value/);
   assertOneLineError(await runCli(["keys", "generate", "--out", aFile]), /is a file, not a folder/);
   assertOneLineError(await runCli(["keys", "generate", "--nope"]), /unknown option --nope/);
+});
+
+test("keys lint catches every key of the broken-key corpus, each with the right code and field", async () => {
+  const corpusDir = join(dir, "corpus");
+  mkdirSync(corpusDir);
+  const files = CORPUS.map((entry, i) => {
+    const file = join(corpusDir, `${String(i).padStart(2, "0")}.jwk.json`);
+    writeFileSync(file, JSON.stringify(entry.key));
+    return { file, entry };
+  });
+  for (const asPublic of [false, true]) {
+    const group = files.filter((f) => (f.entry.public === true) === asPublic);
+    const r = await runCli(["keys", "lint", "--json", ...(asPublic ? ["--public"] : []), ...group.map((f) => f.file)]);
+    assert.equal(r.code, 1, r.stderr);
+    const reports = JSON.parse(r.stdout) as Array<{ file: string; findings: Array<{ code: string; field: string }> }> | { file: string; findings: Array<{ code: string; field: string }> };
+    const list = Array.isArray(reports) ? reports : [reports];
+    assert.equal(list.length, group.length);
+    for (const [i, report] of list.entries()) {
+      const { entry } = group[i]!;
+      assert.deepEqual(report.findings.map((f) => [f.code, f.field]), [[entry.code, entry.field]], entry.name);
+    }
+  }
 });

@@ -52,7 +52,7 @@ export async function lintKey(input: KeyInput, options: KeyLintOptions = {}): Pr
   } catch (error) {
     // A PEM of another key type is a finding, like an EC JWK, not unreadable input.
     if (error instanceof KeyError && error.code === "ERR_KEY_TYPE") {
-      return { format: "pem", kind: "private", bits: undefined, thumbprint: undefined, findings: [finding("KEY_KTY_NOT_RSA", "kty", error.message.replace(/^the PEM key /, "the key "), "generate an RSA 2048-bit key: kagiya keys generate")] };
+      return { format: "pem", kind: "private", bits: undefined, thumbprint: undefined, findings: [finding("KEY_KTY_NOT_RSA", "kty", error.message.replace(/^the PEM key /, "the key ").replace(" (kagiya keys generate makes one)", ""), "generate an RSA 2048-bit key: kagiya keys generate")] };
     }
     throw error;
   }
