@@ -114,6 +114,7 @@ interface Health {
   /** An issue attempt failed ambiguously: list valid key IDs before the next one. */
   checkKeyIds: boolean;
   reason: IssueReason | null;
+  lastReconcileAt: number | null;
 }
 
 interface ChannelEntry {
@@ -129,6 +130,8 @@ const MAINTAIN_LOCK_PREFIX = "tokens.maintain.";
 const INTENT_PREFIX = "tokens.issuing.";
 /** Orphans carry no expiry from LINE: count them for the longest life LINE grants. */
 const ORPHAN_LIFETIME_MS = LINE_TOKEN_LIMITS.maxLifetimeSeconds * 1000;
+/** While orphans are counted, maintain() asks LINE about them at most this often. */
+const ORPHAN_RECHECK_MS = 3600 * 1000;
 /** Rows are kept this long after they expire (for `token list`), then pruned by maintain(). */
 const PRUNE_AFTER_MS = 24 * 3600 * 1000;
 
@@ -368,6 +371,7 @@ export class TokenManager implements TokenSource {
         const t = await this.get(channelId);
         report.refreshed = t.keyId !== before.token.keyId;
       }
+      await this.#reconcileOrphansIfDue(channelId, actor);
       const lock = await this.#store.tryLock(MAINTAIN_LOCK_PREFIX + channelId, this.#lockTtlMs);
       if (lock) {
         try {
@@ -502,6 +506,8 @@ export class TokenManager implements TokenSource {
     if ("row" in waited) return this.#remember(channelId, waited.generation, waited.row, entry.policy, this.#now(), waited.row.refreshAt);
     const lock = waited;
     try {
+      // Read the channel afresh: it may have been removed, re-keyed or re-configured meanwhile.
+      entry = await this.#channel(channelId, true);
       const cur = await this.#store.getCurrent(channelId);
       const now = this.#now();
       const usable = usableRow(cur.token, entry.policy, now);
@@ -598,14 +604,14 @@ export class TokenManager implements TokenSource {
       committed = await this.#store.commitToken(channelId, generation, row, now + policy.revokeGraceSeconds * 1000);
     } catch (error) {
       // Never hand out a token the store does not know: revoke it so it does not count.
-      if (await this.#revokeQuietly(channel, issued.accessToken)) await this.#clearIntent(channelId, intent);
+      if (await this.#revokeQuietly(channel, issued.accessToken)) await this.#settleRevoked(channelId, issued.keyId, intent);
       await this.#audit("token.revoke", actor, channelId, issued.keyId, "the new token could not be stored");
       this.#recordFailure(channelId, { code: (error as KagiyaError).code ?? "ERR_STORE", message: "the new token could not be stored", ambiguous: false, retryAfterMs: null, capReached: false });
       throw error;
     }
     if (!committed) {
       // Our lock expired while we were stalled and someone else stored a newer token.
-      if (await this.#revokeQuietly(channel, issued.accessToken)) await this.#clearIntent(channelId, intent);
+      if (await this.#revokeQuietly(channel, issued.accessToken)) await this.#settleRevoked(channelId, issued.keyId, intent);
       await this.#audit("token.revoke", actor, channelId, issued.keyId, "late write rejected: a newer token was stored meanwhile");
       const cur = await this.#store.getCurrent(channelId);
       const usable = usableRow(cur.token, policy, this.#now());
@@ -622,6 +628,16 @@ export class TokenManager implements TokenSource {
     const token = freezeToken(channelId, issued.accessToken, row);
     this.#cacheToken(channelId, generation + 1, token, row, policy, now);
     return token;
+  }
+
+  /** A token we got but could not keep is revoked: if a reconcile recorded it as an orphan meanwhile, say so. */
+  async #settleRevoked(channelId: string, keyId: string, intent: string): Promise<void> {
+    await this.#clearIntent(channelId, intent);
+    try {
+      await this.#store.setTokenState(channelId, keyId, "revoked", null);
+    } catch {
+      // No row (the usual case) or the store is failing: the next reconcile settles it.
+    }
   }
 
   async #clearIntent(channelId: string, intent: string): Promise<void> {
@@ -648,8 +664,18 @@ export class TokenManager implements TokenSource {
   /** Refuses before LINE would: 30 valid tokens, orphans included. Trims kagiya's own live tokens to the policy. */
   async #ensureBudget(entry: ChannelEntry, actor: string, now: number): Promise<void> {
     const channelId = entry.channel.channelId;
-    const rows = await this.#store.listTokens(channelId);
-    const live = rows.filter((r) => r.state !== "revoked" && r.expiresAt > now);
+    let rows = await this.#store.listTokens(channelId);
+    let live = rows.filter((r) => r.state !== "revoked" && r.expiresAt > now);
+    if (live.length >= LINE_TOKEN_LIMITS.maxValidTokens && live.some((r) => r.state === "orphan")) {
+      // Orphans are counted for the longest life LINE grants; LINE may have let some go already.
+      try {
+        await this.#reconcileLocked(entry, actor);
+      } catch (error) {
+        throw this.#upstreamFailed(channelId, error);
+      }
+      rows = await this.#store.listTokens(channelId);
+      live = rows.filter((r) => r.state !== "revoked" && r.expiresAt > now);
+    }
     if (live.length >= LINE_TOKEN_LIMITS.maxValidTokens) {
       const error = new TokenBudgetExhaustedError(channelId, live.length, LINE_TOKEN_LIMITS.maxValidTokens);
       this.#recordFailure(channelId, { code: error.code, message: error.message, ambiguous: false, retryAfterMs: null, capReached: true });
@@ -706,6 +732,7 @@ export class TokenManager implements TokenSource {
     }
     const health = this.#healthOf(channelId);
     health.checkKeyIds = false;
+    health.lastReconcileAt = now;
     try {
       await this.#store.setMeta(INTENT_PREFIX + channelId, "");
     } catch {
@@ -716,6 +743,25 @@ export class TokenManager implements TokenSource {
     const budgetUsed = listed.length;
     await this.#audit("token.reconcile", actor, channelId, null, `listed=${listed.length} revoked=${markedRevoked.length} orphans=${orphans.length}`);
     return { channelId, validKeyIds: [...listed], markedRevoked, orphans, budgetUsed, budgetLeft: Math.max(0, LINE_TOKEN_LIMITS.maxValidTokens - budgetUsed) };
+  }
+
+  /** Orphans are counted for 30 days at most; ask LINE (hourly at most) whether they are still valid. */
+  async #reconcileOrphansIfDue(channelId: string, actor: string): Promise<void> {
+    const now = this.#now();
+    const health = this.#healthOf(channelId);
+    if (health.lastReconcileAt !== null && now - health.lastReconcileAt < ORPHAN_RECHECK_MS) return;
+    if (now < health.retryAt) return;
+    const rows = await this.#store.listTokens(channelId);
+    if (!rows.some((r) => r.state === "orphan" && r.expiresAt > now)) return;
+    const lock = await this.#store.tryLock(LOCK_PREFIX + channelId, this.#lockTtlMs);
+    if (!lock) return; // someone is issuing; next time
+    try {
+      await this.#reconcileLocked(await this.#channel(channelId), actor);
+    } catch (error) {
+      throw this.#upstreamFailed(channelId, error);
+    } finally {
+      await lock.release().catch(() => {});
+    }
   }
 
   async #revokeDue(channelId: string, actor: string, report: MaintainChannelReport): Promise<void> {
@@ -757,10 +803,10 @@ export class TokenManager implements TokenSource {
     this.#cache.set(channelId, { token, promise: Promise.resolve(token), generation, freshUntil, serveUntil });
   }
 
-  async #channel(channelId: string): Promise<ChannelEntry> {
+  async #channel(channelId: string, fresh = false): Promise<ChannelEntry> {
     const now = this.#now();
     const e = this.#channels.get(channelId);
-    if (e !== undefined && now - e.loadedAt < this.#cacheCheckMs && now >= e.loadedAt) return e;
+    if (!fresh && e !== undefined && now - e.loadedAt < this.#cacheCheckMs && now >= e.loadedAt) return e;
     const channel = await this.#registry.require(channelId);
     if (e !== undefined && e.updatedAt === channel.updatedAt) {
       e.loadedAt = now;
@@ -774,7 +820,7 @@ export class TokenManager implements TokenSource {
   #healthOf(channelId: string): Health {
     let h = this.#health.get(channelId);
     if (h === undefined) {
-      h = { failures: 0, retryAt: 0, lastError: null, lastRefreshAt: null, checkKeyIds: false, reason: null };
+      h = { failures: 0, retryAt: 0, lastError: null, lastRefreshAt: null, checkKeyIds: false, reason: null, lastReconcileAt: null };
       this.#health.set(channelId, h);
     }
     return h;

@@ -94,6 +94,23 @@ for (const backend of await allBackends()) describe(backend.name, { skip: backen
     assert.equal((await m.status(id)).budgetUsed, 3);
   });
 
+  test("orphans count until LINE lets them go: maintain() re-asks LINE (hourly at most) and frees the budget", async () => {
+    const w = await tokenWorld({ backend });
+    const id = w.channel.channelId;
+    const m = w.manager();
+    await m.get(id);
+    for (let i = 0; i < 3; i++) await issueTestToken(w.emu.url, w.channel, { exp: Math.floor(w.clock.now() / 1000) + 600, token_exp: 3600 });
+    assert.equal((await m.reconcile(id)).orphans.length, 3);
+    assert.equal((await m.status(id)).budgetUsed, 4, "orphans are counted for up to 30 days");
+    await m.maintainChannel(id);
+    assert.equal((await m.status(id)).budgetUsed, 4, "not re-asked within the hour");
+    await w.clock.advance(2 * 3600);
+    await m.maintainChannel(id);
+    const status = await m.status(id);
+    assert.equal(status.budgetUsed, 1);
+    assert.deepEqual(status.tokens.filter((t) => t.state === "orphan"), []);
+  });
+
   test("the 30-token cap: orphans count, a typed error instead of a 31st request, none in the ledger", async () => {
     const w = await tokenWorld({ backend });
     const id = w.channel.channelId;
