@@ -8,7 +8,7 @@ import { TokenManager } from "../../src/tokens/manager.ts";
 import { lineTokenApi } from "../../src/tokens/line.ts";
 import { allBackends } from "./backends.ts";
 import { startMutatingProxy, type Mutation } from "./proxy.ts";
-import { emulatedDateFetch, tokenWorld, type TokenWorld } from "./setup.ts";
+import { tokenWorld, type TokenWorld } from "./setup.ts";
 
 /** Issues a token for the channel straight at the emulator, behind kagiya's back. */
 function issueBehindTheBack(w: TokenWorld): Promise<{ access_token: string; key_id: string }> {
@@ -21,7 +21,7 @@ for (const backend of await allBackends()) describe(backend.name, { skip: backen
     const id = w.channel.channelId;
     const a = w.manager();
     const other = await w.reopen();
-    const b = new TokenManager({ registry: other.registry, line: lineTokenApi({ baseUrl: w.emu.url, now: w.clock.now, fetch: emulatedDateFetch(w.clock) }), now: w.clock.now });
+    const b = new TokenManager({ registry: other.registry, line: lineTokenApi({ baseUrl: w.emu.url, now: w.clock.now }), now: w.clock.now });
     const t1 = await a.get(id);
     assert.equal((await b.get(id)).keyId, t1.keyId);
     // LINE stops accepting the token (revoked elsewhere): every holder reports the 401.
@@ -168,7 +168,7 @@ for (const backend of await allBackends()) describe(backend.name, { skip: backen
       const proxy = await startMutatingProxy(w.emu.url);
       after(() => proxy.close());
       const id = w.channel.channelId;
-      const m = w.manager({ line: lineTokenApi({ baseUrl: proxy.url, now: w.clock.now, fetch: emulatedDateFetch(w.clock) }) });
+      const m = w.manager({ line: lineTokenApi({ baseUrl: proxy.url, now: w.clock.now }) });
       const t1 = await m.get(id);
       await w.clock.advance(Math.ceil(((await m.refreshAt(id))! - w.clock.now()) / 1000) + 1);
       proxy.mode = mode;
@@ -187,7 +187,7 @@ for (const backend of await allBackends()) describe(backend.name, { skip: backen
     const gate = new Promise<void>((r) => (release = r));
     let issueSeen!: () => void;
     const issued = new Promise<void>((r) => (issueSeen = r));
-    const base = emulatedDateFetch(w.clock);
+    const base: typeof fetch = (input, init) => fetch(input, init);
     const stalled: typeof fetch = async (input, init) => {
       const res = await base(input, init);
       if (String(input).endsWith("/oauth2/v2.1/token")) {
@@ -229,7 +229,7 @@ for (const backend of await allBackends()) describe(backend.name, { skip: backen
     const { ChannelRegistry } = await import("../../src/store/registry.ts");
     const { Sealer, MasterKey } = await import("../../src/store/sealed.ts");
     const registry = await ChannelRegistry.open(failing, new Sealer(MasterKey.parse(w.masterKey)));
-    const m = new TokenManager({ registry, line: lineTokenApi({ baseUrl: w.emu.url, now: w.clock.now, fetch: emulatedDateFetch(w.clock) }), now: w.clock.now });
+    const m = new TokenManager({ registry, line: lineTokenApi({ baseUrl: w.emu.url, now: w.clock.now }), now: w.clock.now });
     await assert.rejects(m.get(id), (e: unknown) => e instanceof StoreError);
     const ledger = await tokenLedger(w.emu.url, id);
     assert.equal(ledger.length, 1);

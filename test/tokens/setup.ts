@@ -9,9 +9,9 @@ import type { Store, TokenPolicyOverrides } from "../../src/store/types.ts";
 import { TokenManager, type TokenManagerOptions } from "../../src/tokens/manager.ts";
 import { lineTokenApi, type LineTokenApiOptions } from "../../src/tokens/line.ts";
 import type { Backend } from "./backends.ts";
-import { emulatedDateFetch, TestClock } from "./clock.ts";
+import { TestClock } from "./clock.ts";
 
-export { emulatedDateFetch, TestClock };
+export { TestClock };
 
 export interface TokenWorld {
   emu: TestEmulator;
@@ -69,7 +69,7 @@ export async function tokenWorld(options: { backend?: Backend; store?: Store; po
     },
     manager(o = {}) {
       const { line, ...rest } = o;
-      const api = line !== undefined && "issue" in line ? line : lineTokenApi({ baseUrl: emu.url, now: clock.now, fetch: emulatedDateFetch(clock), ...(line as LineTokenApiOptions | undefined) });
+      const api = line !== undefined && "issue" in line ? line : lineTokenApi({ baseUrl: emu.url, now: clock.now, ...(line as LineTokenApiOptions | undefined) });
       return new TokenManager({ registry, line: api, now: clock.now, ...rest });
     },
   };
