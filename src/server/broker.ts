@@ -11,6 +11,7 @@ import { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
 import { ServerMetrics } from "./metrics.ts";
 import { startServer, type RunningServer, type StartServerOptions } from "./server.ts";
 import type { MaintenanceTarget, TokenService } from "./types.ts";
+import { ServeWhileRefreshing } from "./serve-while-refreshing.ts";
 
 /** Options of {@link startBroker}: the server's, with the pieces it builds from the registry. */
 export interface BrokerOptions extends Omit<StartServerOptions, "tokens" | "webhook" | "store" | "log" | "metrics"> {
@@ -62,11 +63,23 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     actor: "server",
     ...(serverOptions.now ? { now: serverOptions.now } : {}),
   });
+  // Reads (token API and the bot) never wait on LINE while a valid token is known.
+  const reads = new ServeWhileRefreshing(manager, serverOptions.now ? { now: serverOptions.now } : {});
   const tokens: TokenService & MaintenanceTarget = {
-    get: (channelId) => manager.get(channelId),
-    invalidate: (channelId, keyId) => manager.invalidate(channelId, keyId),
-    issue: (channelId, o) => manager.issue(channelId, o),
-    revoke: (channelId, keyId, o) => manager.revoke(channelId, keyId, o),
+    get: (channelId) => reads.get(channelId),
+    invalidate: (channelId, keyId) => reads.invalidate(channelId, keyId),
+    issue: (channelId, o) => {
+      reads.forget(channelId);
+      return manager.issue(channelId, o);
+    },
+    revoke: async (channelId, keyId, o) => {
+      reads.forget(channelId);
+      try {
+        return await manager.revoke(channelId, keyId, o);
+      } finally {
+        reads.forget(channelId);
+      }
+    },
     reconcile: (channelId, o) => manager.reconcile(channelId, o),
     status: (channelId) => manager.status(channelId),
     async maintain(channelId) {
@@ -88,7 +101,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const dispatcher = bot === false
     ? undefined
     : bot === undefined || bot === "example"
-      ? createExampleBot({ tokens: manager, line: createLineClient(lineApiBase !== undefined ? { baseUrl: lineApiBase } : {}), logger: log })
+      ? createExampleBot({ tokens: reads, line: createLineClient(lineApiBase !== undefined ? { baseUrl: lineApiBase } : {}), logger: log })
       : typeof bot === "function" ? bot(manager) : bot;
   const server = await startServer({
     ...serverOptions,

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { request, startTestBroker, testApiKey } from "./helpers.ts";
-import { tokenLedger } from "../helpers/emulator.ts";
+import { clearFaults, injectFault, tokenLedger } from "../helpers/emulator.ts";
 
 async function until<T>(what: string, f: () => Promise<T | undefined | false>, tries = 200): Promise<T> {
   for (let i = 0; i < tries; i++) {
@@ -58,6 +58,32 @@ test("readyz reports the scheduler stopped after close begins, and healthz stays
     assert.equal(r.status, 503);
     assert.equal(r.body.scheduler, "stopped");
   } finally {
+    await t.close();
+  }
+});
+
+test("at the refresh point a read gets the current token at once while the refresh waits on a slow LINE", async () => {
+  let offset = 0;
+  const t = await startTestBroker({ server: { now: () => Date.now() + offset, scheduler: false } });
+  try {
+    const [a] = t.channels;
+    const { key } = await testApiKey(t.store, [a!.channelId]);
+    const get = () => request(`${t.url}/v1/channels/${a!.channelId}/token`, { headers: { authorization: `Bearer ${key}` } });
+    const first = await get();
+    const refreshAt = (await t.broker.manager.status(a!.channelId)).tokens[0]!.refreshAt;
+    offset = refreshAt - Date.now() - 10_000;
+    assert.equal((await get()).body.key_id, first.body.key_id);
+    // LINE now takes 3 s to issue; kagiya's clock passes the refresh point.
+    await injectFault(t.emu.url, { method: "POST", path: "/oauth2/v2.1/token", delayMs: 3000 });
+    offset = refreshAt - Date.now() + 1000;
+    const during = await get();
+    assert.equal(during.status, 200);
+    assert.equal(during.body.key_id, first.body.key_id);
+    assert.equal((await tokenLedger(t.emu.url, a!.channelId)).length, 1, "the refresh was still in flight");
+    await until("refreshed token", async () => (await get()).body.key_id !== first.body.key_id, 400);
+    assert.equal((await tokenLedger(t.emu.url, a!.channelId)).length, 2);
+  } finally {
+    await clearFaults(t.emu.url);
     await t.close();
   }
 });

@@ -1,0 +1,70 @@
+import type { ManagedToken, TokenSource } from "../tokens/types.ts";
+
+/** Options of {@link ServeWhileRefreshing}. Durations in ms. */
+export interface ServeWhileRefreshingOptions {
+  /** A remembered token is only served while it was confirmed by the source this recently (default 300000). */
+  maxAgeMs?: number;
+  /** ...and while it has at least this much life left (default 300000, the policy's default minimum). */
+  minRemainingMs?: number;
+  now?: () => number;
+}
+
+interface Last {
+  token: ManagedToken;
+  promise: Promise<ManagedToken>;
+  at: number;
+}
+
+/**
+ * Makes token reads never wait on LINE: when the source's `get()` has to go to the store or to
+ * LINE (a refresh at the refresh point), the token it handed out last is served at once while
+ * the refresh goes on in the background, as long as that token was confirmed recently and has
+ * ample life left. `invalidate()` and {@link forget} drop the remembered token, so a token LINE
+ * rejected or kagiya revoked is never served from here.
+ *
+ * @example
+ * ```ts
+ * const tokens = new ServeWhileRefreshing(manager);
+ * const t = await tokens.get("1234567890"); // never waits on LINE while a valid token is known
+ * ```
+ */
+export class ServeWhileRefreshing implements TokenSource {
+  readonly #source: TokenSource;
+  readonly #maxAge: number;
+  readonly #minRemaining: number;
+  readonly #now: () => number;
+  readonly #last = new Map<string, Last>();
+
+  constructor(source: TokenSource, options: ServeWhileRefreshingOptions = {}) {
+    this.#source = source;
+    this.#maxAge = options.maxAgeMs ?? 300_000;
+    this.#minRemaining = options.minRemainingMs ?? 300_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get(channelId: string): Promise<ManagedToken> {
+    const p = this.#source.get(channelId);
+    const last = this.#last.get(channelId);
+    // Hot path: the source answered from memory with the same promise as last time.
+    if (last !== undefined && last.promise === p) return p;
+    const track = p.then((token) => {
+      this.#last.set(channelId, { token, promise: p, at: this.#now() });
+      return token;
+    });
+    const now = this.#now();
+    if (last === undefined || now - last.at > this.#maxAge || last.token.expiresAt - now <= this.#minRemaining) return track;
+    track.catch(() => {});
+    // An already-settled source promise wins the race; a pending one loses to the known token.
+    return Promise.race([track, Promise.resolve(last.token)]);
+  }
+
+  async invalidate(channelId: string, keyId: string): Promise<void> {
+    this.forget(channelId);
+    await this.#source.invalidate(channelId, keyId);
+  }
+
+  /** Drops the remembered token of a channel (after a revocation or a manual issue). */
+  forget(channelId: string): void {
+    this.#last.delete(channelId);
+  }
+}
