@@ -88,3 +88,36 @@ test("oversized, non-JSON and empty-events deliveries get 413, 400 and 200; malf
   // Still serving.
   assert.equal((await request(`${t.url}/healthz`)).status, 200);
 });
+
+test("1,000 fuzzed requests to the mounted intake: no 5xx, no bad signature accepted, no good one rejected", async () => {
+  const [a] = t.channels;
+  let seed = 0x5eed;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const randomBytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => rand(256)));
+  let good = 0;
+  for (let i = 0; i < 1000; i += 50) {
+    const batch = Array.from({ length: 50 }, async (_, j) => {
+      const kind = rand(4);
+      const body = kind === 0 ? JSON.stringify({ destination: a!.botUserId, events: [] }) : kind === 1 ? randomBytes(rand(2000)) : JSON.stringify({ events: [{ type: "x".repeat(rand(50)) }], n: i + j });
+      const signed = rand(3) === 0;
+      const sig = signed ? createHmac("sha256", a!.channelSecret).update(body).digest("base64") : rand(2) ? randomBytes(rand(60)).toString("base64") : randomBytes(32).toString("base64");
+      const headers: Record<string, string> = { "content-type": ["application/json", "text/plain", "application/x-www-form-urlencoded"][rand(3)]! };
+      if (rand(10) !== 0) headers[["x-line-signature", "X-Line-Signature", "X-LINE-SIGNATURE"][rand(3)]!] = sig;
+      const r = await request(hookUrl(a!.channelId), { method: "POST", body, headers });
+      assert.ok(r.status < 500, `5xx: ${r.status}`);
+      const validJsonBody = typeof body === "string";
+      if (signed && "x-line-signature" in Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]))) {
+        assert.equal(r.status, validJsonBody ? 200 : 400, `good signature: ${r.text}`);
+        if (validJsonBody) good++;
+      } else {
+        assert.equal(r.status, 401, `bad signature accepted: ${r.status}`);
+      }
+    });
+    await Promise.all(batch);
+  }
+  assert.ok(good > 50);
+  assert.equal((await request(`${t.url}/healthz`)).status, 200);
+});
