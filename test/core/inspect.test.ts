@@ -132,6 +132,8 @@ test("verifyJws accepts only RS256 signatures by the key, and throws on non-JWS 
   const ok = await verifyJws(a2.jws!, a2Key);
   assert.equal(ok.valid, true);
   assert.deepEqual(ok.header, { alg: "RS256" });
+  assert.deepEqual(ok.payload, JSON.parse(a2.payload));
+  assert.equal(JSON.stringify(ok), JSON.stringify({ valid: true, header: { alg: "RS256" }, payload: JSON.parse(a2.payload) }));
   assert.equal((await verifyJws(a2.jws!, key)).valid, false);
   const tampered = a2.jws!.replace(".eyJpc3MiOiJqb2Ui", ".eyJpc3MiOiJqb2Yi");
   assert.equal((await verifyJws(tampered, a2Key)).valid, false);

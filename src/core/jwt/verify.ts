@@ -42,25 +42,37 @@ function headerOf(segment: string): Readonly<Record<string, unknown>> {
   return lastHeader;
 }
 
-function result(valid: boolean, header: Readonly<Record<string, unknown>>, payloadSegment: string): JwsVerification {
-  let payload: unknown;
-  let decoded = false;
-  return {
-    valid,
-    header,
-    get payload() {
-      if (!decoded) {
-        const text = segmentText(payloadSegment, "payload");
-        try {
-          payload = JSON.parse(text);
-        } catch {
-          payload = text;
-        }
-        decoded = true;
+const UNREAD = Symbol("unread");
+
+/** A verification result whose payload is decoded only when read (most callers need `valid` only). */
+class Verification implements JwsVerification {
+  readonly valid: boolean;
+  readonly header: Readonly<Record<string, unknown>>;
+  #segment: string;
+  #payload: unknown = UNREAD;
+  constructor(valid: boolean, header: Readonly<Record<string, unknown>>, segment: string) {
+    this.valid = valid;
+    this.header = header;
+    this.#segment = segment;
+  }
+  get payload(): unknown {
+    if (this.#payload === UNREAD) {
+      const text = segmentText(this.#segment, "payload");
+      try {
+        this.#payload = JSON.parse(text);
+      } catch {
+        this.#payload = text;
       }
-      return payload;
-    },
-  };
+    }
+    return this.#payload;
+  }
+  toJSON(): { valid: boolean; header: Readonly<Record<string, unknown>>; payload: unknown } {
+    return { valid: this.valid, header: this.header, payload: this.payload };
+  }
+}
+
+function result(valid: boolean, header: Readonly<Record<string, unknown>>, payloadSegment: string): JwsVerification {
+  return new Verification(valid, header, payloadSegment);
 }
 
 /**
