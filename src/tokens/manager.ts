@@ -22,14 +22,20 @@ import type { CurrentToken, Store, TokenRow } from "../store/types.ts";
 import { TokenBudgetExhaustedError, TokenNotFoundError, TokenUnavailableError } from "./errors.ts";
 import { LINE_TOKEN_LIMITS, planRefreshAt, resolveTokenPolicy, type TokenPolicy } from "./policy.ts";
 import type { ChannelTokenStatus, ManagedToken, ReconcileReport, TokenObserver, TokenSource } from "./types.ts";
+import { lineTokenApi } from "./line.ts";
 import { classifyFailure, type LineTokenApi, type UpstreamFailure } from "./upstream.ts";
 
 /** Options of {@link TokenManager}. Durations in ms unless the name says otherwise. */
 export interface TokenManagerOptions {
   /** Channels (and, through it, the store and the sealer). */
   registry: ChannelRegistry;
-  /** The LINE token endpoints; see `lineTokenApi()` in ./line.ts. */
-  line: LineTokenApi;
+  /**
+   * The LINE token endpoints (default: `lineTokenApi({ baseUrl: lineApiBase, now })`, kagiya's
+   * LINE client, one attempt per call).
+   */
+  line?: LineTokenApi;
+  /** LINE API origin when `line` is not given (default `KAGIYA_LINE_API_BASE`, else https://api.line.me). */
+  lineApiBase?: string;
   /** Clock, epoch ms (default `Date.now`). Every expiry, refresh and backoff decision reads it. */
   now?: () => number;
   /** Uniform random in [0, 1) for the refresh jitter and backoff jitter (default `Math.random`). */
@@ -144,7 +150,7 @@ const PRUNE_AFTER_MS = 24 * 3600 * 1000;
  * import { TokenManager, lineTokenApi } from "kagiya/tokens";
  * const store = await openStore("sqlite:./kagiya.db");
  * const registry = await ChannelRegistry.open(store, new Sealer(loadMasterKey(process.env)));
- * const manager = new TokenManager({ registry, line: lineTokenApi() });
+ * const manager = new TokenManager({ registry }); // LINE at KAGIYA_LINE_API_BASE or https://api.line.me
  * const { accessToken } = await manager.get("1234567890");
  * ```
  */
@@ -170,8 +176,8 @@ export class TokenManager implements TokenSource {
   constructor(options: TokenManagerOptions) {
     this.#registry = options.registry;
     this.#store = options.registry.store;
-    this.#line = options.line;
     this.#now = options.now ?? Date.now;
+    this.#line = options.line ?? lineTokenApi({ ...(options.lineApiBase !== undefined ? { baseUrl: options.lineApiBase } : {}), now: this.#now });
     this.#random = options.random ?? Math.random;
     this.#actor = options.actor ?? "library";
     this.#cacheOn = options.cache ?? true;

@@ -1,5 +1,6 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { createPrivateKey } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,9 +24,10 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
   return { KAGIYA_MASTER_KEY: masterKey, KAGIYA_LINE_API_BASE: emu.url, ...extra };
 }
 
-async function keyFile(name: string, jwk: unknown): Promise<string> {
+/** Writes a key file; private keys get alg and use, as `kagiya keys generate` writes them (keys lint wants both). */
+async function keyFile(name: string, jwk: object): Promise<string> {
   const path = join(dir, name);
-  writeFileSync(path, JSON.stringify(jwk), { mode: 0o600 });
+  writeFileSync(path, JSON.stringify("d" in jwk ? { ...jwk, alg: "RS256", use: "sig" } : jwk), { mode: 0o600 });
   return path;
 }
 
@@ -69,10 +71,12 @@ test("channel add (secret from --secret-env), list, show, remove; secrets never 
   assert.deepEqual(JSON.parse(empty.stdout), []);
 });
 
-test("channel add reads the secret from standard input when --secret-env is not given", async () => {
+test("channel add reads the secret from standard input when --secret-env is not given, and takes a PEM key", async () => {
   const cwd = mkdtempSync(join(dir, "b-"));
   const ch = await createTestChannel(emu.url);
-  const key = await keyFile("b.jwk.json", ch.privateJwk);
+  // A PEM private key is accepted too (stored as a JWK).
+  const key = join(dir, "b.pem");
+  writeFileSync(key, createPrivateKey({ key: ch.privateJwk as never, format: "jwk" }).export({ format: "pem", type: "pkcs8" }) as string, { mode: 0o600 });
   const add = await runCli(["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", key, "--json"], { cwd, env: env(), stdin: `${ch.channelSecret}\n` });
   assert.equal(add.code, 0, add.stderr);
   assert.equal(JSON.parse(add.stdout).channelId, ch.channelId);
@@ -89,9 +93,15 @@ test("channel bad input: one line, exit 2, nothing written", async () => {
   const ch = await createTestChannel(emu.url);
   const good = await keyFile("c.jwk.json", ch.privateJwk);
   const pub = await keyFile("c.pub.json", ch.publicJwk);
+  const bare = join(dir, "c.bare.json"); // a private JWK without alg and use
+  writeFileSync(bare, JSON.stringify(ch.privateJwk), { mode: 0o600 });
+  const junk = join(dir, "c.junk.json");
+  writeFileSync(junk, "hello", { mode: 0o600 });
   const cases: Array<[string, string[], Record<string, string>, RegExp]> = [
     ["malformed channel ID", ["channel", "add", "--id", "12ab", "--kid", ch.kid, "--key", good, "--secret-env", "S"], env({ S: "x" }), /channel ID "12ab"/],
     ["a public key", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", pub, "--secret-env", "S"], env({ S: "x" }), /public key/],
+    ["a key failing lint", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", bare, "--secret-env", "S"], env({ S: "x" }), /fails keys lint \(alg: .*use/],
+    ["a file that is no key", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", junk, "--secret-env", "S"], env({ S: "x" }), /key/],
     ["a missing key file", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", join(cwd, "nope.json"), "--secret-env", "S"], env({ S: "x" }), /cannot read key file/],
     ["the secret as a flag value", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret", "x"], env(), /unknown option --secret/],
     ["an unset secret variable", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret-env", "NOPE"], env(), /NOPE/],

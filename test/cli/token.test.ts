@@ -25,7 +25,7 @@ const env = (extra: Record<string, string> = {}): Record<string, string> => ({ K
 async function registered(cwd: string, store: string[]): Promise<TestChannel> {
   const ch = await createTestChannel(emu.url);
   const key = join(cwd, `${ch.channelId}.jwk.json`);
-  writeFileSync(key, JSON.stringify(ch.privateJwk), { mode: 0o600 });
+  writeFileSync(key, JSON.stringify({ ...ch.privateJwk, alg: "RS256", use: "sig" }), { mode: 0o600 });
   const r = await runCli(["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", key, "--secret-env", "S", ...store], { cwd, env: env({ S: ch.channelSecret }) });
   assert.equal(r.code, 0, r.stderr);
   return ch;
@@ -98,6 +98,8 @@ test("token bad input: unknown or malformed channel, missing master key, bad --s
     ["no master key", ["token", "get", ch.channelId], { KAGIYA_LINE_API_BASE: emu.url }, /no master key/],
     ["wrong master key", ["token", "get", ch.channelId], env({ KAGIYA_MASTER_KEY: generateMasterKeyText() }), /master key/],
     ["bad --store", ["token", "get", ch.channelId, "--store", "ftp://x"], env(), /unknown store/],
+    ["unreachable Redis", ["token", "get", ch.channelId, "--store", "redis://127.0.0.1:1"], env(), /Redis/],
+    ["unreachable PostgreSQL", ["token", "get", ch.channelId, "--store", "postgres://postgres@127.0.0.1:1/test"], env(), /PostgreSQL|postgres/i],
     ["both KEY_ID and --all", ["token", "revoke", ch.channelId, "k", "--all"], env(), /KEY_ID or --all/],
     ["neither KEY_ID nor --all", ["token", "revoke", ch.channelId], env(), /KEY_ID or --all/],
     ["unknown key ID", ["token", "revoke", ch.channelId, "nope"], env(), /no token with key ID/],

@@ -5,6 +5,8 @@ import { resolve } from "node:path";
 import { InvalidInputError, KagiyaError } from "../../core/errors.ts";
 import { parseDuration } from "../../core/duration.ts";
 import { importAssertionKey } from "../../core/keys/import.ts";
+import { lintKey } from "../../core/keys/lint.ts";
+import { parseKey } from "../../core/keys/parse.ts";
 import { ChannelNotFoundError } from "../../store/errors.ts";
 import { validateChannelId, validatePolicy } from "../../store/registry.ts";
 import type { TokenPolicyOverrides } from "../../store/types.ts";
@@ -35,7 +37,10 @@ async function readSecret(io: CliIO, envName: string | undefined): Promise<strin
   return line;
 }
 
-/** Reads and checks the private assertion key: it must import for RS256 signing under LINE's rules. */
+/**
+ * Reads the private assertion key (JWK or PEM) and holds it to `keys lint`'s rules for a private
+ * key; returns it as a JWK for the registry.
+ */
 async function readPrivateKey(io: CliIO, file: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
@@ -43,16 +48,17 @@ async function readPrivateKey(io: CliIO, file: string): Promise<Record<string, u
   } catch (error) {
     throw new InvalidInputError(`cannot read key file ${file}: ${(error as { code?: string }).code ?? "unreadable"}`, { field: "--key", cause: error });
   }
-  let jwk: Record<string, unknown>;
-  try {
-    jwk = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw new InvalidInputError(`key file ${file} is not a JSON Web Key (give the private.jwk.json from kagiya keys generate)`, { field: "--key" });
+  const lint = await lintKey(text);
+  if (lint.kind !== "private") {
+    throw new InvalidInputError(`key file ${file} is a public key: channel add needs the private key (private.jwk.json from kagiya keys generate)`, { field: "--key" });
   }
-  if (jwk === null || typeof jwk !== "object" || Array.isArray(jwk)) throw new InvalidInputError(`key file ${file} is not a JSON Web Key object`, { field: "--key" });
-  // The same checks `keys lint` applies to a private key: RSA, 2048 bits, RS256, all private members, consistent.
-  await importAssertionKey(jwk);
-  return jwk;
+  if (lint.findings.length > 0) {
+    const list = lint.findings.map((f) => `${f.field}: ${f.message}`).join("; ");
+    throw new InvalidInputError(`key file ${file} fails keys lint (${list}); see kagiya keys lint ${file}`, { field: "--key" });
+  }
+  const { jwk } = await parseKey(text);
+  await importAssertionKey(jwk as Record<string, unknown>); // it must also import for RS256 signing
+  return jwk as Record<string, unknown>;
 }
 
 function policyFromFlags(flags: { lifetime?: string }): TokenPolicyOverrides {
