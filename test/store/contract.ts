@@ -366,7 +366,9 @@ export function runStoreContract(name: string, factory: StoreFactory, options: {
 
       // corrupt one row: typed error for it, the others still open, the row is still there
       const row = (await store.getChannel("111"))!;
-      const flipped = row.channelSecret.slice(0, -2) + (row.channelSecret.endsWith("A") ? "B" : "A") + row.channelSecret.slice(-1);
+      const c = row.channelSecret.at(-2)!;
+      const flipped = row.channelSecret.slice(0, -2) + (c === "A" ? "B" : "A") + row.channelSecret.slice(-1);
+      assert.notEqual(flipped, row.channelSecret);
       await store.putChannel({ ...row, channelSecret: flipped });
       await assert.rejects(registry.get("111"), (e: unknown) => e instanceof SealedValueError && e.code === "ERR_SEALED_CORRUPT" && !e.message.includes("secret-111"));
       assert.equal((await registry.require("222")).channelSecret, "secret-222");
