@@ -157,6 +157,11 @@ export function runStoreContract(name: string, factory: StoreFactory, options: {
       assert.equal((await store.listTokens(ch)).find((t) => t.keyId === "b")?.state, "revoked");
       assert.equal(await store.commitToken(ch, 1, tokenRow(ch, "d"), T0), false);
       assert.equal((await store.getCurrent(ch)).generation, 3);
+      // replacing the channel row (new key, new policy) keeps its tokens and generation
+      await store.putChannel(channelRow(ch));
+      await store.putChannel(channelRow(ch, { kid: "rotated" }));
+      assert.equal((await store.getCurrent(ch)).generation, 3);
+      assert.equal((await store.listTokens(ch)).length, 3);
       // other channels are independent
       assert.deepEqual(await store.getCurrent("999"), { generation: 0, token: null });
     }));
