@@ -134,6 +134,8 @@ const LOCK_PREFIX = "tokens.issue.";
 const MAINTAIN_LOCK_PREFIX = "tokens.maintain.";
 /** Meta name of the issue-in-flight marker: set before asking LINE, cleared once the outcome is known. */
 const INTENT_PREFIX = "tokens.issuing.";
+/** Meta name of a channel's backoff, shared so that every process honours one failure's Retry-After. */
+const BACKOFF_PREFIX = "tokens.backoff.";
 /** Orphans carry no expiry from LINE: count them for the longest life LINE grants. */
 const ORPHAN_LIFETIME_MS = LINE_TOKEN_LIMITS.maxLifetimeSeconds * 1000;
 /** While orphans are counted, maintain() asks LINE about them at most this often. */
@@ -519,16 +521,34 @@ export class TokenManager implements TokenSource {
       const usable = usableRow(cur.token, entry.policy, now);
       if (!force && usable !== null && now < usable.refreshAt) return this.#remember(channelId, cur.generation, usable, entry.policy, now, usable.refreshAt);
       const health = this.#healthOf(channelId);
-      if (health.checkKeyIds || (await this.#store.getMeta(INTENT_PREFIX + channelId))) {
-        // The last attempt may have issued a token nobody stored: find it before asking again.
-        try {
-          await this.#reconcileLocked(entry, actor);
-        } catch (error) {
-          throw this.#upstreamFailed(channelId, error);
-        }
+      // Another process may have met a failing LINE moments ago: honour its backoff (and Retry-After).
+      const shared = await this.#readSharedBackoff(channelId);
+      if (!force && shared !== null && now < shared.retryAt) {
+        health.retryAt = Math.max(health.retryAt, shared.retryAt);
+        health.lastError = { at: now, code: shared.code, message: shared.message };
+        throw this.#unavailable(channelId, health);
       }
-      await this.#ensureBudget(entry, actor, now);
-      return await this.#issueAndCommit(entry, cur.generation, reason, actor);
+      try {
+        if (health.checkKeyIds || (await this.#store.getMeta(INTENT_PREFIX + channelId))) {
+          // The last attempt may have issued a token nobody stored: find it before asking again.
+          try {
+            await this.#reconcileLocked(entry, actor);
+          } catch (error) {
+            throw this.#upstreamFailed(channelId, error);
+          }
+        }
+        await this.#ensureBudget(entry, actor, now);
+        const token = await this.#issueAndCommit(entry, cur.generation, reason, actor);
+        if (shared !== null) await this.#store.setMeta(BACKOFF_PREFIX + channelId, "").catch(() => {});
+        return token;
+      } catch (error) {
+        const h = this.#health.get(channelId);
+        if (h !== undefined && h.lastError !== null && h.retryAt > this.#now()) {
+          const value = JSON.stringify({ retryAt: h.retryAt, code: h.lastError.code, message: h.lastError.message });
+          await this.#store.setMeta(BACKOFF_PREFIX + channelId, value).catch(() => {});
+        }
+        throw error;
+      }
     } finally {
       await lock.release().catch(() => {});
     }
@@ -643,6 +663,18 @@ export class TokenManager implements TokenSource {
       await this.#store.setTokenState(channelId, keyId, "revoked", null);
     } catch {
       // No row (the usual case) or the store is failing: the next reconcile settles it.
+    }
+  }
+
+  async #readSharedBackoff(channelId: string): Promise<{ retryAt: number; code: string; message: string } | null> {
+    const text = await this.#store.getMeta(BACKOFF_PREFIX + channelId);
+    if (!text) return null;
+    try {
+      const v = JSON.parse(text) as { retryAt?: unknown; code?: unknown; message?: unknown };
+      if (typeof v.retryAt !== "number" || typeof v.code !== "string" || typeof v.message !== "string") return null;
+      return { retryAt: v.retryAt, code: v.code, message: v.message };
+    } catch {
+      return null;
     }
   }
 

@@ -5,6 +5,8 @@ import { KagiyaError } from "../../src/core/errors.ts";
 import { TokenUnavailableError } from "../../src/tokens/errors.ts";
 import { allBackends } from "./backends.ts";
 import { tokenWorld } from "./setup.ts";
+import { TokenManager } from "../../src/tokens/manager.ts";
+import { lineTokenApi } from "../../src/tokens/line.ts";
 
 for (const backend of await allBackends()) describe(backend.name, { skip: backend.skip }, () => {
 
@@ -68,6 +70,29 @@ test("503, resets, then 429 Retry-After for 10 emulated minutes past the refresh
   assert.notEqual(next.keyId, first.keyId);
   const ledger = await tokenLedger(w.emu.url, id);
   assert.equal(ledger.length, 2);
+});
+
+test("Retry-After seen by one process is honoured by every process sharing the store", async (t) => {
+  const w = await tokenWorld({ backend });
+  t.after(() => clearFaults(w.emu.url));
+  const id = w.channel.channelId;
+  const a = w.manager();
+  const first = await a.get(id);
+  await w.clock.advance(Math.ceil(((await a.refreshAt(id))! - w.clock.now()) / 1000) + 1);
+  const f429 = await injectFault(w.emu.url, { method: "*", path: "/oauth2/v2.1/*", status: 429, retryAfter: 120 });
+  assert.equal((await a.get(id)).keyId, first.keyId);
+  assert.equal(await faultHits(w.emu.url, f429), 1);
+  const other = await w.reopen();
+  const b = new TokenManager({ registry: other.registry, line: lineTokenApi({ baseUrl: w.emu.url, now: w.clock.now }), now: w.clock.now });
+  await w.clock.advance(60);
+  assert.equal((await b.get(id)).keyId, first.keyId, "the other process serves the valid token");
+  assert.equal(await faultHits(w.emu.url, f429), 1, "and does not ask LINE before Retry-After ends");
+  await w.clock.advance(61);
+  assert.equal((await b.get(id)).keyId, first.keyId);
+  assert.equal(await faultHits(w.emu.url, f429), 2, "after Retry-After it asks again");
+  await clearFaults(w.emu.url);
+  await w.clock.advance(121);
+  assert.notEqual((await b.get(id)).keyId, first.keyId);
 });
 
 test("LINE down past expiry: get() fails at once with a typed error, without retry sleeps, and other channels are unaffected", async (t) => {
