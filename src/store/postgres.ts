@@ -13,6 +13,8 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** Pool size (default 10). */
   poolSize?: number;
+  /** Server-side limit of one statement and of an idle open transaction, ms (default 15000). */
+  statementTimeoutMs?: number;
   /** getCurrent batches in flight at once; later reads join the next batch (default 2). */
   readBatches?: number;
 }
@@ -172,6 +174,10 @@ export class PostgresStore implements Store {
       connectionTimeoutMillis: options.connectTimeoutMs ?? 3_000,
       max: options.poolSize ?? 10,
       idleTimeoutMillis: 30_000,
+      // Nothing waits forever: a statement (or a lock wait) and a frozen holder of an open
+      // transaction are cut off by the server, so one stalled process cannot block the others.
+      statement_timeout: options.statementTimeoutMs ?? 15_000,
+      idle_in_transaction_session_timeout: options.statementTimeoutMs ?? 15_000,
     });
     // An idle client losing its connection must not crash the process; the next query reports it.
     pool.on("error", () => {});
