@@ -54,4 +54,32 @@ test("clock past the refresh point: exactly one new token, the old one revoked a
   assert.deepEqual(audit.map((a) => a.action).reverse(), ["token.issue", "token.refresh", "token.revoke"]);
   for (const a of audit) assert.ok(!JSON.stringify(a).includes(first.accessToken));
 });
+  test("observer hooks see each issue with its reason, never a token; plan() tells a scheduler what is due", async () => {
+    const w = await tokenWorld({ backend });
+    const id = w.channel.channelId;
+    const seen: unknown[][] = [];
+    const m = w.manager({
+      observer: {
+        issued: (...a) => void seen.push(["issued", a[0], a[1]]),
+        failed: (...a) => void seen.push(["failed", ...a]),
+        upstream: (endpoint, status) => void seen.push(["upstream", endpoint, status]),
+      },
+    });
+    assert.deepEqual(await m.plan(id), { channelId: id, refreshAt: null, revokeDueAt: null, retryAt: null, nextAt: null });
+    const t1 = await m.get(id);
+    const p1 = await m.plan(id);
+    assert.equal(p1.nextAt, p1.refreshAt);
+    await w.clock.advance(Math.ceil((p1.refreshAt! - w.clock.now()) / 1000) + 1);
+    const t2 = await m.get(id);
+    const p2 = await m.plan(id);
+    assert.ok(p2.revokeDueAt !== null && p2.revokeDueAt > w.clock.now() && p2.revokeDueAt <= w.clock.now() + 600_000);
+    assert.equal(p2.nextAt, p2.revokeDueAt);
+    await m.issue(id);
+    await m.invalidate(id, (await m.get(id)).keyId);
+    await m.get(id);
+    assert.deepEqual(seen.filter((e) => e[0] === "issued"), [["issued", id, "cold"], ["issued", id, "refresh"], ["issued", id, "manual"], ["issued", id, "invalidated"]]);
+    assert.ok(seen.some((e) => e[0] === "upstream" && e[1] === "issue" && e[2] === 200));
+    const text = JSON.stringify(seen);
+    assert.ok(!text.includes(t1.accessToken) && !text.includes(t2.accessToken));
+  });
 });
