@@ -187,7 +187,9 @@ export class PostgresStore implements Store {
     } catch (error) {
       await pool.end().catch(() => {});
       const e = error as Error & { code?: string };
-      throw new StoreError(`cannot reach PostgreSQL at ${where}: ${e.code ?? e.message.split("\n")[0]} (is the server running? check DATABASE_URL)`, {
+      const auth = e.code === "28P01" || e.code === "28000" || e.code === "3D000";
+      const hint = auth ? "check the user, password and database name in the URL" : "is the server running? check DATABASE_URL";
+      throw new StoreError(`cannot reach PostgreSQL at ${where}: ${auth ? e.message.split("\n")[0] : (e.code ?? e.message.split("\n")[0])} (${hint})`, {
         code: "ERR_STORE_UNAVAILABLE",
         cause: error,
       });

@@ -247,7 +247,9 @@ export class RedisStore implements Store {
     } catch (error) {
       client.disconnect();
       const e = (lastError ?? error) as Error & { code?: string };
-      throw new StoreError(`cannot reach Redis at ${where}: ${e.code ?? e.message} (is the server running? check REDIS_URL)`, { code: "ERR_STORE_UNAVAILABLE", cause: error });
+      const auth = /NOAUTH|WRONGPASS|invalid password|invalid username/i.test(e.message);
+      const hint = auth ? "check the user and password in the URL" : "is the server running? check REDIS_URL";
+      throw new StoreError(`cannot reach Redis at ${where}: ${auth ? e.message.split("\n")[0] : (e.code ?? e.message)} (${hint})`, { code: "ERR_STORE_UNAVAILABLE", cause: error });
     }
     return new RedisStore(client, options.prefix ?? "kagiya:", where);
   }

@@ -83,6 +83,13 @@ describe("PostgresStore unreachable", () => {
       e instanceof StoreError && e.code === "ERR_STORE_UNAVAILABLE" && /PostgreSQL/.test(e.message) && e.message.includes("127.0.0.1:1") && !e.message.includes("hunter2"));
   });
 
+  it("a database that does not exist fails typed with a hint", { skip }, async () => {
+    const url = new URL(DATABASE_URL);
+    url.pathname = "/kagiya_no_such_database";
+    await assert.rejects(openStore(url.toString(), {}), (e: unknown) =>
+      e instanceof StoreError && e.code === "ERR_STORE_UNAVAILABLE" && /does not exist/.test(e.message) && /database name/.test(e.message));
+  });
+
   it("a closed store fails typed", { skip }, async () => {
     const store = await PostgresStore.connect({ url: DATABASE_URL, schema: randomNamespace("pg") });
     await store.close();
