@@ -1,7 +1,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
+import { KagiyaError } from "../../src/core/errors.ts";
 import { SealedValueError } from "../../src/store/errors.ts";
+import { lineTokenApi } from "../../src/tokens/line.ts";
+import { TokenManager } from "../../src/tokens/manager.ts";
 import type { Store } from "../../src/store/types.ts";
 import { allBackends, type Backend } from "./backends.ts";
 import { tokenWorld } from "./setup.ts";
@@ -75,5 +78,19 @@ for (const backend of await allBackends()) describe(backend.name, { skip: backen
       return true;
     });
     assert.equal((await w.store.getCurrent(id)).token?.accessToken, channelRow.channelSecret, "left untouched");
+  });
+  test("the store becomes unreachable: tokens in memory keep being served until they near expiry; otherwise a typed store error", async () => {
+    const w = await tokenWorld({ backend });
+    const id = w.channel.channelId;
+    const other = await w.addChannel();
+    const { store, registry } = await w.reopen();
+    const m = new TokenManager({ registry, line: lineTokenApi({ baseUrl: w.emu.url, now: w.clock.now }), now: w.clock.now });
+    const t = await m.get(id);
+    await store.close(); // this process loses its connection (or file handle)
+    await w.clock.advance(120); // past the memory cache's store re-check
+    assert.equal((await m.get(id)).accessToken, t.accessToken);
+    await assert.rejects(m.get(other.channelId), (e: unknown) => e instanceof KagiyaError && /^ERR_STORE/.test(e.code) && !e.message.includes(t.accessToken));
+    // Nothing was lost: the token is still in the store for every other process.
+    assert.equal((await w.manager().get(id)).accessToken, t.accessToken);
   });
 });
