@@ -2,7 +2,6 @@ import type { ServerContext } from "./context.ts";
 import type { Router } from "./router.ts";
 import { CHANNEL_ID_PATTERN } from "./apikeys.ts";
 import { HttpError } from "./errors.ts";
-import { sendJson } from "./http.ts";
 import { toHttpError } from "./context.ts";
 
 /** How often one key's use is written to the audit log and its lastUsedAt touched, per instance. */
@@ -28,7 +27,7 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
   router.add("GET", "/v1/channels/:channelId/token", async ({ req, res, params }) => {
     let stage = "auth";
     try {
-      const key = await ctx.apiKeys.authenticate(req.headers.authorization);
+      const key = ctx.apiKeys.cached(req.headers.authorization) ?? (await ctx.apiKeys.authenticate(req.headers.authorization));
       const channelId = params["channelId"]!;
       if (!CHANNEL_ID_PATTERN.test(channelId)) {
         throw new HttpError(400, "ERR_BAD_REQUEST", "the channel ID in the path must be decimal digits, as in the LINE Developers Console");
@@ -52,12 +51,19 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
         ctx.store.touchApiKey(key.id, now).catch((error: unknown) => ctx.log.warn({ err: String(error) }, "could not record API key use"));
       }
       ok.inc();
-      sendJson(res, 200, {
+      const body = JSON.stringify({
         access_token: token.accessToken,
         token_type: token.tokenType,
         expires_at: Math.floor(token.expiresAt / 1000),
         key_id: token.keyId,
-      }, { pragma: "no-cache" });
+      });
+      res.writeHead(200, {
+        "content-type": "application/json; charset=utf-8",
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+        "content-length": Buffer.byteLength(body),
+      });
+      res.end(body);
     } catch (error) {
       const http = toHttpError(error, ctx.now());
       if (stage === "token") {
