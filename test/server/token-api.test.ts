@@ -90,3 +90,25 @@ test("unknown routes and wrong methods get JSON 404 and 405", async () => {
   assert.equal(m.status, 405);
   assert.equal(m.headers.get("allow"), "GET");
 });
+
+test("a key revoked on one instance stops working on every instance sharing the store", async () => {
+  const [a] = t.channels;
+  const { startBroker } = await import("../../src/server/broker.ts");
+  const { Writable } = await import("node:stream");
+  const second = await startBroker({ registry: t.registry, lineApiBase: t.emu.url, scheduler: false, log: { level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) } });
+  try {
+    const { id, key } = await testApiKey(t.store, [a!.channelId]);
+    for (const base of [t.url, second.url]) assert.equal((await request(`${base}/v1/channels/${a!.channelId}/token`, bearer(key))).status, 200);
+    // Revoked through the first instance's dashboard API path (the store), seen by both.
+    await revokeApiKey(t.store, id);
+    for (const base of [t.url, second.url]) {
+      for (let i = 0; i < 60; i++) {
+        if ((await request(`${base}/v1/channels/${a!.channelId}/token`, bearer(key))).status === 401) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal((await request(`${base}/v1/channels/${a!.channelId}/token`, bearer(key))).status, 401);
+    }
+  } finally {
+    await second.close();
+  }
+});
