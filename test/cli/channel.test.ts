@@ -39,7 +39,7 @@ test("channel add (secret from --secret-env), list, show, remove; secrets never 
   const cwd = mkdtempSync(join(dir, "a-"));
   const ch = await createTestChannel(emu.url);
   const key = await keyFile("a.jwk.json", ch.privateJwk);
-  const add = await runCli(["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", key, "--secret-env", "LINE_SECRET"], { cwd, env: env({ LINE_SECRET: ch.channelSecret }) });
+  const add = await runCli(["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", key, "--secret-env", "LINE_SECRET", "--lifetime", "1d"], { cwd, env: env({ LINE_SECRET: ch.channelSecret }) });
   assert.equal(add.code, 0, add.stderr);
   assert.match(add.stdout, new RegExp(`added channel ${ch.channelId}`));
 
@@ -51,6 +51,9 @@ test("channel add (secret from --secret-env), list, show, remove; secrets never 
   const show = await runCli(["channel", "show", ch.channelId], { cwd, env: env() });
   assert.equal(show.code, 0, show.stderr);
   assert.match(show.stdout, /budget\s+0 of 30/);
+  const showJson = JSON.parse((await runCli(["channel", "show", ch.channelId, "--json"], { cwd, env: env() })).stdout);
+  assert.equal(showJson.policy.lifetimeSeconds, 86400);
+  assert.equal(showJson.policy.revokeGraceSeconds, 600);
   for (const out of [add.stdout, list.stdout, show.stdout, add.stderr, list.stderr, show.stderr]) {
     assert.ok(!out.includes(ch.channelSecret));
     assert.ok(!out.includes(ch.privateJwk.d as string));
