@@ -19,7 +19,14 @@ export interface TokenPolicy {
   readonly maxLiveTokens: number;
 }
 
-/** LINE's limits for channel access tokens v2.1 (LINE-FACTS.md). */
+/**
+ * LINE's limits for channel access tokens v2.1 (LINE-FACTS.md).
+ *
+ * @example
+ * ```ts
+ * if (status.budgetUsed >= LINE_TOKEN_LIMITS.maxValidTokens) alert("token cap reached");
+ * ```
+ */
 export const LINE_TOKEN_LIMITS = Object.freeze({
   /** Valid v2.1 tokens per channel, orphans included; LINE refuses a 31st. */
   maxValidTokens: 30,
@@ -97,7 +104,14 @@ export function resolveTokenPolicy(overrides: TokenPolicyOverrides | undefined =
   return Object.freeze(r);
 }
 
-/** The jittered refresh point of a token issued at `issuedAt` (epoch ms). `random` is in [0, 1). */
+/**
+ * The jittered refresh point of a token issued at `issuedAt` (epoch ms). `random` is in [0, 1).
+ *
+ * @example
+ * ```ts
+ * planRefreshAt(DEFAULT_TOKEN_POLICY, 0, 7 * 86400_000, 0.5); // 75 % of 7 days
+ * ```
+ */
 export function planRefreshAt(policy: TokenPolicy, issuedAt: number, expiresAt: number, random: number): number {
   const fraction = policy.refreshMin + (policy.refreshMax - policy.refreshMin) * random;
   const planned = issuedAt + Math.floor((expiresAt - issuedAt) * fraction);

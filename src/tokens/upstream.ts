@@ -34,7 +34,15 @@ export interface UpstreamFailure {
   capReached: boolean;
 }
 
-/** Reads the fields every LineError carries; anything else is an unknown, ambiguous failure. */
+/**
+ * Reads the fields every LineError carries; anything else is an unknown, ambiguous failure.
+ *
+ * @example
+ * ```ts
+ * try { await line.issue(channel, 604800); }
+ * catch (e) { if (classifyFailure(e).ambiguous) await manager.reconcile(channel.channelId); }
+ * ```
+ */
 export function classifyFailure(error: unknown): UpstreamFailure {
   const e = (error ?? {}) as { code?: unknown; message?: unknown; ambiguous?: unknown; retryAfterMs?: unknown };
   const code = typeof e.code === "string" ? e.code : "ERR_UPSTREAM";
