@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from "node:net";
 import type { AuditRow, Store } from "../store/types.ts";
 import { AdminAuth } from "./admin.ts";
 import { ApiKeyAuthenticator } from "./apikeys.ts";
-import type { ServerContext } from "./context.ts";
+import { toHttpError, type ServerContext } from "./context.ts";
 import { mountDashboard } from "./dashboard.ts";
 import { HttpError, ServerConfigError } from "./errors.ts";
 import { sendError, sendJson } from "./http.ts";
@@ -237,8 +237,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     }
     const fail = (error: unknown): void => {
       if (!(error instanceof HttpError)) log.error({ method: req.method, path: path.slice(0, 200), err: errorFields(error) }, "request failed");
-      else if (error.status === 408 || error.status === 413) res.shouldKeepAlive = false;
-      sendError(res, error);
+      const http = toHttpError(error, now());
+      if (http.status === 408 || http.status === 413) res.shouldKeepAlive = false;
+      sendError(res, http);
     };
     try {
       const out = match.handler({ req, res, params: match.params, path, query: q === -1 ? "" : url.slice(q + 1) });
