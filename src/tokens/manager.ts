@@ -253,6 +253,11 @@ export class TokenManager implements TokenSource {
     const row = rows.find((r) => r.keyId === keyId);
     if (!row || (row.state !== "valid" && row.state !== "superseded")) return;
     await this.#store.setTokenState(channelId, keyId, "revoked", null);
+    // A 401 normally means LINE no longer counts it; revoking makes sure (LINE answers 200 either way).
+    if (row.accessToken !== null) {
+      const entry = await this.#channel(channelId).catch(() => null);
+      if (entry !== null) await this.#revokeQuietly(entry.channel, this.#registry.openAccessToken(row));
+    }
     const cur = await this.#store.getCurrent(channelId);
     if (cur.token?.keyId === keyId) this.#healthOf(channelId).reason = "invalidated";
     await this.#audit("token.invalidate", options.actor ?? this.#actor, channelId, keyId, "LINE rejected the token (401)");
@@ -751,13 +756,22 @@ export class TokenManager implements TokenSource {
     const known = new Map(rows.map((r) => [r.keyId, r]));
     const markedRevoked: string[] = [];
     const orphans: string[] = [];
+    let stillValid = listed;
     for (const r of rows) {
+      if (r.state === "revoked" && valid.has(r.keyId) && r.accessToken !== null && r.expiresAt > now) {
+        // kagiya gave this token up (LINE answered 401 for it, or a revoke failed) yet LINE still
+        // counts it: revoke it for real so it stops using the budget.
+        if (await this.#revokeQuietly(channel, this.#registry.openAccessToken(r))) stillValid = stillValid.filter((k) => k !== r.keyId);
+        continue;
+      }
       if (r.state === "revoked" || r.expiresAt <= now || valid.has(r.keyId)) continue;
       await this.#store.setTokenState(channelId, r.keyId, "revoked", null);
       markedRevoked.push(r.keyId);
     }
+    listed = stillValid;
     for (const keyId of listed) {
       const r = known.get(keyId);
+      if (r !== undefined && r.state === "revoked") continue;
       if (r === undefined) {
         await this.#store.putToken({
           channelId, keyId, accessToken: null, generation: 0, state: "orphan",

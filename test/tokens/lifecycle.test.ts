@@ -43,6 +43,18 @@ for (const backend of await allBackends()) describe(backend.name, { skip: backen
     assert.equal((await tokenLedger(w.emu.url, id)).length, 2);
   });
 
+  test("invalidate() of a token LINE still counts revokes it there too, so it stops using the budget", async () => {
+    const w = await tokenWorld({ backend });
+    const id = w.channel.channelId;
+    const m = w.manager();
+    const t1 = await m.get(id);
+    await m.invalidate(id, t1.keyId); // a spurious 401 (e.g. a proxy in the way)
+    const t2 = await m.get(id);
+    const ledger = await tokenLedger(w.emu.url, id);
+    assert.deepEqual(ledger.map((t) => [t.key_id, t.state]), [[t1.keyId, "revoked"], [t2.keyId, "valid"]]);
+    assert.equal((await m.reconcile(id)).budgetUsed, 1);
+  });
+
   test("revoke(one) and revoke(all) revoke at LINE and in the store; unknown key IDs are a typed error", async () => {
     const w = await tokenWorld({ backend });
     const id = w.channel.channelId;
