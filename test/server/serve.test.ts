@@ -133,6 +133,13 @@ test("two kagiya serve processes on one Redis store under load at a refresh poin
     const ledger = await tokenLedger(emu.url, channel.channelId);
     assert.equal(ledger.length, 2, JSON.stringify(ledger.map((r) => [r.key_id, r.issuedAt - issuedAt])));
     assert.deepEqual([...seen].sort(), ledger.map((r) => r.key_id!).sort());
+    // The instances' own counters agree: two issuances between them (cold + refresh).
+    let issued = 0;
+    for (const base of [one!.url, two!.url]) {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      for (const line of text.split("\n")) if (line.startsWith(`kagiya_token_issuances_total{channel="${channel.channelId}"`)) issued += Number(line.split(" ").pop());
+    }
+    assert.equal(issued, 2);
   } finally {
     assert.equal(await one!.stop(), 0);
     assert.equal(await two!.stop(), 0);
