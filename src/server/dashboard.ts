@@ -102,9 +102,9 @@ export function mountDashboard(router: Router, ctx: ServerContext): void {
     if (typeof keyId !== "string" || !(keyId === "all" || KEY_ID_PATTERN.test(keyId))) {
       throw new HttpError(400, "ERR_BAD_REQUEST", 'send {"keyId": "<key ID>"} (or "all") to revoke');
     }
-    await ctx.tokens.revoke(channelId, keyId, { actor: "admin" });
+    const report = (await ctx.tokens.revoke(channelId, keyId, { actor: "admin" })) as { revoked?: string[]; skipped?: Array<{ keyId: string; reason: string }> } | undefined;
     ctx.scheduler?.nudge(channelId);
-    sendJson(res, 200, { channelId, revoked: keyId });
+    sendJson(res, 200, { channelId, revoked: report?.revoked ?? [], skipped: report?.skipped ?? [] });
   });
   post("/ui/api/channels/:channelId/reconcile", async (_body, _s, { res, params }) => {
     const channelId = await knownChannel(params["channelId"]!);

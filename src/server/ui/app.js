@@ -122,11 +122,12 @@ function renderChannels() {
         el("td", {}, fmtTime(t.issuedAt)),
         el("td", { class: "countdown", "data-expires": String(t.expiresAt) }, countdown(t.expiresAt)),
         el("td", {}, t.state === "orphan" ? "—" : fmtTime(t.refreshAt)),
-        el("td", {}, el("button", { type: "button", class: "danger revoke", onclick: () => {
+        el("td", {}, t.state === "orphan" ? el("span", { class: "hint", title: "kagiya never held this token, so it cannot revoke it; it counts until it expires" }, "orphan") : el("button", { type: "button", class: "danger revoke", onclick: () => {
           if (!confirm(`Revoke token ${t.keyId} of channel ${id}?`)) return;
           void action(`Revoke ${t.keyId}`, async () => {
-            await api("POST", `/ui/api/channels/${id}/revoke`, { keyId: t.keyId });
-            return `Revoked token ${t.keyId}`;
+            const r = await api("POST", `/ui/api/channels/${id}/revoke`, { keyId: t.keyId });
+            if (r.revoked.includes(t.keyId)) return `Revoked token ${t.keyId}`;
+            throw new Error(r.skipped.length ? r.skipped[0].reason : "not revoked");
           });
         } }, "Revoke"))));
     }
