@@ -50,6 +50,11 @@ export interface TokenManagerOptions {
   lockTtlMs?: number;
   /** How long to wait for another process's issuance before giving up (default lockTtlMs + 5000). */
   lockWaitMs?: number;
+  /**
+   * At the refresh point, with a valid token in hand, how long to wait for another process's
+   * refresh before serving the valid token anyway (default 2000; it is tried again after as long).
+   */
+  refreshWaitMs?: number;
   /** Backoff after a failed LINE call: base and cap (defaults 1000 and 300000), equal jitter. */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
@@ -167,6 +172,7 @@ export class TokenManager implements TokenSource {
   readonly #cacheCheckMs: number;
   readonly #lockTtlMs: number;
   readonly #lockWaitMs: number;
+  readonly #refreshWaitMs: number;
   readonly #backoffBaseMs: number;
   readonly #backoffMaxMs: number;
   readonly #observer: TokenObserver;
@@ -186,6 +192,7 @@ export class TokenManager implements TokenSource {
     this.#cacheCheckMs = options.cacheCheckMs ?? 60_000;
     this.#lockTtlMs = options.lockTtlMs ?? 30_000;
     this.#lockWaitMs = options.lockWaitMs ?? this.#lockTtlMs + 5_000;
+    this.#refreshWaitMs = options.refreshWaitMs ?? 2_000;
     this.#backoffBaseMs = options.backoffBaseMs ?? 1_000;
     this.#backoffMaxMs = options.backoffMaxMs ?? 300_000;
     this.#observer = options.observer ?? {};
@@ -515,7 +522,19 @@ export class TokenManager implements TokenSource {
 
   async #issueLocked(entry: ChannelEntry, seen: CurrentToken, reason: IssueReason, actor: string, force: boolean): Promise<ManagedToken> {
     const channelId = entry.channel.channelId;
-    const waited = await this.#waitForLock(channelId, force ? null : seen.generation);
+    // With a valid token in hand, wait only briefly for another process's refresh: if its holder
+    // is stuck, keep serving the valid token (and look again a little later) rather than block.
+    const refreshing = !force && usableRow(seen.token, entry.policy, this.#now()) !== null;
+    let waited;
+    try {
+      waited = await this.#waitForLock(channelId, force ? null : seen.generation, refreshing ? this.#refreshWaitMs : this.#lockWaitMs);
+    } catch (error) {
+      if (refreshing) {
+        const h = this.#healthOf(channelId);
+        h.retryAt = Math.max(h.retryAt, this.#now() + this.#refreshWaitMs);
+      }
+      throw error;
+    }
     if ("row" in waited) return this.#remember(channelId, waited.generation, waited.row, entry.policy, this.#now(), waited.row.refreshAt);
     const lock = waited;
     try {
@@ -563,7 +582,7 @@ export class TokenManager implements TokenSource {
    * Takes the channel's issue lock. While another process holds it, polls the store: once a
    * newer usable token appears (generation moved past `seenGeneration`), returns it instead.
    */
-  async #waitForLock(channelId: string, seenGeneration: number | null): Promise<{ release(): Promise<void> } | { row: TokenRow; generation: number }> {
+  async #waitForLock(channelId: string, seenGeneration: number | null, maxWaitMs = this.#lockWaitMs): Promise<{ release(): Promise<void> } | { row: TokenRow; generation: number }> {
     const started = performance.now();
     let delay = 5;
     for (;;) {
@@ -573,8 +592,8 @@ export class TokenManager implements TokenSource {
         if (waited > 1) this.#observer.lockWait?.(channelId, waited);
         return lock;
       }
-      if (performance.now() - started > this.#lockWaitMs) {
-        throw new TokenUnavailableError(channelId, this.#now(), { code: "ERR_TOKEN_LOCK_TIMEOUT", message: `another process has held the issue lock for over ${this.#lockWaitMs} ms` });
+      if (performance.now() - started > maxWaitMs) {
+        throw new TokenUnavailableError(channelId, this.#now(), { code: "ERR_TOKEN_LOCK_TIMEOUT", message: `another process has held the issue lock for over ${Math.round(maxWaitMs)} ms` });
       }
       await sleep(delay);
       delay = Math.min(delay * 2, 100);

@@ -228,6 +228,27 @@ for (const backend of await allBackends()) describe(backend.name, { skip: backen
     assert.ok(audit.some((x) => x.action === "token.revoke" && x.keyId === ledger[0]!.key_id && /late write rejected/.test(x.detail ?? "")));
   });
 
+  test("a lock held by a dead process: at the refresh point the valid token is served without waiting out the lock; cold, a typed error after lockWaitMs", async () => {
+    const w = await tokenWorld({ backend });
+    const id = w.channel.channelId;
+    const m = w.manager({ refreshWaitMs: 50, lockWaitMs: 200 });
+    const t1 = await m.get(id);
+    await w.clock.advance(Math.ceil(((await m.refreshAt(id))! - w.clock.now()) / 1000) + 1);
+    const dead = await w.store.tryLock(`tokens.issue.${id}`, 60_000); // its holder died
+    assert.ok(dead);
+    assert.equal((await m.get(id)).keyId, t1.keyId);
+    assert.equal((await tokenLedger(w.emu.url, id)).length, 1);
+    await dead.release();
+    await w.clock.advance(1);
+    assert.notEqual((await m.get(id)).keyId, t1.keyId);
+
+    const cold = await w.addChannel();
+    const held = await w.store.tryLock(`tokens.issue.${cold.channelId}`, 60_000);
+    assert.ok(held);
+    await assert.rejects(m.get(cold.channelId), (e: unknown) => e instanceof TokenUnavailableError && e.upstreamCode === "ERR_TOKEN_LOCK_TIMEOUT");
+    await held.release();
+  });
+
   test("the store fails to write a new token: it is revoked at LINE and the error is typed", async () => {
     const w = await tokenWorld({ backend });
     const id = w.channel.channelId;
