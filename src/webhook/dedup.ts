@@ -30,6 +30,11 @@ export interface MemoryDedupOptions {
  */
 export class MemoryDedup implements DedupStore {
   readonly #seen = new Map<string, number>();
+  // Insertion order kept apart from the Map: V8 Maps keep deleted slots until they rehash, so
+  // repeatedly deleting the first entry and iterating from the front again costs O(n) each time.
+  #keys: string[] = [];
+  #untils: number[] = [];
+  #head = 0;
   readonly #max: number;
   readonly #now: () => number;
 
@@ -48,9 +53,10 @@ export class MemoryDedup implements DedupStore {
     const now = this.#now();
     const until = this.#seen.get(key);
     if (until !== undefined && until > now) return false;
-    if (until !== undefined) this.#seen.delete(key);
     this.#sweep(now);
     this.#seen.set(key, now + ttlMs);
+    this.#keys.push(key);
+    this.#untils.push(now + ttlMs);
     return true;
   }
 
@@ -59,11 +65,21 @@ export class MemoryDedup implements DedupStore {
     return this.#seen.size;
   }
 
-  // Map keeps insertion order, so the oldest entries are at the front.
   #sweep(now: number): void {
-    for (const [key, until] of this.#seen) {
-      if (until > now && this.#seen.size < this.#max) break;
-      this.#seen.delete(key);
+    const keys = this.#keys;
+    const untils = this.#untils;
+    while (this.#head < keys.length) {
+      const at = this.#head;
+      const full = this.#seen.size >= this.#max;
+      if (untils[at]! > now && !full) break;
+      this.#head++;
+      // Only the key's latest insertion removes it; older entries of a re-added key are skipped.
+      if (this.#seen.get(keys[at]!) === untils[at]) this.#seen.delete(keys[at]!);
+    }
+    if (this.#head > 1024 && this.#head * 2 > keys.length) {
+      this.#keys = keys.slice(this.#head);
+      this.#untils = untils.slice(this.#head);
+      this.#head = 0;
     }
   }
 }

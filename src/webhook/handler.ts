@@ -54,6 +54,7 @@ async function readLimited(request: Request, max: number): Promise<Uint8Array | 
 }
 
 function respond(outcome: Outcome, extra?: Record<string, string>): Response {
+  if (outcome.body === "") return new Response(null, { status: outcome.status });
   return new Response(outcome.body, { status: outcome.status, headers: extra ? { ...JSON_HEADERS, ...extra } : JSON_HEADERS });
 }
 

@@ -93,8 +93,8 @@ const REJECTIONS = Object.fromEntries(
   ]),
 ) as Record<WebhookRejectionCode, Outcome>;
 
-/** The 200 answer. */
-export const OK: Outcome = { status: 200, body: "{}" };
+/** The 200 answer: no body (LINE reads only the status), so it costs what a bare 200 costs. */
+export const OK: Outcome = { status: 200, body: "" };
 
 /** Checks a signature; may answer synchronously (node:crypto) or not (WebCrypto). */
 export type Verifier = (secret: string, body: Uint8Array, signature: string) => boolean | Promise<boolean>;
@@ -217,12 +217,18 @@ export function createIntake(options: WebhookOptions) {
   let running = 0;
   let scheduled = false;
   let idleWaiters: Array<() => void> = [];
+  // After the current I/O callbacks, so the response is on its way before handlers start; a
+  // macrotask either way, never a microtask. setImmediate where the runtime has it (cheaper than
+  // a timer and no 1 ms floor, so parsed bodies die young), else setTimeout.
+  const later: (fn: () => void) => void =
+    typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
+      ? (fn) => void (globalThis as unknown as { setImmediate(fn: () => void): unknown }).setImmediate(fn)
+      : (fn) => void setTimeout(fn, 0);
 
   function schedule(): void {
     if (scheduled) return;
     scheduled = true;
-    // A timer, not a microtask: the response must be on its way before handlers start.
-    setTimeout(pump, 0);
+    later(pump);
   }
 
   function pump(): void {
@@ -231,7 +237,9 @@ export function createIntake(options: WebhookOptions) {
       const job = queue[head]!;
       queue[head++] = undefined as unknown as Job;
       running++;
-      void runJob(job).finally(done);
+      const pending = step(job, 0);
+      if (pending === undefined) running--;
+      else pending.then(done);
     }
     if (head === queue.length) {
       queue.length = 0;
@@ -254,38 +262,94 @@ export function createIntake(options: WebhookOptions) {
     }
   }
 
-  async function runJob(job: Job): Promise<void> {
-    const info: DeliveryInfo = { channelId: job.channelId, destination: job.destination };
-    for (const raw of job.events) {
+  function handlerFailed(job: Job, event: WebhookEvent, err: unknown): void {
+    logger.error(
+      { channelId: job.channelId, eventType: event.type, webhookEventId: event.webhookEventId, err: describeError(err) },
+      "webhook event handler failed",
+    );
+  }
+
+  function duplicate(job: Job, id: string): void {
+    logger.debug?.({ channelId: job.channelId, webhookEventId: id }, "duplicate webhook event skipped");
+  }
+
+  function dedupFailed(job: Job, id: string, err: unknown): void {
+    // Fail open: a duplicate is better than a lost event when the shared store is down.
+    logger.error({ channelId: job.channelId, webhookEventId: id, err: describeError(err) }, "webhook de-duplication failed; processing the event anyway");
+  }
+
+  /**
+   * Handles job.events from index `i` on, in order. Runs synchronously as long as nothing is
+   * asynchronous (the in-memory dedup, duplicates, sync handlers) and returns undefined; returns
+   * a promise (that never rejects) from the first asynchronous step on.
+   */
+  function step(job: Job, i: number): Promise<void> | undefined {
+    const events = job.events;
+    for (; i < events.length; i++) {
+      const raw = events[i];
       if (raw === null || typeof raw !== "object" || Array.isArray(raw)) continue;
       const event = raw as WebhookEvent;
       if (typeof event.type !== "string") continue;
       const id = event.webhookEventId;
       if (typeof id === "string" && id.length > 0) {
         const key = `webhook:${job.channelId}:${id}`;
-        let fresh: boolean;
-        try {
-          fresh = memoryDedup !== null ? memoryDedup.markOnceSync(key, dedupTtlMs) : await dedup.markOnce(key, dedupTtlMs);
-        } catch (err) {
-          // Fail open: a duplicate is better than a lost event when the shared store is down.
-          logger.error({ channelId: job.channelId, webhookEventId: id, err: describeError(err) }, "webhook de-duplication failed; processing the event anyway");
-          fresh = true;
-        }
-        if (!fresh) {
-          logger.debug?.({ channelId: job.channelId, webhookEventId: id }, "duplicate webhook event skipped");
-          continue;
+        if (memoryDedup !== null) {
+          if (!memoryDedup.markOnceSync(key, dedupTtlMs)) {
+            duplicate(job, id);
+            continue;
+          }
+        } else {
+          const next = i;
+          let marked: Promise<boolean>;
+          try {
+            marked = dedup.markOnce(key, dedupTtlMs);
+          } catch (err) {
+            marked = Promise.reject(err);
+          }
+          return marked.then(
+            (fresh) => {
+              if (fresh) return deliverThen(job, event, next);
+              duplicate(job, id);
+              return step(job, next + 1);
+            },
+            (err: unknown) => {
+              dedupFailed(job, id, err);
+              return deliverThen(job, event, next);
+            },
+          );
         }
       }
-      try {
-        if (bot !== undefined) await bot.dispatch(event, info);
-        else if (onEvent !== undefined) await onEvent(event, info);
-      } catch (err) {
-        logger.error(
-          { channelId: job.channelId, eventType: event.type, webhookEventId: id, err: describeError(err) },
-          "webhook event handler failed",
-        );
+      const pending = deliver(job, event);
+      if (pending !== undefined) {
+        const next = i + 1;
+        return pending.then(() => step(job, next));
       }
     }
+    return undefined;
+  }
+
+  function deliverThen(job: Job, event: WebhookEvent, i: number): Promise<void> | undefined {
+    const pending = deliver(job, event);
+    return pending === undefined ? step(job, i + 1) : pending.then(() => step(job, i + 1));
+  }
+
+  /** Calls the handler; a promise (never rejecting) only when the handler returned one. */
+  function deliver(job: Job, event: WebhookEvent): Promise<void> | undefined {
+    let result: unknown;
+    try {
+      const info: DeliveryInfo = { channelId: job.channelId, destination: job.destination };
+      result = bot !== undefined ? bot.dispatch(event, info) : onEvent?.(event, info);
+    } catch (err) {
+      handlerFailed(job, event, err);
+      return undefined;
+    }
+    if (isPromise(result)) {
+      return (result as Promise<unknown>).then(
+        () => undefined,
+        (err: unknown) => handlerFailed(job, event, err),
+      );
+    }
+    return undefined;
   }
 
   function accept(channelId: string, body: Uint8Array): Outcome {

@@ -23,6 +23,7 @@ export interface FastifyWebhookPlugin {
 }
 
 function send(reply: FastifyReply, outcome: Outcome): FastifyReply {
+  if (outcome.body === "") return reply.code(outcome.status).send();
   return reply.code(outcome.status).header("cache-control", "no-store").type("application/json; charset=utf-8").send(outcome.body);
 }
 

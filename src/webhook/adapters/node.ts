@@ -29,6 +29,10 @@ const HEADERS: Record<string, string> = { "content-type": "application/json; cha
 export function sendOutcome(res: ServerResponse, outcome: Outcome, close = false, extra?: Record<string, string>): void {
   if (res.headersSent || res.destroyed) return;
   res.statusCode = outcome.status;
+  if (outcome.body === "") {
+    res.end();
+    return;
+  }
   for (const k in HEADERS) res.setHeader(k, HEADERS[k]!);
   if (extra !== undefined) for (const k in extra) res.setHeader(k, extra[k]!);
   if (close) res.setHeader("connection", "close");

@@ -1,0 +1,320 @@
+// Webhook intake benchmark: requests/s and p99 for a 1 KB signed body, side by side in one run.
+//
+//   bare      node:http, signature check (node:crypto) and 200, nothing else: the ceiling
+//   kagiya    kagiya's node:http adapter: signature, duplicate check, 200, event queued
+//   kagiya-web  kagiya's web-standard (Request) handler with WebCrypto, behind a minimal
+//             node:http -> Request bridge (for the "WebCrypto per request" decision)
+//   express   Express + the official @line/bot-sdk `middleware`, then duplicate check, 200, event queued
+//
+// Server and loader are separate processes pinned to different cores (taskset when present).
+// Loader: `wrk` with a Lua script when installed, else a raw-socket keep-alive Node loader;
+// 50 connections. Each variant runs KAGIYA_BENCH_RUNS times (default 3), interleaved; medians,
+// spread and ratios are printed. KAGIYA_BENCH_QUICK=1: one short run (smoke test).
+//
+//   node bench/webhook.bench.ts            (also run by `npm run bench`)
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { connect } from "node:net";
+import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir, availableParallelism } from "node:os";
+import { join } from "node:path";
+
+const SELF = import.meta.filename;
+const CHANNEL_ID = "1234567890";
+const SECRET = "8c570fa6dd201bb328f1c1eac23a96d8";
+const CONNECTIONS = 50;
+const QUICK = process.env["KAGIYA_BENCH_QUICK"] === "1";
+const RUNS = QUICK ? 1 : Number(process.env["KAGIYA_BENCH_RUNS"] ?? 3);
+const SECONDS = QUICK ? 2 : Number(process.env["KAGIYA_BENCH_SECONDS"] ?? 8);
+const WARMUP_SECONDS = QUICK ? 1 : 2;
+const BODIES = 2000;
+const VARIANTS = ["bare", "kagiya", "kagiya-web", "express"] as const;
+type Variant = (typeof VARIANTS)[number];
+
+/** A 1 KB LINE webhook body with one text event, unique webhookEventId per index. */
+function body(i: number): string {
+  const event = {
+    type: "message",
+    message: { type: "text", id: String(500000000000000000n + BigInt(i)), quoteToken: "q".repeat(40), text: "" },
+    webhookEventId: `01BENCH${String(i).padStart(19, "0")}`,
+    deliveryContext: { isRedelivery: false },
+    timestamp: 1_700_000_000_000,
+    source: { type: "user", userId: "U4af4980629" + "0".repeat(22) },
+    replyToken: "r".repeat(32),
+    mode: "active",
+  };
+  const base = JSON.stringify({ destination: "U8e742f61d673b39c7fff3cecb7536ef0", events: [event] }).length;
+  event.message.text = "あ".repeat(Math.floor((1024 - base) / 3)) + "a".repeat((1024 - base) % 3);
+  return JSON.stringify({ destination: "U8e742f61d673b39c7fff3cecb7536ef0", events: [event] });
+}
+
+function requests(): Array<{ body: string; signature: string }> {
+  return Array.from({ length: BODIES }, (_, i) => {
+    const b = body(i);
+    return { body: b, signature: createHmac("sha256", SECRET).update(b).digest("base64") };
+  });
+}
+
+// ---------------------------------------------------------------- servers (child processes)
+
+async function serve(variant: Variant): Promise<void> {
+  let handler: (req: IncomingMessage, res: ServerResponse) => void;
+  let handled = 0;
+  const onEvent = () => void handled++;
+  if (variant === "bare") {
+    handler = (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const sig = req.headers["x-line-signature"];
+        const expected = Buffer.from(createHmac("sha256", SECRET).update(Buffer.concat(chunks)).digest("base64"));
+        const given = Buffer.from(typeof sig === "string" ? sig : "");
+        res.statusCode = given.length === expected.length && timingSafeEqual(given, expected) ? 200 : 401;
+        res.end();
+      });
+    };
+  } else if (variant === "kagiya") {
+    const { createNodeWebhookListener } = await import("../src/webhook/adapters/node.ts");
+    handler = createNodeWebhookListener({ secretFor: (id) => (id === CHANNEL_ID ? SECRET : null), onEvent });
+  } else if (variant === "kagiya-web") {
+    const { createWebhookHandler } = await import("../src/webhook/handler.ts");
+    const web = createWebhookHandler({ secretFor: (id) => (id === CHANNEL_ID ? SECRET : null), onEvent });
+    handler = (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", async () => {
+        const request = new Request(`http://localhost${req.url}`, { method: "POST", headers: req.headers as Record<string, string>, body: Buffer.concat(chunks) });
+        const response = await web(request);
+        res.writeHead(response.status, Object.fromEntries(response.headers));
+        res.end(Buffer.from(await response.arrayBuffer()));
+      });
+    };
+  } else {
+    const express = (await import("express")).default;
+    const { middleware } = await import("@line/bot-sdk");
+    const app = express();
+    // The same job as kagiya's: duplicate check and a queue, after the SDK's signature check.
+    const seen = new Set<string>();
+    const queue: unknown[] = [];
+    let scheduled = false;
+    const drain = () => {
+      scheduled = false;
+      for (const _e of queue.splice(0)) onEvent();
+    };
+    app.post("/webhook/:channelId", middleware({ channelSecret: SECRET }), (req, res) => {
+      for (const e of (req.body as { events: Array<{ webhookEventId: string }> }).events) {
+        if (seen.has(e.webhookEventId)) continue;
+        seen.add(e.webhookEventId);
+        if (seen.size > 100_000) seen.clear();
+        queue.push(e);
+      }
+      if (!scheduled && queue.length > 0) {
+        scheduled = true;
+        setTimeout(drain, 0);
+      }
+      res.status(200).json({});
+    });
+    handler = app as unknown as typeof handler;
+  }
+  const server = createServer({ keepAliveTimeout: 60_000 }, handler);
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address() as { port: number };
+    process.stdout.write(JSON.stringify({ port: address.port }) + "\n");
+  });
+  process.on("SIGTERM", () => process.exit(0));
+}
+
+// ---------------------------------------------------------------- loader (child process)
+
+interface LoadResult {
+  requests: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/** Raw-socket keep-alive loader: one request in flight per connection, like wrk. */
+async function load(port: number, seconds: number): Promise<LoadResult> {
+  const payloads = requests().map(({ body, signature }) => {
+    const b = Buffer.from(body);
+    return Buffer.concat([
+      Buffer.from(`POST /webhook/${CHANNEL_ID} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json; charset=utf-8\r\nX-Line-Signature: ${signature}\r\nContent-Length: ${b.length}\r\n\r\n`),
+      b,
+    ]);
+  });
+  let latencies = new Float64Array(1 << 20);
+  let count = 0;
+  let errors = 0;
+  let next = 0;
+  let stopAt = 0;
+  const started = performance.now();
+  stopAt = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, () =>
+      new Promise<void>((resolve, reject) => {
+        const socket = connect(port, "127.0.0.1");
+        socket.setNoDelay(true);
+        let pending: Buffer = Buffer.alloc(0);
+        let sentAt = 0;
+        const fire = () => {
+          if (performance.now() >= stopAt) {
+            socket.end();
+            return resolve();
+          }
+          sentAt = performance.now();
+          socket.write(payloads[next++ % payloads.length]!);
+        };
+        socket.on("connect", fire);
+        socket.on("error", reject);
+        socket.on("data", (chunk: Buffer) => {
+          pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+          for (;;) {
+            const end = pending.indexOf("\r\n\r\n");
+            if (end === -1) return;
+            const head = pending.subarray(0, end).toString("latin1");
+            let total: number;
+            const cl = /\r\ncontent-length: *(\d+)/i.exec(head);
+            if (cl) total = end + 4 + Number(cl[1]);
+            else if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+              const term = pending.indexOf("\r\n0\r\n\r\n", end);
+              if (term === -1) return;
+              total = term + 7;
+            } else total = end + 4;
+            if (pending.length < total) return;
+            if (!head.startsWith("HTTP/1.1 200")) errors++;
+            if (count === latencies.length) {
+              const bigger = new Float64Array(latencies.length * 2);
+              bigger.set(latencies);
+              latencies = bigger;
+            }
+            latencies[count++] = performance.now() - sentAt;
+            pending = pending.subarray(total);
+            fire();
+          }
+        });
+      }),
+    ),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const sorted = latencies.subarray(0, count).sort();
+  return { requests: count, seconds: elapsed, p50: sorted[Math.floor(count * 0.5)] ?? 0, p99: sorted[Math.floor(count * 0.99)] ?? 0, errors };
+}
+
+// ---------------------------------------------------------------- wrk (when installed)
+
+function hasCommand(cmd: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
+}
+
+function wrkScript(dir: string): string {
+  const reqs = requests();
+  const lua = [
+    "local bodies = {}",
+    "local sigs = {}",
+    ...reqs.slice(0, 200).map((r, i) => `bodies[${i + 1}] = ${JSON.stringify(r.body).replace(/\\u([0-9a-f]{4})/gi, (_, h) => String.fromCharCode(parseInt(h, 16)))}\nsigs[${i + 1}] = "${r.signature}"`),
+    // Requests are formatted once: wrk.format per request would make wrk the bottleneck.
+    "local reqs = {}",
+    "local n = 0",
+    "init = function(args)",
+    "  for i = 1, #bodies do",
+    `    reqs[i] = wrk.format("POST", "/webhook/${CHANNEL_ID}", { ["Content-Type"] = "application/json; charset=utf-8", ["X-Line-Signature"] = sigs[i] }, bodies[i])`,
+    "  end",
+    "end",
+    "request = function()",
+    "  n = n % #reqs + 1",
+    "  return reqs[n]",
+    "end",
+    "done = function(summary, latency, requests)",
+    '  io.write(string.format("RESULT %d %f %f %f %d\\n", summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))',
+    "end",
+  ].join("\n");
+  const file = join(dir, "webhook.lua");
+  writeFileSync(file, lua);
+  return file;
+}
+
+// ---------------------------------------------------------------- orchestration
+
+const pin = hasCommand("taskset") && availableParallelism() >= 2;
+const pinned = (core: number, args: string[]): [string, string[]] => (pin ? ["taskset", ["-c", String(core), ...args]] : [args[0]!, args.slice(1)]);
+
+function startServer(variant: Variant): Promise<{ child: ChildProcess; port: number }> {
+  const [cmd, args] = pinned(0, [process.execPath, SELF, "--serve", variant]);
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      out += d;
+      const line = out.split("\n")[0];
+      if (out.includes("\n")) resolve({ child, port: JSON.parse(line!).port });
+    });
+    child.on("exit", (code) => reject(new Error(`server ${variant} exited with ${code}`)));
+  });
+}
+
+function runLoader(port: number, seconds: number, lua: string | null): Promise<LoadResult> {
+  const argv = lua !== null
+    ? ["wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "-s", lua, `http://127.0.0.1:${port}`]
+    : [process.execPath, SELF, "--load", String(port), String(seconds)];
+  const [cmd, args] = pinned(1, argv);
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.on("exit", (code) => {
+      if (code !== 0) return reject(new Error(`loader exited with ${code}`));
+      if (lua === null) return resolve(JSON.parse(out.trim().split("\n").pop()!));
+      const m = /RESULT (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(out);
+      if (!m) return reject(new Error(`could not read wrk output: ${out}`));
+      resolve({ requests: Number(m[1]), seconds: Number(m[2]), p50: Number(m[3]), p99: Number(m[4]), errors: Number(m[5]) });
+    });
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "kagiya-bench-"));
+  const lua = hasCommand("wrk") ? wrkScript(dir) : null;
+  console.log(`webhook intake, 1 KB signed body, ${CONNECTIONS} connections, ${SECONDS}s x ${RUNS} runs per variant; loader: ${lua ? "wrk" : "node raw-socket"}; ${pin ? "server on core 0, loader on core 1 (taskset)" : "not pinned (no taskset or one core)"}`);
+  const results = new Map<Variant, LoadResult[]>(VARIANTS.map((v) => [v, []]));
+  try {
+    for (let run = 0; run < RUNS; run++) {
+      for (const variant of VARIANTS) {
+        const { child, port } = await startServer(variant);
+        try {
+          await runLoader(port, WARMUP_SECONDS, lua);
+          const r = await runLoader(port, SECONDS, lua);
+          if (r.errors > 0) throw new Error(`${variant}: ${r.errors} non-200 answers`);
+          results.get(variant)!.push(r);
+        } finally {
+          child.kill("SIGTERM");
+          await new Promise((r) => child.once("exit", r));
+        }
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const rps = (v: Variant) => results.get(v)!.map((r) => r.requests / r.seconds);
+  const med = Object.fromEntries(VARIANTS.map((v) => [v, median(rps(v))])) as Record<Variant, number>;
+  console.log("variant      req/s (median)  spread (min-max)      p99 ms (median)  vs express  vs bare");
+  for (const v of VARIANTS) {
+    const xs = rps(v);
+    const p99 = median(results.get(v)!.map((r) => r.p99));
+    console.log(
+      `${v.padEnd(12)} ${med[v].toFixed(0).padStart(14)}  ${`${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}`.padEnd(20)}  ${p99.toFixed(2).padStart(15)}  ${(med[v] / med.express).toFixed(2).padStart(9)}x  ${(med[v] / med.bare).toFixed(2).padStart(6)}x`,
+    );
+  }
+  const okExpress = med.kagiya >= 1.3 * med.express;
+  const okBare = med.kagiya >= 0.85 * med.bare;
+  console.log(`targets: kagiya >= 1.30x express+bot-sdk: ${(med.kagiya / med.express).toFixed(2)}x ${okExpress ? "MET" : "MISSED"}; kagiya >= 0.85x bare node:http: ${(med.kagiya / med.bare).toFixed(2)}x ${okBare ? "MET" : "MISSED"}`);
+}
+
+const [mode, a1, a2] = process.argv.slice(2);
+if (mode === "--serve") await serve(a1 as Variant);
+else if (mode === "--lua") console.log(wrkScript(a1!)); // writes the wrk script into a directory, for manual runs
+else if (mode === "--load") process.stdout.write(JSON.stringify(await load(Number(a1), Number(a2))) + "\n");
+else await main();
