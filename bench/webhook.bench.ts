@@ -242,7 +242,7 @@ const pinned = (core: number, args: string[]): [string, string[]] => (pin ? ["ta
 
 function startServer(variant: Variant): Promise<{ child: ChildProcess; port: number }> {
   const [cmd, args] = pinned(0, [process.execPath, SELF, "--serve", variant]);
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, NODE_ENV: "production" } });
   return new Promise((resolve, reject) => {
     let out = "";
     child.stdout!.setEncoding("utf8").on("data", (d: string) => {

@@ -125,6 +125,18 @@ interface Job {
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
+/** Strict UTF-8 decoding: the text, or null for invalid UTF-8. */
+export type Utf8Decoder = (bytes: Uint8Array) => string | null;
+
+/** The web-standard decoder (TextDecoder, fatal). */
+export const webUtf8Decoder: Utf8Decoder = (bytes) => {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    return null;
+  }
+};
+
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | null)?.then === "function";
 }
@@ -147,7 +159,7 @@ export function describeError(err: unknown): Record<string, unknown> {
  * const outcome = await intake.process("default", signatureHeader, bodyBytes, verifyWithWebCrypto);
  * ```
  */
-export function createIntake(options: WebhookOptions) {
+export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8Decoder } = {}) {
   if (options === null || typeof options !== "object") throw new WebhookConfigError("Webhook options must be an object.");
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) throw new WebhookConfigError(`Unknown webhook option "${key}".`);
@@ -167,6 +179,7 @@ export function createIntake(options: WebhookOptions) {
   const concurrency = positiveInt("concurrency", options.concurrency, 32);
   const secretCacheMs = positiveInt("secretCacheMs", options.secretCacheMs, 10_000, true);
   const logger = options.logger ?? defaultLogger;
+  const decode = runtime.decode ?? webUtf8Decoder;
   const dedup = options.dedup ?? new MemoryDedup();
   const memoryDedup = dedup instanceof MemoryDedup ? dedup : null;
   const singleChannelId = options.channelId ?? "default";
@@ -355,7 +368,9 @@ export function createIntake(options: WebhookOptions) {
   function accept(channelId: string, body: Uint8Array): Outcome {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(decoder.decode(body));
+      const text = decode(body);
+      if (text === null) return reject(channelId, "ERR_WEBHOOK_INVALID_JSON");
+      parsed = JSON.parse(text);
     } catch {
       return reject(channelId, "ERR_WEBHOOK_INVALID_JSON");
     }

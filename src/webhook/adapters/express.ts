@@ -7,7 +7,7 @@
 import type { NextFunction, Request, Response } from "express";
 import { WebhookBodyConsumedError } from "../errors.ts";
 import { channelIdFromPath, createIntake, type WebhookOptions } from "../intake.ts";
-import { handleNodeRequest } from "./node.ts";
+import { handleNodeRequest, nodeUtf8Decoder } from "./node.ts";
 
 /** Options of {@link createExpressWebhookHandler}. */
 export interface ExpressWebhookOptions extends WebhookOptions {
@@ -35,7 +35,7 @@ export interface ExpressWebhookHandler {
  * ```
  */
 export function createExpressWebhookHandler(options: ExpressWebhookOptions): ExpressWebhookHandler {
-  const intake = createIntake(options);
+  const intake = createIntake(options, { decode: nodeUtf8Decoder });
   const channelIdFrom = options.channelIdFrom;
   const handler = (req: Request, res: Response, next: NextFunction): void => {
     let channelId = intake.singleChannelId;

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { channelIdFromPath, createIntake, type Outcome, type WebhookOptions } from "../intake.ts";
-import { nodeVerifier } from "./node.ts";
+import { nodeUtf8Decoder, nodeVerifier } from "./node.ts";
 
 /** Options of {@link createFastifyWebhookPlugin}. */
 export interface FastifyWebhookOptions extends WebhookOptions {
@@ -41,7 +41,7 @@ function send(reply: FastifyReply, outcome: Outcome): FastifyReply {
  */
 export function createFastifyWebhookPlugin(options: FastifyWebhookOptions): FastifyWebhookPlugin {
   const { path, ...rest } = options;
-  const intake = createIntake(rest);
+  const intake = createIntake(rest, { decode: nodeUtf8Decoder });
   const channelIdFrom = options.channelIdFrom;
   const route = path ?? (intake.singleChannelId !== null ? "/webhook" : "/webhook/:channelId");
 
