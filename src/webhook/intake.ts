@@ -121,6 +121,7 @@ interface Job {
   channelId: string;
   destination: string;
   events: unknown[];
+  info?: DeliveryInfo;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
@@ -350,7 +351,7 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
   function deliver(job: Job, event: WebhookEvent): Promise<void> | undefined {
     let result: unknown;
     try {
-      const info: DeliveryInfo = { channelId: job.channelId, destination: job.destination };
+      const info = (job.info ??= { channelId: job.channelId, destination: job.destination });
       result = bot !== undefined ? bot.dispatch(event, info) : onEvent?.(event, info);
     } catch (err) {
       handlerFailed(job, event, err);
