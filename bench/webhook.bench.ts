@@ -219,7 +219,7 @@ function wrkScript(dir: string): string {
   const lua = [
     "local bodies = {}",
     "local sigs = {}",
-    ...reqs.slice(0, 200).map((r, i) => `bodies[${i + 1}] = ${JSON.stringify(r.body).replace(/\\u([0-9a-f]{4})/gi, (_, h) => String.fromCharCode(parseInt(h, 16)))}\nsigs[${i + 1}] = "${r.signature}"`),
+    ...reqs.map((r, i) => `bodies[${i + 1}] = ${JSON.stringify(r.body).replace(/\\u([0-9a-f]{4})/gi, (_, h) => String.fromCharCode(parseInt(h, 16)))}\nsigs[${i + 1}] = "${r.signature}"`),
     // Requests are formatted once: wrk.format per request would make wrk the bottleneck.
     "local reqs = {}",
     "local n = 0",
