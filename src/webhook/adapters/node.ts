@@ -6,7 +6,7 @@
 import { isUtf8 } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { verifyWebhookSignatureSync } from "./node-signature.ts";
-import { channelIdFromPath, createIntake, type Intake, type Outcome, type Utf8Decoder, type Verifier, type WebhookOptions } from "../intake.ts";
+import { channelIdFromPath, createIntake, describeError, type Intake, type Outcome, type Utf8Decoder, type Verifier, type WebhookOptions } from "../intake.ts";
 
 /** Options of {@link createNodeWebhookListener}. */
 export interface NodeWebhookOptions extends WebhookOptions {
@@ -64,7 +64,14 @@ export function handleNodeRequest(intake: Intake, channelId: string | null, req:
     return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_SIGNATURE"));
   }
   const finish = (body: Uint8Array): void => {
-    const out = intake.process(channelId, signature, body, nodeVerifier);
+    let out: Outcome | Promise<Outcome>;
+    try {
+      out = intake.process(channelId, signature, body, nodeVerifier);
+    } catch (err) {
+      // Never let one request take the process down.
+      intake.logger.error({ channelId, err: describeError(err) }, "webhook intake failed");
+      return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_UNAVAILABLE"));
+    }
     if (out instanceof Promise) {
       out.then(
         (o) => sendOutcome(res, o),
@@ -121,7 +128,13 @@ export function createNodeWebhookListener(options: NodeWebhookOptions): NodeWebh
   const channelIdFrom = options.channelIdFrom;
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     let channelId = intake.singleChannelId;
-    if (channelId === null) channelId = channelIdFrom !== undefined ? (channelIdFrom(req) ?? null) : channelIdFromPath(req.url ?? "");
+    if (channelId === null) {
+      try {
+        channelId = channelIdFrom !== undefined ? (channelIdFrom(req) ?? null) : channelIdFromPath(req.url ?? "");
+      } catch {
+        channelId = null;
+      }
+    }
     handleNodeRequest(intake, channelId, req, res);
   };
   return Object.defineProperties(listener, {
