@@ -5,7 +5,15 @@
  */
 import { KagiyaError } from "../core/errors.ts";
 
-/** The handler or bot was configured wrongly (unknown option, missing secret, bad number). */
+/**
+ * The handler or bot was configured wrongly (unknown option, missing secret, bad number).
+ *
+ * @example
+ * ```ts
+ * try { createWebhookHandler({ channelSecret: "" }); }
+ * catch (e) { if (e instanceof WebhookConfigError) console.error(e.code, e.message); }
+ * ```
+ */
 export class WebhookConfigError extends KagiyaError {
   constructor(message: string) {
     super("ERR_WEBHOOK_CONFIG", message);
@@ -15,6 +23,11 @@ export class WebhookConfigError extends KagiyaError {
 /**
  * The request body was already consumed by a body parser (e.g. `express.json()` ran before the
  * webhook route), so the raw bytes the signature covers are gone.
+ *
+ * @example
+ * ```ts
+ * app.use((err, req, res, next) => err.code === "ERR_WEBHOOK_BODY_CONSUMED" ? res.status(500).json({ error: err.code }) : next(err));
+ * ```
  */
 export class WebhookBodyConsumedError extends KagiyaError {
   constructor() {
@@ -25,7 +38,17 @@ export class WebhookBodyConsumedError extends KagiyaError {
   }
 }
 
-/** A reply or push failed at LINE (after the one retry on 401). */
+/**
+ * A reply or push failed at LINE (after the one retry on 401).
+ *
+ * @example
+ * ```ts
+ * bot.on("message", async (e, ctx) => {
+ *   try { await ctx.reply({ type: "text", text: "hi" }); }
+ *   catch (err) { if (err instanceof BotSendError) ctx.logger.error({ status: err.status }, err.message); }
+ * });
+ * ```
+ */
 export class BotSendError extends KagiyaError {
   /** HTTP status from LINE, 0 when the request did not complete. */
   readonly status: number;
@@ -35,7 +58,14 @@ export class BotSendError extends KagiyaError {
   }
 }
 
-/** Codes in the `error` field of webhook rejection bodies, with their HTTP status. */
+/**
+ * Codes in the `error` field of webhook rejection bodies, with their HTTP status.
+ *
+ * @example
+ * ```ts
+ * WEBHOOK_REJECTION_CODES.ERR_WEBHOOK_SIGNATURE; // 401
+ * ```
+ */
 export const WEBHOOK_REJECTION_CODES = {
   ERR_WEBHOOK_SIGNATURE: 401,
   ERR_WEBHOOK_BODY_TOO_LARGE: 413,

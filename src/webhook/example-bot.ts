@@ -4,7 +4,14 @@
  */
 import { createBot, type Bot, type BotOptions } from "./bot.ts";
 
-/** The text the example bot answers with. */
+/**
+ * The text the example bot answers with.
+ *
+ * @example
+ * ```ts
+ * assert.deepEqual(sent.body.messages, [{ type: "text", text: EXAMPLE_REPLY }]);
+ * ```
+ */
 export const EXAMPLE_REPLY = "こんにちは!";
 
 /**

@@ -23,7 +23,14 @@ export interface WebhookHandler {
 const TOO_LARGE = Symbol("too large");
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
 
-/** WebCrypto verification, the web-standard default. */
+/**
+ * WebCrypto verification, the web-standard default.
+ *
+ * @example
+ * ```ts
+ * await webCryptoVerifier(secret, bodyBytes, signatureHeader); // true or false
+ * ```
+ */
 export const webCryptoVerifier: Verifier = (secret, body, signature) => verifyWebhookSignature(secret, body, signature);
 
 /** Reads at most `max` bytes of a body, counting as it goes (Content-Length can lie). */

@@ -8,9 +8,23 @@ import { MemoryDedup, type DedupStore } from "./dedup.ts";
 import { WebhookConfigError, WEBHOOK_REJECTION_CODES, type WebhookRejectionCode } from "./errors.ts";
 import type { Logger, WebhookEvent } from "./types.ts";
 
-/** Default limit on the request body: 1 MiB. */
+/**
+ * Default limit on the request body: 1 MiB.
+ *
+ * @example
+ * ```ts
+ * createWebhookHandler({ secretFor, bot, maxBodyBytes: DEFAULT_MAX_BODY_BYTES * 2 });
+ * ```
+ */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-/** Default time an event ID is remembered for de-duplication: 24 hours. */
+/**
+ * Default time an event ID is remembered for de-duplication: 24 hours.
+ *
+ * @example
+ * ```ts
+ * createWebhookHandler({ secretFor, bot, dedup: store, dedupTtlMs: DEFAULT_DEDUP_TTL_MS });
+ * ```
+ */
 export const DEFAULT_DEDUP_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** What a handler learns about the delivery an event came in. */

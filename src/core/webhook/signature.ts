@@ -107,5 +107,12 @@ export async function verifyWebhookSignature(
   return timingSafeEqualString(expected, signature);
 }
 
-/** Length of every valid signature: Base64 of 32 bytes. */
+/**
+ * Length of every valid signature: Base64 of 32 bytes.
+ *
+ * @example
+ * ```ts
+ * if (header?.length !== SIGNATURE_LENGTH) return unauthorized();
+ * ```
+ */
 export const SIGNATURE_LENGTH = 44;

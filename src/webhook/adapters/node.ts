@@ -21,7 +21,14 @@ export interface NodeWebhookListener {
   readonly pending: number;
 }
 
-/** Strict UTF-8 decoding with Node's validator: a little cheaper than a fatal TextDecoder. */
+/**
+ * Strict UTF-8 decoding with Node's validator: a little cheaper than a fatal TextDecoder.
+ *
+ * @example
+ * ```ts
+ * nodeUtf8Decoder(Buffer.from([0xc3, 0x28])); // null: not UTF-8
+ * ```
+ */
 export const nodeUtf8Decoder: Utf8Decoder = (bytes) => {
   if (!isUtf8(bytes)) return null;
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
