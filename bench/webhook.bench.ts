@@ -9,7 +9,8 @@
 // Server and loader are separate processes pinned to different cores (taskset when present).
 // Loader: `wrk` with a Lua script when installed, else a raw-socket keep-alive Node loader;
 // 50 connections. Each variant runs KAGIYA_BENCH_RUNS times (default 3), interleaved; medians,
-// spread and ratios are printed. KAGIYA_BENCH_QUICK=1: one short run (smoke test).
+// spread and ratios are printed. KAGIYA_BENCH_QUICK=1: one short run (smoke test);
+// KAGIYA_BENCH_LOADER=node: the Node loader even when wrk is installed.
 //
 //   node bench/webhook.bench.ts            (also run by `npm run bench`)
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -288,7 +289,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "kagiya-bench-"));
-  const lua = hasCommand("wrk") ? wrkScript(dir) : null;
+  // KAGIYA_BENCH_LOADER=node forces the Node loader even when wrk is installed.
+  const lua = process.env["KAGIYA_BENCH_LOADER"] !== "node" && hasCommand("wrk") ? wrkScript(dir) : null;
   console.log(`webhook intake, 1 KB signed body, ${CONNECTIONS} connections, ${SECONDS}s x ${RUNS} runs per variant; loader: ${lua ? "wrk" : "node raw-socket"}; ${pin ? "server on core 0, loader on core 1 (taskset)" : "not pinned (no taskset or one core)"}`);
   const results = new Map<Variant, LoadResult[]>(VARIANTS.map((v) => [v, []]));
   const handled = new Map<Variant, number[]>(VARIANTS.map((v) => [v, []]));
