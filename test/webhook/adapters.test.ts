@@ -86,6 +86,25 @@ for (const [name, start] of Object.entries(adapters)) {
       }
     });
 
+    test("answers 200 while the handler is still blocked, then the handler runs", async () => {
+      const ch = await stack.channel();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const finished: string[] = [];
+      const app = await start({ secretFor: (id) => stack.secretFor(id), onEvent: async (e) => { await gate; finished.push(e.type); }, logger: memoryLogger() });
+      try {
+        const d = await deliverTestWebhook(stack.emu.url, { channelId: ch.channelId, url: `${app.url}/webhook/${ch.channelId}`, events: [{ type: "join" }] });
+        assert.equal(d.status, 200);
+        assert.deepEqual(finished, []);
+        release();
+        await app.drain();
+        assert.deepEqual(finished, ["join"]);
+      } finally {
+        release();
+        await app.close();
+      }
+    });
+
     test("401 for a missing or wrong signature and for another channel's secret; 400 signed non-JSON; 413 over 1 MiB", async () => {
       const a = await stack.channel();
       const b = await stack.channel();
