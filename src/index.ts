@@ -26,3 +26,12 @@ export { verifyJws, type JwsVerification } from "./core/jwt/verify.ts";
 export { inspectJws, type InspectOptions, type InspectResult } from "./core/jwt/inspect.ts";
 export { KEY_FINDING_CODES, JWT_FINDING_CODES, type KeyFinding, type JwtFinding, type KeyFindingCode, type JwtFindingCode } from "./core/findings.ts";
 // --- end core ---
+
+// --- LINE client, stores and sealing, token lifecycle, webhooks (issues 4 and 5) ---
+// The server (`kagiya/server`), the emulator (`kagiya/emulator`), the Node webhook adapters
+// (`kagiya/webhook/node`) and the @line/bot-sdk adapter (`kagiya/adapters/bot-sdk`) have
+// subpath entries of their own so that importing "kagiya" never loads node:http or the SDK.
+export * from "./clients/line/index.ts";
+export * from "./store/index.ts";
+export * from "./tokens/index.ts";
+export * from "./webhook/index.ts";

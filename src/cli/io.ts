@@ -16,10 +16,16 @@ export interface CliIO {
  */
 export type Command = (argv: string[], io: CliIO) => Promise<number>;
 
+/**
+ * Failures of an operation that was asked for correctly (LINE down or refusing, the channel's
+ * token budget spent): exit 1 like a failed check, since changing the input would not help.
+ */
+const OPERATIONAL_FAILURE = /^ERR_(LINE_|TOKEN_UNAVAILABLE$|TOKEN_REVOKE_FAILED$|TOKEN_BUDGET_EXHAUSTED$|INTERNAL$)/;
+
 /** Exit code for an error: 2 for anything the user can fix by changing the input, 1 otherwise. */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof InvalidInputError) return 2;
-  if (error instanceof KagiyaError) return error.code === "ERR_INTERNAL" ? 1 : 2;
+  if (error instanceof KagiyaError) return OPERATIONAL_FAILURE.test(error.code) ? 1 : 2;
   return 1;
 }
 

@@ -1,6 +1,5 @@
 import type { ChannelRegistry } from "../store/registry.ts";
 import type { Store } from "../store/types.ts";
-import { lineTokenApi } from "../tokens/line.ts";
 import { TokenManager } from "../tokens/manager.ts";
 import { createNodeWebhookListener } from "../webhook/adapters/node.ts";
 import type { EventDispatcher } from "../webhook/intake.ts";
@@ -58,7 +57,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const metrics = new ServerMetrics();
   const manager = given ?? new TokenManager({
     registry,
-    line: lineTokenApi(lineApiBase !== undefined ? { baseUrl: lineApiBase } : {}),
+    // The manager builds its LINE client on its own clock, so an injected `now` reaches the assertions too.
+    ...(lineApiBase !== undefined ? { lineApiBase } : {}),
     observer: metrics.observer,
     actor: "server",
     ...(serverOptions.now ? { now: serverOptions.now } : {}),

@@ -388,7 +388,8 @@ export class TokenManager implements TokenSource {
       const before = await this.#store.getCurrent(channelId);
       const now = this.#now();
       if (before.token !== null && before.token.state === "valid" && now >= before.token.refreshAt && now >= this.#healthOf(channelId).retryAt) {
-        const t = await this.get(channelId);
+        // Through the same single flight as get(), but audited under the scheduler's actor.
+        const t = await this.#flight(channelId, () => this.#resolve(channelId, null, actor));
         report.refreshed = t.keyId !== before.token.keyId;
       }
       await this.#reconcileOrphansIfDue(channelId, actor);
@@ -493,7 +494,7 @@ export class TokenManager implements TokenSource {
     return p;
   }
 
-  async #resolve(channelId: string, force: { reason: IssueReason; actor: string } | null): Promise<ManagedToken> {
+  async #resolve(channelId: string, force: { reason: IssueReason; actor: string } | null, actor: string = this.#actor): Promise<ManagedToken> {
     validateChannelId(channelId);
     const entry = await this.#channel(channelId);
     const cur = await this.#store.getCurrent(channelId);
@@ -507,7 +508,7 @@ export class TokenManager implements TokenSource {
       throw this.#unavailable(channelId, health);
     }
     const reason: IssueReason = force?.reason ?? (usable !== null ? "refresh" : (health.reason ?? "cold"));
-    const issue = (): Promise<ManagedToken> => this.#issueLocked(entry, cur, reason, force?.actor ?? this.#actor, force !== null);
+    const issue = (): Promise<ManagedToken> => this.#issueLocked(entry, cur, reason, force?.actor ?? actor, force !== null);
     try {
       // With the memory cache on, get() is single-flight as a whole; with it off, only issuing is.
       return force === null && !this.#cacheOn ? await this.#flight(channelId, issue) : await issue();

@@ -8,11 +8,9 @@ import { BotSendError, WebhookConfigError } from "./errors.ts";
 import { describeError, type DeliveryInfo, type EventDispatcher } from "./intake.ts";
 import type { Logger, Message, WebhookEvent, WebhookEventMap } from "./types.ts";
 
-/** One message LINE sent; ids exceed 2^53 so they stay strings. */
-export interface SentMessage {
-  id: string;
-  quoteToken?: string;
-}
+import type { SentMessage } from "../clients/line/messaging.ts";
+
+export type { SentMessage };
 
 /**
  * The two LINE client calls the bot needs; `createLineClient()` from src/clients/line fits.

@@ -39,6 +39,7 @@ test("the scheduler warms new channels, refreshes at the refresh point once, and
     await until("revocation", async () => (await tokenLedger(t.emu.url, a!.channelId)).find((r) => r.key_id === first.body.key_id)!.state === "revoked");
     const audit = await t.store.listAudit({ channelId: a!.channelId, limit: 100 });
     assert.ok(audit.some((r) => r.action === "token.revoke" && r.actor === "scheduler" && r.keyId === first.body.key_id), JSON.stringify(audit));
+    assert.ok(audit.some((r) => r.action === "token.refresh" && r.actor === "scheduler" && r.keyId === second.body.key_id), JSON.stringify(audit));
     assert.equal((await tokenLedger(t.emu.url, a!.channelId)).length, 2);
     const ready = await request(`${t.url}/readyz`);
     assert.equal(ready.status, 200);
