@@ -14,6 +14,7 @@ const groups: Record<string, { summary: string; load: () => Promise<{ commands: 
   serve: { summary: "run the token broker, webhook intake and dashboard", load: () => import("./commands/serve.ts") },
   apikey: { summary: "create, list and revoke API keys for the token API", load: () => import("./commands/apikey.ts") },
   audit: { summary: "show the audit log", load: () => import("./commands/audit.ts") },
+  demo: { summary: "run the whole main job offline: emulator, channel, serve, token API, webhook reply", load: () => import("./commands/demo.ts") },
   admin: { summary: "manage the dashboard admin token", load: () => import("./commands/admin.ts") },
 };
 
