@@ -50,9 +50,14 @@ async function loadGenerator(url: string, seconds: number): Promise<Result> {
   return { tool: "node http.Agent", requests: latencies.length, errors, seconds, p50ms: q(0.5), p99ms: q(0.99) };
 }
 
-function runWrk(url: string, seconds: number): Result | undefined {
+async function runWrk(url: string, seconds: number): Promise<Result | undefined> {
   if (spawnSync("sh", ["-c", "command -v wrk"]).status !== 0) return undefined;
-  const r = spawnSync("wrk", ["-t2", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency", url], { encoding: "utf8" });
+  // Asynchronous: the emulator serves from this very process, so a blocking spawnSync would starve it.
+  const child = spawn("wrk", ["-t2", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency", url], { stdio: ["ignore", "pipe", "inherit"] });
+  let stdout = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  const r = { status, stdout };
   if (r.status !== 0) return undefined;
   const reqs = /(\d+) requests in ([\d.]+)s/.exec(r.stdout);
   const unit = (v: string, u: string) => Number(v) * (u === "s" ? 1000 : u === "us" ? 0.001 : 1);
@@ -90,7 +95,7 @@ async function main(): Promise<void> {
   const emu = await startEmulator();
   try {
     const url = await prepare(emu.url);
-    let result = runWrk(url, seconds);
+    let result = await runWrk(url, seconds);
     if (!result) {
       const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--load", url, String(seconds)], { stdio: ["ignore", "pipe", "inherit"] });
       let out = "";
