@@ -1,24 +1,19 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createPrivateKey } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli } from "../helpers/cli.ts";
-import { createTestChannel, startTestEmulator, type TestEmulator } from "../helpers/emulator.ts";
+import { createTestChannel, type TestEmulator } from "../helpers/emulator.ts";
+import { startEmulatorWithTempDir } from "../helpers/emulator-fixture.ts";
 import { generateMasterKeyText } from "../../src/store/sealed.ts";
 
 let emu: TestEmulator;
 let dir: string;
+let cleanup: () => Promise<void>;
 const masterKey = generateMasterKeyText();
-before(async () => {
-  emu = await startTestEmulator();
-  dir = mkdtempSync(join(tmpdir(), "kagiya-cli-channel-"));
-});
-after(async () => {
-  await emu.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+before(async () => ({ emu, dir, cleanup } = await startEmulatorWithTempDir("kagiya-cli-channel-")));
+after(() => cleanup());
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
   return { KAGIYA_MASTER_KEY: masterKey, KAGIYA_LINE_API_BASE: emu.url, ...extra };

@@ -1,24 +1,19 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli } from "../helpers/cli.ts";
-import { createTestChannel, issueTestToken, startTestEmulator, tokenLedger, type TestChannel, type TestEmulator } from "../helpers/emulator.ts";
+import { createTestChannel, issueTestToken, tokenLedger, type TestChannel, type TestEmulator } from "../helpers/emulator.ts";
+import { startEmulatorWithTempDir } from "../helpers/emulator-fixture.ts";
 import { generateMasterKeyText } from "../../src/store/sealed.ts";
 import { allBackends } from "../tokens/backends.ts";
 
 let emu: TestEmulator;
 let dir: string;
+let cleanup: () => Promise<void>;
 const masterKey = generateMasterKeyText();
-before(async () => {
-  emu = await startTestEmulator();
-  dir = mkdtempSync(join(tmpdir(), "kagiya-cli-token-"));
-});
-after(async () => {
-  await emu.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+before(async () => ({ emu, dir, cleanup } = await startEmulatorWithTempDir("kagiya-cli-token-")));
+after(() => cleanup());
 
 const env = (extra: Record<string, string> = {}): Record<string, string> => ({ KAGIYA_MASTER_KEY: masterKey, KAGIYA_LINE_API_BASE: emu.url, S: "", ...extra });
 

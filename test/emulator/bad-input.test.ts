@@ -2,14 +2,12 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
-import { createTestChannel, issueTestToken, startTestEmulator, type TestChannel, type TestEmulator } from "../helpers/emulator.ts";
+import { issueTestToken, type TestChannel, type TestEmulator } from "../helpers/emulator.ts";
+import { startEmulatorWithChannel } from "../helpers/emulator-fixture.ts";
 
 let emu: TestEmulator;
 let ch: TestChannel;
-before(async () => {
-  emu = await startTestEmulator();
-  ch = await createTestChannel(emu.url);
-});
+before(async () => ({ emu, ch } = await startEmulatorWithChannel()));
 after(() => emu.close());
 
 const FORM = "application/x-www-form-urlencoded";

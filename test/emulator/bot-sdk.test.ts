@@ -3,39 +3,26 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { channelAccessToken, messagingApi, validateSignature, HTTPFetchError } from "@line/bot-sdk";
 import {
-  createTestChannel, deliverTestWebhook, emulatorNowSeconds, sentMessages, signAssertion, startTestEmulator, tokenLedger,
+  deliverTestWebhook, emulatorNowSeconds, sentMessages, signAssertion, tokenLedger,
   type TestChannel, type TestEmulator,
 } from "../helpers/emulator.ts";
+import { startEmulatorWithChannel, startWebhookReceiver, type WebhookReceiver } from "../helpers/emulator-fixture.ts";
 
 const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 let emu: TestEmulator;
 let ch: TestChannel;
-let receiver: Server;
-let receiverUrl: string;
-let lastWebhook: { body: string; signature: string } | undefined;
+let receiver: WebhookReceiver;
 
 before(async () => {
-  emu = await startTestEmulator();
-  ch = await createTestChannel(emu.url);
-  receiver = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      lastWebhook = { body: Buffer.concat(chunks).toString("utf8"), signature: String(req.headers["x-line-signature"]) };
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`;
+  ({ emu, ch } = await startEmulatorWithChannel());
+  receiver = await startWebhookReceiver();
 });
 after(async () => {
   await emu.close();
-  await new Promise((r) => receiver.close(r));
+  await receiver.close();
 });
 
 test("@line/bot-sdk issues, lists, verifies and revokes a v2.1 token against the emulator", async () => {
@@ -67,10 +54,11 @@ test("@line/bot-sdk replies to a webhook and pushes; the SDK validates the webho
   const { access_token } = await tokens.issueChannelTokenByJWT("client_credentials", JWT_BEARER, signAssertion(ch, { nowSeconds: await emulatorNowSeconds(emu.url) }));
   const bot = new messagingApi.MessagingApiClient({ channelAccessToken: access_token, baseURL: emu.url });
 
-  const delivery = await deliverTestWebhook(emu.url, { channelId: ch.channelId, url: receiverUrl, events: [{ type: "message", message: { type: "text", id: "1", text: "hello" } }] });
+  const delivery = await deliverTestWebhook(emu.url, { channelId: ch.channelId, url: receiver.url, events: [{ type: "message", message: { type: "text", id: "1", text: "hello" } }] });
   assert.equal(delivery.status, 200);
+  const lastWebhook = receiver.received.at(-1);
   assert.ok(lastWebhook);
-  assert.equal(validateSignature(lastWebhook.body, ch.channelSecret, lastWebhook.signature), true);
+  assert.equal(validateSignature(lastWebhook.body, ch.channelSecret, String(lastWebhook.headers["x-line-signature"])), true);
   const replyToken = JSON.parse(lastWebhook.body).events[0].replyToken as string;
 
   const replied = await bot.replyMessage({ replyToken, messages: [{ type: "text", text: "hi back" }] });

@@ -2,16 +2,16 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import {
-  clearFaults, createTestChannel, emulatorJson, injectFault, issueTestToken, startTestEmulator,
+  clearFaults, emulatorJson, injectFault, issueTestToken,
   type TestChannel, type TestEmulator,
 } from "../helpers/emulator.ts";
+import { startEmulatorWithChannel } from "../helpers/emulator-fixture.ts";
 
 let emu: TestEmulator;
 let ch: TestChannel;
 let token: string;
 before(async () => {
-  emu = await startTestEmulator();
-  ch = await createTestChannel(emu.url);
+  ({ emu, ch } = await startEmulatorWithChannel());
   token = (await issueTestToken(emu.url, ch)).access_token;
 });
 after(() => emu.close());

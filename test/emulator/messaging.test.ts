@@ -1,39 +1,29 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac, randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import {
-  advanceClock, createTestChannel, deliverTestWebhook, emulatorJson, issueTestToken, postForm, sentMessages, startTestEmulator,
+  advanceClock, createTestChannel, deliverTestWebhook, emulatorJson, issueTestToken, postForm, sentMessages,
   type TestChannel, type TestEmulator,
 } from "../helpers/emulator.ts";
+import { startEmulatorWithChannel, startWebhookReceiver, type WebhookReceiver } from "../helpers/emulator-fixture.ts";
 
 let emu: TestEmulator;
 let ch: TestChannel;
 let token: string;
 /** A real webhook receiver: records each request's headers and raw body. */
-let receiver: Server;
+let receiver: WebhookReceiver;
 let receiverUrl: string;
-const received: Array<{ headers: IncomingMessage["headers"]; body: string }> = [];
+let received: WebhookReceiver["received"];
 
 before(async () => {
-  emu = await startTestEmulator();
-  ch = await createTestChannel(emu.url);
+  ({ emu, ch } = await startEmulatorWithChannel());
   token = (await issueTestToken(emu.url, ch)).access_token;
-  receiver = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
-      res.writeHead(200).end("OK");
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/callback`;
+  receiver = await startWebhookReceiver("/callback");
+  ({ url: receiverUrl, received } = receiver);
 });
 after(async () => {
   await emu.close();
-  await new Promise((r) => receiver.close(r));
+  await receiver.close();
 });
 
 async function api(path: string, body: unknown, headers: Record<string, string> = {}, bearer: string | null = token): Promise<{ status: number; headers: Headers; body: any }> {

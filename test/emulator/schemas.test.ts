@@ -3,15 +3,14 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Ajv } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { parse } from "yaml";
 import {
-  createTestChannel, deliverTestWebhook, emulatorNowSeconds, issueTestToken, postForm, signAssertion, startTestEmulator,
+  deliverTestWebhook, emulatorNowSeconds, issueTestToken, postForm, signAssertion,
   type TestChannel, type TestEmulator,
 } from "../helpers/emulator.ts";
+import { startEmulatorWithChannel, startWebhookReceiver, type WebhookReceiver } from "../helpers/emulator-fixture.ts";
 
 // LINE's OpenAPI files, copied byte for byte with their Apache-2.0 notice (fixtures/SOURCES.md).
 const REFERENCE = new URL("./fixtures/", import.meta.url);
@@ -50,23 +49,14 @@ function check(file: string, name: string, body: unknown): void {
 
 let emu: TestEmulator;
 let ch: TestChannel;
-let receiver: Server;
-let receiverUrl: string;
-let lastBody = "";
+let receiver: WebhookReceiver;
 before(async () => {
-  emu = await startTestEmulator();
-  ch = await createTestChannel(emu.url);
-  receiver = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => { lastBody = Buffer.concat(chunks).toString("utf8"); res.end(); });
-  });
-  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`;
+  ({ emu, ch } = await startEmulatorWithChannel());
+  receiver = await startWebhookReceiver();
 });
 after(async () => {
   await emu.close();
-  await new Promise((r) => receiver.close(r));
+  await receiver.close();
 });
 
 const CAT = "channel-access-token.yml";
@@ -118,10 +108,10 @@ test("reply, push and their errors match messaging-api.yml; webhooks match webho
     return { status: res.status, body: (await res.json()) as unknown };
   };
   const delivery = await deliverTestWebhook(emu.url, {
-    channelId: ch.channelId, url: receiverUrl,
+    channelId: ch.channelId, url: receiver.url,
     events: [{ type: "message", message: { type: "text", id: "468789577898262530", text: "hi", quoteToken: "q" } }, { type: "follow", follow: { isUnblocked: false } }, { type: "unfollow" }],
   });
-  const webhook = JSON.parse(lastBody);
+  const webhook = JSON.parse(receiver.received.at(-1)?.body ?? "");
   check("webhook.yml", "CallbackRequest", webhook);
   check("webhook.yml", "MessageEvent", webhook.events[0]);
   check("webhook.yml", "FollowEvent", webhook.events[1]);

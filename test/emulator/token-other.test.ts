@@ -2,18 +2,16 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  advanceClock, createTestChannel, emulatorNowSeconds, postForm, signAssertion, startTestEmulator, tokenLedger,
+  advanceClock, createTestChannel, emulatorNowSeconds, postForm, signAssertion, tokenLedger,
   type TestChannel, type TestEmulator,
 } from "../helpers/emulator.ts";
+import { startEmulatorWithChannel } from "../helpers/emulator-fixture.ts";
 
 const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 let emu: TestEmulator;
 let ch: TestChannel;
-before(async () => {
-  emu = await startTestEmulator();
-  ch = await createTestChannel(emu.url);
-});
+before(async () => ({ emu, ch } = await startEmulatorWithChannel()));
 after(() => emu.close());
 
 async function push(token: string): Promise<number> {

@@ -2,8 +2,6 @@
 // shared Redis store at a refresh point under load issuing exactly once.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, request as httpRequest } from "node:http";
 import { openStore } from "../../src/store/open.ts";
@@ -11,22 +9,18 @@ import { ChannelRegistry } from "../../src/store/registry.ts";
 import { MasterKey, Sealer, generateMasterKeyText } from "../../src/store/sealed.ts";
 import type { TokenPolicyOverrides } from "../../src/store/types.ts";
 import { createApiKey } from "../../src/server/apikeys.ts";
-import { clearFaults, createTestChannel, injectFault, startTestEmulator, tokenLedger, type TestChannel, type TestEmulator } from "../helpers/emulator.ts";
+import { clearFaults, createTestChannel, injectFault, tokenLedger, type TestChannel, type TestEmulator } from "../helpers/emulator.ts";
+import { startEmulatorWithTempDir } from "../helpers/emulator-fixture.ts";
 import { REDIS_URL, randomNamespace, redisSkip } from "../store/services.ts";
 import { startServe } from "./serve-process.ts";
 import { runCli } from "../helpers/cli.ts";
 
 let emu: TestEmulator;
 let dir: string;
+let cleanup: () => Promise<void>;
 const masterKey = generateMasterKeyText();
-before(async () => {
-  emu = await startTestEmulator();
-  dir = mkdtempSync(join(tmpdir(), "kagiya-serve-"));
-});
-after(async () => {
-  await emu.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+before(async () => ({ emu, dir, cleanup } = await startEmulatorWithTempDir("kagiya-serve-")));
+after(() => cleanup());
 
 async function register(spec: string, policy?: TokenPolicyOverrides): Promise<{ channel: TestChannel; key: string }> {
   const channel = await createTestChannel(emu.url);

@@ -21,6 +21,35 @@ export interface StoreHarness {
 
 export type StoreFactory = () => Promise<StoreHarness>;
 
+/**
+ * The harness of a backend whose instances share data: `open` makes one more instance over the
+ * same file, key prefix or schema. The store and every `other()` are migrated; cleanup closes the
+ * others, then `destroy`s (when given) and closes the store.
+ */
+export async function sharedStoreHarness<S extends Store>(
+  open: () => Promise<S>,
+  options: { rawBytes: (store: S) => Promise<Buffer>; destroy?: (store: S) => Promise<void> },
+): Promise<StoreHarness> {
+  const store = await open();
+  await store.migrate();
+  const others: S[] = [];
+  return {
+    store,
+    other: async () => {
+      const s = await open();
+      others.push(s);
+      await s.migrate();
+      return s;
+    },
+    rawBytes: () => options.rawBytes(store),
+    cleanup: async () => {
+      for (const s of others) await s.close();
+      await options.destroy?.(store);
+      await store.close();
+    },
+  };
+}
+
 const T0 = 1_763_000_000_000;
 
 export function tokenRow(channelId: string, keyId: string, over: Partial<TokenRow> = {}): TokenRow {

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { StoreError } from "../../src/store/errors.ts";
 import { openStore } from "../../src/store/open.ts";
 import { POSTGRES_SCHEMA_VERSION, PostgresStore } from "../../src/store/postgres.ts";
-import { runStoreContract } from "./contract.ts";
+import { runStoreContract, sharedStoreHarness } from "./contract.ts";
 import { DATABASE_URL, postgresSkip, randomNamespace } from "./services.ts";
 
 const skip = await postgresSkip();
@@ -21,26 +21,9 @@ async function dump(store: PostgresStore): Promise<Buffer> {
 
 runStoreContract(
   "postgres",
-  async () => {
+  () => {
     const schema = randomNamespace("pg");
-    const store = await PostgresStore.connect({ url: DATABASE_URL, schema, poolSize: 4 });
-    await store.migrate();
-    const others: PostgresStore[] = [];
-    return {
-      store,
-      other: async () => {
-        const s = await PostgresStore.connect({ url: DATABASE_URL, schema, poolSize: 4 });
-        others.push(s);
-        await s.migrate();
-        return s;
-      },
-      rawBytes: () => dump(store),
-      cleanup: async () => {
-        for (const s of others) await s.close();
-        await store.destroy();
-        await store.close();
-      },
-    };
+    return sharedStoreHarness(() => PostgresStore.connect({ url: DATABASE_URL, schema, poolSize: 4 }), { rawBytes: dump, destroy: (s) => s.destroy() });
   },
   { skip },
 );

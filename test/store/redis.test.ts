@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { StoreError } from "../../src/store/errors.ts";
 import { openStore } from "../../src/store/open.ts";
 import { REDIS_LAYOUT_VERSION, RedisStore } from "../../src/store/redis.ts";
-import { runStoreContract } from "./contract.ts";
+import { runStoreContract, sharedStoreHarness } from "./contract.ts";
 import { randomNamespace, REDIS_URL, redisSkip } from "./services.ts";
 
 const skip = await redisSkip();
@@ -27,26 +27,9 @@ async function dump(store: RedisStore): Promise<Buffer> {
 
 runStoreContract(
   "redis",
-  async () => {
+  () => {
     const prefix = `${randomNamespace("redis")}:`;
-    const store = await RedisStore.connect({ url: REDIS_URL, prefix });
-    await store.migrate();
-    const others: RedisStore[] = [];
-    return {
-      store,
-      other: async () => {
-        const s = await RedisStore.connect({ url: REDIS_URL, prefix });
-        others.push(s);
-        await s.migrate();
-        return s;
-      },
-      rawBytes: () => dump(store),
-      cleanup: async () => {
-        for (const s of others) await s.close();
-        await store.destroy();
-        await store.close();
-      },
-    };
+    return sharedStoreHarness(() => RedisStore.connect({ url: REDIS_URL, prefix }), { rawBytes: dump, destroy: (s) => s.destroy() });
   },
   { skip },
 );

@@ -8,32 +8,18 @@ import { DatabaseSync } from "node:sqlite";
 import { after, describe, it } from "node:test";
 import { StoreError } from "../../src/store/errors.ts";
 import { SqliteStore, SQLITE_SCHEMA_VERSION } from "../../src/store/sqlite.ts";
-import { runStoreContract } from "./contract.ts";
+import { runStoreContract, sharedStoreHarness } from "./contract.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kagiya-sqlite-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
-runStoreContract("sqlite", async () => {
+runStoreContract("sqlite", () => {
   const path = join(dir, `contract-${++n}.db`);
-  const store = new SqliteStore({ path });
-  await store.migrate();
-  const others: SqliteStore[] = [];
-  return {
-    store,
-    other: async () => {
-      const s = new SqliteStore({ path });
-      others.push(s);
-      await s.migrate();
-      return s;
-    },
+  return sharedStoreHarness(async () => new SqliteStore({ path }), {
     // The main file and its WAL and shared-memory files, as they are on disk while open.
     rawBytes: async () => Buffer.concat([path, `${path}-wal`, `${path}-shm`, `${path}-journal`].filter(existsSync).map((p) => readFileSync(p))),
-    cleanup: async () => {
-      for (const s of others) await s.close();
-      await store.close();
-    },
-  };
+  });
 });
 
 describe("SqliteStore specifics", () => {

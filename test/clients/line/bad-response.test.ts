@@ -1,24 +1,15 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { LineBadResponseError } from "../../../src/clients/line/index.ts";
-import { clearFaults, injectFault } from "../../helpers/emulator.ts";
-import { lineFixture, rejection, type LineFixture } from "./fixture.ts";
-import { startProxy, type ProxiedResponse, type TestProxy } from "./proxy.ts";
+import { injectFault } from "../../helpers/emulator.ts";
+import { closeProxiedLineFixture, proxiedLineFixture, rejection, resetProxiedLineFixture, type LineFixture } from "./fixture.ts";
+import type { ProxiedResponse, TestProxy } from "./proxy.ts";
 
 let fx: LineFixture;
 let proxy: TestProxy;
-before(async () => {
-  fx = await lineFixture();
-  proxy = await startProxy(fx.emu.url);
-});
-after(async () => {
-  await proxy.close();
-  await fx.emu.close();
-});
-afterEach(async () => {
-  proxy.rewrite = undefined;
-  await clearFaults(fx.emu.url);
-});
+before(async () => ({ fx, proxy } = await proxiedLineFixture()));
+after(() => closeProxiedLineFixture(fx, proxy));
+afterEach(() => resetProxiedLineFixture(fx, proxy));
 
 /** Rewrites the JSON body of the real emulator answer to `path`. */
 function mutateJson(path: string, f: (o: Record<string, unknown>) => unknown): void {

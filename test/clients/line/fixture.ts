@@ -3,7 +3,8 @@
 import { createLineClient, type LineAttemptInfo, type LineClient, type LineClientOptions } from "../../../src/clients/line/index.ts";
 import type { LineAssertionCredentials } from "../../../src/clients/line/assertion.ts";
 import { importAssertionKey } from "../../../src/core/keys/import.ts";
-import { createTestChannel, startTestEmulator, type TestChannel, type TestEmulator } from "../../helpers/emulator.ts";
+import { clearFaults, createTestChannel, startTestEmulator, type TestChannel, type TestEmulator } from "../../helpers/emulator.ts";
+import { startProxy, type TestProxy } from "./proxy.ts";
 
 /** A client with its recorded sleeps and attempts. */
 export interface RecordingClient {
@@ -60,6 +61,34 @@ export async function lineFixture(): Promise<LineFixture> {
       return { line, sleeps, attempts };
     },
   };
+}
+
+/**
+ * A fixture with a recording proxy (proxy.ts) in front of its emulator.
+ *
+ * @example
+ * ```ts
+ * before(async () => ({ fx, proxy } = await proxiedLineFixture()));
+ * after(() => closeProxiedLineFixture(fx, proxy));
+ * afterEach(() => resetProxiedLineFixture(fx, proxy));
+ * ```
+ */
+export async function proxiedLineFixture(): Promise<{ fx: LineFixture; proxy: TestProxy }> {
+  const fx = await lineFixture();
+  return { fx, proxy: await startProxy(fx.emu.url) };
+}
+
+/** Closes the proxy, then the emulator. */
+export async function closeProxiedLineFixture(fx: LineFixture, proxy: TestProxy): Promise<void> {
+  await proxy.close();
+  await fx.emu.close();
+}
+
+/** Between tests: drops the proxy's rewrite and onRequest hooks and clears the emulator's faults. */
+export async function resetProxiedLineFixture(fx: LineFixture, proxy: TestProxy): Promise<void> {
+  proxy.rewrite = undefined;
+  proxy.onRequest = undefined;
+  await clearFaults(fx.emu.url);
 }
 
 /** Awaits a promise that must reject; returns the rejection. */

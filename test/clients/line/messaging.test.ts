@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { LineApiError, LineBadResponseError } from "../../../src/clients/line/index.ts";
 import { InvalidInputError } from "../../../src/core/errors.ts";
-import { clearFaults, deliverTestWebhook, injectFault, sentMessages } from "../../helpers/emulator.ts";
-import { lineFixture, rejection, type LineFixture } from "./fixture.ts";
-import { startProxy, type TestProxy } from "./proxy.ts";
+import { deliverTestWebhook, injectFault, sentMessages } from "../../helpers/emulator.ts";
+import { closeProxiedLineFixture, proxiedLineFixture, rejection, resetProxiedLineFixture, type LineFixture } from "./fixture.ts";
+import type { TestProxy } from "./proxy.ts";
 
 const PUSH = "/v2/bot/message/push";
 const REPLY = "/v2/bot/message/reply";
@@ -16,16 +16,12 @@ let fx: LineFixture;
 let proxy: TestProxy;
 let accessToken: string;
 before(async () => {
-  fx = await lineFixture();
-  proxy = await startProxy(fx.emu.url);
+  ({ fx, proxy } = await proxiedLineFixture());
   accessToken = (await fx.client().line.issueChannelToken(fx.creds)).access_token;
 });
-after(async () => {
-  await proxy.close();
-  await fx.emu.close();
-});
+after(() => closeProxiedLineFixture(fx, proxy));
 afterEach(async () => {
-  await clearFaults(fx.emu.url);
+  await resetProxiedLineFixture(fx, proxy);
   proxy.requests.length = 0;
 });
 

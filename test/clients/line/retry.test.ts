@@ -3,25 +3,16 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, afterEach, before, describe, test } from "node:test";
 import { LineApiError, LineNetworkError, parseRetryAfter } from "../../../src/clients/line/index.ts";
-import { clearFaults, injectFault } from "../../helpers/emulator.ts";
-import { lineFixture, rejection, type LineFixture } from "./fixture.ts";
-import { startProxy, type TestProxy } from "./proxy.ts";
+import { injectFault } from "../../helpers/emulator.ts";
+import { closeProxiedLineFixture, proxiedLineFixture, rejection, resetProxiedLineFixture, type LineFixture } from "./fixture.ts";
+import type { TestProxy } from "./proxy.ts";
 
 const KID = "/oauth2/v2.1/tokens/kid";
 let fx: LineFixture;
 let proxy: TestProxy;
-before(async () => {
-  fx = await lineFixture();
-  proxy = await startProxy(fx.emu.url);
-});
-after(async () => {
-  await proxy.close();
-  await fx.emu.close();
-});
-afterEach(async () => {
-  await clearFaults(fx.emu.url);
-  proxy.rewrite = undefined;
-});
+before(async () => ({ fx, proxy } = await proxiedLineFixture()));
+after(() => closeProxiedLineFixture(fx, proxy));
+afterEach(() => resetProxiedLineFixture(fx, proxy));
 
 describe("retries with full-jitter backoff", () => {
   test("503 twice then 200: two retries, sleeps random() x min(cap, base x 2^n)", async () => {

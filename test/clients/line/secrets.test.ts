@@ -3,19 +3,13 @@ import { inspect } from "node:util";
 import { after, before, test } from "node:test";
 import { redactSecrets } from "../../../src/clients/line/index.ts";
 import { clearFaults, injectFault } from "../../helpers/emulator.ts";
-import { lineFixture, rejection, type LineFixture } from "./fixture.ts";
-import { startProxy, type TestProxy } from "./proxy.ts";
+import { closeProxiedLineFixture, proxiedLineFixture, rejection, type LineFixture } from "./fixture.ts";
+import type { TestProxy } from "./proxy.ts";
 
 let fx: LineFixture;
 let proxy: TestProxy;
-before(async () => {
-  fx = await lineFixture();
-  proxy = await startProxy(fx.emu.url);
-});
-after(async () => {
-  await proxy.close();
-  await fx.emu.close();
-});
+before(async () => ({ fx, proxy } = await proxiedLineFixture()));
+after(() => closeProxiedLineFixture(fx, proxy));
 
 /** Every secret value the client was given or sent, as the proxy saw it. */
 function secretsSeen(extra: string[]): string[] {

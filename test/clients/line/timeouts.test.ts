@@ -1,26 +1,16 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { LineAbortedError, LineTimeoutError } from "../../../src/clients/line/index.ts";
-import { clearFaults, injectFault } from "../../helpers/emulator.ts";
-import { lineFixture, rejection, type LineFixture } from "./fixture.ts";
-import { startProxy, type TestProxy } from "./proxy.ts";
+import { injectFault } from "../../helpers/emulator.ts";
+import { closeProxiedLineFixture, proxiedLineFixture, rejection, resetProxiedLineFixture, type LineFixture } from "./fixture.ts";
+import type { TestProxy } from "./proxy.ts";
 
 const KID = "/oauth2/v2.1/tokens/kid";
 let fx: LineFixture;
 let proxy: TestProxy;
-before(async () => {
-  fx = await lineFixture();
-  proxy = await startProxy(fx.emu.url);
-});
-after(async () => {
-  await proxy.close();
-  await fx.emu.close();
-});
-afterEach(async () => {
-  proxy.rewrite = undefined;
-  proxy.onRequest = undefined;
-  await clearFaults(fx.emu.url);
-});
+before(async () => ({ fx, proxy } = await proxiedLineFixture()));
+after(() => closeProxiedLineFixture(fx, proxy));
+afterEach(() => resetProxiedLineFixture(fx, proxy));
 
 describe("timeouts (emulator delayMs beyond the client's deadlines)", () => {
   test("no response headers within connectTimeoutMs: ERR_LINE_TIMEOUT phase headers, ambiguous, retried on an idempotent call", async () => {
