@@ -68,7 +68,15 @@ function validateMessages(body: Record<string, unknown>, details: Detail[]): voi
   }
 }
 
-function answerDetails(ctx: Ctx, details: Detail[]): boolean {
+/**
+ * Checks the recipient field (`replyToken` or `to`) and the messages, and answers 400 listing
+ * every problem; true when it answered.
+ */
+function rejectBody(ctx: Ctx, body: Record<string, unknown>, recipient: "replyToken" | "to"): boolean {
+  const details: Detail[] = [];
+  const value = body[recipient];
+  if (typeof value !== "string" || value === "") details.push({ message: "must be specified", property: recipient });
+  validateMessages(body, details);
   if (details.length === 0) return false;
   messageError(ctx, 400, `The request body has ${details.length} error(s)`, details);
   return true;
@@ -93,12 +101,9 @@ export const reply: Handler = async (ctx, em) => {
     messageError(ctx, 400, "X-Line-Retry-Key is not supported by the reply endpoint");
     return;
   }
-  const details: Detail[] = [];
-  const replyToken = body["replyToken"];
-  if (typeof replyToken !== "string" || replyToken === "") details.push({ message: "must be specified", property: "replyToken" });
-  validateMessages(body, details);
-  if (answerDetails(ctx, details)) return;
-  const rt = em.state.replyTokens.get(replyToken as string);
+  if (rejectBody(ctx, body, "replyToken")) return;
+  const replyToken = body["replyToken"] as string;
+  const rt = em.state.replyTokens.get(replyToken);
   // Unknown, used, expired, or minted for another channel: LINE answers all alike.
   if (!rt || rt.used || rt.channelId !== token.channelId || rt.expiresAt <= em.state.now()) {
     messageError(ctx, 400, "Invalid reply token");
@@ -106,7 +111,7 @@ export const reply: Handler = async (ctx, em) => {
   }
   rt.used = true;
   const sentMessages = sentMessagesFor(body);
-  record(em, ctx, { channelId: token.channelId, kind: "reply", to: null, replyToken: replyToken as string, retryKey: null, body, sentMessages });
+  record(em, ctx, { channelId: token.channelId, kind: "reply", to: null, replyToken, retryKey: null, body, sentMessages });
   send(ctx, 200, { sentMessages });
 };
 
@@ -131,18 +136,15 @@ export const push: Handler = async (ctx, em) => {
       return;
     }
   }
-  const details: Detail[] = [];
-  const to = body["to"];
-  if (typeof to !== "string" || to === "") details.push({ message: "must be specified", property: "to" });
-  validateMessages(body, details);
-  if (answerDetails(ctx, details)) return;
-  if (!RECIPIENT.test(to as string)) {
+  if (rejectBody(ctx, body, "to")) return;
+  const to = body["to"] as string;
+  if (!RECIPIENT.test(to)) {
     messageError(ctx, 400, "The property, 'to', in the request body is invalid (line: -, column: -)");
     return;
   }
   const sentMessages = sentMessagesFor(body);
   // Only an accepted request consumes the retry key: a 4xx leaves it free for a corrected retry.
   if (retryId !== undefined) em.state.retryKeys.set(retryId, { requestId: ctx.requestId, at: now, sentMessages });
-  record(em, ctx, { channelId: token.channelId, kind: "push", to: to as string, replyToken: null, retryKey: retryKey ?? null, body, sentMessages });
+  record(em, ctx, { channelId: token.channelId, kind: "push", to, replyToken: null, retryKey: retryKey ?? null, body, sentMessages });
   send(ctx, 200, { sentMessages });
 };

@@ -1,5 +1,18 @@
 import pg from "pg";
-import { byIssuedDesc, newOwner, redactSpec, SEALED_META_PREFIX, splitTokenRowKey, tokenRowKey } from "./common.ts";
+import {
+  byIssuedDesc,
+  newOwner,
+  redactSpec,
+  SEALED_META_PREFIX,
+  splitTokenRowKey,
+  sqlApiKey,
+  sqlAudit,
+  sqlChannel,
+  sqlNumber,
+  sqlToken,
+  tokenRowKey,
+  type SqlRow,
+} from "./common.ts";
 import { StoreError } from "./errors.ts";
 import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, Lock, Sealed, SealedCell, Store, TokenRow, TokenState } from "./types.ts";
 
@@ -18,8 +31,6 @@ export interface PostgresStoreOptions {
   /** getCurrent batches in flight at once; later reads join the next batch (default 2). */
   readBatches?: number;
 }
-
-type Row = Record<string, unknown>;
 
 /** Versioned migrations; `S` stands for the quoted schema. Each runs once, in its own transaction. */
 const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
@@ -51,61 +62,6 @@ const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
 
 /** The schema version this code writes. */
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
-
-function n(v: unknown): number {
-  return typeof v === "number" ? v : Number(v);
-}
-function nOrNull(v: unknown): number | null {
-  return v === null || v === undefined ? null : Number(v);
-}
-
-function toToken(r: Row): TokenRow {
-  return {
-    channelId: r["channel_id"] as string,
-    keyId: r["key_id"] as string,
-    accessToken: r["access_token"] as string | null,
-    generation: n(r["generation"]),
-    state: r["state"] as TokenState,
-    issuedAt: n(r["issued_at"]),
-    expiresAt: n(r["expires_at"]),
-    refreshAt: n(r["refresh_at"]),
-    revokeAt: nOrNull(r["revoke_at"]),
-    updatedAt: n(r["updated_at"]),
-  };
-}
-function toChannel(r: Row): ChannelRow {
-  return {
-    channelId: r["channel_id"] as string,
-    kid: r["kid"] as string,
-    privateKey: r["private_key"] as string,
-    channelSecret: r["channel_secret"] as string,
-    policy: JSON.parse(r["policy"] as string),
-    createdAt: n(r["created_at"]),
-    updatedAt: n(r["updated_at"]),
-  };
-}
-function toApiKey(r: Row): ApiKeyRow {
-  return {
-    id: r["id"] as string,
-    name: r["name"] as string,
-    hash: r["hash"] as string,
-    channels: JSON.parse(r["channels"] as string),
-    createdAt: n(r["created_at"]),
-    revokedAt: nOrNull(r["revoked_at"]),
-    lastUsedAt: nOrNull(r["last_used_at"]),
-  };
-}
-function toAudit(r: Row): AuditRow {
-  return {
-    id: n(r["id"]),
-    at: n(r["at"]),
-    action: r["action"] as string,
-    actor: r["actor"] as string,
-    channelId: r["channel_id"] as string | null,
-    keyId: r["key_id"] as string | null,
-    detail: r["detail"] as string | null,
-  };
-}
 
 const UNAVAILABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|timeout|Connection terminated|connect/i;
 
@@ -208,9 +164,9 @@ export class PostgresStore implements Store {
     );
   }
 
-  async #q(what: string, text: string, values: unknown[] = [], name?: string): Promise<pg.QueryResult<Row>> {
+  async #q(what: string, text: string, values: unknown[] = [], name?: string): Promise<pg.QueryResult<SqlRow>> {
     try {
-      return await this.pool.query<Row>(name ? { name, text, values } : { text, values });
+      return await this.pool.query<SqlRow>(name ? { name, text, values } : { text, values });
     } catch (error) {
       throw this.#fail(what, error);
     }
@@ -245,7 +201,7 @@ export class PostgresStore implements Store {
         await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`kagiya-migrate:${this.schema}`]);
         await c.query(`CREATE SCHEMA IF NOT EXISTS ${S}`);
         await c.query(`CREATE TABLE IF NOT EXISTS ${S}.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
-        const current = n((await c.query(`SELECT coalesce(max(version), 0) AS v FROM ${S}.schema_version`)).rows[0]?.["v"] ?? 0);
+        const current = sqlNumber((await c.query(`SELECT coalesce(max(version), 0) AS v FROM ${S}.schema_version`)).rows[0]?.["v"] ?? 0);
         if (current > POSTGRES_SCHEMA_VERSION) {
           throw new StoreError(`the PostgreSQL schema ${this.schema} at ${this.#where} has version ${current}, newer than this kagiya (${POSTGRES_SCHEMA_VERSION}): upgrade kagiya`, { code: "ERR_STORE_SCHEMA" });
         }
@@ -260,7 +216,7 @@ export class PostgresStore implements Store {
   async schemaVersion(): Promise<number> {
     const r = await this.#q("read the schema version", "SELECT to_regclass($1) AS t", [`${this.#s}.schema_version`]);
     if (r.rows[0]?.["t"] == null) return 0;
-    return n((await this.#q("read the schema version", `SELECT coalesce(max(version), 0) AS v FROM ${this.#s}.schema_version`)).rows[0]?.["v"]);
+    return sqlNumber((await this.#q("read the schema version", `SELECT coalesce(max(version), 0) AS v FROM ${this.#s}.schema_version`)).rows[0]?.["v"]);
   }
 
   async ping(): Promise<void> {
@@ -292,10 +248,10 @@ export class PostgresStore implements Store {
   }
   async getChannel(channelId: string): Promise<ChannelRow | null> {
     const r = await this.#q("getChannel", `SELECT * FROM ${this.#s}.channels WHERE channel_id = $1`, [channelId]);
-    return r.rows[0] ? toChannel(r.rows[0]) : null;
+    return r.rows[0] ? sqlChannel(r.rows[0]) : null;
   }
   async listChannels(): Promise<ChannelRow[]> {
-    return (await this.#q("listChannels", `SELECT * FROM ${this.#s}.channels ORDER BY channel_id COLLATE "C"`)).rows.map(toChannel);
+    return (await this.#q("listChannels", `SELECT * FROM ${this.#s}.channels ORDER BY channel_id COLLATE "C"`)).rows.map(sqlChannel);
   }
   async deleteChannel(channelId: string): Promise<boolean> {
     const S = this.#s;
@@ -340,7 +296,7 @@ export class PostgresStore implements Store {
       (r) => {
         const found = new Map<string, CurrentToken>();
         for (const row of r.rows) {
-          found.set(row["current_channel_id"] as string, { generation: n(row["current_generation"]), token: row["key_id"] == null ? null : toToken(row) });
+          found.set(row["current_channel_id"] as string, { generation: sqlNumber(row["current_generation"]), token: row["key_id"] == null ? null : sqlToken(row) });
         }
         for (const [id, waiters] of batch) {
           for (const w of waiters) {
@@ -366,7 +322,7 @@ export class PostgresStore implements Store {
     return this.#tx("commitToken", async (c) => {
       await c.query(`INSERT INTO ${S}.current_tokens (channel_id, generation, key_id) VALUES ($1, 0, NULL) ON CONFLICT (channel_id) DO NOTHING`, [channelId]);
       const cur = (await c.query(`SELECT generation, key_id FROM ${S}.current_tokens WHERE channel_id = $1 FOR UPDATE`, [channelId])).rows[0];
-      if (n(cur?.["generation"] ?? 0) !== expectedGeneration) return false;
+      if (sqlNumber(cur?.["generation"] ?? 0) !== expectedGeneration) return false;
       const prev = cur?.["key_id"] as string | null;
       if (prev !== null && prev !== token.keyId) {
         await c.query(`UPDATE ${S}.tokens SET state = 'superseded', revoke_at = $1, updated_at = $2 WHERE channel_id = $3 AND key_id = $4 AND state = 'valid'`, [
@@ -388,7 +344,7 @@ export class PostgresStore implements Store {
     await this.#q("putToken", this.#sql["putToken"]!, [t.channelId, t.keyId, t.accessToken, t.generation, t.state, t.issuedAt, t.expiresAt, t.refreshAt, t.revokeAt, t.updatedAt]);
   }
   async listTokens(channelId: string): Promise<TokenRow[]> {
-    return (await this.#q("listTokens", `SELECT * FROM ${this.#s}.tokens WHERE channel_id = $1`, [channelId])).rows.map(toToken).sort(byIssuedDesc);
+    return (await this.#q("listTokens", `SELECT * FROM ${this.#s}.tokens WHERE channel_id = $1`, [channelId])).rows.map(sqlToken).sort(byIssuedDesc);
   }
   async setTokenState(channelId: string, keyId: string, state: TokenState, revokeAt?: number | null): Promise<boolean> {
     const r =
@@ -434,10 +390,10 @@ export class PostgresStore implements Store {
   }
   async getApiKeyByHash(hash: string): Promise<ApiKeyRow | null> {
     const r = await this.#q("getApiKeyByHash", `SELECT * FROM ${this.#s}.api_keys WHERE hash = $1`, [hash]);
-    return r.rows[0] ? toApiKey(r.rows[0]) : null;
+    return r.rows[0] ? sqlApiKey(r.rows[0]) : null;
   }
   async listApiKeys(): Promise<ApiKeyRow[]> {
-    return (await this.#q("listApiKeys", `SELECT * FROM ${this.#s}.api_keys ORDER BY created_at, id COLLATE "C"`)).rows.map(toApiKey);
+    return (await this.#q("listApiKeys", `SELECT * FROM ${this.#s}.api_keys ORDER BY created_at, id COLLATE "C"`)).rows.map(sqlApiKey);
   }
   async revokeApiKey(id: string, at: number): Promise<boolean> {
     return ((await this.#q("revokeApiKey", `UPDATE ${this.#s}.api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2`, [at, id])).rowCount ?? 0) > 0;
@@ -462,7 +418,7 @@ export class PostgresStore implements Store {
       query.channelId === undefined
         ? await this.#q("listAudit", `SELECT * FROM ${this.#s}.audit ORDER BY id DESC LIMIT $1`, [limit])
         : await this.#q("listAudit", `SELECT * FROM ${this.#s}.audit WHERE channel_id = $1 ORDER BY id DESC LIMIT $2`, [query.channelId, limit]);
-    return r.rows.map(toAudit);
+    return r.rows.map(sqlAudit);
   }
 
   async listSealed(): Promise<SealedCell[]> {
@@ -483,7 +439,7 @@ export class PostgresStore implements Store {
 
   async replaceSealed(cell: SealedCell, expected: Sealed): Promise<boolean> {
     const S = this.#s;
-    let r: pg.QueryResult<Row>;
+    let r: pg.QueryResult<SqlRow>;
     if (cell.table === "meta" && cell.column === "value") {
       r = await this.#q("replaceSealed", `UPDATE ${S}.meta SET value = $1 WHERE name = $2 AND value = $3`, [cell.value, cell.row, expected]);
     } else if (cell.table === "channels" && (cell.column === "privateKey" || cell.column === "channelSecret")) {

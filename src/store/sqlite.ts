@@ -1,7 +1,7 @@
 import { closeSync, existsSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { byIssuedDesc, newOwner, SEALED_META_PREFIX, splitTokenRowKey, tokenRowKey } from "./common.ts";
+import { byIssuedDesc, newOwner, SEALED_META_PREFIX, splitTokenRowKey, sqlApiKey, sqlAudit, sqlChannel, sqlToken, tokenRowKey } from "./common.ts";
 import { StoreError, storeFailure } from "./errors.ts";
 import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, Lock, Sealed, SealedCell, Store, TokenRow, TokenState } from "./types.ts";
 
@@ -45,62 +45,6 @@ const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
 
 /** The schema version this code writes. */
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
-
-const TOKEN_COLUMNS = `channel_id AS channelId, key_id AS keyId, access_token AS accessToken, generation, state,
-  issued_at AS issuedAt, expires_at AS expiresAt, refresh_at AS refreshAt, revoke_at AS revokeAt, updated_at AS updatedAt`;
-
-type Row = Record<string, unknown>;
-
-function toToken(r: Row): TokenRow {
-  return {
-    channelId: r["channelId"] as string,
-    keyId: r["keyId"] as string,
-    accessToken: r["accessToken"] as string | null,
-    generation: r["generation"] as number,
-    state: r["state"] as TokenState,
-    issuedAt: r["issuedAt"] as number,
-    expiresAt: r["expiresAt"] as number,
-    refreshAt: r["refreshAt"] as number,
-    revokeAt: r["revokeAt"] as number | null,
-    updatedAt: r["updatedAt"] as number,
-  };
-}
-
-function toChannel(r: Row): ChannelRow {
-  return {
-    channelId: r["channel_id"] as string,
-    kid: r["kid"] as string,
-    privateKey: r["private_key"] as string,
-    channelSecret: r["channel_secret"] as string,
-    policy: JSON.parse(r["policy"] as string),
-    createdAt: r["created_at"] as number,
-    updatedAt: r["updated_at"] as number,
-  };
-}
-
-function toApiKey(r: Row): ApiKeyRow {
-  return {
-    id: r["id"] as string,
-    name: r["name"] as string,
-    hash: r["hash"] as string,
-    channels: JSON.parse(r["channels"] as string),
-    createdAt: r["created_at"] as number,
-    revokedAt: r["revoked_at"] as number | null,
-    lastUsedAt: r["last_used_at"] as number | null,
-  };
-}
-
-function toAudit(r: Row): AuditRow {
-  return {
-    id: r["id"] as number,
-    at: r["at"] as number,
-    action: r["action"] as string,
-    actor: r["actor"] as string,
-    channelId: r["channel_id"] as string | null,
-    keyId: r["key_id"] as string | null,
-    detail: r["detail"] as string | null,
-  };
-}
 
 /** Sealed columns a rotation may replace: SealedCell table/column → SQL table/column/key. */
 const SEALED_COLUMNS: Record<string, { table: string; column: string }> = {
@@ -234,11 +178,11 @@ export class SqliteStore implements Store {
   getChannel(channelId: string): Promise<ChannelRow | null> {
     return this.#run("getChannel", () => {
       const r = this.#stmt("SELECT * FROM channels WHERE channel_id = ?").get(channelId);
-      return r ? toChannel(r) : null;
+      return r ? sqlChannel(r) : null;
     });
   }
   listChannels(): Promise<ChannelRow[]> {
-    return this.#run("listChannels", () => this.#stmt("SELECT * FROM channels ORDER BY channel_id").all().map(toChannel));
+    return this.#run("listChannels", () => this.#stmt("SELECT * FROM channels ORDER BY channel_id").all().map(sqlChannel));
   }
   deleteChannel(channelId: string): Promise<boolean> {
     return this.#run("deleteChannel", () =>
@@ -253,14 +197,11 @@ export class SqliteStore implements Store {
   getCurrent(channelId: string): Promise<CurrentToken> {
     return this.#run("getCurrent", () => {
       const r = this.#stmt(
-        `SELECT c.generation AS currentGeneration, t.channel_id AS channelId, t.key_id AS keyId, t.access_token AS accessToken,
-           t.generation, t.state, t.issued_at AS issuedAt, t.expires_at AS expiresAt, t.refresh_at AS refreshAt,
-           t.revoke_at AS revokeAt, t.updated_at AS updatedAt
-         FROM current_tokens c LEFT JOIN tokens t ON t.channel_id = c.channel_id AND t.key_id = c.key_id
-         WHERE c.channel_id = ?`,
+        `SELECT c.generation AS current_generation, t.* FROM current_tokens c
+         LEFT JOIN tokens t ON t.channel_id = c.channel_id AND t.key_id = c.key_id WHERE c.channel_id = ?`,
       ).get(channelId);
       if (!r) return { generation: 0, token: null };
-      return { generation: r["currentGeneration"] as number, token: r["keyId"] == null ? null : toToken(r) };
+      return { generation: r["current_generation"] as number, token: r["key_id"] == null ? null : sqlToken(r) };
     });
   }
 
@@ -299,7 +240,7 @@ export class SqliteStore implements Store {
     return this.#run("putToken", () => this.#putToken(token));
   }
   listTokens(channelId: string): Promise<TokenRow[]> {
-    return this.#run("listTokens", () => this.#stmt(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE channel_id = ?`).all(channelId).map(toToken).sort(byIssuedDesc));
+    return this.#run("listTokens", () => this.#stmt("SELECT * FROM tokens WHERE channel_id = ?").all(channelId).map(sqlToken).sort(byIssuedDesc));
   }
   setTokenState(channelId: string, keyId: string, state: TokenState, revokeAt?: number | null): Promise<boolean> {
     return this.#run("setTokenState", () => {
@@ -354,11 +295,11 @@ export class SqliteStore implements Store {
   getApiKeyByHash(hash: string): Promise<ApiKeyRow | null> {
     return this.#run("getApiKeyByHash", () => {
       const r = this.#stmt("SELECT * FROM api_keys WHERE hash = ?").get(hash);
-      return r ? toApiKey(r) : null;
+      return r ? sqlApiKey(r) : null;
     });
   }
   listApiKeys(): Promise<ApiKeyRow[]> {
-    return this.#run("listApiKeys", () => this.#stmt("SELECT * FROM api_keys ORDER BY created_at, id").all().map(toApiKey));
+    return this.#run("listApiKeys", () => this.#stmt("SELECT * FROM api_keys ORDER BY created_at, id").all().map(sqlApiKey));
   }
   revokeApiKey(id: string, at: number): Promise<boolean> {
     return this.#run("revokeApiKey", () => Number(this.#stmt("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?").run(at, id).changes) > 0);
@@ -386,7 +327,7 @@ export class SqliteStore implements Store {
         query.channelId === undefined
           ? this.#stmt("SELECT * FROM audit ORDER BY id DESC LIMIT ?").all(limit)
           : this.#stmt("SELECT * FROM audit WHERE channel_id = ? ORDER BY id DESC LIMIT ?").all(query.channelId, limit);
-      return rows.map(toAudit);
+      return rows.map(sqlAudit);
     });
   }
 

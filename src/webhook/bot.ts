@@ -5,7 +5,7 @@
  */
 import type { TokenSource } from "../tokens/types.ts";
 import { BotSendError, WebhookConfigError } from "./errors.ts";
-import { describeError, type DeliveryInfo, type EventDispatcher } from "./intake.ts";
+import { defaultLogger, describeError, type DeliveryInfo, type EventDispatcher } from "./intake.ts";
 import type { Logger, Message, WebhookEvent, WebhookEventMap } from "./types.ts";
 
 import type { SentMessage } from "../clients/line/messaging.ts";
@@ -67,16 +67,6 @@ export interface Bot extends EventDispatcher {
   on(type: string, handler: BotHandler): Bot;
   dispatch(event: WebhookEvent, info: DeliveryInfo): Promise<void>;
 }
-
-const defaultLogger: Logger = {
-  info() {},
-  warn(fields, message) {
-    console.warn(JSON.stringify({ level: "warn", msg: message, ...fields }));
-  },
-  error(fields, message) {
-    console.error(JSON.stringify({ level: "error", msg: message, ...fields }));
-  },
-};
 
 function isUnauthorized(err: unknown): boolean {
   const e = err as { status?: unknown; code?: unknown } | null;

@@ -113,7 +113,8 @@ export const OK: Outcome = { status: 200, body: "" };
 /** Checks a signature; may answer synchronously (node:crypto) or not (WebCrypto). */
 export type Verifier = (secret: string, body: Uint8Array, signature: string) => boolean | Promise<boolean>;
 
-const defaultLogger: Logger = {
+/** @internal The logger used when none is given: warnings and errors as JSON lines on the console. */
+export const defaultLogger: Logger = {
   info() {},
   warn(fields, message) {
     console.warn(JSON.stringify({ level: "warn", msg: message, ...fields }));

@@ -51,24 +51,7 @@ export { LineHttp, redactSecrets, type RetryPolicy } from "./http.ts";
 export * from "./messaging.ts";
 export { DEFAULT_LINE_API_BASE, LINE_CLIENT_DEFAULTS, resolveLineConfig, type LineAttemptInfo, type LineClientOptions, type LineRetryOptions, type ResolvedLineConfig } from "./options.ts";
 export * from "./recovery.ts";
-export {
-  issueChannelToken,
-  issueShortLivedToken,
-  issueStatelessToken,
-  listValidKeyIds,
-  revokeChannelToken,
-  revokeShortLivedToken,
-  verifyChannelToken,
-  verifyShortLivedToken,
-  type ChannelAccessTokenV21,
-  type ChannelSecretCredentials,
-  type IssueChannelTokenOptions,
-  type LineCallOptions,
-  type ShortLivedChannelAccessToken,
-  type StatelessChannelAccessToken,
-  type ValidKeyIds,
-  type VerifiedChannelToken,
-} from "./tokens.ts";
+export * from "./tokens.ts";
 
 /**
  * A LINE client: every function of this module bound to one configuration and one clock.

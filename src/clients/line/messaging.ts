@@ -11,8 +11,8 @@
  */
 import { InvalidInputError } from "../../core/errors.ts";
 import type { LineHttp, ParseContext } from "./http.ts";
-import { checkToken, type LineCallOptions } from "./tokens.ts";
-import { readObject, type JsonObject } from "./validate.ts";
+import type { LineCallOptions } from "./tokens.ts";
+import { checkToken, readObject, type JsonObject } from "./validate.ts";
 
 /** A Messaging API message object (`{ type: "text", text: "こんにちは!" }`, …), passed through as is. */
 export interface LineMessage {

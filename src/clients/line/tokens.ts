@@ -9,7 +9,7 @@
 import { InvalidInputError } from "../../core/errors.ts";
 import { buildAssertion, type LineAssertionCredentials } from "./assertion.ts";
 import type { BuiltRequest, LineHttp } from "./http.ts";
-import { bearer, optionalString, readObject, requiredSeconds, requiredString, stringArray } from "./validate.ts";
+import { bearer, checkChannelId, checkToken, optionalString, readObject, requiredSeconds, requiredString, stringArray, TOKEN_CHARS } from "./validate.ts";
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -287,24 +287,6 @@ function readVerified(text: string, ctx: Parameters<typeof readObject>[1]): Veri
   const expires_in = requiredSeconds(o, "expires_in", ctx);
   const scope = optionalString(o, "scope", ctx);
   return scope === undefined ? { client_id, expires_in } : { client_id, expires_in, scope };
-}
-
-const CHANNEL_ID = /^[0-9]{1,20}$/;
-// Header- and form-safe printable ASCII; fetch would otherwise refuse it with an error quoting the value.
-const TOKEN_CHARS = /^[\x21-\x7e]{1,4096}$/;
-
-/** @internal */
-export function checkChannelId(channelId: unknown): void {
-  if (typeof channelId !== "string" || !CHANNEL_ID.test(channelId)) {
-    throw new InvalidInputError("The channel ID must be the channel's numeric ID as a string, e.g. \"1234567890\".", { field: "channelId" });
-  }
-}
-
-/** @internal */
-export function checkToken(accessToken: unknown, field = "accessToken"): void {
-  if (typeof accessToken !== "string" || !TOKEN_CHARS.test(accessToken)) {
-    throw new InvalidInputError(`The ${field} must be a non-empty string of printable ASCII characters (the value is not shown).`, { field });
-  }
 }
 
 function checkSecretCredentials(creds: ChannelSecretCredentials): void {

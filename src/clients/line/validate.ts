@@ -1,8 +1,10 @@
 /**
  * Strict readers for LINE's response bodies: a result is either complete and well typed or an
  * ERR_LINE_BAD_RESPONSE naming the field. Problems are described by field and type only, never by
- * value (a 200 from the issue endpoint carries the access token).
+ * value (a 200 from the issue endpoint carries the access token). Also the checks of caller input
+ * shared by the token and messaging calls (an InvalidInputError, never quoting the value).
  */
+import { InvalidInputError } from "../../core/errors.ts";
 import type { ParseContext } from "./http.ts";
 
 /** A parsed JSON object body. */
@@ -74,4 +76,22 @@ export function stringArray(o: JsonObject, field: string, ctx: ParseContext): st
 
 function typeOf(v: unknown): string {
   return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
+}
+
+const CHANNEL_ID = /^[0-9]{1,20}$/;
+/** @internal Header- and form-safe printable ASCII; fetch would otherwise refuse it with an error quoting the value. */
+export const TOKEN_CHARS = /^[\x21-\x7e]{1,4096}$/;
+
+/** @internal */
+export function checkChannelId(channelId: unknown): void {
+  if (typeof channelId !== "string" || !CHANNEL_ID.test(channelId)) {
+    throw new InvalidInputError("The channel ID must be the channel's numeric ID as a string, e.g. \"1234567890\".", { field: "channelId" });
+  }
+}
+
+/** @internal */
+export function checkToken(accessToken: unknown, field = "accessToken"): void {
+  if (typeof accessToken !== "string" || !TOKEN_CHARS.test(accessToken)) {
+    throw new InvalidInputError(`The ${field} must be a non-empty string of printable ASCII characters (the value is not shown).`, { field });
+  }
 }
