@@ -67,3 +67,11 @@ export function required(value: string | undefined, name: string): string {
   if (value === undefined || value === "") throw new InvalidInputError(`missing required option --${name}`, { field: `--${name}` });
   return value;
 }
+
+/** A TCP port from a flag or variable: decimal digits only, 0 (a free port) to 65535. */
+export function parsePort(value: string, name = "--port"): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
+    throw new InvalidInputError(`${name} must be a number from 0 to 65535, not "${value.slice(0, 20)}"`, { field: name });
+  }
+  return Number(value);
+}

@@ -4,8 +4,13 @@ import { KagiyaError, InvalidInputError } from "../core/errors.ts";
 export interface CliIO {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
-  /** Reads all of standard input (for `-` arguments and prompts). */
+  /** Reads all of standard input (for `-` arguments and piped secrets). */
   readStdin: () => Promise<string>;
+  /**
+   * On a terminal: shows `prompt` on stderr and reads one line without echoing it (for secrets).
+   * Undefined when standard input is not a terminal; then secrets are piped and read with readStdin.
+   */
+  readHiddenLine?: (prompt: string) => Promise<string>;
   env: Record<string, string | undefined>;
   cwd: string;
 }
@@ -22,9 +27,14 @@ export type Command = (argv: string[], io: CliIO) => Promise<number>;
  */
 const OPERATIONAL_FAILURE = /^ERR_(LINE_|TOKEN_UNAVAILABLE$|TOKEN_REVOKE_FAILED$|TOKEN_BUDGET_EXHAUSTED$|INTERNAL$)/;
 
+/** Node file-system errors about a path the user named: fixed by changing the input. */
+const PATH_ERROR = new Set(["ENOENT", "EISDIR", "ENOTDIR", "EACCES", "EPERM", "EEXIST", "ENAMETOOLONG", "EROFS"]);
+
 /** Exit code for an error: 2 for anything the user can fix by changing the input, 1 otherwise. */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof InvalidInputError) return 2;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (!(error instanceof KagiyaError) && typeof code === "string" && PATH_ERROR.has(code)) return 2;
   if (error instanceof KagiyaError) return OPERATIONAL_FAILURE.test(error.code) ? 1 : 2;
   return 1;
 }

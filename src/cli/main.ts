@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { InvalidInputError } from "../core/errors.ts";
 import { describeError, exitCodeFor, type CliIO, type Command } from "./io.ts";
 
 /**
@@ -27,9 +28,13 @@ function usage(): string {
 /** Runs the CLI with the given argv (without node and script) and returns the exit code. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const [groupName, ...rest] = argv;
-  if (groupName === undefined || groupName === "--help" || groupName === "-h" || groupName === "help") {
+  if (groupName === undefined) {
+    io.stderr("kagiya: missing command (run kagiya --help for the list)\n");
+    return 2;
+  }
+  if (groupName === "--help" || groupName === "-h" || groupName === "help") {
     io.stdout(usage());
-    return groupName === undefined ? 2 : 0;
+    return 0;
   }
   const group = groups[groupName];
   if (!group) {
@@ -70,9 +75,39 @@ export function processIO(): CliIO {
       for await (const c of process.stdin) chunks.push(c as Buffer);
       return Buffer.concat(chunks).toString("utf8");
     },
+    ...(process.stdin.isTTY ? { readHiddenLine } : {}),
     env: process.env,
     cwd: process.cwd(),
   };
+}
+
+/** Reads one line from the terminal with echo off (raw mode), for secrets typed by hand. */
+function readHiddenLine(prompt: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(prompt);
+    stdin.setRawMode(true);
+    stdin.setEncoding("utf8");
+    let line = "";
+    const done = (error?: Error): void => {
+      stdin.off("data", onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write("\n");
+      if (error) reject(error);
+      else resolve(line);
+    };
+    const onData = (chunk: string): void => {
+      for (const ch of chunk) {
+        if (ch === "\r" || ch === "\n" || ch === "\u0004") return done();
+        if (ch === "\u0003") return done(new InvalidInputError("cancelled"));
+        if (ch === "\u007f" || ch === "\b") line = line.slice(0, -1);
+        else line += ch;
+      }
+    };
+    stdin.on("data", onData);
+    stdin.resume();
+  });
 }
 
 if (import.meta.main) {

@@ -6,6 +6,12 @@ export interface ServeWhileRefreshingOptions {
   maxAgeMs?: number;
   /** ...and while it has at least this much life left (default 300000, the policy's default minimum). */
   minRemainingMs?: number;
+  /**
+   * How long the source gets to answer before the remembered token is served (default 25): long
+   * enough for a store read, so a revocation or a newer token the store knows of always wins,
+   * short enough that a call to LINE never holds a read up.
+   */
+  waitMs?: number;
   now?: () => number;
 }
 
@@ -32,6 +38,7 @@ export class ServeWhileRefreshing implements TokenSource {
   readonly #source: TokenSource;
   readonly #maxAge: number;
   readonly #minRemaining: number;
+  readonly #wait: number;
   readonly #now: () => number;
   readonly #last = new Map<string, Last>();
 
@@ -39,6 +46,7 @@ export class ServeWhileRefreshing implements TokenSource {
     this.#source = source;
     this.#maxAge = options.maxAgeMs ?? 300_000;
     this.#minRemaining = options.minRemainingMs ?? 300_000;
+    this.#wait = options.waitMs ?? 25;
     this.#now = options.now ?? Date.now;
   }
 
@@ -53,9 +61,23 @@ export class ServeWhileRefreshing implements TokenSource {
     });
     const now = this.#now();
     if (last === undefined || now - last.at > this.#maxAge || last.token.expiresAt - now <= this.#minRemaining) return track;
-    track.catch(() => {});
-    // An already-settled source promise wins the race; a pending one loses to the known token.
-    return Promise.race([track, Promise.resolve(last.token)]);
+    // Whatever the source answers within the wait wins, failures included (a revoked or removed
+    // channel must not be served from here); only a source still busy after it loses to the
+    // known token.
+    const known = last.token;
+    return new Promise<ManagedToken>((resolve, reject) => {
+      const timer = setTimeout(() => resolve(known), this.#wait);
+      track.then(
+        (token) => {
+          clearTimeout(timer);
+          resolve(token);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 
   async invalidate(channelId: string, keyId: string): Promise<void> {

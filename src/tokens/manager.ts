@@ -44,7 +44,7 @@ export interface TokenManagerOptions {
   actor?: string;
   /** Keep handed-out tokens in memory (default true). Off: every get() reads the store. */
   cache?: boolean;
-  /** How long a token in memory is trusted before the store is asked again (default 60000). */
+  /** How long a token in memory is trusted before the store is asked again (default 5000: a revocation by another process is seen within 5 s). */
   cacheCheckMs?: number;
   /** TTL of the store lock held while issuing (default 30000). */
   lockTtlMs?: number;
@@ -189,7 +189,7 @@ export class TokenManager implements TokenSource {
     this.#random = options.random ?? Math.random;
     this.#actor = options.actor ?? "library";
     this.#cacheOn = options.cache ?? true;
-    this.#cacheCheckMs = options.cacheCheckMs ?? 60_000;
+    this.#cacheCheckMs = options.cacheCheckMs ?? 5_000;
     this.#lockTtlMs = options.lockTtlMs ?? 30_000;
     this.#lockWaitMs = options.lockWaitMs ?? this.#lockTtlMs + 5_000;
     this.#refreshWaitMs = options.refreshWaitMs ?? 2_000;
@@ -513,9 +513,11 @@ export class TokenManager implements TokenSource {
       // With the memory cache on, get() is single-flight as a whole; with it off, only issuing is.
       return force === null && !this.#cacheOn ? await this.#flight(channelId, issue) : await issue();
     } catch (error) {
-      if (force === null && usable !== null && !(error instanceof ChannelNotFoundError)) {
+      // Checked again: the lock wait and the call to LINE may have used up what was left of it.
+      const still = force === null && !(error instanceof ChannelNotFoundError) ? usableRow(usable, entry.policy, this.#now()) : null;
+      if (still !== null) {
         const h = this.#healthOf(channelId);
-        return this.#remember(channelId, cur.generation, usable, entry.policy, this.#now(), Math.max(h.retryAt, this.#now() + 1));
+        return this.#remember(channelId, cur.generation, still, entry.policy, this.#now(), Math.max(h.retryAt, this.#now() + 1));
       }
       throw error;
     }

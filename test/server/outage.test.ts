@@ -27,6 +27,10 @@ async function startRedis(port: number): Promise<ChildProcess> {
 }
 
 const hasRedisServer = spawnSync("sh", ["-c", "command -v redis-server && command -v redis-cli"]).status === 0;
+if (!hasRedisServer) {
+  if (process.env["KAGIYA_REQUIRE_SERVICES"] === "1") throw new Error("redis-server is not installed, and KAGIYA_REQUIRE_SERVICES=1 requires the store outage test");
+  console.warn("\n*** SKIPPING the store outage test: redis-server is not installed ***\n");
+}
 
 test("store outage: readyz 503, clear 503 JSON answers, healthz stays up, recovery after the store returns", { skip: hasRedisServer ? false : "redis-server is not installed" }, async () => {
   const port = await freePort();

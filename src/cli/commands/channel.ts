@@ -30,9 +30,10 @@ async function readSecret(io: CliIO, envName: string | undefined): Promise<strin
     if (v === undefined || v === "") throw new InvalidInputError(`environment variable ${envName} (from --secret-env) is not set`, { field: "--secret-env" });
     return v.trim();
   }
-  io.stderr("channel secret (read from standard input): ");
-  const line = (await io.readStdin()).split(/\r?\n/)[0]?.trim() ?? "";
-  io.stderr("\n");
+  // On a terminal: a prompt with echo off. Piped: the first line, with nothing written to stderr.
+  const line = io.readHiddenLine
+    ? (await io.readHiddenLine("channel secret (not echoed): ")).trim()
+    : ((await io.readStdin()).split(/\r?\n/)[0]?.trim() ?? "");
   if (line === "") throw new InvalidInputError("no channel secret given: pipe it on standard input or name a variable with --secret-env VAR", { field: "--secret-env" });
   return line;
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command, CliIO } from "../io.ts";
-import { parseArgs } from "../args.ts";
+import { parseArgs, parsePort } from "../args.ts";
 import { InvalidInputError } from "../../core/errors.ts";
 import { generateAssertionKeyPair } from "../../core/keys/generate.ts";
 import { startEmulator } from "../../emulator/index.ts";
@@ -39,10 +39,9 @@ function demoEnv(io: CliIO): Record<string, string | undefined> {
  * the emulator's message log. Then serves until Ctrl-C (`--once`: stops after the walkthrough).
  */
 const demo: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { port: "string", once: "boolean" });
-  if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}" (options: --port, --once)`);
-  const port = flags.port === undefined ? 8080 : Number(flags.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidInputError("--port must be an integer from 0 to 65535", { field: "--port" });
+  const { flags, positionals } = parseArgs(argv, { port: "string", once: "boolean", "show-credentials": "boolean" });
+  if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}" (options: --port, --once, --show-credentials)`);
+  const port = flags.port === undefined ? 8080 : parsePort(flags.port);
 
   const env = demoEnv(io);
   // Each run starts a fresh emulator, so channels a previous run registered cannot be served again.
@@ -83,8 +82,13 @@ const demo: Command = async (argv, io) => {
       `webhook            POST /webhook/${channelId} -> ${String(delivery["status"])}`,
       `bot's reply        ${replies.map((m) => m.body?.messages?.[0]?.text).join(", ") || "(none yet)"}`,
       "",
-      `try:  curl -H 'Authorization: Bearer ${apiKey.key}' ${broker.url}/v1/channels/${channelId}/token`,
-      `      dashboard ${broker.url}/ui/  (admin token ${adminToken})`,
+      // Secrets are printed only when asked for by name.
+      ...(flags["show-credentials"]
+        ? [
+            `try:  curl -H 'Authorization: Bearer ${apiKey.key}' ${broker.url}/v1/channels/${channelId}/token`,
+            `      dashboard ${broker.url}/ui/  (admin token ${adminToken})`,
+          ]
+        : [`dashboard          ${broker.url}/ui/  (run with --show-credentials for an API key and an admin token to try by hand)`]),
       "",
     ].join("\n"));
     if (flags.once) return tokenRes.status === 200 && delivery["status"] === 200 && replies.length > 0 ? 0 : 1;

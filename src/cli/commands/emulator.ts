@@ -1,6 +1,6 @@
 import { InvalidInputError } from "../../core/errors.ts";
 import { startEmulator } from "../../emulator/index.ts";
-import { parseArgs } from "../args.ts";
+import { parseArgs, parsePort } from "../args.ts";
 import type { Command, CliIO } from "../io.ts";
 
 const HELP = `usage: kagiya emulator [--port 8787] [--host 127.0.0.1] [--state FILE]
@@ -11,13 +11,6 @@ API under /__emulator/. Prints its base URL, serves until SIGINT/SIGTERM.
   --host   interface (default 127.0.0.1, env KAGIYA_EMULATOR_HOST)
   --state  JSON file keeping channels, keys and tokens across restarts (env KAGIYA_EMULATOR_STATE)
 `;
-
-function parsePort(value: string): number {
-  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
-    throw new InvalidInputError(`--port must be a number from 0 to 65535, not "${value}"`, { field: "--port" });
-  }
-  return Number(value);
-}
 
 /** `kagiya emulator`: serves until a signal, then closes cleanly and exits 0. */
 const run: Command = async (argv: string[], io: CliIO) => {

@@ -1,5 +1,5 @@
 import type { Command } from "../io.ts";
-import { parseArgs } from "../args.ts";
+import { parseArgs, parsePort } from "../args.ts";
 import { InvalidInputError } from "../../core/errors.ts";
 import { openStore } from "../../store/open.ts";
 import { ChannelRegistry } from "../../store/registry.ts";
@@ -16,8 +16,7 @@ import { startBroker } from "../../server/broker.ts";
 const serve: Command = async (argv, io) => {
   const { flags, positionals } = parseArgs(argv, { port: "string", host: "string", store: "string" });
   if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}" (options: --port, --host, --store)`);
-  const port = flags.port === undefined ? Number(io.env["PORT"] ?? 8080) : Number(flags.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidInputError("--port must be an integer from 0 to 65535", { field: "--port" });
+  const port = flags.port !== undefined ? parsePort(flags.port) : io.env["PORT"] !== undefined ? parsePort(io.env["PORT"], "PORT") : 8080;
   const host = flags.host ?? "127.0.0.1";
   const rate = io.env["KAGIYA_RATE_LIMIT"] === undefined ? 50 : Number(io.env["KAGIYA_RATE_LIMIT"]);
   if (!(rate > 0) || !Number.isFinite(rate)) throw new InvalidInputError("KAGIYA_RATE_LIMIT must be a positive number of requests per second");

@@ -1,0 +1,60 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ServeWhileRefreshing } from "../../src/server/serve-while-refreshing.ts";
+import type { ManagedToken, TokenSource } from "../../src/tokens/types.ts";
+
+const HOUR = 3_600_000;
+const token = (keyId: string): ManagedToken => ({ channelId: "1234567890", accessToken: `t-${keyId}`, keyId, tokenType: "Bearer", issuedAt: Date.now(), expiresAt: Date.now() + HOUR });
+
+/** A TokenSource whose next answer the test decides: a value, a failure, or one that never comes. */
+class ScriptedSource implements TokenSource {
+  next: () => Promise<ManagedToken> = () => Promise.resolve(token("a"));
+  invalidated: string[] = [];
+  get(): Promise<ManagedToken> {
+    return this.next();
+  }
+  async invalidate(_channelId: string, keyId: string): Promise<void> {
+    this.invalidated.push(keyId);
+  }
+}
+
+test("a source that answers within the wait wins over the remembered token", async () => {
+  const source = new ScriptedSource();
+  const tokens = new ServeWhileRefreshing(source, { waitMs: 50 });
+  assert.equal((await tokens.get("1234567890")).keyId, "a");
+  source.next = () => Promise.resolve(token("b"));
+  assert.equal((await tokens.get("1234567890")).keyId, "b");
+});
+
+test("a source that fails within the wait (revoked, removed) is not papered over with the remembered token", async () => {
+  const source = new ScriptedSource();
+  const tokens = new ServeWhileRefreshing(source, { waitMs: 50 });
+  await tokens.get("1234567890");
+  source.next = () => Promise.reject(new Error("channel removed"));
+  await assert.rejects(tokens.get("1234567890"), /channel removed/);
+});
+
+test("a source still busy after the wait (a refresh at LINE) loses to the remembered token", async () => {
+  const source = new ScriptedSource();
+  const tokens = new ServeWhileRefreshing(source, { waitMs: 5 });
+  await tokens.get("1234567890");
+  let release!: (t: ManagedToken) => void;
+  source.next = () => new Promise((resolve) => (release = resolve));
+  assert.equal((await tokens.get("1234567890")).keyId, "a");
+  release(token("c"));
+  source.next = () => Promise.resolve(token("c"));
+  assert.equal((await tokens.get("1234567890")).keyId, "c");
+});
+
+test("invalidate() forgets the remembered token, so a busy source is waited for", async () => {
+  const source = new ScriptedSource();
+  const tokens = new ServeWhileRefreshing(source, { waitMs: 5 });
+  await tokens.get("1234567890");
+  await tokens.invalidate("1234567890", "a");
+  assert.deepEqual(source.invalidated, ["a"]);
+  let release!: (t: ManagedToken) => void;
+  source.next = () => new Promise((resolve) => (release = resolve));
+  const pending = tokens.get("1234567890");
+  setTimeout(() => release(token("d")), 20);
+  assert.equal((await pending).keyId, "d");
+});
