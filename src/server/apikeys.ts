@@ -110,6 +110,11 @@ export class ApiKeyAuthenticator {
   readonly #cacheMs: number;
   readonly #max: number;
   readonly #now: () => number;
+  /**
+   * Keyed by the presented key itself, not its hash: the hot path then costs no SHA-256. The
+   * process holds each presented key for the request anyway; this keeps it a little longer, in
+   * memory only (never logged, never stored).
+   */
   readonly #cache = new Map<string, CacheEntry>();
   readonly #inflight = new Map<string, Promise<ApiKeyRow | null>>();
 
@@ -124,7 +129,7 @@ export class ApiKeyAuthenticator {
   async authenticate(header: string | undefined): Promise<ApiKeyRow> {
     const cached = this.cached(header);
     if (cached !== undefined) return cached;
-    const row = await this.#lookup(hashApiKey(bearerKey(header)!));
+    const row = await this.#lookup(bearerKey(header)!);
     if (row === null || row.revokedAt !== null) throw UNAUTHORIZED();
     return row;
   }
@@ -137,7 +142,7 @@ export class ApiKeyAuthenticator {
   cached(header: string | undefined): ApiKeyRow | undefined {
     const key = bearerKey(header);
     if (key === null) throw UNAUTHORIZED();
-    const hit = this.#cache.get(hashApiKey(key));
+    const hit = this.#cache.get(key);
     if (hit === undefined || this.#now() - hit.at >= this.#cacheMs) return undefined;
     if (hit.row === null || hit.row.revokedAt !== null) throw UNAUTHORIZED();
     return hit.row;
@@ -148,22 +153,22 @@ export class ApiKeyAuthenticator {
     this.#cache.clear();
   }
 
-  #lookup(hash: string): Promise<ApiKeyRow | null> {
-    let p = this.#inflight.get(hash);
+  #lookup(key: string): Promise<ApiKeyRow | null> {
+    let p = this.#inflight.get(key);
     if (p === undefined) {
-      p = this.#store.getApiKeyByHash(hash).then(
+      p = this.#store.getApiKeyByHash(hashApiKey(key)).then(
         (row) => {
-          this.#inflight.delete(hash);
+          this.#inflight.delete(key);
           if (this.#cache.size >= this.#max) this.#cache.clear();
-          this.#cache.set(hash, { row, at: this.#now() });
+          this.#cache.set(key, { row, at: this.#now() });
           return row;
         },
         (error: unknown) => {
-          this.#inflight.delete(hash);
+          this.#inflight.delete(key);
           throw error;
         },
       );
-      this.#inflight.set(hash, p);
+      this.#inflight.set(key, p);
     }
     return p;
   }
