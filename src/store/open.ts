@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { InvalidInputError } from "../core/errors.ts";
 import { redactSpec } from "./common.ts";
@@ -11,6 +12,11 @@ export interface OpenStoreOptions {
   migrate?: boolean;
   /** Base for a relative SQLite path (default process.cwd()). */
   cwd?: string;
+  /**
+   * Refuse to create a SQLite file that is not there yet (default false): commands that only read
+   * or change existing channels must not leave an empty database behind after a typo.
+   */
+  mustExist?: boolean;
 }
 
 
@@ -86,6 +92,9 @@ export async function openStore(spec?: string, env: Record<string, string | unde
       break;
     case "sqlite": {
       const path = parsed.path === ":memory:" || isAbsolute(parsed.path) ? parsed.path : resolve(options.cwd ?? process.cwd(), parsed.path);
+      if (options.mustExist && path !== ":memory:" && !existsSync(path)) {
+        throw new InvalidInputError(`no kagiya store at ${path}: register a channel first (kagiya channel add), or name the store with --store or KAGIYA_DB`, { code: "ERR_STORE_NOT_FOUND" });
+      }
       store = new SqliteStore({ path });
       break;
     }

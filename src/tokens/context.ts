@@ -17,6 +17,8 @@ export interface TokenContextOptions {
   env?: Record<string, string | undefined>;
   /** Base for relative paths (default process.cwd()). */
   cwd?: string;
+  /** Refuse to create a SQLite store that does not exist yet (see `OpenStoreOptions.mustExist`). */
+  mustExist?: boolean;
   /** Extra manager options (actor, clock, observer, …). */
   manager?: Omit<Partial<TokenManagerOptions>, "registry" | "line">;
 }
@@ -43,7 +45,7 @@ export async function openTokenContext(options: TokenContextOptions = {}): Promi
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const sealer = loadSealer(env, cwd);
-  const store = await openStore(options.store, env, { cwd });
+  const store = await openStore(options.store, env, { cwd, ...(options.mustExist ? { mustExist: true } : {}) });
   try {
     const registry = await ChannelRegistry.open(store, sealer);
     const manager = new TokenManager({ ...options.manager, registry, line: lineTokenApi({ env }) });

@@ -114,7 +114,7 @@ const show: Command = async (argv, io) => {
   const { flags, positionals } = parseArgs(argv, { store: "string", json: "boolean" });
   const channelId = onePositional(positionals, "channel show", "CHANNEL");
   validateChannelId(channelId);
-  const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd });
+  const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd, mustExist: true });
   try {
     const row = (await ctx.registry.listRows()).find((r) => r.channelId === channelId);
     if (!row) throw new ChannelNotFoundError(channelId);
@@ -144,7 +144,7 @@ const remove: Command = async (argv, io) => {
   const { flags, positionals } = parseArgs(argv, { store: "string", json: "boolean", "keep-tokens": "boolean" });
   const channelId = onePositional(positionals, "channel remove", "CHANNEL");
   validateChannelId(channelId);
-  const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd, manager: { actor: "cli" } });
+  const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd, mustExist: true, manager: { actor: "cli" } });
   try {
     if (!(await ctx.store.getChannel(channelId))) throw new ChannelNotFoundError(channelId);
     let revoked: string[] = [];

@@ -22,7 +22,7 @@ async function withChannel<S extends FlagSpec>(
   }
   const channelId = positionals[0]!;
   validateChannelId(channelId);
-  const ctx = await openTokenContext({ store: flags.store as string | undefined, env: io.env, cwd: io.cwd, manager: { actor: "cli" } });
+  const ctx = await openTokenContext({ store: flags.store as string | undefined, env: io.env, cwd: io.cwd, mustExist: true, manager: { actor: "cli" } });
   try {
     if (!(await ctx.store.getChannel(channelId))) throw new ChannelNotFoundError(channelId);
     return await run(ctx, channelId, flags, positionals.slice(1));
