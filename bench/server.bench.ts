@@ -9,9 +9,9 @@
 // KAGIYA_BENCH_QUICK=1: one short run (smoke test). Target: kagiya >= 0.7x bare, p99 <= 5 ms.
 //
 //   node bench/server.bench.ts            (also run by `npm run bench`)
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
+import { hasCommand, rawSocketLoad, type LoadResult } from "./lib/loader.ts";
 import { createServer } from "node:http";
-import { connect } from "node:net";
 import { availableParallelism } from "node:os";
 import { Writable } from "node:stream";
 
@@ -73,70 +73,17 @@ function announce(t: Target): void {
 
 // ---------------------------------------------------------------- loaders
 
-interface LoadResult {
-  requests: number;
-  seconds: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
-
 /** Raw-socket keep-alive loader: one request in flight per connection, like wrk. */
-async function load(t: Target, seconds: number): Promise<LoadResult> {
+function load(t: Target, seconds: number): Promise<LoadResult> {
   const payload = Buffer.from(`GET ${t.path} HTTP/1.1\r\nHost: 127.0.0.1:${t.port}\r\nAuthorization: ${t.authorization}\r\n\r\n`);
-  let latencies = new Float64Array(1 << 20);
-  let count = 0;
-  let errors = 0;
-  const started = performance.now();
-  const stopAt = started + seconds * 1000;
-  await Promise.all(Array.from({ length: CONNECTIONS }, () => new Promise<void>((resolve, reject) => {
-    const socket = connect(t.port, "127.0.0.1");
-    socket.setNoDelay(true);
-    let pending: Buffer = Buffer.alloc(0);
-    let sentAt = 0;
-    const fire = (): void => {
-      if (performance.now() >= stopAt) {
-        socket.end();
-        return resolve();
-      }
-      sentAt = performance.now();
-      socket.write(payload);
-    };
-    socket.on("connect", fire);
-    socket.on("error", reject);
-    socket.on("data", (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      for (;;) {
-        const end = pending.indexOf("\r\n\r\n");
-        if (end === -1) return;
-        const head = pending.subarray(0, end).toString("latin1");
-        const cl = /\r\ncontent-length: *(\d+)/i.exec(head);
-        const total = end + 4 + (cl ? Number(cl[1]) : 0);
-        if (pending.length < total) return;
-        if (!head.startsWith("HTTP/1.1 200")) errors++;
-        if (count === latencies.length) {
-          const bigger = new Float64Array(latencies.length * 2);
-          bigger.set(latencies);
-          latencies = bigger;
-        }
-        latencies[count++] = performance.now() - sentAt;
-        pending = pending.subarray(total);
-        fire();
-      }
-    });
-  })));
-  const elapsed = (performance.now() - started) / 1000;
-  const sorted = latencies.subarray(0, count).sort();
-  return { requests: count, seconds: elapsed, p50: sorted[Math.floor(count * 0.5)] ?? 0, p99: sorted[Math.floor(count * 0.99)] ?? 0, errors };
+  return rawSocketLoad(t.port, [payload], CONNECTIONS, seconds);
 }
 
-function hasCommand(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
-}
 
 const pin = hasCommand("taskset") && availableParallelism() >= 2;
 const pinned = (core: number, args: string[]): [string, string[]] => (pin ? ["taskset", ["-c", String(core), ...args]] : [args[0]!, args.slice(1)]);
-const useWrk = hasCommand("wrk");
+// KAGIYA_BENCH_LOADER=node: the Node loader even when wrk is installed.
+const useWrk = process.env["KAGIYA_BENCH_LOADER"] !== "node" && hasCommand("wrk");
 
 function startServer(variant: Variant): Promise<{ child: ChildProcess; target: Target }> {
   const [cmd, args] = pinned(0, [process.execPath, SELF, "--serve", variant]);

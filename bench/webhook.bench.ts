@@ -13,10 +13,10 @@
 // KAGIYA_BENCH_LOADER=node: the Node loader even when wrk is installed.
 //
 //   node bench/webhook.bench.ts            (also run by `npm run bench`)
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
+import { hasCommand, rawSocketLoad, type LoadResult } from "./lib/loader.ts";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { connect } from "node:net";
 import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir, availableParallelism } from "node:os";
 import { join } from "node:path";
@@ -134,16 +134,7 @@ async function serve(variant: Variant): Promise<void> {
 
 // ---------------------------------------------------------------- loader (child process)
 
-interface LoadResult {
-  requests: number;
-  seconds: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
-
-/** Raw-socket keep-alive loader: one request in flight per connection, like wrk. */
-async function load(port: number, seconds: number): Promise<LoadResult> {
+function load(port: number, seconds: number): Promise<LoadResult> {
   const payloads = requests().map(({ body, signature }) => {
     const b = Buffer.from(body);
     return Buffer.concat([
@@ -151,69 +142,10 @@ async function load(port: number, seconds: number): Promise<LoadResult> {
       b,
     ]);
   });
-  let latencies = new Float64Array(1 << 20);
-  let count = 0;
-  let errors = 0;
-  let next = 0;
-  let stopAt = 0;
-  const started = performance.now();
-  stopAt = started + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, () =>
-      new Promise<void>((resolve, reject) => {
-        const socket = connect(port, "127.0.0.1");
-        socket.setNoDelay(true);
-        let pending: Buffer = Buffer.alloc(0);
-        let sentAt = 0;
-        const fire = () => {
-          if (performance.now() >= stopAt) {
-            socket.end();
-            return resolve();
-          }
-          sentAt = performance.now();
-          socket.write(payloads[next++ % payloads.length]!);
-        };
-        socket.on("connect", fire);
-        socket.on("error", reject);
-        socket.on("data", (chunk: Buffer) => {
-          pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-          for (;;) {
-            const end = pending.indexOf("\r\n\r\n");
-            if (end === -1) return;
-            const head = pending.subarray(0, end).toString("latin1");
-            let total: number;
-            const cl = /\r\ncontent-length: *(\d+)/i.exec(head);
-            if (cl) total = end + 4 + Number(cl[1]);
-            else if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
-              const term = pending.indexOf("\r\n0\r\n\r\n", end);
-              if (term === -1) return;
-              total = term + 7;
-            } else total = end + 4;
-            if (pending.length < total) return;
-            if (!head.startsWith("HTTP/1.1 200")) errors++;
-            if (count === latencies.length) {
-              const bigger = new Float64Array(latencies.length * 2);
-              bigger.set(latencies);
-              latencies = bigger;
-            }
-            latencies[count++] = performance.now() - sentAt;
-            pending = pending.subarray(total);
-            fire();
-          }
-        });
-      }),
-    ),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  const sorted = latencies.subarray(0, count).sort();
-  return { requests: count, seconds: elapsed, p50: sorted[Math.floor(count * 0.5)] ?? 0, p99: sorted[Math.floor(count * 0.99)] ?? 0, errors };
+  return rawSocketLoad(port, payloads, CONNECTIONS, seconds);
 }
 
 // ---------------------------------------------------------------- wrk (when installed)
-
-function hasCommand(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
-}
 
 function wrkScript(dir: string): string {
   const reqs = requests();
