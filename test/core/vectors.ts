@@ -1,8 +1,8 @@
-// Loads the data files in test/vectors (not a test itself).
+// Loads the data files in test/fixtures/vectors (not a test itself).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-export const VECTORS_DIR = fileURLToPath(new URL("../vectors/", import.meta.url));
+export const VECTORS_DIR = fileURLToPath(new URL("../fixtures/vectors/", import.meta.url));
 export const KEYS_DIR = VECTORS_DIR + "keys/";
 
 export interface JwsVector {
