@@ -1,4 +1,5 @@
 // Fault injection: latency, HTTP statuses, connection resets and truncated bodies on matching requests.
+import { mulberry32 } from "../core/prng.ts";
 
 /** A fault as the control API takes it. */
 export interface FaultSpec {
@@ -31,18 +32,6 @@ export interface FaultEffect {
   delayMs?: number;
   reset?: boolean;
   truncate?: boolean;
-}
-
-/** mulberry32: tiny, seeded, good enough to make "fail 30% of requests" reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const KEYS = new Set(["method", "path", "status", "retryAfter", "delayMs", "reset", "truncate", "count", "probability", "seed"]);

@@ -1,4 +1,5 @@
 // Shared helpers for the webhook tests (not a test file itself).
+import { mulberry32 } from "../../src/core/prng.ts";
 import { signWebhookBody } from "../../src/core/webhook/signature.ts";
 
 /** LINE's documented test vector (LINE-FACTS.md). */
@@ -52,13 +53,4 @@ export function memoryLogger() {
 }
 
 /** Seeded PRNG (mulberry32): the fuzz runs are reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;
