@@ -10,9 +10,8 @@
 //
 //   node bench/server.bench.ts            (also run by `npm run bench`)
 import { spawn, type ChildProcess } from "node:child_process";
-import { hasCommand, rawSocketLoad, type LoadResult } from "./lib/loader.ts";
+import { hasCommand, median, pin, pinned, rawSocketLoad, runPinned, type LoadResult } from "./lib/loader.ts";
 import { createServer } from "node:http";
-import { availableParallelism } from "node:os";
 import { Writable } from "node:stream";
 
 const SELF = import.meta.filename;
@@ -80,8 +79,6 @@ function load(t: Target, seconds: number): Promise<LoadResult> {
 }
 
 
-const pin = hasCommand("taskset") && availableParallelism() >= 2;
-const pinned = (core: number, args: string[]): [string, string[]] => (pin ? ["taskset", ["-c", String(core), ...args]] : [args[0]!, args.slice(1)]);
 // KAGIYA_BENCH_LOADER=node: the Node loader even when wrk is installed.
 const useWrk = process.env["KAGIYA_BENCH_LOADER"] !== "node" && hasCommand("wrk");
 
@@ -98,30 +95,21 @@ function startServer(variant: Variant): Promise<{ child: ChildProcess; target: T
   });
 }
 
-function runLoader(t: Target, seconds: number): Promise<LoadResult> {
+async function runLoader(t: Target, seconds: number): Promise<LoadResult> {
   const argv = useWrk
     ? ["wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency", "-H", `Authorization: ${t.authorization}`, `http://127.0.0.1:${t.port}${t.path}`]
     : [process.execPath, SELF, "--load", JSON.stringify(t), String(seconds)];
-  const [cmd, args] = pinned(1, argv);
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.on("exit", (code) => {
-      if (code !== 0) return reject(new Error(`loader exited with ${code}`));
-      if (!useWrk) return resolve(JSON.parse(out.trim().split("\n").pop()!));
-      const reqs = /(\d+) requests in ([\d.]+)s/.exec(out);
-      const p50 = /\n\s+50%\s+([\d.]+)(us|ms|s)/.exec(out);
-      const p99 = /\n\s+99%\s+([\d.]+)(us|ms|s)/.exec(out);
-      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-      if (!reqs || !p50 || !p99) return reject(new Error(`could not read wrk output: ${out}`));
-      const ms = (m: RegExpExecArray): number => Number(m[1]) * (m[2] === "us" ? 0.001 : m[2] === "s" ? 1000 : 1);
-      resolve({ requests: Number(reqs[1]), seconds: Number(reqs[2]), p50: ms(p50), p99: ms(p99), errors: non2xx ? Number(non2xx[1]) : 0 });
-    });
-  });
+  const out = await runPinned(1, argv);
+  if (!useWrk) return JSON.parse(out.trim().split("\n").pop()!) as LoadResult;
+  const reqs = /(\d+) requests in ([\d.]+)s/.exec(out);
+  const p50 = /\n\s+50%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const p99 = /\n\s+99%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  if (!reqs || !p50 || !p99) throw new Error(`could not read wrk output: ${out}`);
+  const ms = (m: RegExpExecArray): number => Number(m[1]) * (m[2] === "us" ? 0.001 : m[2] === "s" ? 1000 : 1);
+  return { requests: Number(reqs[1]), seconds: Number(reqs[2]), p50: ms(p50), p99: ms(p99), errors: non2xx ? Number(non2xx[1]) : 0 };
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   console.log(`token API, ${CONNECTIONS} connections, ${SECONDS}s x ${RUNS} runs per variant; loader: ${useWrk ? "wrk" : "node raw-socket"}; ${pin ? "server on core 0, loader on core 1 (taskset)" : "not pinned (no taskset or one core)"}`);

@@ -14,11 +14,11 @@
 //
 //   node bench/webhook.bench.ts            (also run by `npm run bench`)
 import { spawn, type ChildProcess } from "node:child_process";
-import { hasCommand, rawSocketLoad, type LoadResult } from "./lib/loader.ts";
+import { hasCommand, median, pin, pinned, rawSocketLoad, runPinned, type LoadResult } from "./lib/loader.ts";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir, availableParallelism } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const SELF = import.meta.filename;
@@ -176,8 +176,6 @@ function wrkScript(dir: string): string {
 
 // ---------------------------------------------------------------- orchestration
 
-const pin = hasCommand("taskset") && availableParallelism() >= 2;
-const pinned = (core: number, args: string[]): [string, string[]] => (pin ? ["taskset", ["-c", String(core), ...args]] : [args[0]!, args.slice(1)]);
 
 function startServer(variant: Variant): Promise<{ child: ChildProcess; port: number; handled: () => number }> {
   const [cmd, args] = pinned(0, [process.execPath, SELF, "--serve", variant]);
@@ -198,26 +196,17 @@ function startServer(variant: Variant): Promise<{ child: ChildProcess; port: num
   });
 }
 
-function runLoader(port: number, seconds: number, lua: string | null): Promise<LoadResult> {
+async function runLoader(port: number, seconds: number, lua: string | null): Promise<LoadResult> {
   const argv = lua !== null
     ? ["wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "-s", lua, `http://127.0.0.1:${port}`]
     : [process.execPath, SELF, "--load", String(port), String(seconds)];
-  const [cmd, args] = pinned(1, argv);
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.on("exit", (code) => {
-      if (code !== 0) return reject(new Error(`loader exited with ${code}`));
-      if (lua === null) return resolve(JSON.parse(out.trim().split("\n").pop()!));
-      const m = /RESULT (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(out);
-      if (!m) return reject(new Error(`could not read wrk output: ${out}`));
-      resolve({ requests: Number(m[1]), seconds: Number(m[2]), p50: Number(m[3]), p99: Number(m[4]), errors: Number(m[5]) });
-    });
-  });
+  const out = await runPinned(1, argv);
+  if (lua === null) return JSON.parse(out.trim().split("\n").pop()!) as LoadResult;
+  const m = /RESULT (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(out);
+  if (!m) throw new Error(`could not read wrk output: ${out}`);
+  return { requests: Number(m[1]), seconds: Number(m[2]), p50: Number(m[3]), p99: Number(m[4]), errors: Number(m[5]) };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "kagiya-bench-"));

@@ -1,7 +1,8 @@
 // Shared by the load benchmarks: the Node fallback loader (when wrk is not installed) and small
 // process helpers. Not a benchmark itself (no .bench.ts suffix).
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { connect } from "node:net";
+import { availableParallelism } from "node:os";
 
 export interface LoadResult {
   requests: number;
@@ -76,3 +77,25 @@ export async function rawSocketLoad(port: number, payloads: readonly Buffer[], c
 export function hasCommand(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
 }
+
+/** Server and loader on different cores when taskset and two cores are there. */
+export const pin = hasCommand("taskset") && availableParallelism() >= 2;
+
+/** `argv` prefixed with `taskset -c core` when pinning is possible, as [command, args]. */
+export function pinned(core: number, argv: string[]): [string, string[]] {
+  return pin ? ["taskset", ["-c", String(core), ...argv]] : [argv[0]!, argv.slice(1)];
+}
+
+/** Runs `argv` pinned to `core` and resolves with its standard output; rejects on a non-zero exit. */
+export function runPinned(core: number, argv: string[]): Promise<string> {
+  const [cmd, args] = pinned(core, argv);
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv[0]} exited with ${code}`))));
+  });
+}
+
+/** The median of a list of numbers. */
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
