@@ -1,6 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
 import type { Store } from "../store/types.ts";
-import { HttpError } from "./errors.ts";
+import { HttpError, ServerConfigError } from "./errors.ts";
 import { parseCookies } from "./http.ts";
 
 /** Meta entry holding the SHA-256 (hex) of the admin token made by `kagiya admin token`. */
@@ -24,8 +24,9 @@ export async function createAdminToken(store: Store, options: { now?: () => numb
   return token;
 }
 
-/** One dashboard session (random id held in this instance's memory). */
+/** One dashboard session: a signed cookie, so every instance on the store can check it. */
 export interface AdminSession {
+  /** Random 128-bit session id (base64url). */
   id: string;
   csrfToken: string;
   expiresAt: number;
@@ -35,15 +36,28 @@ export interface AdminSession {
 export interface AdminAuthOptions {
   /** An admin token given by configuration (KAGIYA_ADMIN_TOKEN); the stored one works too. */
   envToken?: string | undefined;
+  /**
+   * Key that signs session cookies and derives CSRF tokens. Instances that share it (kagiya
+   * serve derives it from the master key) accept each other's sessions; default a random key,
+   * so sessions live in this process only.
+   */
+  sessionKey?: KeyObject;
   /** Session lifetime, ms (default 12 hours). */
   sessionTtlMs?: number;
   now?: () => number;
 }
 
+/** Shortest admin token accepted from configuration: 128 bits of base64url or hex is 22-32 characters. */
+export const MIN_ADMIN_TOKEN_LENGTH = 24;
+
+const COOKIE_VALUE = /^([A-Za-z0-9_-]{22})\.([0-9a-z]{1,11})\.([A-Za-z0-9_-]{43})$/;
+
 /**
  * Admin login and sessions for the dashboard: the admin token is compared by hash in constant
- * time; a session is a random 256-bit id in an HttpOnly SameSite=Strict cookie, with its own
- * CSRF token that every state-changing request must echo in `X-CSRF-Token`.
+ * time; a session is `id.expiry.mac` in an HttpOnly SameSite=Strict cookie, signed with the
+ * session key, with a CSRF token derived from its id that every state-changing request must echo
+ * in `X-CSRF-Token`. Logging out records the id in the store (`markOnce` until the session
+ * would have expired), so a copied cookie stops working on every instance.
  *
  * @example
  * ```ts
@@ -54,13 +68,18 @@ export interface AdminAuthOptions {
 export class AdminAuth {
   readonly #store: Store;
   readonly #envHash: Buffer | null;
+  readonly #key: KeyObject;
   readonly #ttl: number;
   readonly #now: () => number;
-  readonly #sessions = new Map<string, AdminSession>();
 
   constructor(store: Store, options: AdminAuthOptions = {}) {
+    const env = options.envToken;
+    if (env !== undefined && env !== "" && env.length < MIN_ADMIN_TOKEN_LENGTH) {
+      throw new ServerConfigError(`KAGIYA_ADMIN_TOKEN is too short (${env.length} characters): use at least ${MIN_ADMIN_TOKEN_LENGTH} random characters, e.g. from kagiya admin token`);
+    }
     this.#store = store;
-    this.#envHash = options.envToken ? Buffer.from(sha256(options.envToken), "hex") : null;
+    this.#envHash = env ? Buffer.from(sha256(env), "hex") : null;
+    this.#key = options.sessionKey ?? createSecretKey(randomBytes(32));
     this.#ttl = options.sessionTtlMs ?? 12 * 3600_000;
     this.#now = options.now ?? Date.now;
   }
@@ -73,14 +92,9 @@ export class AdminAuth {
     const stored = await this.#store.getMeta(ADMIN_TOKEN_META);
     if (stored !== null && /^[0-9a-f]{64}$/.test(stored)) ok = timingSafeEqual(given, Buffer.from(stored, "hex")) || ok;
     if (!ok) return null;
-    this.#sweep();
-    const session: AdminSession = {
-      id: randomBytes(32).toString("base64url"),
-      csrfToken: randomBytes(32).toString("base64url"),
-      expiresAt: this.#now() + this.#ttl,
-    };
-    this.#sessions.set(session.id, session);
-    return session;
+    const id = randomBytes(16).toString("base64url");
+    const expiresAt = this.#now() + this.#ttl;
+    return { id, expiresAt, csrfToken: this.#mac(`csrf.${id}`) };
   }
 
   /** Whether any admin token is configured (env or store). */
@@ -88,42 +102,43 @@ export class AdminAuth {
     return this.#envHash !== null || (await this.#store.getMeta(ADMIN_TOKEN_META)) !== null;
   }
 
-  /** The session named by the request's cookie, or null (missing, forged or expired). */
-  session(cookieHeader: string | undefined): AdminSession | null {
-    const id = parseCookies(cookieHeader).get(SESSION_COOKIE);
-    if (id === undefined || id.length !== 43) return null;
-    const s = this.#sessions.get(id);
-    if (s === undefined) return null;
-    if (s.expiresAt <= this.#now()) {
-      this.#sessions.delete(id);
-      return null;
-    }
-    return s;
+  /** The session named by the request's cookie, or null (missing, forged, expired or logged out). */
+  async session(cookieHeader: string | undefined): Promise<AdminSession | null> {
+    const value = parseCookies(cookieHeader).get(SESSION_COOKIE);
+    const m = value === undefined ? null : COOKIE_VALUE.exec(value);
+    if (m === null) return null;
+    const [, id, exp, mac] = m as unknown as [string, string, string, string];
+    if (!equal(mac, this.#mac(`session.${id}.${exp}`))) return null;
+    const expiresAt = parseInt(exp, 36);
+    if (!(expiresAt > this.#now())) return null;
+    if (await this.#store.isMarked(logoutKey(id))) return null;
+    return { id, expiresAt, csrfToken: this.#mac(`csrf.${id}`) };
   }
 
-  /** The session, or a 401 for a missing, forged or expired cookie. */
-  require(cookieHeader: string | undefined): AdminSession {
-    const s = this.session(cookieHeader);
+  /** The session, or a 401 for a missing, forged, expired or logged-out cookie. */
+  async require(cookieHeader: string | undefined): Promise<AdminSession> {
+    const s = await this.session(cookieHeader);
     if (s === null) throw new HttpError(401, "ERR_UNAUTHORIZED", "log in to the dashboard first (POST /ui/api/login with the admin token)");
     return s;
   }
 
   /** Throws 403 unless `header` equals the session's CSRF token (compared in constant time). */
   checkCsrf(session: AdminSession, header: string | string[] | undefined): void {
-    const given = typeof header === "string" ? Buffer.from(header) : Buffer.alloc(0);
-    const want = Buffer.from(session.csrfToken);
-    if (given.length !== want.length || !timingSafeEqual(given, want)) {
+    if (typeof header !== "string" || !equal(header, session.csrfToken)) {
       throw new HttpError(403, "ERR_CSRF", "missing or wrong X-CSRF-Token header; reload the dashboard to get a fresh one");
     }
   }
 
-  logout(session: AdminSession): void {
-    this.#sessions.delete(session.id);
+  /** Ends the session on every instance sharing the store. */
+  async logout(session: AdminSession): Promise<void> {
+    await this.#store.markOnce(logoutKey(session.id), Math.max(1, session.expiresAt - this.#now()));
   }
 
   /** Set-Cookie value that starts `session`. */
   cookie(session: AdminSession, secure: boolean): string {
-    return `${SESSION_COOKIE}=${session.id}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(this.#ttl / 1000)}${secure ? "; Secure" : ""}`;
+    const exp = session.expiresAt.toString(36);
+    const value = `${session.id}.${exp}.${this.#mac(`session.${session.id}.${exp}`)}`;
+    return `${SESSION_COOKIE}=${value}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(this.#ttl / 1000)}${secure ? "; Secure" : ""}`;
   }
 
   /** Set-Cookie value that ends the session in the browser. */
@@ -131,10 +146,18 @@ export class AdminAuth {
     return `${SESSION_COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0`;
   }
 
-  #sweep(): void {
-    const now = this.#now();
-    for (const [id, s] of this.#sessions) if (s.expiresAt <= now) this.#sessions.delete(id);
+  #mac(text: string): string {
+    return createHmac("sha256", this.#key).update(text).digest("base64url");
   }
+}
+
+const logoutKey = (id: string): string => `admin.logout:${id}`;
+
+/** Constant-time comparison of two ASCII strings (unequal lengths are simply unequal). */
+function equal(a: string, b: string): boolean {
+  const x = Buffer.from(a, "latin1");
+  const y = Buffer.from(b, "latin1");
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function sha256(text: string): string {

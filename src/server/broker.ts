@@ -12,6 +12,9 @@ import { startServer, type RunningServer, type StartServerOptions } from "./serv
 import type { MaintenanceTarget, TokenService } from "./types.ts";
 import { ServeWhileRefreshing } from "./serve-while-refreshing.ts";
 
+/** HKDF info for the dashboard session key derived from the master key. */
+const ADMIN_SESSION_KEY_PURPOSE = "kagiya/admin-session/v1";
+
 /** Options of {@link startBroker}: the server's, with the pieces it builds from the registry. */
 export interface BrokerOptions extends Omit<StartServerOptions, "tokens" | "webhook" | "store" | "log" | "metrics"> {
   /** The channel registry (its store is the server's store). */
@@ -104,6 +107,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       ? createExampleBot({ tokens: reads, line: createLineClient(lineApiBase !== undefined ? { baseUrl: lineApiBase } : {}), logger: log })
       : typeof bot === "function" ? bot(manager) : bot;
   const server = await startServer({
+    // Every instance holds the master key, so a session started on one is good on all of them.
+    sessionKey: registry.sealer.current.deriveKey(ADMIN_SESSION_KEY_PURPOSE),
     ...serverOptions,
     store,
     tokens,

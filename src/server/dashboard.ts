@@ -67,12 +67,12 @@ export function mountDashboard(router: Router, ctx: ServerContext): void {
     await ctx.audit({ action: "admin.login", actor: "admin", channelId: null, keyId: null, detail: `from ${ip}` });
     sendJson(res, 200, { csrfToken: session.csrfToken }, { "set-cookie": ctx.admin.cookie(session, ctx.secureCookies) });
   });
-  router.add("GET", "/ui/api/session", ({ req, res }) => {
-    const s = ctx.admin.require(req.headers.cookie);
+  router.add("GET", "/ui/api/session", async ({ req, res }) => {
+    const s = await ctx.admin.require(req.headers.cookie);
     sendJson(res, 200, { csrfToken: s.csrfToken, expiresAt: s.expiresAt });
   });
   post("/ui/api/logout", async (_body, s, { res }) => {
-    ctx.admin.logout(s);
+    await ctx.admin.logout(s);
     sendJson(res, 200, { ok: true }, { "set-cookie": ctx.admin.clearCookie() });
   });
 
@@ -155,14 +155,14 @@ export function mountDashboard(router: Router, ctx: ServerContext): void {
 
   function get(path: string, handler: (s: AdminSession, c: RouteContext) => Promise<void>): void {
     router.add("GET", path, async (c) => {
-      const s = ctx.admin.require(c.req.headers.cookie);
+      const s = await ctx.admin.require(c.req.headers.cookie);
       await run(() => handler(s, c));
     });
   }
 
   function post(path: string, handler: (body: Record<string, unknown>, s: AdminSession, c: RouteContext) => Promise<void>): void {
     router.add("POST", path, async (c) => {
-      const s = ctx.admin.require(c.req.headers.cookie);
+      const s = await ctx.admin.require(c.req.headers.cookie);
       ctx.admin.checkCsrf(s, c.req.headers["x-csrf-token"]);
       checkOrigin(c.req);
       const body = await readJsonObject(c.req, { limit: ctx.jsonLimit, timeoutMs: ctx.bodyTimeoutMs });

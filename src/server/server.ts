@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { KeyObject } from "node:crypto";
 import type { AddressInfo, Socket } from "node:net";
 import type { AuditRow, Store } from "../store/types.ts";
 import { AdminAuth } from "./admin.ts";
@@ -42,8 +43,13 @@ export interface StartServerOptions {
   port?: number;
   /** Interface to listen on (default 127.0.0.1). */
   host?: string;
-  /** An admin token for the dashboard besides the stored one (KAGIYA_ADMIN_TOKEN). */
+  /** An admin token for the dashboard besides the stored one (KAGIYA_ADMIN_TOKEN, at least 24 characters). */
   adminToken?: string | undefined;
+  /**
+   * Signs dashboard session cookies. Instances given the same key accept each other's sessions
+   * (startBroker derives it from the master key); default a random key per process.
+   */
+  sessionKey?: KeyObject;
   /** Per-API-key rate limit (default 50/s, burst 100). */
   rateLimit?: RateLimitOptions;
   /** How long an API key lookup is trusted (default 2000): revocations apply within this. */
@@ -124,7 +130,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     apiKeys: new ApiKeyAuthenticator(store, { cacheMs: options.apiKeyCacheMs ?? 2000, now }),
     limiter: new RateLimiter({ perSecond: 50, burst: 100, ...options.rateLimit, now }),
     loginLimiter: new RateLimiter({ perSecond: 0.5, burst: 10, now }),
-    admin: new AdminAuth(store, { envToken: options.adminToken, now }),
+    admin: new AdminAuth(store, { envToken: options.adminToken, now, ...(options.sessionKey ? { sessionKey: options.sessionKey } : {}) }),
     metrics,
     log,
     scheduler,

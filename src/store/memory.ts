@@ -142,6 +142,10 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  async isMarked(key: string): Promise<boolean> {
+    return (this.#once.get(key) ?? 0) > this.#now();
+  }
+
   async putApiKey(row: ApiKeyRow): Promise<void> {
     this.#apiKeys.set(row.id, cloneApiKey(row));
   }

@@ -379,6 +379,11 @@ export class PostgresStore implements Store {
     return r.rows.length === 1;
   }
 
+  async isMarked(key: string): Promise<boolean> {
+    const r = await this.#q("isMarked", `SELECT 1 FROM ${this.#s}.dedup WHERE key = $1 AND expires_at > clock_timestamp()`, [key]);
+    return r.rows.length === 1;
+  }
+
   async putApiKey(row: ApiKeyRow): Promise<void> {
     await this.#q(
       "putApiKey",

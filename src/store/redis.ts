@@ -413,6 +413,10 @@ export class RedisStore implements Store {
     return this.#do("markOnce", async () => (await this.client.set(this.#k(`once:${key}`), "1", "PX", Math.max(1, Math.ceil(ttlMs)), "NX")) === "OK");
   }
 
+  isMarked(key: string): Promise<boolean> {
+    return this.#do("isMarked", async () => (await this.client.exists(this.#k(`once:${key}`))) === 1);
+  }
+
   putApiKey(row: ApiKeyRow): Promise<void> {
     return this.#do("putApiKey", async () => {
       const fields = ["id", row.id, "name", row.name, "hash", row.hash, "channels", JSON.stringify(row.channels), "createdAt", String(row.createdAt)];

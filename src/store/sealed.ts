@@ -59,10 +59,26 @@ export class MasterKey {
   readonly version: string;
   // A KeyObject, not a Buffer: OpenSSL 3 sets up a raw-buffer key on every cipher (~5x slower).
   readonly #aesKey: KeyObject;
+  readonly #raw: Buffer;
 
   private constructor(raw: Buffer) {
     this.version = createHash("sha256").update(raw).digest("hex").slice(0, 8);
+    this.#raw = raw;
     this.#aesKey = createSecretKey(Buffer.from(hkdfSync("sha256", raw, Buffer.alloc(0), HKDF_INFO, 32)));
+  }
+
+  /**
+   * A 256-bit key for another purpose, derived with HKDF-SHA256 (info = `purpose`), so every
+   * instance holding this master key derives the same one and none derives the sealing key.
+   *
+   * @example
+   * ```ts
+   * const sessionKey = masterKey.deriveKey("kagiya/admin-session/v1");
+   * ```
+   */
+  deriveKey(purpose: string): KeyObject {
+    if (purpose === HKDF_INFO) throw new TypeError("that purpose is the sealing key's");
+    return createSecretKey(Buffer.from(hkdfSync("sha256", this.#raw, Buffer.alloc(0), purpose, 32)));
   }
 
   /**

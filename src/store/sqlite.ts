@@ -283,6 +283,10 @@ export class SqliteStore implements Store {
     });
   }
 
+  isMarked(key: string): Promise<boolean> {
+    return this.#run("isMarked", () => this.#stmt("SELECT 1 FROM dedup WHERE key = ? AND expires_at > ?").get(key, this.#now()) !== undefined);
+  }
+
   putApiKey(row: ApiKeyRow): Promise<void> {
     return this.#run("putApiKey", () => {
       this.#stmt(

@@ -178,6 +178,8 @@ export interface Store {
   // --- webhook de-duplication ---
   /** Records `key` for `ttlMs`; true the first time, false while it is remembered. */
   markOnce(key: string, ttlMs: number): Promise<boolean>;
+  /** Whether `key` was marked and its TTL has not run out (marks nothing). */
+  isMarked(key: string): Promise<boolean>;
 
   // --- API keys ---
   putApiKey(row: ApiKeyRow): Promise<void>;

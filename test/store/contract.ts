@@ -297,17 +297,22 @@ export function runStoreContract(name: string, factory: StoreFactory, options: {
       }
     }));
 
-    it("markOnce: true once, false while remembered, true again after the TTL", use(async ({ store, other }) => {
+    it("markOnce: true once, false while remembered, true again after the TTL; isMarked reads without marking", use(async ({ store, other }) => {
+      assert.equal(await store.isMarked("evt-1"), false);
+      assert.equal(await store.isMarked("evt-1"), false);
       assert.equal(await store.markOnce("evt-1", 60_000), true);
+      assert.equal(await store.isMarked("evt-1"), true);
       assert.equal(await store.markOnce("evt-1", 60_000), false);
       if (other) {
         const s2 = await other();
+        assert.equal(await s2.isMarked("evt-1"), true);
         assert.equal(await s2.markOnce("evt-1", 60_000), false);
         await s2.close();
       }
       assert.equal(await store.markOnce("evt-2", 60_000), true);
       assert.equal(await store.markOnce("evt-short", 40), true);
-      await eventually(() => store.markOnce("evt-short", 60_000), "markOnce forgets after its TTL");
+      await eventually(async () => !(await store.isMarked("evt-short")), "isMarked forgets after the TTL");
+      assert.equal(await store.markOnce("evt-short", 60_000), true, "markOnce forgets after its TTL");
       assert.equal(await store.markOnce("evt-short", 60_000), false);
       // concurrent marks of one key: exactly one first
       const results = await Promise.all(Array.from({ length: 10 }, () => store.markOnce("evt-race", 60_000)));

@@ -5,6 +5,7 @@ import { openStore } from "../../store/open.ts";
 import { ChannelRegistry } from "../../store/registry.ts";
 import { loadSealer } from "../../store/rotate.ts";
 import { startBroker } from "../../server/broker.ts";
+import { MIN_ADMIN_TOKEN_LENGTH } from "../../server/admin.ts";
 
 /**
  * `kagiya serve [--port 8080] [--host 127.0.0.1] [--store SPEC]`: the token broker, webhook
@@ -24,6 +25,10 @@ const serve: Command = async (argv, io) => {
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(level)) {
     throw new InvalidInputError("KAGIYA_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent");
   }
+  const adminToken = io.env["KAGIYA_ADMIN_TOKEN"] || undefined;
+  if (adminToken !== undefined && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new InvalidInputError(`KAGIYA_ADMIN_TOKEN is too short (${adminToken.length} characters): use at least ${MIN_ADMIN_TOKEN_LENGTH} random characters, or unset it and run kagiya admin token`);
+  }
   const sealer = loadSealer(io.env, io.cwd);
   const store = await openStore(flags.store, io.env, { cwd: io.cwd });
   let broker;
@@ -34,7 +39,7 @@ const serve: Command = async (argv, io) => {
       port,
       host,
       lineApiBase: io.env["KAGIYA_LINE_API_BASE"] || undefined,
-      adminToken: io.env["KAGIYA_ADMIN_TOKEN"] || undefined,
+      adminToken,
       rateLimit: { perSecond: rate, burst: Math.max(1, Math.ceil(rate * 2)) },
       log: { level },
       secureCookies: io.env["KAGIYA_SECURE_COOKIES"] === "1",
