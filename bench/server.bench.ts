@@ -10,7 +10,7 @@
 //
 //   node bench/server.bench.ts            (also run by `npm run bench`)
 import { spawn, type ChildProcess } from "node:child_process";
-import { hasCommand, median, pin, pinned, rawSocketLoad, runPinned, type LoadResult } from "./lib/loader.ts";
+import { fmtCpu, hasCommand, median, medianCpu, pin, pinned, rawSocketLoad, runPinned, withServerCpu, type LoadResult } from "./lib/loader.ts";
 import { createServer } from "node:http";
 import { Writable } from "node:stream";
 
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
       const { child, target } = await startServer(variant);
       try {
         await runLoader(target, WARMUP_SECONDS);
-        const r = await runLoader(target, SECONDS);
+        const r = await withServerCpu(child.pid, () => runLoader(target, SECONDS));
         if (r.errors > 0) throw new Error(`${variant}: ${r.errors} non-200 answers`);
         results.get(variant)!.push(r);
       } finally {
@@ -131,11 +131,12 @@ async function main(): Promise<void> {
   const rps = (v: Variant): number[] => results.get(v)!.map((r) => r.requests / r.seconds);
   const med = Object.fromEntries(VARIANTS.map((v) => [v, median(rps(v))])) as Record<Variant, number>;
   const p99 = Object.fromEntries(VARIANTS.map((v) => [v, median(results.get(v)!.map((r) => r.p99))])) as Record<Variant, number>;
-  console.log("variant   req/s (median)  spread (min-max)      p50 ms  p99 ms (median)  vs bare");
+  const cpu = Object.fromEntries(VARIANTS.map((v) => [v, medianCpu(results.get(v)!)])) as Record<Variant, number | null>;
+  console.log("variant   req/s (median)  spread (min-max)      p50 ms  p99 ms (median)  vs bare  server CPU us/req  CPU vs bare");
   for (const v of VARIANTS) {
     const xs = rps(v);
     const p50 = median(results.get(v)!.map((r) => r.p50));
-    console.log(`${v.padEnd(9)} ${med[v].toFixed(0).padStart(14)}  ${`${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}`.padEnd(20)}  ${p50.toFixed(2).padStart(6)}  ${p99[v].toFixed(2).padStart(15)}  ${(med[v] / med.bare).toFixed(2).padStart(6)}x`);
+    console.log(`${v.padEnd(9)} ${med[v].toFixed(0).padStart(14)}  ${`${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}`.padEnd(20)}  ${p50.toFixed(2).padStart(6)}  ${p99[v].toFixed(2).padStart(15)}  ${(med[v] / med.bare).toFixed(2).padStart(6)}x  ${fmtCpu(cpu[v]).padStart(17)}  ${cpu[v] !== null && cpu.bare !== null ? `${(cpu.bare / cpu[v]).toFixed(2)}x`.padStart(11) : "-".padStart(11)}`);
   }
   const okRatio = med.kagiya >= 0.7 * med.bare;
   const okP99 = p99.kagiya <= 5;

@@ -5,16 +5,20 @@
 //   kagiya-web  kagiya's web-standard (Request) handler with WebCrypto, behind a minimal
 //             node:http -> Request bridge (for the "WebCrypto per request" decision)
 //   express   Express + the official @line/bot-sdk `middleware`, then duplicate check, 200, event queued
+//   serve     the whole `kagiya serve` route POST /webhook/{channelId} (startBroker): router, metrics,
+//             secret from the registry, duplicate check in the store (SQLite, the default; KAGIYA_BENCH_STORE
+//             = memory: | redis://… | postgres://… for another), 200, event queued
 //
 // Server and loader are separate processes pinned to different cores (taskset when present).
 // Loader: `wrk` with a Lua script when installed, else a raw-socket keep-alive Node loader;
 // 50 connections. Each variant runs KAGIYA_BENCH_RUNS times (default 3), interleaved; medians,
 // spread and ratios are printed. KAGIYA_BENCH_QUICK=1: one short run (smoke test);
-// KAGIYA_BENCH_LOADER=node: the Node loader even when wrk is installed.
+// KAGIYA_BENCH_LOADER=node: the Node loader even when wrk is installed. KAGIYA_BENCH_VARIANTS=serve,kagiya:
+// those (with bare and express); KAGIYA_BENCH_STORE: the serve variant's store spec.
 //
 //   node bench/webhook.bench.ts            (also run by `npm run bench`)
 import { spawn, type ChildProcess } from "node:child_process";
-import { hasCommand, median, pin, pinned, rawSocketLoad, runPinned, type LoadResult } from "./lib/loader.ts";
+import { fmtCpu, hasCommand, median, medianCpu, pin, pinned, rawSocketLoad, runPinned, withServerCpu, type LoadResult } from "./lib/loader.ts";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
@@ -30,8 +34,11 @@ const RUNS = QUICK ? 1 : Number(process.env["KAGIYA_BENCH_RUNS"] ?? 3);
 const SECONDS = QUICK ? 2 : Number(process.env["KAGIYA_BENCH_SECONDS"] ?? 8);
 const WARMUP_SECONDS = QUICK ? 1 : 2;
 const BODIES = 2000;
-const VARIANTS = ["bare", "kagiya", "kagiya-web", "express"] as const;
-type Variant = (typeof VARIANTS)[number];
+const ALL_VARIANTS = ["bare", "kagiya", "kagiya-web", "express", "serve"] as const;
+type Variant = (typeof ALL_VARIANTS)[number];
+// KAGIYA_BENCH_VARIANTS=bare,serve runs some only (bare and express are always kept: the ratios need them).
+const only = process.env["KAGIYA_BENCH_VARIANTS"]?.split(",");
+const VARIANTS = ALL_VARIANTS.filter((v) => only === undefined || v === "bare" || v === "express" || only.includes(v));
 
 /** A 1 KB LINE webhook body with one text event, unique webhookEventId per index. */
 function body(i: number): string {
@@ -93,6 +100,8 @@ async function serve(variant: Variant): Promise<void> {
         res.end(Buffer.from(await response.arrayBuffer()));
       });
     };
+  } else if (variant === "serve") {
+    return serveBroker(onEvent);
   } else {
     const express = (await import("express")).default;
     const { middleware } = await import("@line/bot-sdk");
@@ -129,6 +138,44 @@ async function serve(variant: Variant): Promise<void> {
   // Report how many events reached the handler, so the table can show that events were queued.
   process.on("SIGTERM", () => {
     process.stdout.write(JSON.stringify({ handled }) + "\n", () => process.exit(0));
+  });
+}
+
+/** The full broker on a store (default SQLite in a temporary directory), its channel's secret = SECRET. */
+async function serveBroker(onEvent: () => void): Promise<void> {
+  const { openStore } = await import("../src/store/open.ts");
+  const { ChannelRegistry } = await import("../src/store/registry.ts");
+  const { MasterKey, Sealer, generateMasterKeyText } = await import("../src/store/sealed.ts");
+  const { generateAssertionKeyPair } = await import("../src/core/keys/generate.ts");
+  const { startBroker } = await import("../src/server/broker.ts");
+  const { Writable } = await import("node:stream");
+  const dir = mkdtempSync(join(tmpdir(), "kagiya-bench-serve-"));
+  const spec = process.env["KAGIYA_BENCH_STORE"] || `sqlite:${join(dir, "bench.db")}`;
+  const store = await openStore(spec);
+  await store.migrate();
+  const registry = await ChannelRegistry.open(store, new Sealer(MasterKey.parse(generateMasterKeyText())));
+  const pair = await generateAssertionKeyPair();
+  await registry.add({ channelId: CHANNEL_ID, kid: "bench-kid", privateKey: pair.privateJwk as never, channelSecret: SECRET }, { replace: true });
+  let handled = 0;
+  const broker = await startBroker({
+    registry,
+    lineApiBase: "http://127.0.0.1:9",
+    scheduler: false,
+    // As for the kagiya variant: every event passes the duplicate check as a fresh one.
+    webhookDedupTtlMs: 1,
+    bot: { dispatch: () => void (handled++, onEvent()) },
+    log: { level: "warn", destination: new Writable({ write: (_c, _e, cb) => cb() }) },
+  });
+  process.stdout.write(JSON.stringify({ port: broker.port }) + "\n");
+  process.on("SIGTERM", () => {
+    void (async () => {
+      await broker.close(); // drains queued events first
+      // KAGIYA_BENCH_STORE names a scratch store: emptied at the end (Redis prefix, PostgreSQL schema).
+      await (store as { destroy?: () => Promise<void> }).destroy?.();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+      process.stdout.write(JSON.stringify({ handled }) + "\n", () => process.exit(0));
+    })();
   });
 }
 
@@ -222,7 +269,7 @@ async function main(): Promise<void> {
         let total = 0;
         try {
           const w = await runLoader(server.port, WARMUP_SECONDS, lua);
-          const r = await runLoader(server.port, SECONDS, lua);
+          const r = await withServerCpu(server.child.pid, () => runLoader(server.port, SECONDS, lua));
           if (r.errors > 0 || w.errors > 0) throw new Error(`${variant}: ${r.errors + w.errors} non-200 answers`);
           results.get(variant)!.push(r);
           total = w.requests + r.requests;
@@ -238,18 +285,21 @@ async function main(): Promise<void> {
   }
   const rps = (v: Variant) => results.get(v)!.map((r) => r.requests / r.seconds);
   const med = Object.fromEntries(VARIANTS.map((v) => [v, median(rps(v))])) as Record<Variant, number>;
-  console.log("variant      req/s (median)  spread (min-max)      p99 ms (median)  vs express  vs bare");
+  const cpu = Object.fromEntries(VARIANTS.map((v) => [v, medianCpu(results.get(v)!)])) as Record<Variant, number | null>;
+  console.log("variant      req/s (median)  spread (min-max)      p99 ms (median)  vs express  vs bare  server CPU us/req  CPU vs bare");
   for (const v of VARIANTS) {
     const xs = rps(v);
     const p99 = median(results.get(v)!.map((r) => r.p99));
     console.log(
-      `${v.padEnd(12)} ${med[v].toFixed(0).padStart(14)}  ${`${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}`.padEnd(20)}  ${p99.toFixed(2).padStart(15)}  ${(med[v] / med.express).toFixed(2).padStart(9)}x  ${(med[v] / med.bare).toFixed(2).padStart(6)}x`,
+      `${v.padEnd(12)} ${med[v].toFixed(0).padStart(14)}  ${`${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}`.padEnd(20)}  ${p99.toFixed(2).padStart(15)}  ${(med[v] / med.express).toFixed(2).padStart(9)}x  ${(med[v] / med.bare).toFixed(2).padStart(6)}x  ${fmtCpu(cpu[v]).padStart(17)}  ${cpu[v] !== null && cpu.bare !== null ? `${(cpu.bare / cpu[v]).toFixed(2)}x`.padStart(11) : "-".padStart(11)}`,
     );
   }
   console.log(`events handled per request (warm-up included; 1.00 = every event passed the duplicate check and was queued): ${VARIANTS.filter((v) => v !== "bare").map((v) => `${v} ${median(handled.get(v)!).toFixed(2)}`).join(", ")}`);
-  const okExpress = med.kagiya >= 1.3 * med.express;
-  const okBare = med.kagiya >= 0.85 * med.bare;
-  console.log(`targets: kagiya >= 1.30x express+bot-sdk: ${(med.kagiya / med.express).toFixed(2)}x ${okExpress ? "MET" : "MISSED"}; kagiya >= 0.85x bare node:http: ${(med.kagiya / med.bare).toFixed(2)}x ${okBare ? "MET" : "MISSED"}`);
+  for (const v of (["kagiya", "serve"] as const).filter((x) => VARIANTS.includes(x))) {
+    const vsExpress = med[v] / med.express;
+    const vsBare = med[v] / med.bare;
+    console.log(`targets (${v}): >= 1.30x express+bot-sdk: ${vsExpress.toFixed(2)}x ${vsExpress >= 1.3 ? "MET" : "MISSED"}; >= 0.85x bare node:http: ${vsBare.toFixed(2)}x ${vsBare >= 0.85 ? "MET" : "MISSED"}`);
+  }
 }
 
 const [mode, a1, a2] = process.argv.slice(2);

@@ -1,6 +1,7 @@
 // Shared by the load benchmarks: the Node fallback loader (when wrk is not installed) and small
 // process helpers. Not a benchmark itself (no .bench.ts suffix).
 import { spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { availableParallelism } from "node:os";
 
@@ -12,6 +13,25 @@ export interface LoadResult {
   p99: number;
   /** Answers other than 200. */
   errors: number;
+  /** Server CPU microseconds per request (user + system), when known: see {@link withServerCpu}. */
+  cpuUs?: number | null;
+}
+
+/** Runs a load and adds the server process's CPU cost per request (from /proc, Linux). */
+export async function withServerCpu(pid: number | undefined, run: () => Promise<LoadResult>): Promise<LoadResult> {
+  const before = pid === undefined ? null : cpuSeconds(pid);
+  const r = await run();
+  const after = pid === undefined ? null : cpuSeconds(pid);
+  return { ...r, cpuUs: before !== null && after !== null && r.requests > 0 ? ((after - before) * 1e6) / r.requests : null };
+}
+
+/** "12.3" or "-" when unknown. */
+export const fmtCpu = (us: number | null): string => (us === null ? "-" : us.toFixed(1));
+
+/** The median of the known CPU figures of some runs, or null. */
+export function medianCpu(runs: readonly LoadResult[]): number | null {
+  const xs = runs.map((r) => r.cpuUs).filter((x): x is number => typeof x === "number");
+  return xs.length === 0 ? null : median(xs);
 }
 
 /**
@@ -99,3 +119,22 @@ export function runPinned(core: number, argv: string[]): Promise<string> {
 
 /** The median of a list of numbers. */
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc (Linux); null elsewhere.
+ * Read before and after a run, it gives the server's CPU cost per request, which shifts far less
+ * than requests/s when other work shares the machine.
+ */
+export function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces) start at state; utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS = 100;

@@ -29,6 +29,8 @@ export interface BrokerOptions extends Omit<StartServerOptions, "tokens" | "webh
    * `false`: events are accepted and dropped.
    */
   bot?: EventDispatcher | ((manager: TokenManager) => EventDispatcher) | "example" | false;
+  /** How long a webhook event ID is remembered in the store for de-duplication (default 24 h). */
+  webhookDedupTtlMs?: number;
   /** A logger, or options for the default pino logger. */
   log?: Logger | LoggerOptions;
 }
@@ -54,7 +56,7 @@ export interface RunningBroker extends RunningServer {
  * ```
  */
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
-  const { registry, lineApiBase, manager: given, bot, log: logOption, ...serverOptions } = options;
+  const { registry, lineApiBase, manager: given, bot, webhookDedupTtlMs, log: logOption, ...serverOptions } = options;
   const store = registry.store;
   const log = logOption !== undefined && typeof (logOption as Logger).child === "function" ? (logOption as Logger) : createLogger(logOption as LoggerOptions | undefined);
   const metrics = new ServerMetrics();
@@ -117,6 +119,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     webhook: (wiring) => createNodeWebhookListener({
       secretFor: async (channelId) => (CHANNEL_ID_PATTERN.test(channelId) ? ((await registry.get(channelId))?.channelSecret ?? null) : null),
       dedup: wiring.dedup,
+      ...(webhookDedupTtlMs !== undefined ? { dedupTtlMs: webhookDedupTtlMs } : {}),
       onReject: wiring.onReject,
       onAccept: wiring.onAccept,
       logger: wiring.logger,

@@ -87,6 +87,7 @@ export class PostgresStore implements Store {
   readonly #s: string;
   readonly #sql: Record<string, string>;
   #markCount = 0;
+  #marks: Array<{ key: string; ttlMs: number; resolve: (fresh: boolean) => void; reject: (error: unknown) => void }> = [];
   #closed = false;
   #pendingReads = new Map<string, Array<{ resolve: (c: CurrentToken) => void; reject: (e: unknown) => void }>>();
   #readsInFlight = 0;
@@ -114,6 +115,10 @@ export class PostgresStore implements Store {
         ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at WHERE l.expires_at <= clock_timestamp()
         RETURNING owner`,
       markOnce: `INSERT INTO ${S}.dedup AS d (key, expires_at) VALUES ($1, clock_timestamp() + $2 * interval '1 millisecond')
+        ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE d.expires_at <= clock_timestamp()
+        RETURNING key`,
+      markMany: `INSERT INTO ${S}.dedup AS d (key, expires_at)
+        SELECT u.key, clock_timestamp() + u.ttl * interval '1 millisecond' FROM unnest($1::text[], $2::float8[]) AS u(key, ttl) ORDER BY u.key
         ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE d.expires_at <= clock_timestamp()
         RETURNING key`,
     };
@@ -373,10 +378,44 @@ export class PostgresStore implements Store {
     return { name, owner, release };
   }
 
-  async markOnce(key: string, ttlMs: number): Promise<boolean> {
-    const r = await this.#q("markOnce", this.#sql["markOnce"]!, [key, Math.max(1, ttlMs)]);
-    if (++this.#markCount % 1000 === 0) await this.#q("markOnce cleanup", `DELETE FROM ${this.#s}.dedup WHERE expires_at <= clock_timestamp()`);
-    return r.rows.length === 1;
+  /**
+   * Marks made in the same tick go to the server as one statement (a webhook delivery's events,
+   * many deliveries under load): one round trip instead of one per event.
+   */
+  markOnce(key: string, ttlMs: number): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      if (this.#marks.push({ key, ttlMs: Math.max(1, ttlMs), resolve, reject }) === 1) queueMicrotask(() => this.#flushMarks());
+    });
+  }
+
+  #flushMarks(): void {
+    const batch = this.#marks;
+    this.#marks = [];
+    // One row per key (a second mark of a key in the batch is a duplicate), in key order so that
+    // concurrent batches of several instances take row locks in the same order (no deadlock).
+    const ttl = new Map<string, number>();
+    for (const m of batch) if (!ttl.has(m.key)) ttl.set(m.key, m.ttlMs);
+    const keys = [...ttl.keys()].sort();
+    const query = keys.length === 1
+      ? this.#q("markOnce", this.#sql["markOnce"]!, [keys[0], ttl.get(keys[0]!)], "kagiya_mark_once")
+      : this.#q("markOnce", this.#sql["markMany"]!, [keys, keys.map((k) => ttl.get(k))], "kagiya_mark_many");
+    query.then(
+      (r) => {
+        const fresh = new Set(r.rows.map((row) => row["key"] as string));
+        for (const m of batch) {
+          m.resolve(fresh.delete(m.key));
+        }
+      },
+      (error: unknown) => {
+        for (const m of batch) m.reject(error);
+      },
+    );
+    this.#markCount += batch.length;
+    if (this.#markCount >= 1000) {
+      this.#markCount = 0;
+      // Housekeeping only: a failure here loses nothing and must not fail the marks.
+      this.#q("markOnce cleanup", `DELETE FROM ${this.#s}.dedup WHERE expires_at <= clock_timestamp()`).catch(() => {});
+    }
   }
 
   async isMarked(key: string): Promise<boolean> {

@@ -54,6 +54,9 @@ const SEALED_COLUMNS: Record<string, { table: string; column: string }> = {
   "meta.value": { table: "meta", column: "value" },
 };
 
+/** Most webhook marks written in one transaction. */
+const MARK_BATCH = 1000;
+
 /**
  * The embedded default {@link Store}: one SQLite file through `node:sqlite`, in WAL mode with
  * `synchronous=FULL` (a committed token survives power loss) and a busy timeout, so several
@@ -74,6 +77,7 @@ export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #stmts = new Map<string, StatementSync>();
   #markCount = 0;
+  #marks: Array<{ key: string; ttlMs: number; resolve: (fresh: boolean) => void; reject: (error: unknown) => void }> = [];
   #closed = false;
 
   constructor(options: SqliteStoreOptions = {}) {
@@ -154,6 +158,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#flushMarks();
     this.#closed = true;
     this.#stmts.clear();
     this.#db.close();
@@ -270,17 +275,51 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * Marks wait for the next macrotask and are written together in one transaction: with
+   * synchronous=FULL a commit per webhook event would mean an fsync per event on the event loop.
+   */
   markOnce(key: string, ttlMs: number): Promise<boolean> {
-    return this.#run("markOnce", () => {
-      const now = this.#now();
-      const r = this.#stmt(
-        `INSERT INTO dedup (key, expires_at) VALUES (?, ?)
-         ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE dedup.expires_at <= ?
-         RETURNING key`,
-      ).get(key, now + ttlMs, now);
-      if (++this.#markCount % 1000 === 0) this.#stmt("DELETE FROM dedup WHERE expires_at <= ?").run(now);
-      return r !== undefined;
+    if (this.#closed) return Promise.reject(storeFailure("SQLite", "markOnce", new StoreError(`the SQLite store ${this.path} is closed`)));
+    return new Promise<boolean>((resolve, reject) => {
+      if (this.#marks.push({ key, ttlMs, resolve, reject }) === 1) setImmediate(() => this.#flushMarks());
     });
+  }
+
+  #flushMarks(): void {
+    while (this.#marks.length > 0) {
+      const batch = this.#marks.splice(0, MARK_BATCH);
+      let fresh: boolean[];
+      try {
+        const now = this.#now();
+        const mark = this.#stmt(
+          `INSERT INTO dedup (key, expires_at) VALUES (?, ?)
+           ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE dedup.expires_at <= ?
+           RETURNING key`,
+        );
+        // No fsync for marks: a mark lost to a power cut costs at most one event handled twice, and
+        // the next FULL commit (any token write) makes these frames durable as well.
+        this.#db.exec("PRAGMA synchronous = NORMAL");
+        try {
+          fresh = this.#tx(() => {
+            const out = batch.map((m) => mark.get(m.key, now + m.ttlMs, now) !== undefined);
+            this.#markCount += batch.length;
+            if (this.#markCount >= 1000) {
+              this.#markCount = 0;
+              this.#stmt("DELETE FROM dedup WHERE expires_at <= ?").run(now);
+            }
+            return out;
+          });
+        } finally {
+          this.#db.exec("PRAGMA synchronous = FULL");
+        }
+      } catch (error) {
+        const failure = storeFailure("SQLite", "markOnce", error);
+        for (const m of batch) m.reject(failure);
+        continue;
+      }
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(fresh[i]!);
+    }
   }
 
   isMarked(key: string): Promise<boolean> {

@@ -317,6 +317,8 @@ export function runStoreContract(name: string, factory: StoreFactory, options: {
       // concurrent marks of one key: exactly one first
       const results = await Promise.all(Array.from({ length: 10 }, () => store.markOnce("evt-race", 60_000)));
       assert.equal(results.filter(Boolean).length, 1);
+      // several keys at once, one of them already marked, one repeated: each answered on its own
+      assert.deepEqual(await Promise.all(["evt-z", "evt-2", "evt-a", "evt-z"].map((k) => store.markOnce(k, 60_000))), [true, false, true, false]);
     }));
 
     it("API keys: put, by hash, list, revoke, touch", use(async ({ store }) => {
