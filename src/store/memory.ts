@@ -130,6 +130,13 @@ export class MemoryStore implements Store {
       async release() {
         if (locks.get(name)?.owner === owner) locks.delete(name);
       },
+      extend: async (ms: number) => {
+        const now = this.#now();
+        const held = locks.get(name);
+        if (held?.owner !== owner || held.expiresAt <= now) return false;
+        held.expiresAt = now + ms;
+        return true;
+      },
     };
   }
 

@@ -375,7 +375,12 @@ export class PostgresStore implements Store {
     const release = async () => {
       await this.#q("release a lock", `DELETE FROM ${this.#s}.locks WHERE name = $1 AND owner = $2`, [name, owner]);
     };
-    return { name, owner, release };
+    const extend = async (ms: number) => {
+      const u = await this.#q("extend a lock", `UPDATE ${this.#s}.locks SET expires_at = clock_timestamp() + $3 * interval '1 millisecond'
+        WHERE name = $1 AND owner = $2 AND expires_at > clock_timestamp()`, [name, owner, Math.max(1, ms)]);
+      return u.rowCount === 1;
+    };
+    return { name, owner, release, extend };
   }
 
   /**

@@ -101,6 +101,11 @@ const RELEASE_LOCK = new Script(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`);
 
+// KEYS: lock. ARGV: owner, ttl ms.
+const EXTEND_LOCK = new Script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`);
+
 // KEYS: ak, akids, akhash. ARGV: id, hash, field/value...
 const PUT_API_KEY = new Script(`
 local old = redis.call('HGET', KEYS[1], 'hash')
@@ -405,7 +410,8 @@ export class RedisStore implements Store {
       const ok = await this.client.set(key, owner, "PX", Math.max(1, Math.ceil(ttlMs)), "NX");
       if (ok !== "OK") return null;
       const release = () => this.#do("release a lock", async () => void (await RELEASE_LOCK.run(this.client, [key], [owner])));
-      return { name, owner, release };
+      const extend = (ms: number) => this.#do("extend a lock", async () => (await EXTEND_LOCK.run(this.client, [key], [owner, String(Math.max(1, Math.ceil(ms)))])) === 1);
+      return { name, owner, release, extend };
     });
   }
 

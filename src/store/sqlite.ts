@@ -271,7 +271,11 @@ export class SqliteStore implements Store {
       ).get(name, owner, now + ttlMs, now);
       if (r?.["owner"] !== owner) return null;
       const release = () => this.#run("release a lock", () => void this.#stmt("DELETE FROM locks WHERE name = ? AND owner = ?").run(name, owner));
-      return { name, owner, release };
+      const extend = (ms: number) => this.#run("extend a lock", () => {
+        const at = this.#now();
+        return this.#stmt("UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ? AND expires_at > ?").run(at + ms, name, owner, at).changes === 1;
+      });
+      return { name, owner, release, extend };
     });
   }
 

@@ -107,6 +107,11 @@ export interface Lock {
   /** Opaque owner token; also a fencing value for diagnostics. */
   readonly owner: string;
   release(): Promise<void>;
+  /**
+   * Keeps the lock for `ttlMs` more from now, while it is still this holder's: false when it
+   * expired and someone else took it (or nobody holds it any more).
+   */
+  extend(ttlMs: number): Promise<boolean>;
 }
 
 /**

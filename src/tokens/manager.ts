@@ -18,7 +18,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { KagiyaError } from "../core/errors.ts";
 import { ChannelNotFoundError } from "../store/errors.ts";
 import { validateChannelId, type Channel, type ChannelRegistry } from "../store/registry.ts";
-import type { CurrentToken, Store, TokenRow } from "../store/types.ts";
+import type { CurrentToken, Lock, Store, TokenRow } from "../store/types.ts";
 import { TokenBudgetExhaustedError, TokenNotFoundError, TokenUnavailableError } from "./errors.ts";
 import { LINE_TOKEN_LIMITS, planRefreshAt, resolveTokenPolicy, type TokenPolicy } from "./policy.ts";
 import type { ChannelTokenStatus, ManagedToken, ReconcileReport, TokenObserver, TokenSource } from "./types.ts";
@@ -395,10 +395,12 @@ export class TokenManager implements TokenSource {
       await this.#reconcileOrphansIfDue(channelId, actor);
       const lock = await this.#store.tryLock(MAINTAIN_LOCK_PREFIX + channelId, this.#lockTtlMs);
       if (lock) {
+        const stop = keepAlive(lock, this.#lockTtlMs);
         try {
           await this.#revokeDue(channelId, actor, report);
           report.pruned = await this.#store.pruneTokens(channelId, this.#now() - PRUNE_AFTER_MS);
         } finally {
+          stop();
           await lock.release().catch(() => {});
         }
       }
@@ -540,6 +542,7 @@ export class TokenManager implements TokenSource {
     }
     if ("row" in waited) return this.#remember(channelId, waited.generation, waited.row, entry.policy, this.#now(), waited.row.refreshAt);
     const lock = waited;
+    const stop = keepAlive(lock, this.#lockTtlMs);
     try {
       // Read the channel afresh: it may have been removed, re-keyed or re-configured meanwhile.
       entry = await this.#channel(channelId, true);
@@ -577,6 +580,7 @@ export class TokenManager implements TokenSource {
         throw error;
       }
     } finally {
+      stop();
       await lock.release().catch(() => {});
     }
   }
@@ -585,7 +589,7 @@ export class TokenManager implements TokenSource {
    * Takes the channel's issue lock. While another process holds it, polls the store: once a
    * newer usable token appears (generation moved past `seenGeneration`), returns it instead.
    */
-  async #waitForLock(channelId: string, seenGeneration: number | null, maxWaitMs = this.#lockWaitMs): Promise<{ release(): Promise<void> } | { row: TokenRow; generation: number }> {
+  async #waitForLock(channelId: string, seenGeneration: number | null, maxWaitMs = this.#lockWaitMs): Promise<Lock | { row: TokenRow; generation: number }> {
     const started = performance.now();
     let delay = 5;
     for (;;) {
@@ -829,11 +833,13 @@ export class TokenManager implements TokenSource {
     if (!rows.some((r) => r.state === "orphan" && r.expiresAt > now)) return;
     const lock = await this.#store.tryLock(LOCK_PREFIX + channelId, this.#lockTtlMs);
     if (!lock) return; // someone is issuing; next time
+    const stop = keepAlive(lock, this.#lockTtlMs);
     try {
       await this.#reconcileLocked(await this.#channel(channelId), actor);
     } catch (error) {
       throw this.#upstreamFailed(channelId, error);
     } finally {
+      stop();
       await lock.release().catch(() => {});
     }
   }
@@ -950,4 +956,16 @@ function countLive(rows: TokenRow[], now: number): number {
 
 function freezeToken(channelId: string, accessToken: string, row: TokenRow): ManagedToken {
   return Object.freeze({ channelId, accessToken, keyId: row.keyId, tokenType: "Bearer", issuedAt: row.issuedAt, expiresAt: row.expiresAt });
+}
+
+/**
+ * Extends `lock` every third of its TTL until the returned function is called, so a locked section
+ * slower than the TTL (LINE answering slowly, a long Retry-After) keeps other processes out.
+ * A failed or refused extension is left to the generation check at commit, which still keeps
+ * the store consistent.
+ */
+function keepAlive(lock: Lock, ttlMs: number): () => void {
+  const timer = setInterval(() => void lock.extend(ttlMs).catch(() => false), Math.max(10, Math.floor(ttlMs / 3)));
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -267,7 +267,7 @@ export function runStoreContract(name: string, factory: StoreFactory, options: {
       assert.equal((await store.listTokens("3333333333")).length, 1);
     }));
 
-    it("tryLock: exclusive, owner-only release, expires after its TTL", use(async ({ store, other }) => {
+    it("tryLock: exclusive, owner-only release and extend, expires after its TTL", use(async ({ store, other }) => {
       const peer = other ? await other() : store;
       try {
         const a = await store.tryLock("issue:1", 60_000);
@@ -285,10 +285,22 @@ export function runStoreContract(name: string, factory: StoreFactory, options: {
         await c.release();
         await b.release();
 
+        // extend: keeps the holder's lock alive past its first TTL
+        const kept = await store.tryLock("issue:4", 300);
+        assert.ok(kept);
+        for (let i = 0; i < 4; i++) {
+          await new Promise((r) => setTimeout(r, 150));
+          assert.equal(await kept.extend(300), true, `extend ${i}`);
+          assert.equal(await peer.tryLock("issue:4", 60_000), null, `still held after ${(i + 1) * 150} ms`);
+        }
+        await kept.release();
+        assert.equal(await kept.extend(300), false, "a released lock is not extended");
+
         const short = await store.tryLock("issue:3", 40);
         assert.ok(short);
         let taken: Awaited<ReturnType<Store["tryLock"]>> = null;
         await eventually(async () => (taken = await peer.tryLock("issue:3", 60_000)) !== null, "expired lock taken over");
+        assert.equal(await short.extend(60_000), false, "an expired holder cannot take the lock back");
         await short.release(); // expired holder: must not release the new holder
         assert.equal(await store.tryLock("issue:3", 60_000), null);
         await taken!.release();

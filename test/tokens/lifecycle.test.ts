@@ -5,6 +5,7 @@ import { StoreError } from "../../src/store/errors.ts";
 import type { Store } from "../../src/store/types.ts";
 import { TokenBudgetExhaustedError, TokenNotFoundError, TokenUnavailableError } from "../../src/tokens/errors.ts";
 import { TokenManager } from "../../src/tokens/manager.ts";
+import { ChannelRegistry } from "../../src/store/registry.ts";
 import { lineTokenApi } from "../../src/tokens/line.ts";
 import { allBackends } from "./backends.ts";
 import { startMutatingProxy, type Mutation } from "./proxy.ts";
@@ -208,7 +209,21 @@ for (const backend of await allBackends()) describe(backend.name, { skip: backen
       }
       return res;
     };
-    const a = w.manager({ lockTtlMs: 200, line: lineTokenApi({ baseUrl: w.emu.url, now: w.clock.now, fetch: stalled }) });
+    // A frozen process runs no timers either: its locks are not extended while it stalls.
+    const frozenStore = new Proxy(w.store, {
+      get(target, prop, receiver) {
+        if (prop === "tryLock") {
+          return async (name: string, ttlMs: number) => {
+            const lock = await target.tryLock(name, ttlMs);
+            return lock && { name: lock.name, owner: lock.owner, release: () => lock.release(), extend: async () => true };
+          };
+        }
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const frozenRegistry = new ChannelRegistry(frozenStore, w.registry.sealer, { now: w.clock.now });
+    const a = new TokenManager({ registry: frozenRegistry, line: lineTokenApi({ baseUrl: w.emu.url, now: w.clock.now, fetch: stalled }), now: w.clock.now, lockTtlMs: 200 });
     const other = await w.reopen();
     const b = new TokenManager({ registry: other.registry, line: lineTokenApi({ baseUrl: w.emu.url, now: w.clock.now, fetch: base }), now: w.clock.now, lockTtlMs: 200 });
     const pa = a.get(id);
@@ -226,6 +241,25 @@ for (const backend of await allBackends()) describe(backend.name, { skip: backen
     assert.equal(cur.generation, 1);
     const audit = await w.store.listAudit({ channelId: id });
     assert.ok(audit.some((x) => x.action === "token.revoke" && x.keyId === ledger[0]!.key_id && /late write rejected/.test(x.detail ?? "")));
+  });
+
+  test("an issuance slower than the lock's TTL keeps its lock: a second process waits and issues nothing", async () => {
+    const w = await tokenWorld({ backend });
+    const id = w.channel.channelId;
+    // LINE takes 1.2 s to answer; the issue lock lives 300 ms unless its holder extends it.
+    await injectFault(w.emu.url, { method: "POST", path: "/oauth2/v2.1/token", delayMs: 1200, count: 1 });
+    const a = w.manager({ lockTtlMs: 300 });
+    const other = await w.reopen();
+    const b = new TokenManager({ registry: other.registry, line: lineTokenApi({ baseUrl: w.emu.url, now: w.clock.now }), now: w.clock.now, lockTtlMs: 300, lockWaitMs: 5_000 });
+    try {
+      const pa = a.get(id);
+      await new Promise((r) => setTimeout(r, 600)); // A's lock would have expired twice by now
+      const [ta, tb] = await Promise.all([pa, b.get(id)]);
+      assert.equal(ta.keyId, tb.keyId);
+      assert.equal((await tokenLedger(w.emu.url, id)).length, 1, "one issuance");
+    } finally {
+      await other.store.close();
+    }
   });
 
   test("a lock held by a dead process: at the refresh point the valid token is served without waiting out the lock; cold, a typed error after lockWaitMs", async () => {
