@@ -12,15 +12,8 @@
  * @module
  */
 export type { ManagedToken, ReconcileReport, ChannelTokenStatus, TokenObserver, TokenSource } from "./types.ts";
-export {
-  TokenManager,
-  type TokenManagerOptions,
-  type IssueReason,
-  type RevokeReport,
-  type MaintainChannelReport,
-  type ChannelPlan,
-  type ActorOptions,
-} from "./manager.ts";
+export { TokenManager } from "./manager.ts";
+export type { TokenManagerOptions, IssueReason, RevokeReport, MaintainChannelReport, ChannelPlan, ActorOptions } from "./options.ts";
 export { DEFAULT_TOKEN_POLICY, LINE_TOKEN_LIMITS, resolveTokenPolicy, planRefreshAt, type TokenPolicy } from "./policy.ts";
 export { TokenUnavailableError, TokenBudgetExhaustedError, TokenNotFoundError } from "./errors.ts";
 export { lineTokenApi, type LineTokenApiOptions } from "./line.ts";

@@ -23,88 +23,12 @@ import { TokenBudgetExhaustedError, TokenNotFoundError, TokenUnavailableError } 
 import { LINE_TOKEN_LIMITS, planRefreshAt, resolveTokenPolicy, type TokenPolicy } from "./policy.ts";
 import type { ChannelTokenStatus, ManagedToken, ReconcileReport, TokenObserver, TokenSource } from "./types.ts";
 import { lineTokenApi } from "./line.ts";
+import { keepAlive, LOCK_PREFIX, MAINTAIN_LOCK_PREFIX } from "./locks.ts";
+import type { ActorOptions, ChannelPlan, IssueReason, MaintainChannelReport, RevokeReport, TokenManagerOptions } from "./options.ts";
+import { countLive, freezeToken, ORPHAN_LIFETIME_MS, PRUNE_AFTER_MS, usableRow } from "./rows.ts";
 import { classifyFailure, type LineTokenApi, type UpstreamFailure } from "./upstream.ts";
 
-/** Options of {@link TokenManager}. Durations in ms unless the name says otherwise. */
-export interface TokenManagerOptions {
-  /** Channels (and, through it, the store and the sealer). */
-  registry: ChannelRegistry;
-  /**
-   * The LINE token endpoints (default: `lineTokenApi({ baseUrl: lineApiBase, now })`, kagiya's
-   * LINE client, one attempt per call).
-   */
-  line?: LineTokenApi;
-  /** LINE API origin when `line` is not given (default `KAGIYA_LINE_API_BASE`, else https://api.line.me). */
-  lineApiBase?: string;
-  /** Clock, epoch ms (default `Date.now`). Every expiry, refresh and backoff decision reads it. */
-  now?: () => number;
-  /** Uniform random in [0, 1) for the refresh jitter and backoff jitter (default `Math.random`). */
-  random?: () => number;
-  /** Audit actor for calls that do not name one (default "library"). */
-  actor?: string;
-  /** Keep handed-out tokens in memory (default true). Off: every get() reads the store. */
-  cache?: boolean;
-  /** How long a token in memory is trusted before the store is asked again (default 5000: a revocation by another process is seen within 5 s). */
-  cacheCheckMs?: number;
-  /** TTL of the store lock held while issuing (default 30000). */
-  lockTtlMs?: number;
-  /** How long to wait for another process's issuance before giving up (default lockTtlMs + 5000). */
-  lockWaitMs?: number;
-  /**
-   * At the refresh point, with a valid token in hand, how long to wait for another process's
-   * refresh before serving the valid token anyway (default 2000; it is tried again after as long).
-   */
-  refreshWaitMs?: number;
-  /** Backoff after a failed LINE call: base and cap (defaults 1000 and 300000), equal jitter. */
-  backoffBaseMs?: number;
-  backoffMaxMs?: number;
-  /** Metrics hooks; never given a token. */
-  observer?: TokenObserver;
-}
-
-/** Why a token is being issued. */
-export type IssueReason = "cold" | "refresh" | "invalidated" | "manual";
-
-/** What {@link TokenManager.revoke} did. */
-export interface RevokeReport {
-  channelId: string;
-  revoked: string[];
-  /** Rows not revoked and why (an orphan has no token text to revoke with). */
-  skipped: Array<{ keyId: string; reason: string }>;
-}
-
-/** What {@link TokenManager.maintain} did for one channel. */
-export interface MaintainChannelReport {
-  channelId: string;
-  /** A new token was issued because the refresh point had passed. */
-  refreshed: boolean;
-  /** Superseded tokens revoked because their grace ended. */
-  revoked: string[];
-  /** Expired rows deleted. */
-  pruned: number;
-  error: { code: string; message: string } | null;
-  /** When the channel next needs attention (see {@link ChannelPlan.nextAt}). */
-  nextAt: number | null;
-}
-
-/** When a channel next needs attention, for a scheduler. Epoch ms on the manager's clock. */
-export interface ChannelPlan {
-  channelId: string;
-  /** Refresh point of the current token; null when there is none (get() issues on demand). */
-  refreshAt: number | null;
-  /** Earliest revokeAt among superseded tokens, or null. */
-  revokeDueAt: number | null;
-  /** While backing off after a LINE failure: when LINE is asked again. */
-  retryAt: number | null;
-  /** The earliest due action: the refresh (not before retryAt) or a revocation; null when nothing is planned. */
-  nextAt: number | null;
-}
-
-/** Per-call options of the administrative methods. */
-export interface ActorOptions {
-  /** Who is acting, for the audit log ("cli", "scheduler", "apikey:<id>", …). */
-  actor?: string;
-}
+export type { ActorOptions, ChannelPlan, IssueReason, MaintainChannelReport, RevokeReport, TokenManagerOptions } from "./options.ts";
 
 interface CacheEntry {
   readonly token: ManagedToken;
@@ -135,18 +59,12 @@ interface ChannelEntry {
   updatedAt: number;
 }
 
-const LOCK_PREFIX = "tokens.issue.";
-const MAINTAIN_LOCK_PREFIX = "tokens.maintain.";
 /** Meta name of the issue-in-flight marker: set before asking LINE, cleared once the outcome is known. */
 const INTENT_PREFIX = "tokens.issuing.";
 /** Meta name of a channel's backoff, shared so that every process honours one failure's Retry-After. */
 const BACKOFF_PREFIX = "tokens.backoff.";
-/** Orphans carry no expiry from LINE: count them for the longest life LINE grants. */
-const ORPHAN_LIFETIME_MS = LINE_TOKEN_LIMITS.maxLifetimeSeconds * 1000;
 /** While orphans are counted, maintain() asks LINE about them at most this often. */
 const ORPHAN_RECHECK_MS = 3600 * 1000;
-/** Rows are kept this long after they expire (for `token list`), then pruned by maintain(). */
-const PRUNE_AFTER_MS = 24 * 3600 * 1000;
 
 /**
  * Issues, stores, serves, refreshes, revokes and reconciles LINE channel access tokens v2.1.
@@ -941,31 +859,4 @@ export class TokenManager implements TokenSource {
       // The audit log never blocks token handling.
     }
   }
-}
-
-function usableRow(row: TokenRow | null, policy: TokenPolicy, now: number): TokenRow | null {
-  if (row === null || row.state !== "valid" || row.accessToken === null) return null;
-  return now < row.expiresAt - policy.minRemainingSeconds * 1000 ? row : null;
-}
-
-function countLive(rows: TokenRow[], now: number): number {
-  let n = 0;
-  for (const r of rows) if (r.state !== "revoked" && r.expiresAt > now) n++;
-  return n;
-}
-
-function freezeToken(channelId: string, accessToken: string, row: TokenRow): ManagedToken {
-  return Object.freeze({ channelId, accessToken, keyId: row.keyId, tokenType: "Bearer", issuedAt: row.issuedAt, expiresAt: row.expiresAt });
-}
-
-/**
- * Extends `lock` every third of its TTL until the returned function is called, so a locked section
- * slower than the TTL (LINE answering slowly, a long Retry-After) keeps other processes out.
- * A failed or refused extension is left to the generation check at commit, which still keeps
- * the store consistent.
- */
-function keepAlive(lock: Lock, ttlMs: number): () => void {
-  const timer = setInterval(() => void lock.extend(ttlMs).catch(() => false), Math.max(10, Math.floor(ttlMs / 3)));
-  timer.unref();
-  return () => clearInterval(timer);
 }

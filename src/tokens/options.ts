@@ -1,0 +1,89 @@
+/**
+ * The TokenManager's options and the reports its administrative methods return.
+ *
+ * @module
+ */
+import type { ChannelRegistry } from "../store/registry.ts";
+import type { TokenObserver } from "./types.ts";
+import type { LineTokenApi } from "./upstream.ts";
+
+/** Options of {@link TokenManager}. Durations in ms unless the name says otherwise. */
+export interface TokenManagerOptions {
+  /** Channels (and, through it, the store and the sealer). */
+  registry: ChannelRegistry;
+  /**
+   * The LINE token endpoints (default: `lineTokenApi({ baseUrl: lineApiBase, now })`, kagiya's
+   * LINE client, one attempt per call).
+   */
+  line?: LineTokenApi;
+  /** LINE API origin when `line` is not given (default `KAGIYA_LINE_API_BASE`, else https://api.line.me). */
+  lineApiBase?: string;
+  /** Clock, epoch ms (default `Date.now`). Every expiry, refresh and backoff decision reads it. */
+  now?: () => number;
+  /** Uniform random in [0, 1) for the refresh jitter and backoff jitter (default `Math.random`). */
+  random?: () => number;
+  /** Audit actor for calls that do not name one (default "library"). */
+  actor?: string;
+  /** Keep handed-out tokens in memory (default true). Off: every get() reads the store. */
+  cache?: boolean;
+  /** How long a token in memory is trusted before the store is asked again (default 5000: a revocation by another process is seen within 5 s). */
+  cacheCheckMs?: number;
+  /** TTL of the store lock held while issuing (default 30000). */
+  lockTtlMs?: number;
+  /** How long to wait for another process's issuance before giving up (default lockTtlMs + 5000). */
+  lockWaitMs?: number;
+  /**
+   * At the refresh point, with a valid token in hand, how long to wait for another process's
+   * refresh before serving the valid token anyway (default 2000; it is tried again after as long).
+   */
+  refreshWaitMs?: number;
+  /** Backoff after a failed LINE call: base and cap (defaults 1000 and 300000), equal jitter. */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** Metrics hooks; never given a token. */
+  observer?: TokenObserver;
+}
+
+/** Why a token is being issued. */
+export type IssueReason = "cold" | "refresh" | "invalidated" | "manual";
+
+/** What {@link TokenManager.revoke} did. */
+export interface RevokeReport {
+  channelId: string;
+  revoked: string[];
+  /** Rows not revoked and why (an orphan has no token text to revoke with). */
+  skipped: Array<{ keyId: string; reason: string }>;
+}
+
+/** What {@link TokenManager.maintain} did for one channel. */
+export interface MaintainChannelReport {
+  channelId: string;
+  /** A new token was issued because the refresh point had passed. */
+  refreshed: boolean;
+  /** Superseded tokens revoked because their grace ended. */
+  revoked: string[];
+  /** Expired rows deleted. */
+  pruned: number;
+  error: { code: string; message: string } | null;
+  /** When the channel next needs attention (see {@link ChannelPlan.nextAt}). */
+  nextAt: number | null;
+}
+
+/** When a channel next needs attention, for a scheduler. Epoch ms on the manager's clock. */
+export interface ChannelPlan {
+  channelId: string;
+  /** Refresh point of the current token; null when there is none (get() issues on demand). */
+  refreshAt: number | null;
+  /** Earliest revokeAt among superseded tokens, or null. */
+  revokeDueAt: number | null;
+  /** While backing off after a LINE failure: when LINE is asked again. */
+  retryAt: number | null;
+  /** The earliest due action: the refresh (not before retryAt) or a revocation; null when nothing is planned. */
+  nextAt: number | null;
+}
+
+/** Per-call options of the administrative methods. */
+export interface ActorOptions {
+  /** Who is acting, for the audit log ("cli", "scheduler", "apikey:<id>", …). */
+  actor?: string;
+}
