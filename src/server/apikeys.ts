@@ -49,6 +49,12 @@ export async function createApiKey(store: Store, options: CreateApiKeyOptions): 
   for (const c of channels) {
     if (!CHANNEL_ID_PATTERN.test(c)) throw new InvalidInputError(`"${c.slice(0, 40)}" is not a channel ID (decimal digits, as in the LINE Developers Console)`, { field: "--channel" });
   }
+  // A key for a channel nobody registered could never get a token: refuse it rather than store it.
+  for (const c of channels) {
+    if ((await store.getChannel(c)) === null) {
+      throw new InvalidInputError(`channel ${c} is not registered (add it with kagiya channel add --id ${c} ..., or check the ID)`, { field: "--channel", code: "ERR_CHANNEL_NOT_FOUND" });
+    }
+  }
   const name = options.name ?? "";
   if (name.length > 100 || /[\u0000-\u001f]/.test(name)) throw new InvalidInputError("the key name must be at most 100 printable characters", { field: "--name" });
   const now = (options.now ?? Date.now)();
@@ -116,6 +122,8 @@ export class ApiKeyAuthenticator {
    * memory only (never logged, never stored).
    */
   readonly #cache = new Map<string, CacheEntry>();
+  /** Lookups that found no key, apart: a flood of made-up keys must not push out the good ones. */
+  readonly #unknown = new Map<string, CacheEntry>();
   readonly #inflight = new Map<string, Promise<ApiKeyRow | null>>();
 
   constructor(store: Store, options: ApiKeyAuthenticatorOptions = {}) {
@@ -142,7 +150,7 @@ export class ApiKeyAuthenticator {
   cached(header: string | undefined): ApiKeyRow | undefined {
     const key = bearerKey(header);
     if (key === null) throw UNAUTHORIZED();
-    const hit = this.#cache.get(key);
+    const hit = this.#cache.get(key) ?? this.#unknown.get(key);
     if (hit === undefined || this.#now() - hit.at >= this.#cacheMs) return undefined;
     if (hit.row === null || hit.row.revokedAt !== null) throw UNAUTHORIZED();
     return hit.row;
@@ -151,6 +159,7 @@ export class ApiKeyAuthenticator {
   /** Forgets every cached lookup (after a local revocation, so it applies at once here). */
   clear(): void {
     this.#cache.clear();
+    this.#unknown.clear();
   }
 
   #lookup(key: string): Promise<ApiKeyRow | null> {
@@ -159,8 +168,11 @@ export class ApiKeyAuthenticator {
       p = this.#store.getApiKeyByHash(hashApiKey(key)).then(
         (row) => {
           this.#inflight.delete(key);
-          if (this.#cache.size >= this.#max) this.#cache.clear();
-          this.#cache.set(key, { row, at: this.#now() });
+          const cache = row === null ? this.#unknown : this.#cache;
+          cache.delete(key);
+          // Full: the oldest lookup goes (Maps keep insertion order).
+          if (cache.size >= this.#max) cache.delete(cache.keys().next().value!);
+          cache.set(key, { row, at: this.#now() });
           return row;
         },
         (error: unknown) => {

@@ -123,6 +123,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       onReject: wiring.onReject,
       onAccept: wiring.onAccept,
       logger: wiring.logger,
+      bodyTimeoutMs: wiring.bodyTimeoutMs,
       ...(dispatcher ? { bot: dispatcher } : {}),
     }),
   });

@@ -16,6 +16,8 @@ export interface ServerContext {
   apiKeys: ApiKeyAuthenticator;
   limiter: RateLimiter;
   loginLimiter: RateLimiter;
+  /** Token API requests with a bad API key, per client address: past it, 429 before any store read. */
+  authFailureLimiter: RateLimiter;
   admin: AdminAuth;
   metrics: ServerMetrics;
   log: Logger;

@@ -58,6 +58,14 @@ export class RateLimiter {
     return Math.max(1, Math.ceil((1 - b.tokens) / this.#rate));
   }
 
+  /** Like {@link take} without taking: 0 when a request would be allowed now. */
+  peek(id: string): number {
+    const b = this.#buckets.get(id);
+    if (b === undefined) return 0;
+    const tokens = Math.min(this.#burst, b.tokens + ((this.#now() - b.at) / 1000) * this.#rate);
+    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.#rate));
+  }
+
   #prune(now: number): void {
     for (const [id, b] of this.#buckets) {
       if (b.tokens + ((now - b.at) / 1000) * this.#rate >= this.#burst) this.#buckets.delete(id);

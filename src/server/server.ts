@@ -12,6 +12,7 @@ import { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
 import { ServerMetrics } from "./metrics.ts";
 import { RateLimiter, type RateLimitOptions } from "./ratelimit.ts";
 import { Router } from "./router.ts";
+import { AuditThrottle } from "./audit-throttle.ts";
 import { Scheduler, type SchedulerOptions } from "./scheduler.ts";
 import { mountTokenApi } from "./token-api.ts";
 import type { MaintenanceTarget, TokenService } from "./types.ts";
@@ -29,6 +30,8 @@ export interface WebhookWiring {
   onReject(info: { channelId: string | null; status: number; code: string }): void;
   onAccept(info: { channelId: string; events: number }): void;
   logger: Logger;
+  /** The server's body deadline (bodyTimeoutMs), for the webhook body too. */
+  bodyTimeoutMs: number;
 }
 
 /** Options of {@link startServer}. Durations in ms; unset fields take the defaults shown. */
@@ -52,6 +55,11 @@ export interface StartServerOptions {
   sessionKey?: KeyObject;
   /** Per-API-key rate limit (default 50/s, burst 100). */
   rateLimit?: RateLimitOptions;
+  /**
+   * Token API requests with a bad API key per client address (default 5/s, burst 50); past it, 429
+   * without a store read, so a flood of made-up keys cannot load the store.
+   */
+  authFailureLimit?: RateLimitOptions;
   /** How long an API key lookup is trusted (default 2000): revocations apply within this. */
   apiKeyCacheMs?: number;
   /** Scheduler options, or false for none (default on when `tokens.maintain` exists). */
@@ -88,7 +96,10 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Webhook rejections are audited at most once per channel and code per window… */
 const WEBHOOK_REJECT_AUDIT_MS = 10_000;
+/** …and at most this many rows per window in all, however many channel IDs a flood makes up. */
+const WEBHOOK_REJECT_AUDIT_MAX = 20;
 
 /**
  * Starts kagiya's HTTP server (token API, webhook intake, dashboard, health, metrics) on
@@ -130,6 +141,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     apiKeys: new ApiKeyAuthenticator(store, { cacheMs: options.apiKeyCacheMs ?? 2000, now }),
     limiter: new RateLimiter({ perSecond: 50, burst: 100, ...options.rateLimit, now }),
     loginLimiter: new RateLimiter({ perSecond: 0.5, burst: 10, now }),
+    authFailureLimiter: new RateLimiter({ perSecond: 5, burst: 50, ...options.authFailureLimit, now }),
     admin: new AdminAuth(store, { envToken: options.adminToken, now, ...(options.sessionKey ? { sessionKey: options.sessionKey } : {}) }),
     metrics,
     log,
@@ -183,27 +195,17 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   // --- webhook intake ---
   let webhook: NodeWebhookHandler | null = null;
   if (options.webhook) {
-    const lastRejectAudit = new Map<string, { at: number; suppressed: number }>();
+    const rejectAudit = new AuditThrottle(WEBHOOK_REJECT_AUDIT_MS, WEBHOOK_REJECT_AUDIT_MAX);
     webhook = options.webhook({
       dedup: { markOnce: (key, ttlMs) => store.markOnce(key, ttlMs) },
       logger: log,
+      bodyTimeoutMs: ctx.bodyTimeoutMs,
       onAccept: () => metrics.webhooks.inc({ outcome: "accepted" }),
       onReject: (info) => {
         metrics.webhooks.inc({ outcome: webhookOutcome(info.code) });
-        // Audit every kind of rejection, but at most one row per channel and code per 10 s,
-        // so a flood of forged requests cannot flood the audit log.
         const channelId = info.channelId !== null && CHANNEL_ID_PATTERN.test(info.channelId) ? info.channelId : null;
-        const key = `${channelId}|${info.code}`;
-        const at = now();
-        const last = lastRejectAudit.get(key);
-        if (last !== undefined && at - last.at < WEBHOOK_REJECT_AUDIT_MS) {
-          last.suppressed++;
-          return;
-        }
-        if (lastRejectAudit.size > 10_000) lastRejectAudit.clear();
-        lastRejectAudit.set(key, { at, suppressed: 0 });
-        const more = last !== undefined && last.suppressed > 0 ? `; ${last.suppressed} more since the previous record` : "";
-        void audit({ at, action: "webhook.reject", actor: "webhook", channelId, keyId: null, detail: `${info.code} (${info.status})${more}` });
+        const detail = rejectAudit.admit(`${channelId}|${info.code}`, now());
+        if (detail !== null) void audit({ action: "webhook.reject", actor: "webhook", channelId, keyId: null, detail: `${info.code} (${info.status})${detail}` });
       },
     });
     const handler = webhook;
@@ -261,9 +263,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       socket.destroy();
       return;
     }
-    const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
-    const body = JSON.stringify({ error: "ERR_BAD_REQUEST", message: "the request is not valid HTTP" });
-    socket.end(`HTTP/1.1 ${status} Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    const [status, reason, code, message] = error.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "Request Header Fields Too Large", "ERR_HEADERS_TOO_LARGE", "the request headers are larger than 16 KiB"]
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "Request Timeout", "ERR_BODY_TIMEOUT", "the request did not arrive in full within 30 s"]
+        : [400, "Bad Request", "ERR_BAD_REQUEST", "the request is not valid HTTP"];
+    const body = JSON.stringify({ error: code, message });
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
 
   const port = options.port ?? 0;
@@ -314,6 +320,7 @@ function webhookOutcome(code: string): string {
   switch (code) {
     case "ERR_WEBHOOK_SIGNATURE": return "bad_signature";
     case "ERR_WEBHOOK_BODY_TOO_LARGE": return "too_large";
+    case "ERR_WEBHOOK_BODY_TIMEOUT": return "timeout";
     case "ERR_WEBHOOK_INVALID_JSON":
     case "ERR_WEBHOOK_INVALID_BODY": return "bad_request";
     case "ERR_WEBHOOK_METHOD": return "bad_method";

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from "node:http";
+import type { ApiKeyRow } from "../store/types.ts";
 import type { ServerContext } from "./context.ts";
 import type { Router } from "./router.ts";
 import { CHANNEL_ID_PATTERN } from "./apikeys.ts";
@@ -19,15 +21,27 @@ const USE_RECORD_MS = 60_000;
  * ```
  */
 export function mountTokenApi(router: Router, ctx: ServerContext): void {
-  const recorded = new Map<string, number>();
+  /** Per key: when its use was last recorded, and uses since then (each row says how many it stands for). */
+  const recorded = new Map<string, { at: number; uses: number }>();
   const ok = ctx.metrics.tokenApi.labels("ok");
   const refused = ctx.metrics.tokenApi.labels("refused");
   const failed = ctx.metrics.tokenApi.labels("failed");
 
+  /** A key the cache cannot answer for: one store read, unless this address keeps sending bad keys. */
+  const lookUp = (req: IncomingMessage): Promise<ApiKeyRow> => {
+    const wait = ctx.authFailureLimiter.peek(req.socket.remoteAddress ?? "?");
+    if (wait > 0) {
+      return Promise.reject(new HttpError(429, "ERR_RATE_LIMITED", `too many requests with bad API keys from this address; retry after ${wait} s`, { headers: { "retry-after": String(wait) } }));
+    }
+    return ctx.apiKeys.authenticate(req.headers.authorization);
+  };
+
   router.add("GET", "/v1/channels/:channelId/token", async ({ req, res, params }) => {
     let stage = "auth";
+    // HEAD would hand out nothing yet spend the rate limit and record a use.
+    if (req.method === "HEAD") throw new HttpError(405, "ERR_METHOD_NOT_ALLOWED", "use GET to read a token", { headers: { allow: "GET" } });
     try {
-      const key = ctx.apiKeys.cached(req.headers.authorization) ?? (await ctx.apiKeys.authenticate(req.headers.authorization));
+      const key = ctx.apiKeys.cached(req.headers.authorization) ?? (await lookUp(req));
       const channelId = params["channelId"]!;
       if (!CHANNEL_ID_PATTERN.test(channelId)) {
         throw new HttpError(400, "ERR_BAD_REQUEST", "the channel ID in the path must be decimal digits, as in the LINE Developers Console");
@@ -44,10 +58,12 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
       const token = await ctx.tokens.get(channelId);
       const now = ctx.now();
       const last = recorded.get(key.id);
-      if (last === undefined || now - last >= USE_RECORD_MS) {
+      if (last !== undefined && now - last.at < USE_RECORD_MS) last.uses++;
+      else {
         if (recorded.size > 10_000) recorded.clear();
-        recorded.set(key.id, now);
-        void ctx.audit({ at: now, action: "apikey.use", actor: `apikey:${key.id}`, channelId, keyId: key.id, detail: `token ${token.keyId}` });
+        recorded.set(key.id, { at: now, uses: 0 });
+        const more = last !== undefined && last.uses > 0 ? `; ${last.uses} more uses on this instance since the previous record` : "";
+        void ctx.audit({ at: now, action: "apikey.use", actor: `apikey:${key.id}`, channelId, keyId: key.id, detail: `token ${token.keyId}${more}` });
         ctx.store.touchApiKey(key.id, now).catch((error: unknown) => ctx.log.warn({ err: String(error) }, "could not record API key use"));
       }
       ok.inc();
@@ -66,6 +82,7 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
       res.end(body);
     } catch (error) {
       const http = toHttpError(error, ctx.now());
+      if (http.status === 401) ctx.authFailureLimiter.take(req.socket.remoteAddress ?? "?");
       if (stage === "token") {
         failed.inc();
         if (http.status >= 500) ctx.log.warn({ channelId: params["channelId"], code: http.code }, "token API could not hand out a token");

@@ -81,7 +81,7 @@ export interface WebhookOptions {
 
 const KNOWN_OPTIONS = new Set([
   "channelSecret", "channelId", "secretFor", "dedup", "dedupTtlMs", "maxBodyBytes", "bot", "onEvent",
-  "onReject", "onAccept", "logger", "concurrency", "secretCacheMs", "channelIdFrom",
+  "onReject", "onAccept", "logger", "concurrency", "secretCacheMs", "channelIdFrom", "bodyTimeoutMs",
 ]);
 
 /** A response decided by the intake: status and a JSON body. */
@@ -94,6 +94,7 @@ const MESSAGES: Record<WebhookRejectionCode, string> = {
   ERR_WEBHOOK_SIGNATURE:
     "x-line-signature is missing or does not match the body under this channel's secret (check the channel secret and that the URL names the right channel).",
   ERR_WEBHOOK_BODY_TOO_LARGE: "The request body is larger than the webhook limit.",
+  ERR_WEBHOOK_BODY_TIMEOUT: "The request body did not arrive in time.",
   ERR_WEBHOOK_INVALID_JSON: "The signed body is not valid UTF-8 JSON.",
   ERR_WEBHOOK_INVALID_BODY: "The signed body is not a webhook object with an events array.",
   ERR_WEBHOOK_METHOD: "Webhooks are delivered with POST.",

@@ -80,6 +80,7 @@ test("apikey bad input: one line on stderr, exit 2, nothing created", async () =
     ["apikey", "create", "--channel", CHANNEL, "--bogus", "--store", spec],
     ["audit", "--channel", "x1", "--store", spec],
     ["audit", "--limit", "0", "--store", spec],
+    ["audit", "--limit", "1e3", "--store", spec],
   ];
   for (const args of cases) {
     const r = await runCli(args);

@@ -127,6 +127,7 @@ test("dashboard API bad input: wrong content type, invalid JSON, oversized and s
     [post("/ui/api/apikeys", Buffer.alloc(70_000, 0x20)), 413, "ERR_BODY_TOO_LARGE"],
     [post("/ui/api/apikeys", JSON.stringify({ channels: "1234567890" })), 400, "ERR_BAD_REQUEST"],
     [post("/ui/api/apikeys", JSON.stringify({ channels: ["12ab"] })), 400, "ERR_INVALID_INPUT"],
+    [post("/ui/api/apikeys", JSON.stringify({ channels: [a!.channelId, "9999999999"] })), 404, "ERR_CHANNEL_NOT_FOUND"],
     [post("/ui/api/channels/9999999999/issue", "{}"), 404, "ERR_CHANNEL_NOT_FOUND"],
     [post("/ui/api/channels/12ab/issue", "{}"), 400, "ERR_BAD_REQUEST"],
     [post(`/ui/api/channels/${a!.channelId}/revoke`, JSON.stringify({ keyId: 42 })), 400, "ERR_BAD_REQUEST"],
@@ -156,6 +157,29 @@ test("dashboard API bad input: wrong content type, invalid JSON, oversized and s
   });
   assert.match(answer, /^HTTP\/1\.1 408/);
   assert.match(answer, /ERR_BODY_TIMEOUT/);
+
+  // The same for a webhook body that trickles in: 408 ERR_WEBHOOK_BODY_TIMEOUT, connection closed.
+  const started = Date.now();
+  const webhookAnswer = await new Promise<string>((resolve, reject) => {
+    const sock = connect(Number(new URL(t.url).port), "127.0.0.1", () => {
+      sock.write(`POST /webhook/${a!.channelId} HTTP/1.1\r\nhost: ${new URL(t.url).host}\r\nx-line-signature: ${"A".repeat(43)}=\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{`);
+    });
+    const drip = setInterval(() => sock.writable && sock.write(" "), 100);
+    let data = "";
+    sock.setEncoding("utf8").on("data", (d: string) => (data += d)).on("close", () => (clearInterval(drip), resolve(data))).on("error", reject);
+  });
+  assert.match(webhookAnswer, /^HTTP\/1\.1 408/);
+  assert.match(webhookAnswer, /ERR_WEBHOOK_BODY_TIMEOUT/);
+  assert.ok(Date.now() - started < 5_000, `answered after ${Date.now() - started} ms`);
+
+  // Headers over the limit: 431 with its own code.
+  const huge = await new Promise<string>((resolve) => {
+    const sock = connect(Number(new URL(t.url).port), "127.0.0.1", () => sock.write(`GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ${"a".repeat(20_000)}\r\n\r\n`));
+    let data = "";
+    sock.setEncoding("utf8").on("data", (d: string) => (data += d)).on("close", () => resolve(data)).on("error", () => resolve(data));
+  });
+  assert.match(huge, /^HTTP\/1\.1 431 Request Header Fields Too Large/);
+  assert.match(huge, /ERR_HEADERS_TOO_LARGE/);
 
   // Garbage instead of HTTP.
   const garbage = await new Promise<string>((resolve) => {

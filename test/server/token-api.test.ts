@@ -2,7 +2,10 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { request, startTestBroker, testApiKey, type TestBroker } from "./helpers.ts";
 import { tokenLedger } from "../helpers/emulator.ts";
-import { revokeApiKey } from "../../src/server/apikeys.ts";
+import { randomBytes } from "node:crypto";
+import { ApiKeyAuthenticator, createApiKey, revokeApiKey } from "../../src/server/apikeys.ts";
+import { MemoryStore } from "../../src/store/memory.ts";
+import type { Store } from "../../src/store/types.ts";
 
 let t: TestBroker;
 before(async () => {
@@ -89,6 +92,12 @@ test("unknown routes and wrong methods get JSON 404 and 405", async () => {
   const m = await request(tokenUrl("1234567890"), { method: "DELETE" });
   assert.equal(m.status, 405);
   assert.equal(m.headers.get("allow"), "GET");
+  // HEAD would spend the rate limit and record a use for nothing.
+  const [a] = t.channels;
+  const { key } = await testApiKey(t.store, [a!.channelId]);
+  const h = await fetch(tokenUrl(a!.channelId), { method: "HEAD", headers: { authorization: `Bearer ${key}` } });
+  assert.equal(h.status, 405);
+  assert.equal(h.headers.get("allow"), "GET");
 });
 
 test("a key revoked on one instance stops working on every instance sharing the store", async () => {
@@ -112,3 +121,67 @@ test("a key revoked on one instance stops working on every instance sharing the 
     await second.close();
   }
 });
+
+test("made-up API keys: 401 until the address's failure budget is spent, then 429 without a store read; a good key keeps working", async () => {
+  const store = new MemoryStore();
+  let reads = 0;
+  const counting = new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === "getApiKeyByHash") return (hash: string) => (reads++, target.getApiKeyByHash(hash));
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const small = await startTestBroker({ store: counting, emu: t.emu, server: { authFailureLimit: { perSecond: 0.1, burst: 10 }, apiKeyCacheMs: 60_000 } });
+  try {
+    const [a] = small.channels;
+    const { key } = await testApiKey(small.store, [a!.channelId]);
+    assert.equal((await request(`${small.url}/v1/channels/${a!.channelId}/token`, bearer(key))).status, 200);
+    const made = () => "kgy_" + randomBytes(32).toString("base64url");
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 30; i++) {
+      const r = await request(`${small.url}/v1/channels/${a!.channelId}/token`, bearer(made()));
+      statuses.push(r.status);
+      if (r.status === 429) {
+        retryAfter = r.headers.get("retry-after");
+        assert.equal(r.body.error, "ERR_RATE_LIMITED");
+      }
+    }
+    assert.deepEqual(statuses.slice(0, 10), Array(10).fill(401));
+    assert.deepEqual(statuses.slice(10), Array(20).fill(429));
+    assert.match(retryAfter ?? "", /^\d+$/);
+    assert.equal(reads, 11, "one read for the good key, one per made-up key until the budget ran out");
+    // The good key is still cached: served without a store read.
+    assert.equal((await request(`${small.url}/v1/channels/${a!.channelId}/token`, bearer(key))).status, 200);
+    assert.equal(reads, 11);
+  } finally {
+    await small.close();
+  }
+});
+
+test("unknown keys never push a good key out of the authenticator's cache", async () => {
+  let reads = 0;
+  const store = new MemoryStore();
+  const counting = new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === "getApiKeyByHash") return (hash: string) => (reads++, target.getApiKeyByHash(hash));
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const auth = new ApiKeyAuthenticator(counting, { cacheMs: 60_000, maxEntries: 4 });
+  const good = await createApiKeyRow(store);
+  assert.ok(good.startsWith("kgy_"));
+  await auth.authenticate(`Bearer ${good}`);
+  for (let i = 0; i < 50; i++) await assert.rejects(auth.authenticate(`Bearer kgy_${randomBytes(32).toString("base64url")}`));
+  assert.equal(reads, 51);
+  assert.ok(auth.cached(`Bearer ${good}`), "the good key is still cached");
+});
+
+/** A key for a registered channel in a bare store (createApiKey refuses unregistered channels). */
+async function createApiKeyRow(store: Store): Promise<string> {
+  // Row contents are never opened here: only its existence matters to createApiKey.
+  await store.putChannel({ channelId: "1234567890", kid: "k", privateKey: "v1.x.y.z", channelSecret: "v1.x.y.z", policy: {}, createdAt: 0, updatedAt: 0 });
+  return (await createApiKey(store, { channels: ["1234567890"] })).key;
+}

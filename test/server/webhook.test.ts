@@ -1,6 +1,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
+import { AuditThrottle } from "../../src/server/audit-throttle.ts";
 import { request, startTestBroker, type TestBroker } from "./helpers.ts";
 import { deliverTestWebhook, sentMessages } from "../helpers/emulator.ts";
 
@@ -66,6 +67,34 @@ test("bad signature, missing signature and a body signed for another channel get
   // The audit log never holds the signature or the secret.
   const dump = JSON.stringify(audit);
   assert.ok(!dump.includes(sigA) && !dump.includes(a!.channelSecret));
+});
+
+test("a flood of forged deliveries to made-up channel IDs writes a bounded number of audit rows, and counts the rest", async () => {
+  const before = (await t.store.listAudit({ limit: 10_000 })).filter((row) => row.action === "webhook.reject").length;
+  const forged = { "content-type": "application/json", "x-line-signature": "A".repeat(43) + "=" };
+  const statuses = new Set<number>();
+  for (let i = 0; i < 300; i += 50) {
+    const batch = await Promise.all(Array.from({ length: 50 }, (_, j) => request(hookUrl(String(5_000_000_000 + i + j)), { method: "POST", body: '{"events":[]}', headers: forged })));
+    for (const r of batch) statuses.add(r.status);
+  }
+  assert.deepEqual([...statuses], [401]);
+  await new Promise((r) => setTimeout(r, 50)); // audit writes are not awaited by the response
+  const after = (await t.store.listAudit({ limit: 10_000 })).filter((row) => row.action === "webhook.reject").length;
+  assert.ok(after - before <= 20, `${after - before} audit rows for 300 forged requests`);
+  const metrics = (await request(`${t.url}/metrics`)).text;
+  const counted = Number(/kagiya_webhook_requests_total\{outcome="bad_signature"\} (\d+)/.exec(metrics)?.[1]);
+  assert.ok(counted >= 300, `metrics counted ${counted}`);
+});
+
+test("AuditThrottle: one row per key per window, a cap per window, and the count of what was left out", () => {
+  const th = new AuditThrottle(10_000, 3);
+  assert.equal(th.admit("a", 0), "");
+  assert.equal(th.admit("a", 1), null);
+  assert.equal(th.admit("b", 2), "; 1 more not recorded since the previous record");
+  assert.equal(th.admit("c", 3), "");
+  assert.equal(th.admit("d", 4), null, "cap reached");
+  assert.equal(th.admit("e", 5), null);
+  assert.equal(th.admit("a", 10_001), "; 2 more not recorded since the previous record");
 });
 
 test("oversized, non-JSON and empty-events deliveries get 413, 400 and 200; malformed channel paths 404", async () => {

@@ -11,7 +11,7 @@ import { createAdminToken } from "../../server/admin.ts";
 const token: Command = async (argv, io) => {
   const { flags, positionals } = parseArgs(argv, { store: "string" });
   if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}"`);
-  const store = await openStore(flags.store, io.env, { cwd: io.cwd });
+  const store = await openStore(flags.store, io.env, { cwd: io.cwd, mustExist: true });
   try {
     const text = await createAdminToken(store);
     io.stdout(`${text}\n`);

@@ -7,7 +7,8 @@ import { createApiKey, revokeApiKey } from "../../server/apikeys.ts";
 import { formatTable, formatTime } from "../../server/format.ts";
 
 async function withStore<T>(spec: string | undefined, io: CliIO, f: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(spec, io.env, { cwd: io.cwd });
+  // Never create an empty SQLite store here: a key in a store no server reads is a silent mistake.
+  const store = await openStore(spec, io.env, { cwd: io.cwd, mustExist: true });
   try {
     return await f(store);
   } finally {
@@ -22,11 +23,6 @@ const create: Command = async (argv, io) => {
   const channels = (flags.channel ?? []).flatMap((c) => c.split(",")).map((c) => c.trim()).filter((c) => c !== "");
   if (channels.length === 0) throw new InvalidInputError("missing required option --channel (the channel IDs the key may read tokens of; repeat it for several)", { field: "--channel" });
   return withStore(flags.store, io, async (store) => {
-    for (const c of new Set(channels)) {
-      if (/^[0-9]{1,20}$/.test(c) && (await store.getChannel(c)) === null) {
-        throw new InvalidInputError(`channel ${c} is not registered (add it with kagiya channel add --id ${c} ..., or check the ID)`, { field: "--channel", code: "ERR_CHANNEL_NOT_FOUND" });
-      }
-    }
     const { id, key, row } = await createApiKey(store, { channels, ...(flags.name !== undefined ? { name: flags.name } : {}), actor: "cli" });
     if (flags.json) io.stdout(JSON.stringify({ id, key }) + "\n");
     else {

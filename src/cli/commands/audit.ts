@@ -11,9 +11,9 @@ const show: Command = async (argv, io) => {
   if (flags.channel !== undefined && !/^[0-9]{1,20}$/.test(flags.channel)) {
     throw new InvalidInputError(`--channel ${JSON.stringify(flags.channel.slice(0, 40))} is not a channel ID (decimal digits)`, { field: "--channel" });
   }
-  const limit = flags.limit === undefined ? 100 : Number(flags.limit);
+  const limit = flags.limit === undefined ? 100 : /^[0-9]{1,6}$/.test(flags.limit) ? Number(flags.limit) : NaN;
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new InvalidInputError("--limit must be an integer from 1 to 100000", { field: "--limit" });
-  const store = await openStore(flags.store, io.env, { cwd: io.cwd });
+  const store = await openStore(flags.store, io.env, { cwd: io.cwd, mustExist: true });
   try {
     const rows = await store.listAudit(flags.channel !== undefined ? { channelId: flags.channel, limit } : { limit });
     if (flags.json) {

@@ -6,12 +6,66 @@
 import { isUtf8 } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { verifyWebhookSignatureSync } from "./node-signature.ts";
+import { WebhookConfigError } from "../errors.ts";
 import { channelIdFromPath, createIntake, describeError, type Intake, type Outcome, type Utf8Decoder, type Verifier, type WebhookOptions } from "../intake.ts";
 
 /** Options of {@link createNodeWebhookListener}. */
 export interface NodeWebhookOptions extends WebhookOptions {
   /** Multi-channel mode: the channel a request is for (default: the last segment of req.url's path). */
   channelIdFrom?: (req: IncomingMessage) => string | null | undefined;
+  /** Deadline for the whole body, ms (default 10000); a slower body gets 408 and the connection is closed. */
+  bodyTimeoutMs?: number;
+}
+
+/**
+ * Bodies being read, swept once a second: a shared sweep costs a Map insert per request where a
+ * timer per request would cost a timer.
+ */
+class BodyDeadlines {
+  readonly ms: number;
+  readonly #pending = new Map<object, { until: number; expire: () => void }>();
+  #timer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(ms: number) {
+    this.ms = ms;
+  }
+
+  add(key: object, expire: () => void): void {
+    this.#pending.set(key, { until: Date.now() + this.ms, expire });
+    if (this.#timer === null) {
+      this.#timer = setInterval(() => this.#sweep(), Math.min(1000, this.ms));
+      this.#timer.unref();
+    }
+  }
+
+  delete(key: object): void {
+    this.#pending.delete(key);
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [key, p] of this.#pending) {
+      if (p.until > now) continue;
+      this.#pending.delete(key);
+      p.expire();
+    }
+    if (this.#pending.size === 0 && this.#timer !== null) {
+      clearInterval(this.#timer);
+      this.#timer = null;
+    }
+  }
+}
+
+const deadlinesOf = new WeakMap<Intake, BodyDeadlines>();
+
+/** The body deadlines of an intake (default 10 s), made once per intake. */
+export function bodyDeadlines(intake: Intake, ms = 10_000): BodyDeadlines {
+  let d = deadlinesOf.get(intake);
+  if (d === undefined) {
+    if (!Number.isInteger(ms) || ms < 1) throw new WebhookConfigError("Webhook option bodyTimeoutMs must be a positive integer.");
+    deadlinesOf.set(intake, (d = new BodyDeadlines(ms)));
+  }
+  return d;
 }
 
 /** A node:http listener, with a way to wait for queued events. */
@@ -99,11 +153,21 @@ export function handleNodeRequest(intake: Intake, channelId: string | null, req:
   const chunks: Buffer[] = [];
   let total = 0;
   let over = false;
+  const deadlines = bodyDeadlines(intake);
+  deadlines.add(req, () => {
+    if (over) return;
+    over = true;
+    chunks.length = 0;
+    sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_BODY_TIMEOUT"), true);
+    // Stop reading the rest of a slow body once the answer is out.
+    res.once("finish", () => req.destroy());
+  });
   req.on("data", (chunk: Buffer) => {
     if (over) return;
     total += chunk.length;
     if (total > max) {
       over = true;
+      deadlines.delete(req);
       chunks.length = 0;
       sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_BODY_TOO_LARGE"), true);
       return;
@@ -111,11 +175,13 @@ export function handleNodeRequest(intake: Intake, channelId: string | null, req:
     chunks.push(chunk);
   });
   req.on("end", () => {
+    deadlines.delete(req);
     if (over) return;
     finish(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
   });
   req.on("error", () => {
     // Aborted upload: nothing to answer to.
+    deadlines.delete(req);
     over = true;
   });
 }
@@ -132,6 +198,7 @@ export function handleNodeRequest(intake: Intake, channelId: string | null, req:
  */
 export function createNodeWebhookListener(options: NodeWebhookOptions): NodeWebhookListener {
   const intake = createIntake(options, { decode: nodeUtf8Decoder });
+  bodyDeadlines(intake, options.bodyTimeoutMs);
   const channelIdFrom = options.channelIdFrom;
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     let channelId = intake.singleChannelId;
