@@ -28,13 +28,15 @@ test("a signed delivery from the emulator is answered 200 and the example bot re
   assert.equal(msgs[0].body.messages[0].text, "こんにちは!");
 });
 
-test("one delivery replayed 50 times (and as a redelivery) is handled once", async () => {
+test("one delivery from the emulator replayed 1,000 times over HTTP is handled once: one reply", async () => {
   const [a] = t.channels;
   const r = await deliverTestWebhook(t.emu.url, { channelId: a!.channelId, url: hookUrl(a!.channelId), events: [textEvent("once")] });
   assert.equal(r.status, 200);
-  const replays = await Promise.all(Array.from({ length: 50 }, () =>
-    request(hookUrl(a!.channelId), { method: "POST", body: r.body, headers: { "content-type": "application/json", "X-Line-Signature": r.signature } })));
-  for (const x of replays) assert.equal(x.status, 200);
+  for (let i = 0; i < 1000; i += 100) {
+    const replays = await Promise.all(Array.from({ length: 100 }, () =>
+      request(hookUrl(a!.channelId), { method: "POST", body: r.body, headers: { "content-type": "application/json", "X-Line-Signature": r.signature } })));
+    for (const x of replays) assert.equal(x.status, 200);
+  }
   await t.broker.drainWebhooks();
   const msgs = (await sentMessages(t.emu.url, a!.channelId)).filter((m) => m.replyToken === r.replyTokens[0]);
   assert.equal(msgs.length, 1);
@@ -115,38 +117,5 @@ test("oversized, non-JSON and empty-events deliveries get 413, 400 and 200; malf
   const get = await request(hookUrl(a!.channelId));
   assert.equal(get.status, 405);
   // Still serving.
-  assert.equal((await request(`${t.url}/healthz`)).status, 200);
-});
-
-test("1,000 fuzzed requests to the mounted intake: no 5xx, no bad signature accepted, no good one rejected", async () => {
-  const [a] = t.channels;
-  let seed = 0x5eed;
-  const rand = (n: number): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
-  };
-  const randomBytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => rand(256)));
-  let good = 0;
-  for (let i = 0; i < 1000; i += 50) {
-    const batch = Array.from({ length: 50 }, async (_, j) => {
-      const kind = rand(4);
-      const body = kind === 0 ? JSON.stringify({ destination: a!.botUserId, events: [] }) : kind === 1 ? randomBytes(rand(2000)) : JSON.stringify({ events: [{ type: "x".repeat(rand(50)) }], n: i + j });
-      const signed = rand(3) === 0;
-      const sig = signed ? createHmac("sha256", a!.channelSecret).update(body).digest("base64") : rand(2) ? randomBytes(rand(60)).toString("base64") : randomBytes(32).toString("base64");
-      const headers: Record<string, string> = { "content-type": ["application/json", "text/plain", "application/x-www-form-urlencoded"][rand(3)]! };
-      if (rand(10) !== 0) headers[["x-line-signature", "X-Line-Signature", "X-LINE-SIGNATURE"][rand(3)]!] = sig;
-      const r = await request(hookUrl(a!.channelId), { method: "POST", body, headers });
-      assert.ok(r.status < 500, `5xx: ${r.status}`);
-      const validJsonBody = typeof body === "string";
-      if (signed && "x-line-signature" in Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]))) {
-        assert.equal(r.status, validJsonBody ? 200 : 400, `good signature: ${r.text}`);
-        if (validJsonBody) good++;
-      } else {
-        assert.equal(r.status, 401, `bad signature accepted: ${r.status}`);
-      }
-    });
-    await Promise.all(batch);
-  }
-  assert.ok(good > 50);
   assert.equal((await request(`${t.url}/healthz`)).status, 200);
 });

@@ -1,6 +1,6 @@
-// Dashboard sessions across instances: two brokers on one SQLite file with the same master key
-// accept each other's session cookies, a logout on one ends the session on both, and cookies
-// signed under another master key, altered or expired are refused.
+// Two instances on one SQLite file with the same master key, as `kagiya serve` runs them: each
+// accepts the other's dashboard session, a logout on one ends it on both, and a delivery replayed
+// to both is handled once. Cookies signed under another master key, altered or expired are refused.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -16,12 +16,14 @@ import { AdminAuth, MIN_ADMIN_TOKEN_LENGTH, SESSION_COOKIE } from "../../src/ser
 import { startServer } from "../../src/server/server.ts";
 import { startTestBroker, request, type TestBroker } from "./helpers.ts";
 import { runCli } from "../helpers/cli.ts";
+import { deliverTestWebhook, sentMessages } from "../helpers/emulator.ts";
 
 const ADMIN = "kadm_" + "s".repeat(40);
 let dir: string;
 let a: TestBroker;
 let b: RunningBroker;
 let bStore: SqliteStore;
+const bLogs: string[] = [];
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "kagiya-sessions-"));
@@ -31,8 +33,8 @@ before(async () => {
   bStore = new SqliteStore({ path: file });
   await bStore.migrate();
   const registry = await ChannelRegistry.open(bStore, new Sealer(MasterKey.parse(a.masterKey)));
-  const quiet = new Writable({ write: (_c, _e, cb) => cb() });
-  b = await startBroker({ registry, lineApiBase: a.emu.url, adminToken: ADMIN, scheduler: false, log: { level: "warn", destination: quiet } });
+  const collect = new Writable({ write: (c: Buffer, _e, cb) => (bLogs.push(...c.toString("utf8").split("\n").filter(Boolean)), cb()) });
+  b = await startBroker({ registry, lineApiBase: a.emu.url, adminToken: ADMIN, scheduler: false, log: { level: "warn", destination: collect } });
 });
 
 after(async () => {
@@ -118,4 +120,22 @@ test("an admin token from configuration shorter than the minimum is refused at s
   assert.match(r.stderr, /KAGIYA_ADMIN_TOKEN is too short \(23 characters\)/);
   assert.ok(!r.stderr.includes(short));
   await assert.rejects(startServer({ store: new MemoryStore(), tokens: a.broker.manager, adminToken: short, scheduler: false }), (e: Error & { code?: string }) => e.code === "ERR_SERVER_CONFIG");
+});
+
+test("a delivery replayed 500 times to each of two instances is handled once between them: one reply", async () => {
+  const [ch] = a.channels;
+  const first = await deliverTestWebhook(a.emu.url, { channelId: ch!.channelId, url: `${a.url}/webhook/${ch!.channelId}`, events: [{ type: "message", message: { type: "text", id: "1", text: "twice?" } }] });
+  assert.equal(first.status, 200);
+  for (let i = 0; i < 1000; i += 100) {
+    const replies = await Promise.all(Array.from({ length: 100 }, (_, j) =>
+      request(`${(i + j) % 2 ? a.url : b.url}/webhook/${ch!.channelId}`, { method: "POST", body: first.body, headers: { "content-type": "application/json", "x-line-signature": first.signature } })));
+    for (const r of replies) assert.equal(r.status, 200);
+  }
+  await a.broker.drainWebhooks();
+  await b.drainWebhooks();
+  const sent = (await sentMessages(a.emu.url, ch!.channelId)).filter((m) => m.replyToken === first.replyTokens[0]);
+  assert.equal(sent.length, 1);
+  // A second handling anywhere would have tried the used reply token and logged the failure.
+  const failures = [...a.logs, ...bLogs].filter((l) => l.includes("handler failed"));
+  assert.deepEqual(failures, []);
 });
