@@ -5,6 +5,8 @@
 //   kagiya-web  kagiya's web-standard (Request) handler with WebCrypto, behind a minimal
 //             node:http -> Request bridge (for the "WebCrypto per request" decision)
 //   express   Express + the official @line/bot-sdk `middleware`, then duplicate check, 200, event queued
+//   fastify   Fastify 5 with a raw-body parser, signature check (node:crypto), JSON.parse, then the
+//             same duplicate check and queue: the issue's other reference point
 //   serve     the whole `kagiya serve` route POST /webhook/{channelId} (startBroker): router, metrics,
 //             secret from the registry, duplicate check in the store (SQLite, the default; KAGIYA_BENCH_STORE
 //             = memory: | redis://… | postgres://… for another), 200, event queued
@@ -34,7 +36,7 @@ const RUNS = QUICK ? 1 : Number(process.env["KAGIYA_BENCH_RUNS"] ?? 3);
 const SECONDS = QUICK ? 2 : Number(process.env["KAGIYA_BENCH_SECONDS"] ?? 8);
 const WARMUP_SECONDS = QUICK ? 1 : 2;
 const BODIES = 2000;
-const ALL_VARIANTS = ["bare", "kagiya", "kagiya-web", "express", "serve"] as const;
+const ALL_VARIANTS = ["bare", "kagiya", "kagiya-web", "express", "fastify", "serve"] as const;
 type Variant = (typeof ALL_VARIANTS)[number];
 // KAGIYA_BENCH_VARIANTS=bare,serve runs some only (bare and express are always kept: the ratios need them).
 const only = process.env["KAGIYA_BENCH_VARIANTS"]?.split(",");
@@ -102,30 +104,15 @@ async function serve(variant: Variant): Promise<void> {
     };
   } else if (variant === "serve") {
     return serveBroker(onEvent);
+  } else if (variant === "fastify") {
+    return serveFastify(peerQueue(onEvent), () => handled);
   } else {
     const express = (await import("express")).default;
     const { middleware } = await import("@line/bot-sdk");
     const app = express();
-    // The same job as kagiya's: duplicate check (1 ms TTL, like kagiya's here) and a queue, after the SDK's signature check.
-    const seen = new Map<string, number>();
-    const queue: unknown[] = [];
-    let scheduled = false;
-    const drain = () => {
-      scheduled = false;
-      for (const _e of queue.splice(0)) onEvent();
-    };
+    const enqueue = peerQueue(onEvent);
     app.post("/webhook/:channelId", middleware({ channelSecret: SECRET }), (req, res) => {
-      for (const e of (req.body as { events: Array<{ webhookEventId: string }> }).events) {
-        const now = Date.now();
-        if ((seen.get(e.webhookEventId) ?? 0) > now) continue;
-        seen.set(e.webhookEventId, now + 1);
-        if (seen.size > 100_000) seen.clear();
-        queue.push(e);
-      }
-      if (!scheduled && queue.length > 0) {
-        scheduled = true;
-        setTimeout(drain, 0);
-      }
+      enqueue((req.body as { events: Array<{ webhookEventId: string }> }).events);
       res.status(200).json({});
     });
     handler = app as unknown as typeof handler;
@@ -139,6 +126,61 @@ async function serve(variant: Variant): Promise<void> {
   process.on("SIGTERM", () => {
     process.stdout.write(JSON.stringify({ handled }) + "\n", () => process.exit(0));
   });
+}
+
+/**
+ * The peers' job after their signature check, the same as kagiya's: a duplicate check (1 ms TTL,
+ * like kagiya's here) and a queue drained on the next macrotask.
+ */
+function peerQueue(onEvent: () => void): (events: Array<{ webhookEventId: string }>) => void {
+  const seen = new Map<string, number>();
+  const queue: unknown[] = [];
+  let scheduled = false;
+  const drain = () => {
+    scheduled = false;
+    for (const _e of queue.splice(0)) onEvent();
+  };
+  return (events) => {
+    for (const e of events) {
+      const now = Date.now();
+      if ((seen.get(e.webhookEventId) ?? 0) > now) continue;
+      seen.set(e.webhookEventId, now + 1);
+      if (seen.size > 100_000) seen.clear();
+      queue.push(e);
+    }
+    if (!scheduled && queue.length > 0) {
+      scheduled = true;
+      setTimeout(drain, 0);
+    }
+  };
+}
+
+/** Fastify with a raw-body parser: signature over the bytes, then JSON.parse, as LINE's docs ask. */
+async function serveFastify(enqueue: (events: Array<{ webhookEventId: string }>) => void, handled: () => number): Promise<void> {
+  const Fastify = (await import("fastify")).default;
+  const app = Fastify({ serverFactory: (h) => createServer({ keepAliveTimeout: 60_000 }, h) });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+  app.post("/webhook/:channelId", async (request, reply) => {
+    const body = request.body as Buffer;
+    const sig = request.headers["x-line-signature"];
+    const expected = Buffer.from(createHmac("sha256", SECRET).update(body).digest("base64"));
+    const given = Buffer.from(typeof sig === "string" ? sig : "");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return reply.code(401).send();
+    let parsed: { events?: Array<{ webhookEventId: string }> };
+    try {
+      parsed = JSON.parse(body.toString("utf8"));
+    } catch {
+      return reply.code(400).send();
+    }
+    enqueue(parsed.events ?? []);
+    return reply.code(200).send();
+  });
+  await app.ready();
+  app.server.listen(0, "127.0.0.1", () => {
+    process.stdout.write(JSON.stringify({ port: (app.server.address() as { port: number }).port }) + "\n");
+  });
+  process.on("SIGTERM", () => process.stdout.write(JSON.stringify({ handled: handled() }) + "\n", () => process.exit(0)));
 }
 
 /** The full broker on a store (default SQLite in a temporary directory), its channel's secret = SECRET. */

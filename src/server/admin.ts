@@ -30,6 +30,8 @@ export interface AdminSession {
   id: string;
   csrfToken: string;
   expiresAt: number;
+  /** Which stored admin token was current at login (its hash's first 16 hex digits, or "none"). */
+  generation: string;
 }
 
 /** Options of {@link AdminAuth}. */
@@ -57,7 +59,8 @@ const COOKIE_VALUE = /^([A-Za-z0-9_-]{22})\.([0-9a-z]{1,11})\.([A-Za-z0-9_-]{43}
  * time; a session is `id.expiry.mac` in an HttpOnly SameSite=Strict cookie, signed with the
  * session key, with a CSRF token derived from its id that every state-changing request must echo
  * in `X-CSRF-Token`. Logging out records the id in the store (`markOnce` until the session
- * would have expired), so a copied cookie stops working on every instance.
+ * would have expired), so a copied cookie stops working on every instance; a new stored admin
+ * token (`kagiya admin token`) ends every session, its hash being part of what is signed.
  *
  * @example
  * ```ts
@@ -94,7 +97,7 @@ export class AdminAuth {
     if (!ok) return null;
     const id = randomBytes(16).toString("base64url");
     const expiresAt = this.#now() + this.#ttl;
-    return { id, expiresAt, csrfToken: this.#mac(`csrf.${id}`) };
+    return { id, expiresAt, csrfToken: this.#mac(`csrf.${id}`), generation: generationOf(stored) };
   }
 
   /** Whether any admin token is configured (env or store). */
@@ -108,11 +111,13 @@ export class AdminAuth {
     const m = value === undefined ? null : COOKIE_VALUE.exec(value);
     if (m === null) return null;
     const [, id, exp, mac] = m as unknown as [string, string, string, string];
-    if (!equal(mac, this.#mac(`session.${id}.${exp}`))) return null;
     const expiresAt = parseInt(exp, 36);
     if (!(expiresAt > this.#now())) return null;
+    // Signed together with the stored admin token's hash: `kagiya admin token` ends every session.
+    const generation = generationOf(await this.#store.getMeta(ADMIN_TOKEN_META));
+    if (!equal(mac, this.#mac(`session.${id}.${exp}.${generation}`))) return null;
     if (await this.#store.isMarked(logoutKey(id))) return null;
-    return { id, expiresAt, csrfToken: this.#mac(`csrf.${id}`) };
+    return { id, expiresAt, csrfToken: this.#mac(`csrf.${id}`), generation };
   }
 
   /** The session, or a 401 for a missing, forged, expired or logged-out cookie. */
@@ -137,7 +142,7 @@ export class AdminAuth {
   /** Set-Cookie value that starts `session`. */
   cookie(session: AdminSession, secure: boolean): string {
     const exp = session.expiresAt.toString(36);
-    const value = `${session.id}.${exp}.${this.#mac(`session.${session.id}.${exp}`)}`;
+    const value = `${session.id}.${exp}.${this.#mac(`session.${session.id}.${exp}.${session.generation}`)}`;
     return `${SESSION_COOKIE}=${value}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(this.#ttl / 1000)}${secure ? "; Secure" : ""}`;
   }
 
@@ -152,6 +157,7 @@ export class AdminAuth {
 }
 
 const logoutKey = (id: string): string => `admin.logout:${id}`;
+const generationOf = (storedHash: string | null): string => (storedHash === null ? "none" : storedHash.slice(0, 16));
 
 /** Constant-time comparison of two ASCII strings (unequal lengths are simply unequal). */
 function equal(a: string, b: string): boolean {

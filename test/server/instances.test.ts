@@ -12,7 +12,7 @@ import { MemoryStore } from "../../src/store/memory.ts";
 import { ChannelRegistry } from "../../src/store/registry.ts";
 import { MasterKey, Sealer } from "../../src/store/sealed.ts";
 import { startBroker, type RunningBroker } from "../../src/server/broker.ts";
-import { AdminAuth, MIN_ADMIN_TOKEN_LENGTH, SESSION_COOKIE } from "../../src/server/admin.ts";
+import { AdminAuth, createAdminToken, MIN_ADMIN_TOKEN_LENGTH, SESSION_COOKIE } from "../../src/server/admin.ts";
 import { startServer } from "../../src/server/server.ts";
 import { startTestBroker, request, type TestBroker } from "./helpers.ts";
 import { runCli } from "../helpers/cli.ts";
@@ -44,8 +44,10 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function login(url: string): Promise<{ cookie: string; csrf: string }> {
-  const r = await request(`${url}/ui/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: ADMIN }) });
+const login = (url: string) => loginWith(url, ADMIN);
+
+async function loginWith(url: string, token: string): Promise<{ cookie: string; csrf: string }> {
+  const r = await request(`${url}/ui/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token }) });
   assert.equal(r.status, 200, r.text);
   return { cookie: r.headers.get("set-cookie")!.split(";")[0]!, csrf: r.body.csrfToken };
 }
@@ -138,4 +140,19 @@ test("a delivery replayed 500 times to each of two instances is handled once bet
   // A second handling anywhere would have tried the used reply token and logged the failure.
   const failures = [...a.logs, ...bLogs].filter((l) => l.includes("handler failed"));
   assert.deepEqual(failures, []);
+});
+
+test("a new stored admin token (kagiya admin token) ends every session on every instance", async () => {
+  const stored = await createAdminToken(a.store);
+  const viaStored = await loginWith(a.url, stored);
+  const viaEnv = await login(b.url);
+  for (const url of [a.url, b.url]) assert.equal((await session(url, viaStored.cookie)).status, 200);
+  const rotated = await createAdminToken(bStore);
+  for (const url of [a.url, b.url]) {
+    assert.equal((await session(url, viaStored.cookie)).status, 401, url);
+    assert.equal((await session(url, viaEnv.cookie)).status, 401, url);
+  }
+  assert.equal((await request(`${a.url}/ui/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: stored }) })).status, 401);
+  const fresh = await loginWith(b.url, rotated);
+  assert.equal((await session(a.url, fresh.cookie)).status, 200);
 });
