@@ -188,19 +188,20 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     res.end(body);
   });
 
-  // --- token API, dashboard ---
+  // --- token API ---
   mountTokenApi(router, ctx);
-  mountDashboard(router, ctx);
 
   // --- webhook intake ---
   let webhook: NodeWebhookHandler | null = null;
   if (options.webhook) {
+    // Bound once: a labelled child costs no label lookup per request.
+    const accepted = metrics.webhooks.labels("accepted");
     const rejectAudit = new AuditThrottle(WEBHOOK_REJECT_AUDIT_MS, WEBHOOK_REJECT_AUDIT_MAX);
     webhook = options.webhook({
       dedup: { markOnce: (key, ttlMs) => store.markOnce(key, ttlMs) },
       logger: log,
       bodyTimeoutMs: ctx.bodyTimeoutMs,
-      onAccept: () => metrics.webhooks.inc({ outcome: "accepted" }),
+      onAccept: () => accepted.inc(),
       onReject: (info) => {
         metrics.webhooks.inc({ outcome: webhookOutcome(info.code) });
         const channelId = info.channelId !== null && CHANNEL_ID_PATTERN.test(info.channelId) ? info.channelId : null;
@@ -217,6 +218,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       return handler(req, res) as void | Promise<void>;
     });
   }
+
+  // --- dashboard (after the hot routes: the router tries routes in order) ---
+  mountDashboard(router, ctx);
 
   // --- dispatch ---
   const accessLog = log.isLevelEnabled("debug");
