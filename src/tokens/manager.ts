@@ -88,6 +88,7 @@ export class TokenManager implements TokenSource {
   readonly #actor: string;
   readonly #cacheOn: boolean;
   readonly #cacheCheckMs: number;
+  readonly #invalidating = new Map<string, Promise<void>>();
   readonly #lockTtlMs: number;
   readonly #lockWaitMs: number;
   readonly #refreshWaitMs: number;
@@ -174,18 +175,34 @@ export class TokenManager implements TokenSource {
     const e = this.#cache.get(channelId);
     if (e !== undefined && e.token.keyId === keyId) this.#cache.delete(channelId);
     validateChannelId(channelId);
+    // Many callers report the same 401 at once: one store update and one revocation between them.
+    const flight = `${channelId}/${keyId}`;
+    let p = this.#invalidating.get(flight);
+    if (p === undefined) {
+      p = this.#invalidate(channelId, keyId, options.actor ?? this.#actor).finally(() => this.#invalidating.delete(flight));
+      this.#invalidating.set(flight, p);
+    }
+    return p;
+  }
+
+  async #invalidate(channelId: string, keyId: string, actor: string): Promise<void> {
     const rows = await this.#store.listTokens(channelId);
     const row = rows.find((r) => r.keyId === keyId);
     if (!row || (row.state !== "valid" && row.state !== "superseded")) return;
-    await this.#store.setTokenState(channelId, keyId, "revoked", null);
-    // A 401 normally means LINE no longer counts it; revoking makes sure (LINE answers 200 either way).
-    if (row.accessToken !== null) {
+    if (row.accessToken === null) {
+      await this.#store.setTokenState(channelId, keyId, "revoked", null);
+    } else {
+      // Never served again, but counted against the budget until LINE confirms the revocation: a
+      // spurious 401 (a proxy in the way) leaves a token LINE still counts. If LINE cannot be
+      // reached now, maintenance revokes it (its revokeAt is now).
+      await this.#store.setTokenState(channelId, keyId, "superseded", this.#now());
       const entry = await this.#channel(channelId).catch(() => null);
-      if (entry !== null) await this.#revokeQuietly(entry.channel, this.#registry.openAccessToken(row));
+      if (entry === null) await this.#store.setTokenState(channelId, keyId, "revoked", null);
+      else if (await this.#revokeQuietly(entry.channel, this.#registry.openAccessToken(row))) await this.#store.setTokenState(channelId, keyId, "revoked", null);
     }
     const cur = await this.#store.getCurrent(channelId);
     if (cur.token?.keyId === keyId) this.#healthOf(channelId).reason = "invalidated";
-    await this.#audit("token.invalidate", options.actor ?? this.#actor, channelId, keyId, "LINE rejected the token (401)");
+    await this.#audit("token.invalidate", actor, channelId, keyId, "LINE rejected the token (401)");
   }
 
   /**

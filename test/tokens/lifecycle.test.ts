@@ -56,6 +56,29 @@ for (const backend of await allBackends()) describe(backend.name, { skip: backen
     assert.equal((await m.reconcile(id)).budgetUsed, 1);
   });
 
+  test("invalidate() while LINE's revoke endpoint fails: the token is never served again, still counted, and maintenance revokes it later", async () => {
+    const w = await tokenWorld({ backend });
+    const id = w.channel.channelId;
+    const m = w.manager();
+    const t1 = await m.get(id);
+    await injectFault(w.emu.url, { method: "POST", path: "/oauth2/v2.1/revoke", status: 500 });
+    try {
+      await m.invalidate(id, t1.keyId);
+      const row = (await w.store.listTokens(id)).find((r) => r.keyId === t1.keyId)!;
+      assert.equal(row.state, "superseded");
+      assert.ok(row.revokeAt !== null && row.revokeAt <= w.clock.now());
+      const t2 = await m.get(id);
+      assert.notEqual(t2.keyId, t1.keyId);
+      assert.equal((await m.status(id)).budgetUsed, 2, "LINE still counts the invalidated token");
+    } finally {
+      await clearFaults(w.emu.url);
+    }
+    const report = await m.maintainChannel(id);
+    assert.deepEqual(report.revoked, [t1.keyId]);
+    assert.equal((await w.store.listTokens(id)).find((r) => r.keyId === t1.keyId)!.state, "revoked");
+    assert.equal((await tokenLedger(w.emu.url, id)).find((r) => r.key_id === t1.keyId)!.state, "revoked");
+  });
+
   test("revoke(one) and revoke(all) revoke at LINE and in the store; unknown key IDs are a typed error", async () => {
     const w = await tokenWorld({ backend });
     const id = w.channel.channelId;
