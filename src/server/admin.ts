@@ -30,7 +30,7 @@ export interface AdminSession {
   id: string;
   csrfToken: string;
   expiresAt: number;
-  /** Which stored admin token was current at login (its hash's first 16 hex digits, or "none"). */
+  /** Which admin tokens (stored and configured) were current at login: part of what the cookie signs. */
   generation: string;
 }
 
@@ -59,8 +59,9 @@ const COOKIE_VALUE = /^([A-Za-z0-9_-]{22})\.([0-9a-z]{1,11})\.([A-Za-z0-9_-]{43}
  * time; a session is `id.expiry.mac` in an HttpOnly SameSite=Strict cookie, signed with the
  * session key, with a CSRF token derived from its id that every state-changing request must echo
  * in `X-CSRF-Token`. Logging out records the id in the store (`markOnce` until the session
- * would have expired), so a copied cookie stops working on every instance; a new stored admin
- * token (`kagiya admin token`) ends every session, its hash being part of what is signed.
+ * would have expired), so a copied cookie stops working on every instance; a new admin token
+ * (`kagiya admin token`, or a changed KAGIYA_ADMIN_TOKEN) ends every session, the tokens' hashes
+ * being part of what is signed.
  *
  * @example
  * ```ts
@@ -71,6 +72,8 @@ const COOKIE_VALUE = /^([A-Za-z0-9_-]{22})\.([0-9a-z]{1,11})\.([A-Za-z0-9_-]{43}
 export class AdminAuth {
   readonly #store: Store;
   readonly #envHash: Buffer | null;
+  /** The stored admin token's hash, read at most once a second (forged cookies must not load the store). */
+  #stored: { value: string | null; at: number } | null = null;
   readonly #key: KeyObject;
   readonly #ttl: number;
   readonly #now: () => number;
@@ -93,11 +96,12 @@ export class AdminAuth {
     const given = Buffer.from(sha256(token), "hex");
     let ok = this.#envHash !== null && timingSafeEqual(given, this.#envHash);
     const stored = await this.#store.getMeta(ADMIN_TOKEN_META);
+    this.#stored = { value: stored, at: this.#now() };
     if (stored !== null && /^[0-9a-f]{64}$/.test(stored)) ok = timingSafeEqual(given, Buffer.from(stored, "hex")) || ok;
     if (!ok) return null;
     const id = randomBytes(16).toString("base64url");
     const expiresAt = this.#now() + this.#ttl;
-    return { id, expiresAt, csrfToken: this.#mac(`csrf.${id}`), generation: generationOf(stored) };
+    return { id, expiresAt, csrfToken: this.#mac(`csrf.${id}`), generation: this.#generation(stored) };
   }
 
   /** Whether any admin token is configured (env or store). */
@@ -113,8 +117,8 @@ export class AdminAuth {
     const [, id, exp, mac] = m as unknown as [string, string, string, string];
     const expiresAt = parseInt(exp, 36);
     if (!(expiresAt > this.#now())) return null;
-    // Signed together with the stored admin token's hash: `kagiya admin token` ends every session.
-    const generation = generationOf(await this.#store.getMeta(ADMIN_TOKEN_META));
+    // Signed together with the admin tokens' hashes: a new token, stored or configured, ends every session.
+    const generation = this.#generation(await this.#storedHash());
     if (!equal(mac, this.#mac(`session.${id}.${exp}.${generation}`))) return null;
     if (await this.#store.isMarked(logoutKey(id))) return null;
     return { id, expiresAt, csrfToken: this.#mac(`csrf.${id}`), generation };
@@ -151,13 +155,23 @@ export class AdminAuth {
     return `${SESSION_COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0`;
   }
 
+  async #storedHash(): Promise<string | null> {
+    const now = this.#now();
+    if (this.#stored === null || now - this.#stored.at >= 1000) this.#stored = { value: await this.#store.getMeta(ADMIN_TOKEN_META), at: now };
+    return this.#stored.value;
+  }
+
+  /** Which admin tokens were current: the stored one's and the configured one's hashes (16 hex each). */
+  #generation(storedHash: string | null): string {
+    return `${storedHash === null ? "none" : storedHash.slice(0, 16)}.${this.#envHash === null ? "none" : this.#envHash.toString("hex", 0, 8)}`;
+  }
+
   #mac(text: string): string {
     return createHmac("sha256", this.#key).update(text).digest("base64url");
   }
 }
 
 const logoutKey = (id: string): string => `admin.logout:${id}`;
-const generationOf = (storedHash: string | null): string => (storedHash === null ? "none" : storedHash.slice(0, 16));
 
 /** Constant-time comparison of two ASCII strings (unequal lengths are simply unequal). */
 function equal(a: string, b: string): boolean {

@@ -156,6 +156,16 @@ export class ApiKeyAuthenticator {
     return hit.row;
   }
 
+  /**
+   * Whether this header's key was found good by an earlier lookup, however long ago: such a key
+   * skips the bad-key limit of its address (it is still looked up, so a revocation still applies).
+   */
+  knownGood(header: string | undefined): boolean {
+    const key = bearerKey(header);
+    const hit = key === null ? undefined : this.#cache.get(key);
+    return hit !== undefined && hit.row !== null && hit.row.revokedAt === null;
+  }
+
   /** Forgets every cached lookup (after a local revocation, so it applies at once here). */
   clear(): void {
     this.#cache.clear();

@@ -270,7 +270,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const [status, reason, code, message] = error.code === "HPE_HEADER_OVERFLOW"
       ? [431, "Request Header Fields Too Large", "ERR_HEADERS_TOO_LARGE", "the request headers are larger than 16 KiB"]
       : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
-        ? [408, "Request Timeout", "ERR_BODY_TIMEOUT", "the request did not arrive in full within 30 s"]
+        ? [408, "Request Timeout", "ERR_BODY_TIMEOUT", "the request did not arrive in full in time"]
         : [400, "Bad Request", "ERR_BAD_REQUEST", "the request is not valid HTTP"];
     const body = JSON.stringify({ error: code, message });
     socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);

@@ -27,10 +27,13 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
   const refused = ctx.metrics.tokenApi.labels("refused");
   const failed = ctx.metrics.tokenApi.labels("failed");
 
-  /** A key the cache cannot answer for: one store read, unless this address keeps sending bad keys. */
+  /**
+   * A key the cache cannot answer for: one store read, unless this address keeps sending bad keys
+   * and this key was never found good (so a flood from behind the same proxy spares known keys).
+   */
   const lookUp = (req: IncomingMessage): Promise<ApiKeyRow> => {
     const wait = ctx.authFailureLimiter.peek(req.socket.remoteAddress ?? "?");
-    if (wait > 0) {
+    if (wait > 0 && !ctx.apiKeys.knownGood(req.headers.authorization)) {
       return Promise.reject(new HttpError(429, "ERR_RATE_LIMITED", `too many requests with bad API keys from this address; retry after ${wait} s`, { headers: { "retry-after": String(wait) } }));
     }
     return ctx.apiKeys.authenticate(req.headers.authorization);

@@ -384,8 +384,9 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Marks made in the same tick go to the server as one statement (a webhook delivery's events,
-   * many deliveries under load): one round trip instead of one per event.
+   * Marks made in the same tick go to the server as one statement (under load, the marks of many
+   * deliveries): one round trip instead of one per event. A batch that fails is retried key by key,
+   * so one bad key (or a deadlock) fails only its own mark.
    */
   markOnce(key: string, ttlMs: number): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
@@ -404,22 +405,32 @@ export class PostgresStore implements Store {
     const query = keys.length === 1
       ? this.#q("markOnce", this.#sql["markOnce"]!, [keys[0], ttl.get(keys[0]!)], "kagiya_mark_once")
       : this.#q("markOnce", this.#sql["markMany"]!, [keys, keys.map((k) => ttl.get(k))], "kagiya_mark_many");
-    query.then(
+    const one = (key: string) => this.#q("markOnce", this.#sql["markOnce"]!, [key, ttl.get(key)], "kagiya_mark_once").then((r) => r.rows.length === 1);
+    const settled = query.then(
       (r) => {
         const fresh = new Set(r.rows.map((row) => row["key"] as string));
-        for (const m of batch) {
-          m.resolve(fresh.delete(m.key));
-        }
+        return new Map(keys.map((k) => [k, Promise.resolve(fresh.has(k))]));
       },
-      (error: unknown) => {
-        for (const m of batch) m.reject(error);
-      },
+      () => new Map(keys.map((k) => [k, one(k)])),
     );
+    void settled.then((byKey) => {
+      const first = new Set<string>();
+      for (const m of batch) {
+        // A second mark of a key in this batch is a duplicate of the first.
+        if (first.has(m.key)) {
+          m.resolve(false);
+          continue;
+        }
+        first.add(m.key);
+        byKey.get(m.key)!.then(m.resolve, m.reject);
+      }
+    });
     this.#markCount += batch.length;
     if (this.#markCount >= 1000) {
       this.#markCount = 0;
-      // Housekeeping only: a failure here loses nothing and must not fail the marks.
-      this.#q("markOnce cleanup", `DELETE FROM ${this.#s}.dedup WHERE expires_at <= clock_timestamp()`).catch(() => {});
+      // Housekeeping only: a failure here loses nothing and must not fail the marks. SKIP LOCKED,
+      // so it never waits on (or deadlocks with) rows a batch of marks holds.
+      this.#q("markOnce cleanup", `DELETE FROM ${this.#s}.dedup WHERE key IN (SELECT key FROM ${this.#s}.dedup WHERE expires_at <= clock_timestamp() ORDER BY key LIMIT 10000 FOR UPDATE SKIP LOCKED)`).catch(() => {});
     }
   }
 

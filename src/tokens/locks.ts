@@ -10,14 +10,23 @@ export const LOCK_PREFIX = "tokens.issue.";
 /** Store lock held while superseded tokens are revoked and old rows pruned. */
 export const MAINTAIN_LOCK_PREFIX = "tokens.maintain.";
 
+/** A lock is kept alive for at most this many TTLs: a section hung beyond that lets others in. */
+export const MAX_HOLD_TTLS = 10;
+
 /**
  * Extends `lock` every third of its TTL until the returned function is called, so a locked section
- * slower than the TTL (LINE answering slowly, a long Retry-After) keeps other processes out.
- * A failed or refused extension is left to the generation check at commit, which still keeps
- * the store consistent.
+ * slower than the TTL (LINE answering slowly, a long Retry-After) keeps other processes out; for
+ * at most {@link MAX_HOLD_TTLS} TTLs, so a hung section cannot keep them out for ever. A failed or
+ * refused extension (or a Store whose locks cannot extend) is left to the generation check at
+ * commit, which still keeps the store consistent.
  */
 export function keepAlive(lock: Lock, ttlMs: number): () => void {
-  const timer = setInterval(() => void lock.extend(ttlMs).catch(() => false), Math.max(10, Math.floor(ttlMs / 3)));
+  const until = Date.now() + ttlMs * MAX_HOLD_TTLS;
+  const timer = setInterval(() => {
+    if (Date.now() >= until) return clearInterval(timer);
+    // Through a promise: a throwing or missing extend() must not become an uncaught exception.
+    Promise.resolve().then(() => lock.extend(ttlMs)).catch(() => false);
+  }, Math.max(10, Math.floor(ttlMs / 3)));
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -3,6 +3,7 @@
  * `fetch` types and WebCrypto (Node, Deno, Bun, Workers, Hono, `kagiya serve`).
  */
 import { verifyWebhookSignature } from "../core/webhook/signature.ts";
+import { WebhookConfigError } from "./errors.ts";
 import { channelIdFromPath, createIntake, type Outcome, type Verifier, type WebhookOptions } from "./intake.ts";
 
 /** Options of {@link createWebhookHandler}. */
@@ -86,6 +87,9 @@ function respond(outcome: Outcome, extra?: Record<string, string>): Response {
  * ```
  */
 export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHandler {
+  if ((options as { bodyTimeoutMs?: unknown } | null)?.bodyTimeoutMs !== undefined) {
+    throw new WebhookConfigError("bodyTimeoutMs is for the node:http and Express adapters; the host that builds the Request reads the body (give it a deadline there).");
+  }
   const intake = createIntake(options);
   const channelIdFrom = options.channelIdFrom;
   const max = intake.maxBodyBytes;

@@ -3,6 +3,7 @@
 // to both is handled once. Cookies signed under another master key, altered or expired are refused.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { createSecretKey, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -110,6 +111,13 @@ test("cookies signed under another master key, altered in any part, or expired a
   assert.ok(started);
   const cookie = auth.cookie(started, false).split(";")[0]!;
   assert.equal((await auth.session(cookie))?.id, started.id);
+  // The same signing key with another KAGIYA_ADMIN_TOKEN (rotated, or removed): the cookie is dead.
+  const key = createSecretKey(randomBytes(32));
+  const before = new AdminAuth(new MemoryStore(), { envToken: ADMIN, sessionKey: key, now: () => now });
+  const kept = before.cookie((await before.login(ADMIN))!, false).split(";")[0]!;
+  assert.ok(await new AdminAuth(new MemoryStore(), { envToken: ADMIN, sessionKey: key, now: () => now }).session(kept), "same key, same token: accepted");
+  assert.equal(await new AdminAuth(new MemoryStore(), { envToken: ADMIN + "2", sessionKey: key, now: () => now }).session(kept), null);
+  assert.equal(await new AdminAuth(new MemoryStore(), { sessionKey: key, now: () => now }).session(kept), null);
   now += 60_000;
   assert.equal(await auth.session(cookie), null);
 });
@@ -148,6 +156,7 @@ test("a new stored admin token (kagiya admin token) ends every session on every 
   const viaEnv = await login(b.url);
   for (const url of [a.url, b.url]) assert.equal((await session(url, viaStored.cookie)).status, 200);
   const rotated = await createAdminToken(bStore);
+  await new Promise((r) => setTimeout(r, 1100)); // instances re-read the stored token's hash once a second
   for (const url of [a.url, b.url]) {
     assert.equal((await session(url, viaStored.cookie)).status, 401, url);
     assert.equal((await session(url, viaEnv.cookie)).status, 401, url);

@@ -20,7 +20,7 @@ before(async () => {
   t = await startTestBroker({
     channels: 2,
     server: {
-      bodyTimeoutMs: 300,
+      bodyTimeoutMs: 1000,
       bot: { dispatch: (event: { webhookEventId?: string }) => void handled.set(event.webhookEventId ?? "?", (handled.get(event.webhookEventId ?? "?") ?? 0) + 1) },
     },
   });
@@ -107,7 +107,7 @@ function makeCase(rand: () => number, i: number, a: { id: string; secret: string
     head = `content-length: ${Math.max(0, body.length - 1 - Math.floor(rand() * 10))}`;
     payload = body;
     odd = true;
-  } else if (framing < 0.16) {
+  } else if (framing < 0.145) {
     head = `content-length: ${body.length + 1 + Math.floor(rand() * 10)}`;
     payload = body;
     odd = true;

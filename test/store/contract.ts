@@ -286,15 +286,16 @@ export function runStoreContract(name: string, factory: StoreFactory, options: {
         await b.release();
 
         // extend: keeps the holder's lock alive past its first TTL
-        const kept = await store.tryLock("issue:4", 300);
+        // (TTL 800 ms, extended every 300 ms: 1.2 s in all, with 500 ms to spare at each step.)
+        const kept = await store.tryLock("issue:4", 800);
         assert.ok(kept);
         for (let i = 0; i < 4; i++) {
-          await new Promise((r) => setTimeout(r, 150));
-          assert.equal(await kept.extend(300), true, `extend ${i}`);
-          assert.equal(await peer.tryLock("issue:4", 60_000), null, `still held after ${(i + 1) * 150} ms`);
+          await new Promise((r) => setTimeout(r, 300));
+          assert.equal(await kept.extend(800), true, `extend ${i}`);
+          assert.equal(await peer.tryLock("issue:4", 60_000), null, `still held after ${(i + 1) * 300} ms`);
         }
         await kept.release();
-        assert.equal(await kept.extend(300), false, "a released lock is not extended");
+        assert.equal(await kept.extend(800), false, "a released lock is not extended");
 
         const short = await store.tryLock("issue:3", 40);
         assert.ok(short);

@@ -29,6 +29,30 @@ runStoreContract(
 );
 
 describe("PostgresStore specifics", { skip }, () => {
+  it("batched marks: two stores marking overlapping keys with cleanups never deadlock; a key PostgreSQL refuses fails only its own mark", async () => {
+    const schema = randomNamespace("pg");
+    const [a, b] = await Promise.all([1, 2].map(() => PostgresStore.connect({ url: DATABASE_URL, schema, poolSize: 4 })));
+    try {
+      await a!.migrate();
+      let failures = 0;
+      let fresh = 0;
+      for (let round = 0; round < 20; round++) {
+        const marks = Array.from({ length: 600 }, (_, i) => (i % 2 ? a! : b!).markOnce(`k${(i * 7919 + round) % 500}`, 1).catch(() => (failures++, false)));
+        for (const r of await Promise.all(marks)) if (r) fresh++;
+        await new Promise((r) => setTimeout(r, 3)); // every mark expires: the next round renews them all
+      }
+      assert.equal(failures, 0);
+      assert.equal(fresh, 20 * 500, "each key fresh exactly once per round");
+      const mixed = await Promise.allSettled([a!.markOnce("good-1", 60_000), a!.markOnce("bad\u0000key", 60_000), a!.markOnce("good-2", 60_000)]);
+      assert.deepEqual(mixed.map((m) => m.status), ["fulfilled", "rejected", "fulfilled"]);
+      assert.deepEqual(mixed.filter((m) => m.status === "fulfilled").map((m) => (m as PromiseFulfilledResult<boolean>).value), [true, true]);
+    } finally {
+      await a!.destroy();
+      await a!.close();
+      await b!.close();
+    }
+  });
+
   it("migrations: concurrent first runs apply version 1 once; a newer schema is refused", async () => {
     const schema = randomNamespace("pg");
     const stores = await Promise.all([1, 2, 3].map(() => PostgresStore.connect({ url: DATABASE_URL, schema, poolSize: 2 })));

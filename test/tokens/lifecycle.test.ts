@@ -269,14 +269,14 @@ for (const backend of await allBackends()) describe(backend.name, { skip: backen
   test("an issuance slower than the lock's TTL keeps its lock: a second process waits and issues nothing", async () => {
     const w = await tokenWorld({ backend });
     const id = w.channel.channelId;
-    // LINE takes 1.2 s to answer; the issue lock lives 300 ms unless its holder extends it.
-    await injectFault(w.emu.url, { method: "POST", path: "/oauth2/v2.1/token", delayMs: 1200, count: 1 });
-    const a = w.manager({ lockTtlMs: 300 });
+    // LINE takes 2.5 s to answer; the issue lock lives 1 s unless its holder extends it.
+    await injectFault(w.emu.url, { method: "POST", path: "/oauth2/v2.1/token", delayMs: 2500, count: 1 });
+    const a = w.manager({ lockTtlMs: 1000 });
     const other = await w.reopen();
-    const b = new TokenManager({ registry: other.registry, line: lineTokenApi({ baseUrl: w.emu.url, now: w.clock.now }), now: w.clock.now, lockTtlMs: 300, lockWaitMs: 5_000 });
+    const b = new TokenManager({ registry: other.registry, line: lineTokenApi({ baseUrl: w.emu.url, now: w.clock.now }), now: w.clock.now, lockTtlMs: 1000, lockWaitMs: 10_000 });
     try {
       const pa = a.get(id);
-      await new Promise((r) => setTimeout(r, 600)); // A's lock would have expired twice by now
+      await new Promise((r) => setTimeout(r, 1500)); // A's lock would have expired by now
       const [ta, tb] = await Promise.all([pa, b.get(id)]);
       assert.equal(ta.keyId, tb.keyId);
       assert.equal((await tokenLedger(w.emu.url, id)).length, 1, "one issuance");

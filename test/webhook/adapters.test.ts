@@ -199,3 +199,16 @@ test("fastify: the raw-body parser stays inside the plugin; other routes still p
     await app.close();
   }
 });
+
+test("bodyTimeoutMs: the node:http and Express adapters take it (a positive integer); Fastify and the Request handler refuse it", async () => {
+  const { createWebhookHandler } = await import("../../src/webhook/handler.ts");
+  const { WebhookConfigError } = await import("../../src/webhook/errors.ts");
+  assert.doesNotThrow(() => createNodeWebhookListener({ channelSecret: "s", bodyTimeoutMs: 500 }));
+  assert.doesNotThrow(() => createExpressWebhookHandler({ channelSecret: "s", bodyTimeoutMs: 500 }));
+  for (const bad of [0, -1, 1.5]) {
+    assert.throws(() => createNodeWebhookListener({ channelSecret: "s", bodyTimeoutMs: bad }), WebhookConfigError);
+    assert.throws(() => createExpressWebhookHandler({ channelSecret: "s", bodyTimeoutMs: bad }), WebhookConfigError);
+  }
+  assert.throws(() => createFastifyWebhookPlugin({ channelSecret: "s", bodyTimeoutMs: 500 } as never), /Fastify use its own requestTimeout/);
+  assert.throws(() => createWebhookHandler({ channelSecret: "s", bodyTimeoutMs: 500 } as never), /host that builds the Request/);
+});

@@ -7,12 +7,14 @@
 import type { NextFunction, Request, Response } from "express";
 import { WebhookBodyConsumedError } from "../errors.ts";
 import { channelIdFromPath, createIntake, type WebhookOptions } from "../intake.ts";
-import { handleNodeRequest, nodeUtf8Decoder } from "./node.ts";
+import { bodyDeadlines, handleNodeRequest, nodeUtf8Decoder } from "./node.ts";
 
 /** Options of {@link createExpressWebhookHandler}. */
 export interface ExpressWebhookOptions extends WebhookOptions {
   /** Multi-channel mode: the channel (default `req.params.channelId`, else the last path segment). */
   channelIdFrom?: (req: Request) => string | null | undefined;
+  /** Deadline for the whole body when this handler reads it, ms (default 10000): a slower body gets 408. */
+  bodyTimeoutMs?: number;
 }
 
 /** An Express handler, with a way to wait for queued events. */
@@ -36,6 +38,7 @@ export interface ExpressWebhookHandler {
  */
 export function createExpressWebhookHandler(options: ExpressWebhookOptions): ExpressWebhookHandler {
   const intake = createIntake(options, { decode: nodeUtf8Decoder });
+  bodyDeadlines(intake, options.bodyTimeoutMs);
   const channelIdFrom = options.channelIdFrom;
   const handler = (req: Request, res: Response, next: NextFunction): void => {
     let channelId = intake.singleChannelId;

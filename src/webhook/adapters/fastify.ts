@@ -4,6 +4,7 @@
  * of the app keeps Fastify's JSON parsing.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { WebhookConfigError } from "../errors.ts";
 import { channelIdFromPath, createIntake, type Outcome, type WebhookOptions } from "../intake.ts";
 import { nodeUtf8Decoder, nodeVerifier } from "./node.ts";
 
@@ -41,6 +42,9 @@ function send(reply: FastifyReply, outcome: Outcome): FastifyReply {
  */
 export function createFastifyWebhookPlugin(options: FastifyWebhookOptions): FastifyWebhookPlugin {
   const { path, ...rest } = options;
+  if ((rest as { bodyTimeoutMs?: unknown }).bodyTimeoutMs !== undefined) {
+    throw new WebhookConfigError("bodyTimeoutMs is for the node:http and Express adapters; with Fastify use its own requestTimeout / connectionTimeout.");
+  }
   const intake = createIntake(rest, { decode: nodeUtf8Decoder });
   const channelIdFrom = options.channelIdFrom;
   const route = path ?? (intake.singleChannelId !== null ? "/webhook" : "/webhook/:channelId");
