@@ -166,7 +166,11 @@ test("dashboard API bad input: wrong content type, invalid JSON, oversized and s
     });
     const drip = setInterval(() => sock.writable && sock.write(" "), 100);
     let data = "";
-    sock.setEncoding("utf8").on("data", (d: string) => (data += d)).on("close", () => (clearInterval(drip), resolve(data))).on("error", reject);
+    // A drip written just as the server closes draws a reset; what matters is the answer before it.
+    sock.setEncoding("utf8")
+      .on("data", (d: string) => (clearInterval(drip), (data += d)))
+      .on("close", () => (clearInterval(drip), resolve(data)))
+      .on("error", (error) => (clearInterval(drip), data ? resolve(data) : reject(error)));
   });
   assert.match(webhookAnswer, /^HTTP\/1\.1 408/);
   assert.match(webhookAnswer, /ERR_WEBHOOK_BODY_TIMEOUT/);
