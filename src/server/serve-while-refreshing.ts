@@ -17,7 +17,8 @@ export interface ServeWhileRefreshingOptions {
 
 interface Last {
   token: ManagedToken;
-  promise: Promise<ManagedToken>;
+  /** The source's promise it came from; null when it was seen through peek(). */
+  promise: Promise<ManagedToken> | null;
   at: number;
 }
 
@@ -78,6 +79,18 @@ export class ServeWhileRefreshing implements TokenSource {
         },
       );
     });
+  }
+
+  /**
+   * The source's in-memory token, synchronously (undefined when get() must wait). A token seen
+   * here for the first time is remembered as confirmed now, as get() would have.
+   */
+  peek(channelId: string): ManagedToken | undefined {
+    const token = this.#source.peek?.(channelId);
+    if (token === undefined) return undefined;
+    const last = this.#last.get(channelId);
+    if (last === undefined || last.token !== token) this.#last.set(channelId, { token, promise: null, at: this.#now() });
+    return token;
   }
 
   async invalidate(channelId: string, keyId: string): Promise<void> {

@@ -1,4 +1,5 @@
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ManagedToken } from "../tokens/types.ts";
 import type { ApiKeyRow } from "../store/types.ts";
 import type { ServerContext } from "./context.ts";
 import type { Router } from "./router.ts";
@@ -39,58 +40,94 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
     return ctx.apiKeys.authenticate(req.headers.authorization);
   };
 
-  router.add("GET", "/v1/channels/:channelId/token", async ({ req, res, params }) => {
-    let stage = "auth";
+  /** A refusal before the token is read: counted, and a bad key counts against its address. */
+  const refuse = (req: IncomingMessage, error: unknown): never => {
+    const http = toHttpError(error, ctx.now());
+    if (http.status === 401) ctx.authFailureLimiter.take(req.socket.remoteAddress ?? "?");
+    refused.inc();
+    throw http;
+  };
+
+  /** The token could not be had (LINE down, channel removed, store failing). */
+  const failToken = (channelId: string, error: unknown): never => {
+    const http = toHttpError(error, ctx.now());
+    failed.inc();
+    if (http.status >= 500) ctx.log.warn({ channelId, code: http.code }, "token API could not hand out a token");
+    throw http;
+  };
+
+  /** Key checks that need no I/O: channel ID shape (400), rate limit (429), scope (403). */
+  const admit = (key: ApiKeyRow, channelId: string): void => {
+    if (!CHANNEL_ID_PATTERN.test(channelId)) {
+      throw new HttpError(400, "ERR_BAD_REQUEST", "the channel ID in the path must be decimal digits, as in the LINE Developers Console");
+    }
+    const wait = ctx.limiter.take(key.id);
+    if (wait > 0) {
+      throw new HttpError(429, "ERR_RATE_LIMITED", `API key ${key.id} is over its rate limit; retry after ${wait} s`, { headers: { "retry-after": String(wait) } });
+    }
+    if (!key.channels.includes(channelId)) {
+      // Same answer whether or not the channel exists, so keys cannot probe for channels.
+      throw new HttpError(403, "ERR_FORBIDDEN", "this API key has no access to that channel");
+    }
+  };
+
+  const send = (res: ServerResponse, key: ApiKeyRow, channelId: string, token: ManagedToken): void => {
+    const now = ctx.now();
+    const last = recorded.get(key.id);
+    if (last !== undefined && now - last.at < USE_RECORD_MS) last.uses++;
+    else {
+      if (recorded.size > 10_000) recorded.clear();
+      recorded.set(key.id, { at: now, uses: 0 });
+      const more = last !== undefined && last.uses > 0 ? `; ${last.uses} more uses on this instance since the previous record` : "";
+      void ctx.audit({ at: now, action: "apikey.use", actor: `apikey:${key.id}`, channelId, keyId: key.id, detail: `token ${token.keyId}${more}` });
+      ctx.store.touchApiKey(key.id, now).catch((error: unknown) => ctx.log.warn({ err: String(error) }, "could not record API key use"));
+    }
+    ok.inc();
+    const body = JSON.stringify({
+      access_token: token.accessToken,
+      token_type: token.tokenType,
+      expires_at: Math.floor(token.expiresAt / 1000),
+      key_id: token.keyId,
+    });
+    res.writeHead(200, {
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+      "content-length": Buffer.byteLength(body),
+    });
+    res.end(body);
+  };
+
+  /** After the key is known: synchronous when the token is in memory (the common case). */
+  const serve = (req: IncomingMessage, res: ServerResponse, key: ApiKeyRow, channelId: string): void | Promise<void> => {
+    try {
+      admit(key, channelId);
+    } catch (error) {
+      refuse(req, error);
+    }
+    const token = ctx.tokens.peek?.(channelId);
+    if (token !== undefined) return send(res, key, channelId, token);
+    return ctx.tokens.get(channelId).then(
+      (t) => send(res, key, channelId, t),
+      (error: unknown) => failToken(channelId, error),
+    );
+  };
+
+  // Not an async function: a cached key and an in-memory token are answered without a promise.
+  router.add("GET", "/v1/channels/:channelId/token", ({ req, res, params }) => {
     // HEAD would hand out nothing yet spend the rate limit and record a use.
     if (req.method === "HEAD") throw new HttpError(405, "ERR_METHOD_NOT_ALLOWED", "use GET to read a token", { headers: { allow: "GET" } });
+    const channelId = params["channelId"]!;
+    let key: ApiKeyRow | undefined;
     try {
-      const key = ctx.apiKeys.cached(req.headers.authorization) ?? (await lookUp(req));
-      const channelId = params["channelId"]!;
-      if (!CHANNEL_ID_PATTERN.test(channelId)) {
-        throw new HttpError(400, "ERR_BAD_REQUEST", "the channel ID in the path must be decimal digits, as in the LINE Developers Console");
-      }
-      const wait = ctx.limiter.take(key.id);
-      if (wait > 0) {
-        throw new HttpError(429, "ERR_RATE_LIMITED", `API key ${key.id} is over its rate limit; retry after ${wait} s`, { headers: { "retry-after": String(wait) } });
-      }
-      if (!key.channels.includes(channelId)) {
-        // Same answer whether or not the channel exists, so keys cannot probe for channels.
-        throw new HttpError(403, "ERR_FORBIDDEN", "this API key has no access to that channel");
-      }
-      stage = "token";
-      const token = await ctx.tokens.get(channelId);
-      const now = ctx.now();
-      const last = recorded.get(key.id);
-      if (last !== undefined && now - last.at < USE_RECORD_MS) last.uses++;
-      else {
-        if (recorded.size > 10_000) recorded.clear();
-        recorded.set(key.id, { at: now, uses: 0 });
-        const more = last !== undefined && last.uses > 0 ? `; ${last.uses} more uses on this instance since the previous record` : "";
-        void ctx.audit({ at: now, action: "apikey.use", actor: `apikey:${key.id}`, channelId, keyId: key.id, detail: `token ${token.keyId}${more}` });
-        ctx.store.touchApiKey(key.id, now).catch((error: unknown) => ctx.log.warn({ err: String(error) }, "could not record API key use"));
-      }
-      ok.inc();
-      const body = JSON.stringify({
-        access_token: token.accessToken,
-        token_type: token.tokenType,
-        expires_at: Math.floor(token.expiresAt / 1000),
-        key_id: token.keyId,
-      });
-      res.writeHead(200, {
-        "content-type": "application/json; charset=utf-8",
-        "cache-control": "no-store",
-        "x-content-type-options": "nosniff",
-        "content-length": Buffer.byteLength(body),
-      });
-      res.end(body);
+      key = ctx.apiKeys.cached(req.headers.authorization);
     } catch (error) {
-      const http = toHttpError(error, ctx.now());
-      if (http.status === 401) ctx.authFailureLimiter.take(req.socket.remoteAddress ?? "?");
-      if (stage === "token") {
-        failed.inc();
-        if (http.status >= 500) ctx.log.warn({ channelId: params["channelId"], code: http.code }, "token API could not hand out a token");
-      } else refused.inc();
-      throw http;
+      refuse(req, error);
     }
+    if (key !== undefined) return serve(req, res, key, channelId);
+    return lookUp(req).then(
+      (k) => serve(req, res, k, channelId),
+      (error: unknown) => refuse(req, error),
+    );
   });
 }

@@ -135,6 +135,20 @@ export class TokenManager implements TokenSource {
     return this.#cacheOn ? this.#flight(channelId, () => this.#resolveOrKeep(channelId)) : this.#resolve(channelId, null);
   }
 
+  /**
+   * The token {@link get} would answer from memory now, synchronously; undefined when get()
+   * would read the store or call LINE (then call get()).
+   *
+   * @example
+   * ```ts
+   * const token = manager.peek("1234567890") ?? (await manager.get("1234567890"));
+   * ```
+   */
+  peek(channelId: string): ManagedToken | undefined {
+    const e = this.#cache.get(channelId);
+    return e !== undefined && this.#now() < e.freshUntil ? e.token : undefined;
+  }
+
   /** Like #resolve, but when the store itself fails, a token still in memory keeps being served. */
   async #resolveOrKeep(channelId: string): Promise<ManagedToken> {
     try {

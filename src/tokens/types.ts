@@ -52,6 +52,11 @@ export interface TokenObserver {
 export interface TokenSource {
   /** A valid token for the channel, issuing only when needed. */
   get(channelId: string): Promise<ManagedToken>;
+  /**
+   * The token get() would answer from memory right now, without waiting; undefined when get()
+   * would have to go to the store or LINE. Optional: for hot paths that avoid a promise per call.
+   */
+  peek?(channelId: string): ManagedToken | undefined;
   /** LINE rejected this token (401): forget it; the next get() issues at most once. */
   invalidate(channelId: string, keyId: string): Promise<void>;
 }

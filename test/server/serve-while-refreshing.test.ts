@@ -58,3 +58,22 @@ test("invalidate() forgets the remembered token, so a busy source is waited for"
   setTimeout(() => release(token("d")), 20);
   assert.equal((await pending).keyId, "d");
 });
+
+test("peek() answers the source's in-memory token and remembers it for a later busy refresh; nothing when the source has none", async () => {
+  const source = new ScriptedSource();
+  let inMemory: ManagedToken | undefined;
+  const peeking = Object.assign(source, { peek: () => inMemory });
+  const tokens = new ServeWhileRefreshing(peeking, { waitMs: 5 });
+  assert.equal(tokens.peek("1234567890"), undefined);
+  inMemory = token("p");
+  assert.equal(tokens.peek("1234567890")?.keyId, "p");
+  // The store read at the next refresh point hangs: the token seen through peek() is served.
+  inMemory = undefined;
+  source.next = () => new Promise(() => {});
+  assert.equal(tokens.peek("1234567890"), undefined);
+  assert.equal((await tokens.get("1234567890")).keyId, "p");
+});
+
+test("peek() is undefined for a source without it", () => {
+  assert.equal(new ServeWhileRefreshing(new ScriptedSource()).peek("1234567890"), undefined);
+});

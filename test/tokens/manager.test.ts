@@ -23,6 +23,22 @@ test("get() on a cold channel issues once for 200 concurrent callers and stores 
   assert.equal((await tokenLedger(w.emu.url, w.channel.channelId)).length, 1);
 });
 
+test("peek() answers get()'s in-memory token without waiting, and nothing once memory is stale or the token invalidated", async () => {
+  const w = await tokenWorld({ backend });
+  const m = w.manager();
+  const id = w.channel.channelId;
+  assert.equal(m.peek(id), undefined, "cold: nothing in memory");
+  const t = await m.get(id);
+  assert.equal(m.peek(id), t);
+  await w.clock.advance(6);
+  assert.equal(m.peek(id), undefined, "memory is trusted 5 s, then get() re-reads the store");
+  const again = await m.get(id);
+  assert.equal(again.keyId, t.keyId);
+  assert.equal(m.peek(id)?.keyId, t.keyId);
+  await m.invalidate(id, t.keyId);
+  assert.equal(m.peek(id), undefined);
+});
+
 test("clock past the refresh point: exactly one new token, the old one revoked after the grace", async () => {
   const w = await tokenWorld({ backend });
   const m = w.manager();
