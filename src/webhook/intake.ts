@@ -481,6 +481,12 @@ export function channelIdFromPath(pathname: string): string | null {
   if (q !== -1) end = q;
   while (end > 0 && pathname.charCodeAt(end - 1) === 47) end--;
   const start = pathname.lastIndexOf("/", end - 1) + 1;
-  const id = pathname.slice(start, end);
-  return /^[A-Za-z0-9._-]{1,64}$/.test(id) ? id : null;
+  if (end - start < 1 || end - start > 64) return null;
+  // A loop, not a regular expression: this runs on every delivery.
+  for (let i = start; i < end; i++) {
+    const c = pathname.charCodeAt(i);
+    const ok = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 46 || c === 95 || c === 45;
+    if (!ok) return null;
+  }
+  return pathname.slice(start, end);
 }

@@ -4,7 +4,7 @@ import { createWebhookHandler } from "../../src/webhook/handler.ts";
 import { MemoryDedup } from "../../src/webhook/dedup.ts";
 import { WebhookConfigError } from "../../src/webhook/errors.ts";
 import type { WebhookEvent } from "../../src/webhook/types.ts";
-import type { RejectInfo } from "../../src/webhook/intake.ts";
+import { channelIdFromPath, type RejectInfo } from "../../src/webhook/intake.ts";
 import { DESTINATION, DOCS_VECTOR, memoryLogger, signedRequest, textEvent } from "./fixtures.ts";
 
 const SECRET_A = "a".repeat(32);
@@ -275,4 +275,25 @@ test("an asynchronous dedup store is used per event; when it fails the event is 
   await handler.drain();
   assert.equal(seen.length, 2, "fail open: processed although it may be a duplicate");
   assert.ok(logger.lines.some((l) => l.level === "error" && l.message.startsWith("webhook de-duplication failed")));
+});
+
+test("channelIdFromPath takes the last path segment when it is 1-64 of [A-Za-z0-9._-], else null", () => {
+  const cases: Array<[string, string | null]> = [
+    ["/webhook/1234567890", "1234567890"],
+    ["/webhook/1234567890/", "1234567890"],
+    ["/webhook/1234567890//?x=1", "1234567890"],
+    ["/hooks/a.b_c-D9", "a.b_c-D9"],
+    ["1234", "1234"],
+    ["/webhook/" + "9".repeat(64), "9".repeat(64)],
+    ["/webhook/" + "9".repeat(65), null],
+    ["/webhook/", "webhook"],
+    ["/", null],
+    ["", null],
+    ["/webhook/12%2034", null],
+    ["/webhook/12 34", null],
+    ["/webhook/ab:cd", null],
+    ["/webhook/\u00e9t\u00e9", null],
+    ["/webhook/1234?", "1234"],
+  ];
+  for (const [path, want] of cases) assert.equal(channelIdFromPath(path), want, path);
 });
