@@ -19,6 +19,7 @@ interface Last {
   token: ManagedToken;
   /** The source's promise it came from; null when it was seen through peek(). */
   promise: Promise<ManagedToken> | null;
+  /** When the source last handed it out (from its memory or anew). */
   at: number;
 }
 
@@ -54,8 +55,12 @@ export class ServeWhileRefreshing implements TokenSource {
   get(channelId: string): Promise<ManagedToken> {
     const p = this.#source.get(channelId);
     const last = this.#last.get(channelId);
-    // Hot path: the source answered from memory with the same promise as last time.
-    if (last !== undefined && last.promise === p) return p;
+    // Hot path: the source answered from memory with the same promise as last time, which
+    // confirms the token again (the source's memory is itself re-checked against the store).
+    if (last !== undefined && last.promise === p) {
+      last.at = this.#now();
+      return p;
+    }
     const track = p.then((token) => {
       this.#last.set(channelId, { token, promise: p, at: this.#now() });
       return token;
@@ -82,14 +87,15 @@ export class ServeWhileRefreshing implements TokenSource {
   }
 
   /**
-   * The source's in-memory token, synchronously (undefined when get() must wait). A token seen
-   * here for the first time is remembered as confirmed now, as get() would have.
+   * The source's in-memory token, synchronously (undefined when get() must wait). The token is
+   * remembered as confirmed now, as get() would have.
    */
   peek(channelId: string): ManagedToken | undefined {
     const token = this.#source.peek?.(channelId);
     if (token === undefined) return undefined;
     const last = this.#last.get(channelId);
-    if (last === undefined || last.token !== token) this.#last.set(channelId, { token, promise: null, at: this.#now() });
+    if (last !== undefined && last.token === token) last.at = this.#now();
+    else this.#last.set(channelId, { token, promise: null, at: this.#now() });
     return token;
   }
 

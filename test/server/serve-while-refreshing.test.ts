@@ -77,3 +77,29 @@ test("peek() answers the source's in-memory token and remembers it for a later b
 test("peek() is undefined for a source without it", () => {
   assert.equal(new ServeWhileRefreshing(new ScriptedSource()).peek("1234567890"), undefined);
 });
+
+test("a token the source keeps handing out from memory stays confirmed: served past maxAge when a later refresh is busy", async () => {
+  let now = 1_000_000;
+  const source = new ScriptedSource();
+  const a = token("a");
+  const same = Promise.resolve(a);
+  source.next = () => same;
+  let inMemory: ManagedToken | undefined = a;
+  const tokens = new ServeWhileRefreshing(Object.assign(source, { peek: () => inMemory }), { waitMs: 5, maxAgeMs: 60_000, now: () => now });
+  await tokens.get("1234567890");
+  // Ten minutes of reads, half through get() and half through peek(), all answered from memory.
+  for (let minute = 1; minute <= 10; minute++) {
+    now += 60_000;
+    if (minute % 2 === 0) await tokens.get("1234567890");
+    else assert.equal(tokens.peek("1234567890"), a);
+  }
+  inMemory = undefined;
+  source.next = () => new Promise(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waited = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("the read waited on the busy source")), 1000)));
+  try {
+    assert.equal((await Promise.race([tokens.get("1234567890"), waited])).keyId, "a");
+  } finally {
+    clearTimeout(timer);
+  }
+});
