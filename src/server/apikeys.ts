@@ -199,8 +199,8 @@ export class ApiKeyAuthenticator {
 /** The key of an `Authorization: Bearer` header, or null when absent or not shaped like a key. */
 function bearerKey(header: string | undefined): string | null {
   if (header === undefined || header.length > 200) return null;
-  const space = header.indexOf(" ");
-  if (space !== 6 || header.slice(0, 6).toLowerCase() !== "bearer") return null;
+  // The usual spelling is checked without allocating; any other case is still accepted.
+  if (!header.startsWith("Bearer ") && header.slice(0, 7).toLowerCase() !== "bearer ") return null;
   const key = header.slice(7).trim();
   return API_KEY_PATTERN.test(key) ? key : null;
 }

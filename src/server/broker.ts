@@ -72,6 +72,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const reads = new ServeWhileRefreshing(manager, serverOptions.now ? { now: serverOptions.now } : {});
   const tokens: TokenService & MaintenanceTarget = {
     get: (channelId) => reads.get(channelId),
+    peek: (channelId) => reads.peek(channelId),
     invalidate: (channelId, keyId) => reads.invalidate(channelId, keyId),
     issue: (channelId, o) => {
       reads.forget(channelId);

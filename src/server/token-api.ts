@@ -56,6 +56,28 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
     throw http;
   };
 
+  /** The answer for a token, built once per token: tokens are immutable and served many times. */
+  const answers = new WeakMap<ManagedToken, { body: string; headers: Record<string, string | number> }>();
+  const answerFor = (token: ManagedToken): { body: string; headers: Record<string, string | number> } => {
+    let answer = answers.get(token);
+    if (answer === undefined) {
+      const body = JSON.stringify({
+        access_token: token.accessToken,
+        token_type: token.tokenType,
+        expires_at: Math.floor(token.expiresAt / 1000),
+        key_id: token.keyId,
+      });
+      const headers = {
+        "content-type": "application/json; charset=utf-8",
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+        "content-length": Buffer.byteLength(body),
+      };
+      answers.set(token, (answer = { body, headers }));
+    }
+    return answer;
+  };
+
   /** Key checks that need no I/O: channel ID shape (400), rate limit (429), scope (403). */
   const admit = (key: ApiKeyRow, channelId: string): void => {
     if (!CHANNEL_ID_PATTERN.test(channelId)) {
@@ -83,19 +105,9 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
       ctx.store.touchApiKey(key.id, now).catch((error: unknown) => ctx.log.warn({ err: String(error) }, "could not record API key use"));
     }
     ok.inc();
-    const body = JSON.stringify({
-      access_token: token.accessToken,
-      token_type: token.tokenType,
-      expires_at: Math.floor(token.expiresAt / 1000),
-      key_id: token.keyId,
-    });
-    res.writeHead(200, {
-      "content-type": "application/json; charset=utf-8",
-      "cache-control": "no-store",
-      "x-content-type-options": "nosniff",
-      "content-length": Buffer.byteLength(body),
-    });
-    res.end(body);
+    const answer = answerFor(token);
+    res.writeHead(200, answer.headers);
+    res.end(answer.body);
   };
 
   /** After the key is known: synchronous when the token is in memory (the common case). */
@@ -105,7 +117,7 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
     } catch (error) {
       refuse(req, error);
     }
-    const token = ctx.tokens.peek?.(channelId);
+    const token = ctx.tokens.peek(channelId);
     if (token !== undefined) return send(res, key, channelId, token);
     return ctx.tokens.get(channelId).then(
       (t) => send(res, key, channelId, t),

@@ -10,6 +10,8 @@ export interface ActorOption {
  * server's routes and scheduler are written (and tested) against this contract alone.
  */
 export interface TokenService extends TokenSource {
+  /** Required here: the token API answers an in-memory token without a promise. */
+  peek(channelId: string): ManagedToken | undefined;
   /** Issues a new token now (dashboard "issue"), superseding the current one. */
   issue(channelId: string, options?: ActorOption): Promise<ManagedToken>;
   /** Revokes one token by key ID, or every token of the channel. */

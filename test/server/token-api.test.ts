@@ -38,12 +38,18 @@ test("no key, malformed header, unknown key and revoked key all get the same 401
   const [a] = t.channels;
   const { id, key } = await testApiKey(t.store, [a!.channelId]);
   assert.equal((await request(tokenUrl(a!.channelId), bearer(key))).status, 200);
+  // The scheme is case-insensitive (RFC 9110 section 11.1); the key itself is not.
+  for (const scheme of ["bearer", "BEARER", "bEaReR"]) {
+    assert.equal((await request(tokenUrl(a!.channelId), { headers: { authorization: `${scheme} ${key}` } })).status, 200, scheme);
+  }
   await revokeApiKey(t.store, id);
   const cases: RequestInit[] = [
     {},
     { headers: { authorization: "Basic Zm9vOmJhcg==" } },
     { headers: { authorization: "Bearer" } },
     { headers: { authorization: "Bearer not-a-key" } },
+    { headers: { authorization: "Bearerx" + "A".repeat(47) } },
+    { headers: { authorization: `Bearer ${"kgy_" + "A".repeat(43)}`.toLowerCase() } },
     bearer("kgy_" + "A".repeat(43)),
   ];
   const bodies = new Set<string>();
