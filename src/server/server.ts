@@ -328,6 +328,7 @@ function webhookOutcome(code: string): string {
     case "ERR_WEBHOOK_INVALID_JSON":
     case "ERR_WEBHOOK_INVALID_BODY": return "bad_request";
     case "ERR_WEBHOOK_METHOD": return "bad_method";
+    case "ERR_WEBHOOK_BUSY": return "busy";
     default: return "error";
   }
 }

@@ -74,6 +74,7 @@ export const WEBHOOK_REJECTION_CODES = {
   ERR_WEBHOOK_INVALID_BODY: 400,
   ERR_WEBHOOK_METHOD: 405,
   ERR_WEBHOOK_UNAVAILABLE: 503,
+  ERR_WEBHOOK_BUSY: 503,
 } as const;
 
 /** One of the rejection codes. */

@@ -75,13 +75,19 @@ export interface WebhookOptions {
   logger?: Logger;
   /** Deliveries processed at the same time (default 32); events of one delivery run in order. */
   concurrency?: number;
+  /**
+   * Deliveries accepted but not yet handled, at most (default 10,000). Past it, a new delivery is
+   * answered 503 `ERR_WEBHOOK_BUSY` (LINE redelivers it when redelivery is on) instead of growing
+   * memory without bound while handlers or the dedup store lag behind.
+   */
+  maxPending?: number;
   /** How long a looked-up secret is reused (default 10 s; 0 looks up every request). */
   secretCacheMs?: number;
 }
 
 const KNOWN_OPTIONS = new Set([
   "channelSecret", "channelId", "secretFor", "dedup", "dedupTtlMs", "maxBodyBytes", "bot", "onEvent",
-  "onReject", "onAccept", "logger", "concurrency", "secretCacheMs", "channelIdFrom", "bodyTimeoutMs",
+  "onReject", "onAccept", "logger", "concurrency", "maxPending", "secretCacheMs", "channelIdFrom", "bodyTimeoutMs",
 ]);
 
 /** A response decided by the intake: status and a JSON body. */
@@ -99,6 +105,7 @@ const MESSAGES: Record<WebhookRejectionCode, string> = {
   ERR_WEBHOOK_INVALID_BODY: "The signed body is not a webhook object with an events array.",
   ERR_WEBHOOK_METHOD: "Webhooks are delivered with POST.",
   ERR_WEBHOOK_UNAVAILABLE: "The webhook receiver cannot look up the channel right now; LINE may redeliver later.",
+  ERR_WEBHOOK_BUSY: "The webhook receiver has too many deliveries waiting to be handled; LINE may redeliver later.",
 };
 
 const REJECTIONS = Object.fromEntries(
@@ -138,6 +145,8 @@ interface Job {
   destination: string;
   events: unknown[];
   info?: DeliveryInfo;
+  /** Per event, after the duplicate check: whether to deliver it. */
+  fresh?: boolean[];
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
@@ -194,6 +203,7 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
   const maxBodyBytes = positiveInt("maxBodyBytes", options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES);
   const dedupTtlMs = positiveInt("dedupTtlMs", options.dedupTtlMs, DEFAULT_DEDUP_TTL_MS);
   const concurrency = positiveInt("concurrency", options.concurrency, 32);
+  const maxPending = positiveInt("maxPending", options.maxPending, 10_000);
   const secretCacheMs = positiveInt("secretCacheMs", options.secretCacheMs, 10_000, true);
   const logger = options.logger ?? defaultLogger;
   const decode = runtime.decode ?? webUtf8Decoder;
@@ -241,12 +251,19 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
     return outcome;
   }
 
-  // --- the queue: events run after the response, deliveries in parallel up to `concurrency` ---
+  // --- the queue: events run after the response, in two stages. Duplicate checks start for
+  // every accepted delivery at once (a shared store batches them; they must not wait for a
+  // handler slot, or a store round trip per delivery would cap the intake's rate). Checked
+  // deliveries then run their handlers, at most `concurrency` at once, each one's events in order.
   const queue: Job[] = [];
   let head = 0;
+  const ready: Job[] = [];
+  let readyHead = 0;
+  let checking = 0;
   let running = 0;
   let scheduled = false;
   let idleWaiters: Array<() => void> = [];
+  let lastBusyWarning = -Infinity;
   // After the current I/O callbacks, so the response is on its way before handlers start; a
   // macrotask either way, never a microtask. setImmediate where the runtime has it (cheaper than
   // a timer and no 1 ms floor, so parsed bodies die young), else setTimeout.
@@ -261,31 +278,55 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
     later(pump);
   }
 
+  function pending(): number {
+    return queue.length - head + checking + (ready.length - readyHead) + running;
+  }
+
   function pump(): void {
     scheduled = false;
-    while (running < concurrency && head < queue.length) {
+    while (head < queue.length) {
       const job = queue[head]!;
       queue[head++] = undefined as unknown as Job;
-      running++;
-      const pending = step(job, 0);
-      if (pending === undefined) running--;
-      else pending.then(done);
+      const marks = check(job);
+      if (marks === undefined) ready.push(job);
+      else {
+        checking++;
+        marks.then(checked(job));
+      }
     }
-    if (head === queue.length) {
-      queue.length = 0;
-      head = 0;
+    queue.length = 0;
+    head = 0;
+    while (running < concurrency && readyHead < ready.length) {
+      const job = ready[readyHead]!;
+      ready[readyHead++] = undefined as unknown as Job;
+      running++;
+      const busy = run(job, 0);
+      if (busy === undefined) running--;
+      else busy.then(done);
+    }
+    if (readyHead === ready.length) {
+      ready.length = 0;
+      readyHead = 0;
     }
     settleIdle();
   }
 
+  function checked(job: Job): () => void {
+    return () => {
+      checking--;
+      ready.push(job);
+      schedule();
+    };
+  }
+
   function done(): void {
     running--;
-    if (head < queue.length) schedule();
+    if (readyHead < ready.length) schedule();
     else settleIdle();
   }
 
   function settleIdle(): void {
-    if (running === 0 && head >= queue.length && !scheduled && idleWaiters.length > 0) {
+    if (pending() === 0 && !scheduled && idleWaiters.length > 0) {
       const waiters = idleWaiters;
       idleWaiters = [];
       for (const w of waiters) w();
@@ -309,58 +350,71 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
   }
 
   /**
-   * Handles job.events from index `i` on, in order. Runs synchronously as long as nothing is
-   * asynchronous (the in-memory dedup, duplicates, sync handlers) and returns undefined; returns
-   * a promise (that never rejects) from the first asynchronous step on.
+   * Decides job.fresh: which events to deliver (well-formed, and not seen before when they carry
+   * a webhookEventId). Undefined when decided synchronously (the in-memory dedup), else a promise
+   * that never rejects.
    */
-  function step(job: Job, i: number): Promise<void> | undefined {
+  function check(job: Job): Promise<unknown> | undefined {
     const events = job.events;
-    for (; i < events.length; i++) {
+    const fresh: boolean[] = (job.fresh = new Array<boolean>(events.length).fill(false));
+    let waits: Array<Promise<void>> | undefined;
+    for (let i = 0; i < events.length; i++) {
       const raw = events[i];
       if (raw === null || typeof raw !== "object" || Array.isArray(raw)) continue;
       const event = raw as WebhookEvent;
       if (typeof event.type !== "string") continue;
       const id = event.webhookEventId;
-      if (typeof id === "string" && id.length > 0) {
-        const key = `webhook:${job.channelId}:${id}`;
-        if (memoryDedup !== null) {
-          if (!memoryDedup.markOnceSync(key, dedupTtlMs)) {
-            duplicate(job, id);
-            continue;
-          }
-        } else {
-          const next = i;
-          let marked: Promise<boolean>;
-          try {
-            marked = dedup.markOnce(key, dedupTtlMs);
-          } catch (err) {
-            marked = Promise.reject(err);
-          }
-          return marked.then(
-            (fresh) => {
-              if (fresh) return deliverThen(job, event, next);
-              duplicate(job, id);
-              return step(job, next + 1);
-            },
-            (err: unknown) => {
-              dedupFailed(job, id, err);
-              return deliverThen(job, event, next);
-            },
-          );
-        }
+      if (typeof id !== "string" || id.length === 0) {
+        fresh[i] = true;
+        continue;
       }
-      const pending = deliver(job, event);
-      if (pending !== undefined) {
+      const key = `webhook:${job.channelId}:${id}`;
+      if (memoryDedup !== null) {
+        if (memoryDedup.markOnceSync(key, dedupTtlMs)) fresh[i] = true;
+        else duplicate(job, id);
+        continue;
+      }
+      let marked: Promise<boolean>;
+      try {
+        marked = dedup.markOnce(key, dedupTtlMs);
+      } catch (err) {
+        marked = Promise.reject(err);
+      }
+      const at = i;
+      (waits ??= []).push(
+        marked.then(
+          (isFresh) => {
+            if (isFresh) fresh[at] = true;
+            else duplicate(job, id);
+          },
+          (err: unknown) => {
+            dedupFailed(job, id, err);
+            fresh[at] = true;
+          },
+        ),
+      );
+    }
+    if (waits === undefined) return undefined;
+    return waits.length === 1 ? waits[0] : Promise.all(waits);
+  }
+
+  /**
+   * Delivers job's fresh events from index `i` on, in order. Runs synchronously as long as the
+   * handlers do and returns undefined; returns a promise (that never rejects) from the first
+   * asynchronous handler on.
+   */
+  function run(job: Job, i: number): Promise<void> | undefined {
+    const events = job.events;
+    const fresh = job.fresh!;
+    for (; i < events.length; i++) {
+      if (!fresh[i]) continue;
+      const busy = deliver(job, events[i] as WebhookEvent);
+      if (busy !== undefined) {
         const next = i + 1;
-        return pending.then(() => step(job, next));
+        return busy.then(() => run(job, next));
       }
     }
     return undefined;
-  }
-
-  function deliverThen(job: Job, event: WebhookEvent, i: number): Promise<void> | undefined {
-    const pending = deliver(job, event);
-    return pending === undefined ? step(job, i + 1) : pending.then(() => step(job, i + 1));
   }
 
   /** Calls the handler; a promise (never rejecting) only when the handler returned one. */
@@ -395,6 +449,15 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
     const { events, destination } = parsed as { events?: unknown; destination?: unknown };
     if (!Array.isArray(events)) return reject(channelId, "ERR_WEBHOOK_INVALID_BODY");
     if (events.length > 0) {
+      if (pending() >= maxPending) {
+        // One line per 10 s at most: an overload must not also flood the logs.
+        const now = Date.now();
+        if (now - lastBusyWarning >= 10_000) {
+          lastBusyWarning = now;
+          logger.warn({ channelId, pending: pending(), maxPending }, "webhook deliveries refused with 503: too many waiting to be handled");
+        }
+        return reject(channelId, "ERR_WEBHOOK_BUSY");
+      }
       queue.push({ channelId, destination: typeof destination === "string" ? destination : "", events });
       schedule();
     }
@@ -453,12 +516,12 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
     },
     /** Resolves once every queued event has been handled (for shutdown and tests). */
     drain(): Promise<void> {
-      if (running === 0 && head >= queue.length && !scheduled) return Promise.resolve();
+      if (pending() === 0 && !scheduled) return Promise.resolve();
       return new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
-    /** Deliveries waiting or running. */
+    /** Deliveries accepted and not yet handled: waiting, being checked for duplicates, or running. */
     get pending(): number {
-      return running + (queue.length - head);
+      return pending();
     },
   };
 }

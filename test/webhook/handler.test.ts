@@ -277,6 +277,68 @@ test("an asynchronous dedup store is used per event; when it fails the event is 
   assert.ok(logger.lines.some((l) => l.level === "error" && l.message.startsWith("webhook de-duplication failed")));
 });
 
+test("duplicate checks of every accepted delivery start at once; only handlers wait for a concurrency slot", async () => {
+  const waiting: Array<() => void> = [];
+  // A shared store whose answers the test releases: every call made so far is visible in `waiting`.
+  const store = { markOnce: () => new Promise<boolean>((resolve) => waiting.push(() => resolve(true))) };
+  const handled: string[] = [];
+  let unblock!: () => void;
+  const blocked = new Promise<void>((r) => (unblock = r));
+  const { handler } = setup({
+    dedup: store,
+    concurrency: 1,
+    onEvent: async (event) => {
+      handled.push((event as { message: { text: string } }).message.text);
+      await blocked;
+    },
+  });
+  for (let i = 0; i < 5; i++) {
+    assert.equal((await handler(await signedRequest(SECRET_A, body([textEvent(`m${i}`)]), { url: urlOf("1111111111") }))).status, 200);
+  }
+  await new Promise((r) => setImmediate(r));
+  assert.equal(waiting.length, 5, "all five duplicate checks were asked for before any was answered");
+  for (const release of waiting.splice(0)) release();
+  for (let i = 0; i < 10 && handled.length === 0; i++) await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(handled.length, 1, "one slot: one handler running");
+  assert.equal(handler.pending, 5);
+  unblock();
+  await handler.drain();
+  assert.deepEqual([...handled].sort(), ["m0", "m1", "m2", "m3", "m4"]);
+});
+
+test("past maxPending deliveries waiting, a new one gets 503 ERR_WEBHOOK_BUSY (warned once) and nothing accepted is lost", async () => {
+  let unblock!: () => void;
+  const blocked = new Promise<void>((r) => (unblock = r));
+  const handled: string[] = [];
+  const { handler, rejects, logger } = setup({
+    concurrency: 1,
+    maxPending: 3,
+    onEvent: async (event) => {
+      handled.push((event as { message: { text: string } }).message.text);
+      await blocked;
+    },
+  });
+  const send = async (text: string) => handler(await signedRequest(SECRET_A, body([textEvent(text)]), { url: urlOf("1111111111") }));
+  for (const t of ["a", "b", "c"]) assert.equal((await send(t)).status, 200);
+  for (const t of ["d", "e"]) {
+    const busy = await send(t);
+    assert.equal(busy.status, 503);
+    assert.equal(((await busy.json()) as { error: string }).error, "ERR_WEBHOOK_BUSY");
+  }
+  // LINE's connectivity check (no events) is still answered 200.
+  assert.equal((await handler(await signedRequest(SECRET_A, body([]), { url: urlOf("1111111111") }))).status, 200);
+  assert.equal(rejects.filter((r) => r.code === "ERR_WEBHOOK_BUSY").length, 2);
+  assert.equal(logger.lines.filter((l) => l.level === "warn" && l.message.includes("too many waiting")).length, 1);
+  unblock();
+  await handler.drain();
+  assert.deepEqual([...handled].sort(), ["a", "b", "c"]);
+  assert.equal((await send("f")).status, 200, "accepting again once handlers caught up");
+  await handler.drain();
+  assert.deepEqual([...handled].sort(), ["a", "b", "c", "f"]);
+  assert.throws(() => createWebhookHandler({ channelSecret: SECRET_A, maxPending: 0 }), WebhookConfigError);
+});
+
 test("channelIdFromPath takes the last path segment when it is 1-64 of [A-Za-z0-9._-], else null", () => {
   const cases: Array<[string, string | null]> = [
     ["/webhook/1234567890", "1234567890"],
