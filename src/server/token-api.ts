@@ -32,12 +32,12 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
    * A key the cache cannot answer for: one store read, unless this address keeps sending bad keys
    * and this key was never found good (so a flood from behind the same proxy spares known keys).
    */
-  const lookUp = (req: IncomingMessage): Promise<ApiKeyRow> => {
+  const lookUp = (req: IncomingMessage, header: string | undefined): Promise<ApiKeyRow> => {
     const wait = ctx.authFailureLimiter.peek(req.socket.remoteAddress ?? "?");
-    if (wait > 0 && !ctx.apiKeys.knownGood(req.headers.authorization)) {
+    if (wait > 0 && !ctx.apiKeys.knownGood(header)) {
       return Promise.reject(new HttpError(429, "ERR_RATE_LIMITED", `too many requests with bad API keys from this address; retry after ${wait} s`, { headers: { "retry-after": String(wait) } }));
     }
-    return ctx.apiKeys.authenticate(req.headers.authorization);
+    return ctx.apiKeys.authenticate(header);
   };
 
   /** A refusal before the token is read: counted, and a bad key counts against its address. */
@@ -130,16 +130,31 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
     // HEAD would hand out nothing yet spend the rate limit and record a use.
     if (req.method === "HEAD") throw new HttpError(405, "ERR_METHOD_NOT_ALLOWED", "use GET to read a token", { headers: { allow: "GET" } });
     const channelId = params["channelId"]!;
+    const header = authorizationOf(req);
     let key: ApiKeyRow | undefined;
     try {
-      key = ctx.apiKeys.cached(req.headers.authorization);
+      key = ctx.apiKeys.cached(header);
     } catch (error) {
       refuse(req, error);
     }
     if (key !== undefined) return serve(req, res, key, channelId);
-    return lookUp(req).then(
+    return lookUp(req, header).then(
       (k) => serve(req, res, k, channelId),
       (error: unknown) => refuse(req, error),
     );
   });
+}
+
+/**
+ * The Authorization header, or undefined (answered like a missing key) when it was sent more
+ * than once: Node keeps the first, and a proxy in front may have checked another.
+ */
+function authorizationOf(req: IncomingMessage): string | undefined {
+  const raw = req.rawHeaders;
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 13 && name.toLowerCase() === "authorization" && ++seen > 1) return undefined;
+  }
+  return req.headers.authorization;
 }

@@ -192,3 +192,24 @@ async function createApiKeyRow(store: Store): Promise<string> {
   await store.putChannel({ channelId: "1234567890", kid: "k", privateKey: "v1.x.y.z", channelSecret: "v1.x.y.z", policy: {}, createdAt: 0, updatedAt: 0 });
   return (await createApiKey(store, { channels: ["1234567890"] })).key;
 }
+
+test("two Authorization headers get the same 401 as a missing key, whichever comes first", async () => {
+  const [a] = t.channels;
+  const { key } = await testApiKey(t.store, [a!.channelId]);
+  const { request: httpRequest } = await import("node:http");
+  const send = (values: string[]) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(tokenUrl(a!.channelId), { headers: { authorization: values } }, (res) => {
+        let body = "";
+        res.setEncoding("utf8").on("data", (d: string) => (body += d)).on("end", () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on("error", reject).end();
+    });
+  assert.equal((await send([`Bearer ${key}`])).status, 200, "one header: served");
+  const missing = await request(tokenUrl(a!.channelId));
+  for (const values of [[`Bearer ${key}`, "Bearer nope"], ["Bearer nope", `Bearer ${key}`], [`Bearer ${key}`, `Bearer ${key}`]]) {
+    const r = await send(values);
+    assert.equal(r.status, 401, values.join(" | "));
+    assert.equal(r.body, missing.text);
+  }
+});
