@@ -199,13 +199,14 @@ test("two Authorization headers get the same 401 as a missing key, whichever com
   const { request: httpRequest } = await import("node:http");
   const send = (values: string[]) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpRequest(tokenUrl(a!.channelId), { headers: { authorization: values } }, (res) => {
+      const req = httpRequest(tokenUrl(a!.channelId), { headers: ["Host", new URL(t.url).host, ...values.flatMap((v) => ["Authorization", v])] }, (res) => {
         let body = "";
         res.setEncoding("utf8").on("data", (d: string) => (body += d)).on("end", () => resolve({ status: res.statusCode!, body }));
       });
       req.on("error", reject).end();
     });
-  assert.equal((await send([`Bearer ${key}`])).status, 200, "one header: served");
+  const one = await send([`Bearer ${key}`]);
+  assert.equal(one.status, 200, `one header: served (${one.status} ${one.body})`);
   const missing = await request(tokenUrl(a!.channelId));
   for (const values of [[`Bearer ${key}`, "Bearer nope"], ["Bearer nope", `Bearer ${key}`], [`Bearer ${key}`, `Bearer ${key}`]]) {
     const r = await send(values);
