@@ -61,6 +61,13 @@ function body(i: number): string {
   return JSON.stringify({ destination: "U8e742f61d673b39c7fff3cecb7536ef0", events: [event] });
 }
 
+/** The peers' signature check: node:crypto HMAC over the raw bytes, length guard, constant time. */
+function signed(raw: Buffer, header: string | string[] | undefined): boolean {
+  const expected = Buffer.from(createHmac("sha256", SECRET).update(raw).digest("base64"));
+  const given = Buffer.from(typeof header === "string" ? header : "");
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
 function requests(): Array<{ body: string; signature: string }> {
   return Array.from({ length: BODIES }, (_, i) => {
     const b = body(i);
@@ -79,10 +86,7 @@ async function serve(variant: Variant): Promise<void> {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
-        const sig = req.headers["x-line-signature"];
-        const expected = Buffer.from(createHmac("sha256", SECRET).update(Buffer.concat(chunks)).digest("base64"));
-        const given = Buffer.from(typeof sig === "string" ? sig : "");
-        res.statusCode = given.length === expected.length && timingSafeEqual(given, expected) ? 200 : 401;
+        res.statusCode = signed(Buffer.concat(chunks), req.headers["x-line-signature"]) ? 200 : 401;
         res.end();
       });
     };
@@ -93,10 +97,7 @@ async function serve(variant: Variant): Promise<void> {
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
         const raw = Buffer.concat(chunks);
-        const sig = req.headers["x-line-signature"];
-        const expected = Buffer.from(createHmac("sha256", SECRET).update(raw).digest("base64"));
-        const given = Buffer.from(typeof sig === "string" ? sig : "");
-        if (given.length !== expected.length || !timingSafeEqual(given, expected)) res.statusCode = 401;
+        if (!signed(raw, req.headers["x-line-signature"])) res.statusCode = 401;
         else {
           try {
             enqueue((JSON.parse(raw.toString("utf8")) as { events: Array<{ webhookEventId: string }> }).events);
@@ -186,10 +187,7 @@ async function serveFastify(enqueue: (events: Array<{ webhookEventId: string }>)
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
   app.post("/webhook/:channelId", async (request, reply) => {
     const body = request.body as Buffer;
-    const sig = request.headers["x-line-signature"];
-    const expected = Buffer.from(createHmac("sha256", SECRET).update(body).digest("base64"));
-    const given = Buffer.from(typeof sig === "string" ? sig : "");
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return reply.code(401).send();
+    if (!signed(body, request.headers["x-line-signature"])) return reply.code(401).send();
     let parsed: { events?: Array<{ webhookEventId: string }> };
     try {
       parsed = JSON.parse(body.toString("utf8"));

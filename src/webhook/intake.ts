@@ -255,8 +255,8 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
   // every accepted delivery at once (a shared store batches them; they must not wait for a
   // handler slot, or a store round trip per delivery would cap the intake's rate). Checked
   // deliveries then run their handlers, at most `concurrency` at once, each one's events in order.
+  // Accepted deliveries; pump() takes them all at once, so no read index is needed here.
   const queue: Job[] = [];
-  let head = 0;
   const ready: Job[] = [];
   let readyHead = 0;
   let checking = 0;
@@ -279,14 +279,12 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
   }
 
   function pending(): number {
-    return queue.length - head + checking + (ready.length - readyHead) + running;
+    return queue.length + checking + (ready.length - readyHead) + running;
   }
 
   function pump(): void {
     scheduled = false;
-    while (head < queue.length) {
-      const job = queue[head]!;
-      queue[head++] = undefined as unknown as Job;
+    for (const job of queue) {
       const marks = check(job);
       if (marks === undefined) ready.push(job);
       else {
@@ -295,7 +293,6 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
       }
     }
     queue.length = 0;
-    head = 0;
     while (running < concurrency && readyHead < ready.length) {
       const job = ready[readyHead]!;
       ready[readyHead++] = undefined as unknown as Job;

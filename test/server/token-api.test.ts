@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { request, startTestBroker, testApiKey, type TestBroker } from "./helpers.ts";
 import { tokenLedger } from "../helpers/emulator.ts";
 import { randomBytes } from "node:crypto";
+import { request as httpRequest } from "node:http";
 import { ApiKeyAuthenticator, createApiKey, revokeApiKey } from "../../src/server/apikeys.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import type { Store } from "../../src/store/types.ts";
@@ -196,7 +197,6 @@ async function createApiKeyRow(store: Store): Promise<string> {
 test("two Authorization headers get the same 401 as a missing key, whichever comes first", async () => {
   const [a] = t.channels;
   const { key } = await testApiKey(t.store, [a!.channelId]);
-  const { request: httpRequest } = await import("node:http");
   const send = (values: string[]) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpRequest(tokenUrl(a!.channelId), { headers: ["Host", new URL(t.url).host, ...values.flatMap((v) => ["Authorization", v])] }, (res) => {
