@@ -7,7 +7,7 @@ export type WebhookOutcome = "accepted" | "bad_signature" | "too_large" | "bad_r
 /** Source of per-channel gauges, read at scrape time. */
 export interface ChannelGaugeSource {
   /** Channel id → seconds until the current token expires (absent when none) and budget left. */
-  channelGauges(): Promise<Array<{ channelId: string; secondsToExpiry: number | null; budgetLeft: number }>>;
+  channelGauges(): Promise<Array<{ channelId: string; secondsToExpiry: number | null; budgetLeft: number | null }>>;
 }
 
 /**
@@ -73,7 +73,7 @@ export class ServerMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const g of (await self.#gauges())) this.set({ channel: g.channelId }, g.budgetLeft);
+        for (const g of (await self.#gauges())) if (g.budgetLeft !== null) this.set({ channel: g.channelId }, g.budgetLeft);
       },
     });
     this.observer = {
@@ -95,8 +95,8 @@ export class ServerMetrics {
   }
 
   // Both gauges read the same snapshot within one scrape.
-  #pending: Promise<Array<{ channelId: string; secondsToExpiry: number | null; budgetLeft: number }>> | null = null;
-  #gauges(): Promise<Array<{ channelId: string; secondsToExpiry: number | null; budgetLeft: number }>> {
+  #pending: Promise<Array<{ channelId: string; secondsToExpiry: number | null; budgetLeft: number | null }>> | null = null;
+  #gauges(): Promise<Array<{ channelId: string; secondsToExpiry: number | null; budgetLeft: number | null }>> {
     if (this.#source === null) return Promise.resolve([]);
     if (this.#pending === null) {
       this.#pending = this.#source.channelGauges().catch(() => []);

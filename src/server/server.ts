@@ -161,7 +161,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         try {
           const s = await tokens.status(row.channelId);
           const current = s.tokens.filter((t) => t.state === "valid").sort((a, b) => b.expiresAt - a.expiresAt)[0];
-          return { channelId: row.channelId, secondsToExpiry: current ? Math.max(0, (current.expiresAt - at) / 1000) : null, budgetLeft: s.budgetLimit - s.budgetUsed };
+          return { channelId: row.channelId, secondsToExpiry: current ? Math.max(0, (current.expiresAt - at) / 1000) : null, budgetLeft: s.budgetLimit === null ? null : s.budgetLimit - s.budgetUsed };
         } catch {
           return { channelId: row.channelId, secondsToExpiry: null, budgetLeft: 0 };
         }

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ManagedToken } from "../tokens/types.ts";
 import type { ApiKeyRow } from "../store/types.ts";
 import type { ServerContext } from "./context.ts";
-import type { Router } from "./router.ts";
+import type { RouteHandler, Router } from "./router.ts";
 import { CHANNEL_ID_PATTERN } from "./apikeys.ts";
 import { HttpError } from "./errors.ts";
 import { toHttpError } from "./context.ts";
@@ -11,7 +11,8 @@ import { toHttpError } from "./context.ts";
 const USE_RECORD_MS = 60_000;
 
 /**
- * Mounts `GET /v1/channels/{channelId}/token`: Bearer API key (401), channel ID shape (400),
+ * Mounts `GET /v1/channels/{id}/token` and, for any kind of credential, `GET /v1/credentials/{id}/token`:
+ * Bearer API key (401), credential ID shape (400),
  * per-key rate limit (429 + Retry-After), scope (403, the same for channels that do not exist),
  * then the managed token as `{access_token, token_type, expires_at, key_id}` with
  * `Cache-Control: no-store`. `expires_at` is epoch seconds.
@@ -126,10 +127,10 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
   };
 
   // Not an async function: a cached key and an in-memory token are answered without a promise.
-  router.add("GET", "/v1/channels/:channelId/token", ({ req, res, params }) => {
+  const route: RouteHandler = ({ req, res, params }) => {
     // HEAD would hand out nothing yet spend the rate limit and record a use.
     if (req.method === "HEAD") throw new HttpError(405, "ERR_METHOD_NOT_ALLOWED", "use GET to read a token", { headers: { allow: "GET" } });
-    const channelId = params["channelId"]!;
+    const channelId = params["id"]!;
     const header = authorizationOf(req);
     let key: ApiKeyRow | undefined;
     try {
@@ -142,7 +143,10 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
       (k) => serve(req, res, k, channelId),
       (error: unknown) => refuse(req, error),
     );
-  });
+  };
+  router.add("GET", "/v1/channels/:id/token", route);
+  // The same for any kind of credential (a LINE channel is one).
+  router.add("GET", "/v1/credentials/:id/token", route);
 }
 
 /**

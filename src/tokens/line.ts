@@ -5,16 +5,16 @@
  */
 import { LineHttp } from "../clients/line/http.ts";
 import { resolveLineConfig, type LineClientOptions } from "../clients/line/options.ts";
-import { issueChannelToken, listValidKeyIds, revokeChannelToken } from "../clients/line/tokens.ts";
+import { issueChannelToken, issueStatelessToken, listValidKeyIds, revokeChannelToken } from "../clients/line/tokens.ts";
 import { importAssertionKey, type AssertionKey } from "../core/keys/import.ts";
 import type { Channel } from "../store/registry.ts";
-import type { IssuedToken, LineTokenApi } from "./upstream.ts";
+import type { IssuedToken, LineStatelessApi, LineTokenApi } from "./upstream.ts";
 
 /** Options of {@link lineTokenApi}: the LINE client's, with one attempt per call unless `retry` says otherwise. */
 export type LineTokenApiOptions = LineClientOptions;
 
 /**
- * Builds the LINE token endpoints the TokenManager calls. The base URL comes from `baseUrl`, else
+ * Builds the LINE token endpoints the credential kinds call (v2.1 and stateless). The base URL comes from `baseUrl`, else
  * `KAGIYA_LINE_API_BASE`, else https://api.line.me.
  *
  * @example
@@ -23,7 +23,7 @@ export type LineTokenApiOptions = LineClientOptions;
  * const manager = new TokenManager({ registry, line, now: clock });
  * ```
  */
-export function lineTokenApi(options: LineTokenApiOptions = {}): LineTokenApi {
+export function lineTokenApi(options: LineTokenApiOptions = {}): LineTokenApi & LineStatelessApi {
   const http = new LineHttp(resolveLineConfig({ ...options, retry: { maxAttempts: 1, ...options.retry } }));
   const keys = new WeakMap<Channel, Promise<AssertionKey>>();
   const keyOf = (channel: Channel): Promise<AssertionKey> => {
@@ -46,6 +46,13 @@ export function lineTokenApi(options: LineTokenApiOptions = {}): LineTokenApi {
     async validKeyIds(channel: Channel): Promise<string[]> {
       const privateKey = await keyOf(channel);
       return (await listValidKeyIds(http, { channelId: channel.channelId, kid: channel.kid, privateKey })).kids;
+    },
+    async issueStateless(channel: Channel, by: "assertion" | "secret") {
+      const creds = by === "secret"
+        ? { channelId: channel.channelId, channelSecret: channel.channelSecret }
+        : { channelId: channel.channelId, kid: channel.kid, privateKey: await keyOf(channel) };
+      const t = await issueStatelessToken(http, creds);
+      return { accessToken: t.access_token, expiresIn: t.expires_in };
     },
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { ChannelRegistry } from "../store/registry.ts";
 import type { TokenObserver } from "./types.ts";
+import type { CredentialKind } from "./kind.ts";
 import type { LineTokenApi } from "./upstream.ts";
 
 /** Options of {@link TokenManager}. Durations in ms unless the name says otherwise. */
@@ -16,6 +17,11 @@ export interface TokenManagerOptions {
    * LINE client, one attempt per call).
    */
   line?: LineTokenApi;
+  /**
+   * More credential kinds, beside the built-in ones (`src/kinds/`); one with a built-in's name
+   * replaces it.
+   */
+  kinds?: CredentialKind[];
   /** LINE API origin when `line` is not given (default `KAGIYA_LINE_API_BASE`, else https://api.line.me). */
   lineApiBase?: string;
   /** Clock, epoch ms (default `Date.now`). Every expiry, refresh and backoff decision reads it. */
@@ -51,8 +57,11 @@ export type IssueReason = "cold" | "refresh" | "invalidated" | "manual";
 export interface RevokeReport {
   channelId: string;
   revoked: string[];
-  /** Rows not revoked and why (an orphan has no token text to revoke with). */
-  skipped: Array<{ keyId: string; reason: string }>;
+  /**
+   * Rows not revoked and why: `orphan` (kagiya never held its text), `unrevocable` (the kind's
+   * tokens lapse at expiry instead), `failed` (the provider call failed; try again).
+   */
+  skipped: Array<{ keyId: string; reason: string; cause: "orphan" | "unrevocable" | "failed" }>;
 }
 
 /** What {@link TokenManager.maintain} did for one channel. */

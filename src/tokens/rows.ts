@@ -1,15 +1,13 @@
 /**
  * Token rows as the TokenManager reads them: which one may be served, how many count against
- * LINE's limit, and the frozen token handed to callers.
+ * the provider's cap, and the frozen token handed to callers.
  *
  * @module
  */
 import type { TokenRow } from "../store/types.ts";
-import { LINE_TOKEN_LIMITS, type TokenPolicy } from "./policy.ts";
+import type { TokenPolicy } from "./policy.ts";
 import type { ManagedToken } from "./types.ts";
 
-/** Orphans carry no expiry from LINE: count them for the longest life LINE grants. */
-export const ORPHAN_LIFETIME_MS = LINE_TOKEN_LIMITS.maxLifetimeSeconds * 1000;
 /** Rows are kept this long after they expire (for `token list`), then pruned by maintain(). */
 export const PRUNE_AFTER_MS = 24 * 3600 * 1000;
 
@@ -19,7 +17,7 @@ export function usableRow(row: TokenRow | null, policy: TokenPolicy, now: number
   return now < row.expiresAt - policy.minRemainingSeconds * 1000 ? row : null;
 }
 
-/** Tokens that count against LINE's 30 per channel: not revoked and not expired (orphans included). */
+/** Tokens that count against a provider's cap: not revoked and not expired (orphans included). */
 export function countLive(rows: TokenRow[], now: number): number {
   let n = 0;
   for (const r of rows) if (r.state !== "revoked" && r.expiresAt > now) n++;

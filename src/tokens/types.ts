@@ -30,12 +30,16 @@ export interface ReconcileReport {
   budgetLeft: number;
 }
 
-/** A channel's token situation, for the dashboard, metrics and `token list`. */
+/** A credential's token situation, for the dashboard, metrics and `token list`. */
 export interface ChannelTokenStatus {
   channelId: string;
-  tokens: Array<{ keyId: string; state: string; issuedAt: number; expiresAt: number; refreshAt: number }>;
+  /** The credential's kind (e.g. "line-v2.1"); null when it is no longer registered. */
+  kind: string | null;
+  tokens: Array<{ keyId: string; state: string; issuedAt: number; expiresAt: number; refreshAt: number; revokeAt: number | null }>;
+  /** Live tokens (not revoked, not expired; orphans included). */
   budgetUsed: number;
-  budgetLimit: number;
+  /** The provider's cap per credential (LINE v2.1: 30); null when the kind has none. */
+  budgetLimit: number | null;
   lastRefreshAt: number | null;
   lastError: { at: number; code: string; message: string } | null;
 }

@@ -22,6 +22,11 @@ export interface LineTokenApi {
   validKeyIds(channel: Channel): Promise<string[]>;
 }
 
+/** LINE's stateless token endpoint (`POST /oauth2/v3/token`), by JWT assertion or by channel secret. */
+export interface LineStatelessApi {
+  issueStateless(channel: Channel, by: "assertion" | "secret"): Promise<{ accessToken: string; expiresIn: number }>;
+}
+
 /** An upstream failure as the manager reasons about it. Never holds a secret. */
 export interface UpstreamFailure {
   code: string;
@@ -30,8 +35,6 @@ export interface UpstreamFailure {
   ambiguous: boolean;
   /** LINE asked us to wait this long (Retry-After), ms. */
   retryAfterMs: number | null;
-  /** LINE refused because the channel already has 30 valid tokens. */
-  capReached: boolean;
 }
 
 /**
@@ -53,6 +56,5 @@ export function classifyFailure(error: unknown): UpstreamFailure {
     message: known && typeof e.message === "string" ? e.message : "the request to LINE failed",
     ambiguous: known ? e.ambiguous === true : true,
     retryAfterMs: typeof e.retryAfterMs === "number" && Number.isFinite(e.retryAfterMs) ? Math.max(0, e.retryAfterMs) : null,
-    capReached: code === "ERR_LINE_TOKEN_LIMIT",
   };
 }

@@ -151,7 +151,7 @@ const remove: Command = async (argv, io) => {
     if (!flags["keep-tokens"]) {
       // Revoke first: a token kagiya forgets stays valid at LINE and counts against the cap.
       const report = await ctx.manager.revoke(channelId, "all", { actor: "cli" });
-      const failed = report.skipped.filter((s) => !s.reason.startsWith("orphan"));
+      const failed = report.skipped.filter((s) => s.cause === "failed");
       if (failed.length > 0) {
         throw new KagiyaError("ERR_TOKEN_REVOKE_FAILED", `could not revoke ${failed.length} token(s) of channel ${channelId} (${failed[0]!.reason}); nothing removed. Retry, or pass --keep-tokens to remove anyway`);
       }

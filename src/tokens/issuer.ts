@@ -1,0 +1,236 @@
+/**
+ * Finding or issuing a credential's token: memory, then the store, then the provider, once per
+ * refresh point across every process sharing the store (in-process single flight, the store's
+ * issue lock, and `commitToken`'s generation compare-and-set, which is what keeps a stalled issuer
+ * from overwriting a newer token).
+ *
+ * @module
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { KagiyaError } from "../core/errors.ts";
+import { ChannelNotFoundError } from "../store/errors.ts";
+import type { CurrentToken, Lock, TokenRow } from "../store/types.ts";
+import { clearBackoff, clearIssueIntent, getBackoff, getIssueIntent, setBackoff, setIssueIntent } from "./coordination.ts";
+import type { CredentialEntry } from "./credentials.ts";
+import { audit, singleFlight, upstreamCall, type Engine } from "./engine.ts";
+import { TokenBudgetExhaustedError, TokenUnavailableError } from "./errors.ts";
+import { ensureBudget, reconcileLocked } from "./ledger.ts";
+import { keepAlive, LOCK_PREFIX } from "./locks.ts";
+import type { IssueReason } from "./options.ts";
+import { planRefreshAt } from "./policy.ts";
+import { revokeQuietly } from "./revocation.ts";
+import { freezeToken, usableRow } from "./rows.ts";
+import type { ManagedToken } from "./types.ts";
+import { classifyFailure } from "./upstream.ts";
+
+/** A forced issue (manual) and who asked for it; null: only when needed. */
+export type Force = { reason: IssueReason; actor: string } | null;
+
+/** Remembers a stored row as the credential's token and returns the token handed out. */
+export function remember(e: Engine, id: string, generation: number, row: TokenRow, entry: CredentialEntry, now: number, until: number): ManagedToken {
+  const token = e.cache.same(id, row.keyId, generation) ?? freezeToken(id, e.registry.openAccessToken(row), row);
+  e.cache.put(id, generation, token, row, entry.policy, now, until);
+  return token;
+}
+
+/** The credential's token: the stored one while it is usable and before its refresh point, else a new one. */
+export async function resolve(e: Engine, id: string, force: Force, actor: string = e.config.actor): Promise<ManagedToken> {
+  const entry = await e.credentials.load(id, e.now());
+  const cur = await e.store.getCurrent(id);
+  const now = e.now();
+  const usable = usableRow(cur.token, entry.policy, now);
+  if (force === null && usable !== null && now < usable.refreshAt) return remember(e, id, cur.generation, usable, entry, now, usable.refreshAt);
+  const health = e.health.of(id);
+  if (force === null && now < health.retryAt) {
+    // Backing off: keep serving what is still valid; with nothing valid, fail at once.
+    if (usable !== null) return remember(e, id, cur.generation, usable, entry, now, health.retryAt);
+    throw e.health.unavailable(id);
+  }
+  const reason: IssueReason = force?.reason ?? (usable !== null ? "refresh" : (health.reason ?? "cold"));
+  const issue = (): Promise<ManagedToken> => issueLocked(e, entry, cur, reason, force?.actor ?? actor, force !== null);
+  try {
+    // With the memory cache on, get() is single-flight as a whole; with it off, only issuing is.
+    return force === null && !e.config.cacheOn ? await singleFlight(e.flights, id, issue) : await issue();
+  } catch (error) {
+    // Checked again: the lock wait and the provider call may have used up what was left of it.
+    const still = force === null && !(error instanceof ChannelNotFoundError) ? usableRow(usable, entry.policy, e.now()) : null;
+    if (still !== null) return remember(e, id, cur.generation, still, entry, e.now(), Math.max(e.health.of(id).retryAt, e.now() + 1));
+    throw error;
+  }
+}
+
+async function issueLocked(e: Engine, entry: CredentialEntry, seen: CurrentToken, reason: IssueReason, actor: string, force: boolean): Promise<ManagedToken> {
+  const id = entry.channel.channelId;
+  // With a valid token in hand, wait only briefly for another process's refresh: if its holder
+  // is stuck, keep serving the valid token (and look again a little later) rather than block.
+  const refreshing = !force && usableRow(seen.token, entry.policy, e.now()) !== null;
+  let waited;
+  try {
+    waited = await waitForLock(e, id, force ? null : seen.generation, refreshing ? e.config.refreshWaitMs : e.config.lockWaitMs);
+  } catch (error) {
+    if (refreshing) {
+      const h = e.health.of(id);
+      h.retryAt = Math.max(h.retryAt, e.now() + e.config.refreshWaitMs);
+    }
+    throw error;
+  }
+  if ("row" in waited) return remember(e, id, waited.generation, waited.row, entry, e.now(), waited.row.refreshAt);
+  const lock = waited;
+  const stop = keepAlive(lock, e.config.lockTtlMs);
+  try {
+    // Read the credential afresh: it may have been removed, re-keyed or re-configured meanwhile.
+    entry = await e.credentials.load(id, e.now(), true);
+    const cur = await e.store.getCurrent(id);
+    const now = e.now();
+    const usable = usableRow(cur.token, entry.policy, now);
+    if (!force && usable !== null && now < usable.refreshAt) return remember(e, id, cur.generation, usable, entry, now, usable.refreshAt);
+    const health = e.health.of(id);
+    // Another process may have met a failing provider moments ago: honour its backoff (and Retry-After).
+    const shared = await getBackoff(e.store, id);
+    if (!force && shared !== null && now < shared.retryAt) {
+      health.retryAt = Math.max(health.retryAt, shared.retryAt);
+      health.lastError = { at: now, code: shared.code, message: shared.message };
+      throw e.health.unavailable(id);
+    }
+    try {
+      if (entry.kind.ledger !== undefined && (health.checkKeyIds || (await getIssueIntent(e.store, id)) !== null)) {
+        // The last attempt may have issued a token nobody stored: find it before asking again.
+        try {
+          await reconcileLocked(e, entry, actor);
+        } catch (error) {
+          throw e.health.upstreamFailed(id, error);
+        }
+      }
+      await ensureBudget(e, entry, actor, now);
+      const token = await issueAndCommit(e, entry, cur, reason, actor);
+      if (shared !== null) await clearBackoff(e.store, id).catch(() => {});
+      return token;
+    } catch (error) {
+      const h = e.health.peek(id);
+      if (h !== undefined && h.lastError !== null && h.retryAt > e.now()) {
+        await setBackoff(e.store, id, { retryAt: h.retryAt, code: h.lastError.code, message: h.lastError.message }).catch(() => {});
+      }
+      throw error;
+    }
+  } finally {
+    stop();
+    await lock.release().catch(() => {});
+  }
+}
+
+/**
+ * Takes the credential's issue lock. While another process holds it, polls the store: once a
+ * newer usable token appears (generation moved past `seenGeneration`), returns it instead.
+ */
+export async function waitForLock(e: Engine, id: string, seenGeneration: number | null, maxWaitMs = e.config.lockWaitMs): Promise<Lock | { row: TokenRow; generation: number }> {
+  const started = performance.now();
+  let delay = 5;
+  for (;;) {
+    const lock = await e.store.tryLock(LOCK_PREFIX + id, e.config.lockTtlMs);
+    if (lock) {
+      const waited = performance.now() - started;
+      if (waited > 1) e.observer.lockWait?.(id, waited);
+      return lock;
+    }
+    if (performance.now() - started > maxWaitMs) {
+      throw new TokenUnavailableError(id, e.now(), { code: "ERR_TOKEN_LOCK_TIMEOUT", message: `another process has held the issue lock for over ${Math.round(maxWaitMs)} ms` });
+    }
+    await sleep(delay);
+    delay = Math.min(delay * 2, 100);
+    if (seenGeneration !== null) {
+      const cur = await e.store.getCurrent(id);
+      const entry = e.credentials.peek(id);
+      const now = e.now();
+      const usable = entry ? usableRow(cur.token, entry.policy, now) : null;
+      if (cur.generation !== seenGeneration && usable !== null && now < usable.refreshAt) {
+        e.observer.lockWait?.(id, performance.now() - started);
+        return { row: usable, generation: cur.generation };
+      }
+    }
+  }
+}
+
+async function obtain(e: Engine, entry: CredentialEntry, current: TokenRow | null, reason: IssueReason) {
+  const { kind, channel, policy } = entry;
+  if (kind.refresh !== undefined && reason === "refresh" && current !== null && current.accessToken !== null) {
+    return kind.refresh(channel, { accessToken: e.registry.openAccessToken(current), keyId: current.keyId }, policy);
+  }
+  return kind.obtain(channel, policy);
+}
+
+async function issueAndCommit(e: Engine, entry: CredentialEntry, seen: CurrentToken, reason: IssueReason, actor: string): Promise<ManagedToken> {
+  const { channel, policy, kind } = entry;
+  const id = channel.channelId;
+  const generation = seen.generation;
+  const health = e.health.of(id);
+  const owner = `${process.pid}.${Math.random().toString(36).slice(2)}`;
+  await setIssueIntent(e.store, id, { owner, at: e.now() });
+  const startedAt = e.now();
+  const t0 = performance.now();
+  let issued;
+  try {
+    issued = await upstreamCall(e, "issue", () => obtain(e, entry, seen.token, reason));
+  } catch (error) {
+    const f = classifyFailure(error);
+    if (f.ambiguous) health.checkKeyIds = true;
+    else await clearIssueIntent(e.store, id, owner).catch(() => {});
+    if (kind.ledger?.capReached(error)) {
+      health.checkKeyIds = true;
+      health.capLimit = kind.ledger.limit;
+      e.health.fail(id, f);
+      throw new TokenBudgetExhaustedError(id, kind.ledger.limit, kind.ledger.limit, { lineRefused: true });
+    }
+    throw e.health.upstreamFailed(id, error);
+  }
+  const expiresAt = startedAt + issued.expiresIn * 1000;
+  const now = e.now();
+  const row: TokenRow = {
+    channelId: id,
+    keyId: issued.keyId,
+    accessToken: null,
+    generation: generation + 1,
+    state: "valid",
+    issuedAt: startedAt,
+    expiresAt,
+    refreshAt: planRefreshAt(policy, startedAt, expiresAt, e.random()),
+    revokeAt: null,
+    updatedAt: now,
+  };
+  let committed: boolean;
+  try {
+    row.accessToken = e.registry.sealAccessToken(id, issued.keyId, issued.accessToken);
+    committed = await e.store.commitToken(id, generation, row, now + policy.revokeGraceSeconds * 1000);
+  } catch (error) {
+    // Never hand out a token the store does not know: revoke it so it does not count.
+    if (await revokeQuietly(e, entry, issued.accessToken)) await settleRevoked(e, id, issued.keyId, owner);
+    await audit(e, "token.revoke", actor, id, issued.keyId, "the new token could not be stored");
+    e.health.fail(id, { code: (error as KagiyaError).code ?? "ERR_STORE", message: "the new token could not be stored", retryAfterMs: null });
+    throw error;
+  }
+  if (!committed) {
+    // Our lock expired while we were stalled and someone else stored a newer token.
+    if (await revokeQuietly(e, entry, issued.accessToken)) await settleRevoked(e, id, issued.keyId, owner);
+    await audit(e, "token.revoke", actor, id, issued.keyId, "late write rejected: a newer token was stored meanwhile");
+    const cur = await e.store.getCurrent(id);
+    const usable = usableRow(cur.token, policy, e.now());
+    if (usable !== null) return remember(e, id, cur.generation, usable, entry, e.now(), usable.refreshAt);
+    throw new TokenUnavailableError(id, e.now(), { code: "ERR_TOKEN_CONFLICT", message: "another issuer stored a token that is no longer usable" });
+  }
+  await clearIssueIntent(e.store, id, owner).catch(() => {});
+  e.health.succeed(id, now);
+  e.observer.issued?.(id, reason, performance.now() - t0);
+  await audit(e, reason === "refresh" ? "token.refresh" : "token.issue", actor, id, issued.keyId, reason);
+  const token = freezeToken(id, issued.accessToken, row);
+  e.cache.put(id, generation + 1, token, row, policy, now);
+  return token;
+}
+
+/** A token we got but could not keep is revoked: if a reconcile recorded it as an orphan meanwhile, say so. */
+async function settleRevoked(e: Engine, id: string, keyId: string, owner: string): Promise<void> {
+  await clearIssueIntent(e.store, id, owner).catch(() => {});
+  try {
+    await e.store.setTokenState(id, keyId, "revoked", null);
+  } catch {
+    // No row (the usual case) or the store is failing: the next reconcile settles it.
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The port every credential kind implements, and the registry the engine looks kinds up in.
+ *
+ * The engine (this folder) owns what every credential shares: sealed storage, the memory cache,
+ * single-flight across processes, refresh points, backoff, audit and metrics. A kind says only what
+ * differs: how a token is obtained (and refreshed, if differently), whether and how it is revoked,
+ * its lifetime policy, and, for providers that cap and list valid tokens (LINE v2.1), a ledger the
+ * engine reconciles against. Kinds live in `src/kinds/<name>/`; `src/kinds/index.ts` registers them.
+ *
+ * @module
+ */
+import { InvalidInputError } from "../core/errors.ts";
+import type { Channel } from "../store/registry.ts";
+import type { TokenPolicyOverrides } from "../store/types.ts";
+import type { TokenPolicy } from "./policy.ts";
+
+/** What a provider answered to a token request, validated. `accessToken` is a secret. */
+export interface ObtainedToken {
+  accessToken: string;
+  /** The provider's ID for this token (LINE's key_id), or one the kind derives from the token. */
+  keyId: string;
+  /** Seconds. */
+  expiresIn: number;
+}
+
+/**
+ * A provider that caps how many tokens a credential may hold and lists the valid ones by ID
+ * (LINE v2.1: 30 per channel, `GET /oauth2/v2.1/tokens/kid`). With a ledger the engine refuses to
+ * ask past the cap, reconciles after an ambiguous failure, and records orphans.
+ */
+export interface KeyLedger {
+  /** Valid tokens per credential, orphans included; the provider refuses one more. */
+  readonly limit: number;
+  /** How long an orphan (listed, never stored) is counted when its expiry is unknown, ms. */
+  readonly orphanLifetimeMs: number;
+  /** The IDs of the credential's tokens the provider holds valid. */
+  validKeyIds(credential: Channel): Promise<string[]>;
+  /** Whether a failure means the cap was reached (the provider refused a new token for it). */
+  capReached(error: unknown): boolean;
+}
+
+/**
+ * One kind of credential. Calls make one attempt each and throw the provider's errors as they are:
+ * the engine classifies them (see `classifyFailure`) and backs off on its own clock.
+ */
+export interface CredentialKind {
+  /** Registry name, stored with each credential (e.g. "line-v2.1"). */
+  readonly name: string;
+  /** One line for listings ("LINE channel access token v2.1"). */
+  readonly description: string;
+  /** Merges overrides over the kind's defaults, validates once and freezes (InvalidInputError on bad input). */
+  resolvePolicy(overrides: TokenPolicyOverrides | undefined): TokenPolicy;
+  /** Obtains a new token. `policy.lifetimeSeconds` is what to ask for where the provider takes one. */
+  obtain(credential: Channel, policy: TokenPolicy): Promise<ObtainedToken>;
+  /** Replaces `current` when refreshing works differently from obtaining (refresh tokens); else obtain() is used. */
+  refresh?(credential: Channel, current: { accessToken: string; keyId: string }, policy: TokenPolicy): Promise<ObtainedToken>;
+  /** Revokes a token at the provider; absent when tokens cannot be revoked (they lapse at expiry). */
+  revoke?(credential: Channel, accessToken: string): Promise<void>;
+  /** Present when the provider caps and lists valid tokens. */
+  readonly ledger?: KeyLedger;
+}
+
+/** The kind a credential row names when it names none (rows written before kinds existed). */
+export const DEFAULT_KIND = "line-v2.1";
+
+/** Kinds by name. Built once per manager; a kind registered twice replaces the earlier one. */
+export class KindRegistry {
+  readonly #kinds = new Map<string, CredentialKind>();
+
+  constructor(kinds: Iterable<CredentialKind>) {
+    for (const k of kinds) this.#kinds.set(k.name, Object.freeze(k));
+  }
+
+  /** The kind named `name`; InvalidInputError `ERR_KIND_UNKNOWN` names the known ones otherwise. */
+  get(name: string): CredentialKind {
+    const k = this.#kinds.get(name);
+    if (k === undefined) {
+      throw new InvalidInputError(`unknown credential kind ${JSON.stringify(name.slice(0, 40))} (known: ${[...this.#kinds.keys()].join(", ")})`, { code: "ERR_KIND_UNKNOWN", field: "kind" });
+    }
+    return k;
+  }
+
+  /** Registered names. */
+  names(): string[] {
+    return [...this.#kinds.keys()];
+  }
+}
+
+/** The kind a credential names. */
+export function kindNameOf(credential: Channel): string {
+  return (credential as Channel & { kind?: string }).kind ?? DEFAULT_KIND;
+}

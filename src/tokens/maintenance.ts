@@ -1,0 +1,84 @@
+/**
+ * Housekeeping for the scheduler, and what it reads to plan: refresh at the refresh point,
+ * reconcile orphans, revoke superseded tokens after their grace, prune long-expired rows; when a
+ * credential next needs attention; its status for the dashboard and `token list`.
+ *
+ * @module
+ */
+import { KagiyaError } from "../core/errors.ts";
+import { singleFlight, type Engine } from "./engine.ts";
+import { resolve } from "./issuer.ts";
+import { reconcileOrphansIfDue } from "./ledger.ts";
+import { keepAlive, MAINTAIN_LOCK_PREFIX } from "./locks.ts";
+import type { ChannelPlan, MaintainChannelReport } from "./options.ts";
+import { revokeDue } from "./revocation.ts";
+import { countLive, PRUNE_AFTER_MS } from "./rows.ts";
+import type { ChannelTokenStatus } from "./types.ts";
+
+/** One credential's housekeeping; failures are reported, never thrown. */
+export async function maintainCredential(e: Engine, id: string, actor: string): Promise<MaintainChannelReport> {
+  const report: MaintainChannelReport = { channelId: id, refreshed: false, revoked: [], pruned: 0, error: null, nextAt: null };
+  try {
+    const before = await e.store.getCurrent(id);
+    const now = e.now();
+    if (before.token !== null && before.token.state === "valid" && now >= before.token.refreshAt && now >= e.health.of(id).retryAt) {
+      // Through the same single flight as get(), but audited under the scheduler's actor.
+      const t = await singleFlight(e.flights, id, () => resolve(e, id, null, actor));
+      report.refreshed = t.keyId !== before.token.keyId;
+    }
+    await reconcileOrphansIfDue(e, id, actor);
+    const lock = await e.store.tryLock(MAINTAIN_LOCK_PREFIX + id, e.config.lockTtlMs);
+    if (lock) {
+      const stop = keepAlive(lock, e.config.lockTtlMs);
+      try {
+        await revokeDue(e, id, actor, report);
+        report.pruned = await e.store.pruneTokens(id, e.now() - PRUNE_AFTER_MS);
+      } finally {
+        stop();
+        await lock.release().catch(() => {});
+      }
+    }
+  } catch (error) {
+    report.error = error instanceof KagiyaError ? { code: error.code, message: error.message } : { code: "ERR_INTERNAL", message: "maintenance failed" };
+  }
+  try {
+    report.nextAt = (await plan(e, id)).nextAt;
+  } catch {
+    report.nextAt = e.now() + e.config.cacheCheckMs;
+  }
+  return report;
+}
+
+/** When the credential next needs attention: refresh point, next revocation, end of a backoff. */
+export async function plan(e: Engine, id: string): Promise<ChannelPlan> {
+  const rows = await e.store.listTokens(id);
+  const cur = await e.store.getCurrent(id);
+  const current = cur.token !== null && cur.token.state === "valid" ? cur.token : null;
+  const health = e.health.peek(id);
+  const retryAt = health && health.retryAt > e.now() ? health.retryAt : null;
+  let revokeDueAt: number | null = null;
+  for (const r of rows) if (r.state === "superseded" && r.revokeAt !== null) revokeDueAt = revokeDueAt === null ? r.revokeAt : Math.min(revokeDueAt, r.revokeAt);
+  const refreshAt = current?.refreshAt ?? null;
+  // A credential without a token is issued on demand by get(), so nothing is planned for it.
+  const refreshDue = refreshAt === null ? null : Math.max(refreshAt, retryAt ?? 0);
+  const candidates = [refreshDue, revokeDueAt].filter((v): v is number => v !== null);
+  return { channelId: id, refreshAt, revokeDueAt, retryAt, nextAt: candidates.length ? Math.min(...candidates) : null };
+}
+
+/** The credential's tokens (never their text), budget, last refresh and last error. */
+export async function status(e: Engine, id: string): Promise<ChannelTokenStatus> {
+  const now = e.now();
+  const rows = await e.store.listTokens(id);
+  const entry = await e.credentials.load(id, now).catch(() => undefined);
+  const health = e.health.peek(id);
+  const current = rows.find((r) => r.state === "valid");
+  return {
+    channelId: id,
+    kind: entry?.kind.name ?? null,
+    tokens: rows.map((r) => ({ keyId: r.keyId, state: r.state, issuedAt: r.issuedAt, expiresAt: r.expiresAt, refreshAt: r.refreshAt, revokeAt: r.revokeAt })),
+    budgetUsed: countLive(rows, now),
+    budgetLimit: entry === undefined ? null : (entry.kind.ledger?.limit ?? null),
+    lastRefreshAt: health?.lastRefreshAt ?? current?.issuedAt ?? null,
+    lastError: health?.lastError ?? null,
+  };
+}
