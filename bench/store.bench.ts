@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryStore } from "../src/store/memory.ts";
 import { generateMasterKeyText, MasterKey, openAccessToken, sealAccessToken, Sealer } from "../src/store/sealed.ts";
-import { SqliteStore } from "../src/store/sqlite.ts";
+import { SqliteStore } from "../src/store/sqlite/store.ts";
 import type { Store } from "../src/store/types.ts";
 
 const IN_FLIGHT = 32;
@@ -52,7 +52,7 @@ const backends: Backend[] = [
     name: "redis",
     target: 10_000,
     open: async () => {
-      const { RedisStore } = await import("../src/store/redis.ts");
+      const { RedisStore } = await import("../src/store/redis/store.ts");
       const store = await RedisStore.connect({ url: process.env["REDIS_URL"] || "redis://127.0.0.1:6379", prefix: `${ns}:` });
       return {
         store,
@@ -67,7 +67,7 @@ const backends: Backend[] = [
     name: "postgres",
     target: 10_000,
     open: async () => {
-      const { PostgresStore } = await import("../src/store/postgres.ts");
+      const { PostgresStore } = await import("../src/store/postgres/store.ts");
       const store = await PostgresStore.connect({ url: process.env["DATABASE_URL"] || "postgres://postgres@127.0.0.1:5432/test", schema: ns });
       return {
         store,

@@ -1,6 +1,6 @@
 // Small pieces every backend shares.
 import { randomBytes } from "node:crypto";
-import type { ApiKeyRow, AuditRow, ChannelRow, TokenRow, TokenState } from "./types.ts";
+import { DEFAULT_CREDENTIAL_KIND, type ApiKeyRow, type AuditRow, type ChannelRow, type IssueIntent, type SealedCell, type SharedBackoff, type TokenRow, type TokenState } from "./types.ts";
 
 /**
  * Meta names beginning with this prefix hold sealed values: `listSealed()` returns them (table
@@ -34,7 +34,46 @@ export function splitTokenRowKey(row: string): [string, string] {
 }
 
 export function cloneChannel(r: ChannelRow): ChannelRow {
-  return { ...r, policy: { ...r.policy } };
+  return { ...r, policy: { ...r.policy }, settings: { ...r.settings }, secrets: { ...r.secrets } };
+}
+
+/** Column name of a further sealed secret of a channel in {@link SealedCell}: `secrets.<name>`. */
+export const SECRET_COLUMN_PREFIX = "secrets.";
+
+/** A JSON object column (policy, settings, secrets) as an object; missing or empty text is {}. */
+export function jsonObject<T extends object>(text: unknown): T {
+  return (typeof text === "string" && text !== "" ? JSON.parse(text) : {}) as T;
+}
+
+/**
+ * The TokenManager's coordination values as kagiya 0.1 kept them in meta (upgrades carry them
+ * into the typed coordination store): `tokens.issuing.<id>` = `{"at":ms,"pid":n}` and
+ * `tokens.backoff.<id>` = `{"retryAt","code","message"}`; an empty string meant none.
+ */
+export const LEGACY_INTENT_META = "tokens.issuing.";
+export const LEGACY_BACKOFF_META = "tokens.backoff.";
+
+/** A 0.1 intent meta value as an {@link IssueIntent} (owner `legacy:<pid>`), or null for none or garbage. */
+export function legacyIntent(text: string): IssueIntent | null {
+  const v = parseJson(text) as { at?: unknown; pid?: unknown } | null;
+  if (v === null || typeof v.at !== "number") return null;
+  return { owner: `legacy:${typeof v.pid === "number" ? v.pid : "unknown"}`, at: v.at };
+}
+
+/** A 0.1 backoff meta value as a {@link SharedBackoff}, or null for none or garbage. */
+export function legacyBackoff(text: string): SharedBackoff | null {
+  const v = parseJson(text) as Partial<Record<keyof SharedBackoff, unknown>> | null;
+  if (v === null || typeof v.retryAt !== "number" || typeof v.code !== "string" || typeof v.message !== "string") return null;
+  return { retryAt: v.retryAt, code: v.code, message: v.message };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === "object" && v !== null ? v : null;
+  } catch {
+    return null;
+  }
 }
 export function cloneToken(r: TokenRow): TokenRow {
   return { ...r };
@@ -86,10 +125,13 @@ export function sqlToken(r: SqlRow): TokenRow {
 export function sqlChannel(r: SqlRow): ChannelRow {
   return {
     channelId: r["channel_id"] as string,
+    kind: (r["kind"] as string | null | undefined) ?? DEFAULT_CREDENTIAL_KIND,
     kid: r["kid"] as string,
     privateKey: r["private_key"] as string,
     channelSecret: r["channel_secret"] as string,
-    policy: JSON.parse(r["policy"] as string),
+    policy: jsonObject(r["policy"]),
+    settings: jsonObject(r["settings"]),
+    secrets: jsonObject(r["secrets"]),
     createdAt: sqlNumber(r["created_at"]),
     updatedAt: sqlNumber(r["updated_at"]),
   };
@@ -117,4 +159,32 @@ export function sqlAudit(r: SqlRow): AuditRow {
     keyId: r["key_id"] as string | null,
     detail: r["detail"] as string | null,
   };
+}
+
+/** The sealed cells of one channel row: privateKey, channelSecret, then each further secret by name. */
+export function channelSealedCells(r: Pick<ChannelRow, "channelId" | "privateKey" | "channelSecret" | "secrets">): SealedCell[] {
+  const cells: SealedCell[] = [
+    { table: "channels", row: r.channelId, column: "privateKey", value: r.privateKey },
+    { table: "channels", row: r.channelId, column: "channelSecret", value: r.channelSecret },
+  ];
+  for (const name of Object.keys(r.secrets).sort()) cells.push({ table: "channels", row: r.channelId, column: SECRET_COLUMN_PREFIX + name, value: r.secrets[name]! });
+  return cells;
+}
+
+/** The 0.1 coordination values among meta rows, typed (none, empty and malformed values left out). */
+export function legacyCoordination(rows: Iterable<SqlRow>): { intents: Array<[string, IssueIntent]>; backoffs: Array<[string, SharedBackoff]> } {
+  const intents: Array<[string, IssueIntent]> = [];
+  const backoffs: Array<[string, SharedBackoff]> = [];
+  for (const r of rows) {
+    const name = r["name"] as string;
+    const value = r["value"] as string;
+    if (name.startsWith(LEGACY_INTENT_META)) {
+      const v = legacyIntent(value);
+      if (v) intents.push([name.slice(LEGACY_INTENT_META.length), v]);
+    } else if (name.startsWith(LEGACY_BACKOFF_META)) {
+      const v = legacyBackoff(value);
+      if (v) backoffs.push([name.slice(LEGACY_BACKOFF_META.length), v]);
+    }
+  }
+  return { intents, backoffs };
 }

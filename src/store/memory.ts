@@ -1,5 +1,5 @@
-import { byIssuedDesc, cloneApiKey, cloneAudit, cloneChannel, cloneToken, newOwner, SEALED_META_PREFIX, splitTokenRowKey, tokenRowKey } from "./common.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, Lock, Sealed, SealedCell, Store, TokenRow, TokenState } from "./types.ts";
+import { byIssuedDesc, channelSealedCells, cloneApiKey, cloneAudit, cloneChannel, cloneToken, newOwner, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, tokenRowKey } from "./common.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "./types.ts";
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -29,6 +29,8 @@ export class MemoryStore implements Store {
   readonly #once = new Map<string, number>();
   readonly #apiKeys = new Map<string, ApiKeyRow>();
   readonly #audit: AuditRow[] = [];
+  readonly #intents = new Map<string, IssueIntent>();
+  readonly #backoffs = new Map<string, SharedBackoff>();
   #auditSeq = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -59,6 +61,8 @@ export class MemoryStore implements Store {
   async deleteChannel(channelId: string): Promise<boolean> {
     this.#tokens.delete(channelId);
     this.#current.delete(channelId);
+    this.#intents.delete(channelId);
+    this.#backoffs.delete(channelId);
     return this.#channels.delete(channelId);
   }
 
@@ -97,11 +101,11 @@ export class MemoryStore implements Store {
   async listTokens(channelId: string): Promise<TokenRow[]> {
     return [...(this.#tokens.get(channelId)?.values() ?? [])].map(cloneToken).sort(byIssuedDesc);
   }
-  async setTokenState(channelId: string, keyId: string, state: TokenState, revokeAt?: number | null): Promise<boolean> {
+  async setTokenState(channelId: string, keyId: string, state: TokenState, revokeAt?: number | null, at?: number): Promise<boolean> {
     const tokens = this.#tokens.get(channelId);
     const row = tokens?.get(keyId);
     if (!tokens || !row) return false;
-    tokens.set(keyId, { ...row, state, revokeAt: revokeAt === undefined ? row.revokeAt : revokeAt, updatedAt: Date.now() });
+    tokens.set(keyId, { ...row, state, revokeAt: revokeAt === undefined ? row.revokeAt : revokeAt, updatedAt: at ?? Date.now() });
     return true;
   }
   async pruneTokens(channelId: string, before: number): Promise<number> {
@@ -189,10 +193,7 @@ export class MemoryStore implements Store {
 
   async listSealed(): Promise<SealedCell[]> {
     const cells: SealedCell[] = [];
-    for (const c of this.#channels.values()) {
-      cells.push({ table: "channels", row: c.channelId, column: "privateKey", value: c.privateKey });
-      cells.push({ table: "channels", row: c.channelId, column: "channelSecret", value: c.channelSecret });
-    }
+    for (const c of this.#channels.values()) cells.push(...channelSealedCells(c));
     for (const m of this.#tokens.values()) {
       for (const t of m.values()) {
         if (t.accessToken !== null) cells.push({ table: "tokens", row: tokenRowKey(t.channelId, t.keyId), column: "accessToken", value: t.accessToken });
@@ -210,7 +211,14 @@ export class MemoryStore implements Store {
     }
     if (cell.table === "channels") {
       const c = this.#channels.get(cell.row);
-      if (!c || (cell.column !== "privateKey" && cell.column !== "channelSecret") || c[cell.column] !== expected) return false;
+      if (!c) return false;
+      if (cell.column.startsWith(SECRET_COLUMN_PREFIX)) {
+        const name = cell.column.slice(SECRET_COLUMN_PREFIX.length);
+        if (c.secrets[name] !== expected) return false;
+        c.secrets[name] = cell.value;
+        return true;
+      }
+      if ((cell.column !== "privateKey" && cell.column !== "channelSecret") || c[cell.column] !== expected) return false;
       c[cell.column] = cell.value;
       return true;
     }
@@ -219,5 +227,26 @@ export class MemoryStore implements Store {
     if (!t || cell.column !== "accessToken" || t.accessToken !== expected) return false;
     t.accessToken = cell.value;
     return true;
+  }
+
+  async getIssueIntent(credentialId: string): Promise<IssueIntent | null> {
+    const v = this.#intents.get(credentialId);
+    return v ? { ...v } : null;
+  }
+  async setIssueIntent(credentialId: string, intent: IssueIntent): Promise<void> {
+    this.#intents.set(credentialId, { owner: intent.owner, at: intent.at });
+  }
+  async clearIssueIntent(credentialId: string, owner?: string): Promise<void> {
+    if (owner === undefined || this.#intents.get(credentialId)?.owner === owner) this.#intents.delete(credentialId);
+  }
+  async getBackoff(credentialId: string): Promise<SharedBackoff | null> {
+    const v = this.#backoffs.get(credentialId);
+    return v ? { ...v } : null;
+  }
+  async setBackoff(credentialId: string, backoff: SharedBackoff): Promise<void> {
+    this.#backoffs.set(credentialId, { retryAt: backoff.retryAt, code: backoff.code, message: backoff.message });
+  }
+  async clearBackoff(credentialId: string): Promise<void> {
+    this.#backoffs.delete(credentialId);
   }
 }

@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from "node:path";
 import { InvalidInputError } from "../core/errors.ts";
 import { redactSpec } from "./common.ts";
 import { MemoryStore } from "./memory.ts";
-import { SqliteStore } from "./sqlite.ts";
+import { SqliteStore } from "./sqlite/store.ts";
 import type { Store } from "./types.ts";
 
 /** Options of {@link openStore}. */
@@ -99,12 +99,12 @@ export async function openStore(spec?: string, env: Record<string, string | unde
       break;
     }
     case "redis": {
-      const { RedisStore } = await import("./redis.ts");
+      const { RedisStore } = await import("./redis/store.ts");
       store = await RedisStore.connect({ url: parsed.url, ...(parsed.prefix !== undefined ? { prefix: parsed.prefix } : {}) });
       break;
     }
     case "postgres": {
-      const { PostgresStore } = await import("./postgres.ts");
+      const { PostgresStore } = await import("./postgres/store.ts");
       store = await PostgresStore.connect({ url: parsed.url, ...(parsed.schema !== undefined ? { schema: parsed.schema } : {}) });
       break;
     }

@@ -8,21 +8,33 @@
  */
 import type { JWK } from "jose";
 import { InvalidInputError } from "../core/errors.ts";
-import { MASTER_CHECK_META } from "./common.ts";
+import { MASTER_CHECK_META, SECRET_COLUMN_PREFIX } from "./common.ts";
 import { ChannelNotFoundError, MasterKeyError, SealedValueError } from "./errors.ts";
 import { openAccessToken, sealAccessToken, type Sealer } from "./sealed.ts";
-import type { ChannelRow, Sealed, Store, TokenPolicyOverrides, TokenRow } from "./types.ts";
+import { DEFAULT_CREDENTIAL_KIND, type ChannelRow, type CredentialSettings, type CredentialStore, type Sealed, type SettingsStore, type Store, type StoreLifecycle, type TokenPolicyOverrides, type TokenRow } from "./types.ts";
 
-/** A channel with its secrets open. `privateKey` and `channelSecret` are secrets: never log them. */
+/** The slice of the store the registry uses. */
+export type RegistryStore = CredentialStore & Pick<SettingsStore, "getMeta" | "setMeta"> & Pick<StoreLifecycle, "kind">;
+
+/**
+ * A channel (a credential of some kind) with its secrets open. `privateKey`, `channelSecret` and
+ * every value of `secrets` are secrets: never log them.
+ */
 export interface Channel {
   /** LINE channel ID (digits). */
   channelId: string;
+  /** The credential kind, e.g. "line-v2.1" (the default). */
+  kind: string;
   /** The kid LINE assigned to the registered public key. */
   kid: string;
   /** The assertion signing key as a private JWK. */
   privateKey: JWK;
   channelSecret: string;
   policy: TokenPolicyOverrides;
+  /** Public per-kind configuration ({} when none). */
+  settings: CredentialSettings;
+  /** Further secrets the kind needs, open, by name ({} when none). */
+  secrets: Record<string, string>;
   createdAt: number;
   updatedAt: number;
 }
@@ -30,10 +42,16 @@ export interface Channel {
 /** What {@link ChannelRegistry.add} takes. */
 export interface ChannelInput {
   channelId: string;
+  /** Credential kind (default "line-v2.1"): lowercase letters, digits, "." and "-", at most 32. */
+  kind?: string;
   kid: string;
   privateKey: JWK;
   channelSecret: string;
   policy?: TokenPolicyOverrides;
+  /** Public per-kind configuration; the engine validates it for the kind. */
+  settings?: CredentialSettings;
+  /** Further secrets by name (letters, digits, "_", "-", "."; at most 64), sealed at rest. */
+  secrets?: Record<string, string>;
 }
 
 const CHECK_PLAINTEXT = "kagiya master key check v1";
@@ -95,8 +113,59 @@ export function validatePolicy(policy: unknown): TokenPolicyOverrides {
   return out as TokenPolicyOverrides;
 }
 
+/**
+ * Throws {@link InvalidInputError} unless `kind` is a credential kind name: 1–32 lowercase
+ * letters, digits, "." and "-". Which kinds exist is the engine's business.
+ *
+ * @example
+ * ```ts
+ * validateKind("line-v2.1"); // ok
+ * validateKind("LINE v2");   // throws ERR_INVALID_INPUT
+ * ```
+ */
+export function validateKind(kind: unknown): asserts kind is string {
+  if (typeof kind !== "string" || !/^[a-z0-9.-]{1,32}$/.test(kind)) {
+    const shown = typeof kind === "string" ? JSON.stringify(kind.slice(0, 40)) : typeof kind;
+    throw new InvalidInputError(`credential kind ${shown} is not valid: 1 to 32 lowercase letters, digits, "." and "-" (e.g. line-v2.1)`, { field: "kind" });
+  }
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const MAX_SETTING_LENGTH = 4096;
+const MAX_SECRET_LENGTH = 16_384;
+
+/** Public settings: a plain object of strings, finite numbers and booleans under short names. Returns a copy. */
+function validateSettings(settings: unknown): CredentialSettings {
+  if (settings === undefined || settings === null) return {};
+  if (typeof settings !== "object" || Array.isArray(settings)) throw new InvalidInputError("settings must be an object of names to strings, numbers or booleans", { field: "settings" });
+  const out: CredentialSettings = {};
+  for (const [name, value] of Object.entries(settings as Record<string, unknown>)) {
+    if (!NAME.test(name)) throw new InvalidInputError(`setting name ${JSON.stringify(name.slice(0, 40))} is not valid: letters, digits, "_", "-" and "." (at most 64)`, { field: "settings" });
+    const ok = typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value)) || (typeof value === "string" && value.length <= MAX_SETTING_LENGTH);
+    if (!ok) throw new InvalidInputError(`setting ${name} must be a string (at most ${MAX_SETTING_LENGTH} characters), a finite number or a boolean`, { field: `settings.${name}` });
+    out[name] = value as string | number | boolean;
+  }
+  return out;
+}
+
+/** Further secrets: non-empty strings under short names. The message never shows a value. */
+function validateSecrets(secrets: unknown): Record<string, string> {
+  if (secrets === undefined || secrets === null) return {};
+  if (typeof secrets !== "object" || Array.isArray(secrets)) throw new InvalidInputError("secrets must be an object of names to strings", { field: "secrets" });
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(secrets as Record<string, unknown>)) {
+    if (!NAME.test(name)) throw new InvalidInputError(`secret name ${JSON.stringify(name.slice(0, 40))} is not valid: letters, digits, "_", "-" and "." (at most 64)`, { field: "secrets" });
+    if (typeof value !== "string" || value.length === 0 || value.length > MAX_SECRET_LENGTH) {
+      throw new InvalidInputError(`secret ${name} must be a non-empty string of at most ${MAX_SECRET_LENGTH} characters`, { field: `secrets.${name}` });
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
 function validateInput(input: ChannelInput): void {
   validateChannelId(input.channelId);
+  if (input.kind !== undefined) validateKind(input.kind);
   if (typeof input.kid !== "string" || input.kid.length === 0 || input.kid.length > 256 || /[\u0000-\u001f\s]/.test(input.kid)) {
     throw new InvalidInputError("kid must be the non-empty key ID LINE assigned to the registered public key (no spaces)", { field: "kid" });
   }
@@ -120,7 +189,7 @@ function validateInput(input: ChannelInput): void {
  * await verifyMasterKey(store, new Sealer(loadMasterKey(process.env)));
  * ```
  */
-export async function verifyMasterKey(store: Store, sealer: Sealer): Promise<void> {
+export async function verifyMasterKey(store: Pick<SettingsStore, "getMeta" | "setMeta"> & Pick<StoreLifecycle, "kind">, sealer: Sealer): Promise<void> {
   const ctx = { table: "meta", row: MASTER_CHECK_META, column: "value" } as const;
   const check = await store.getMeta(MASTER_CHECK_META);
   if (check === null) {
@@ -155,22 +224,23 @@ export async function verifyMasterKey(store: Store, sealer: Sealer): Promise<voi
  * const ch = await registry.require("1234567890");       // ch.privateKey is the JWK again
  * ```
  */
-export class ChannelRegistry {
-  readonly store: Store;
+export class ChannelRegistry<S extends RegistryStore = Store> {
+  /** The store it was opened on (its type is the caller's: a full Store by default). */
+  readonly store: S;
   readonly sealer: Sealer;
   readonly #now: () => number;
 
   /** Prefer {@link ChannelRegistry.open}, which also verifies the master key. */
-  constructor(store: Store, sealer: Sealer, options: { now?: () => number } = {}) {
+  constructor(store: S, sealer: Sealer, options: { now?: () => number } = {}) {
     this.store = store;
     this.sealer = sealer;
     this.#now = options.now ?? Date.now;
   }
 
   /** A registry over `store` after {@link verifyMasterKey}. */
-  static async open(store: Store, sealer: Sealer, options: { now?: () => number } = {}): Promise<ChannelRegistry> {
+  static async open<S extends RegistryStore>(store: S, sealer: Sealer, options: { now?: () => number } = {}): Promise<ChannelRegistry<S>> {
     await verifyMasterKey(store, sealer);
-    return new ChannelRegistry(store, sealer, options);
+    return new ChannelRegistry<S>(store, sealer, options);
   }
 
   /**
@@ -180,6 +250,8 @@ export class ChannelRegistry {
   async add(input: ChannelInput, options: { replace?: boolean } = {}): Promise<Channel> {
     validateInput(input);
     const policy = validatePolicy(input.policy);
+    const settings = validateSettings(input.settings);
+    const secrets = validateSecrets(input.secrets);
     const existing = await this.store.getChannel(input.channelId);
     if (existing && !options.replace) {
       throw new InvalidInputError(`channel ${input.channelId} is already registered (remove it first, or replace it)`, {
@@ -188,12 +260,17 @@ export class ChannelRegistry {
       });
     }
     const now = this.#now();
+    const sealedSecrets: Record<string, Sealed> = {};
+    for (const [name, value] of Object.entries(secrets)) sealedSecrets[name] = this.sealer.seal(value, secretContext(input.channelId, name));
     const row: ChannelRow = {
       channelId: input.channelId,
+      kind: input.kind ?? DEFAULT_CREDENTIAL_KIND,
       kid: input.kid,
       privateKey: this.sealer.seal(JSON.stringify(input.privateKey), { table: "channels", row: input.channelId, column: "privateKey" }),
       channelSecret: this.sealer.seal(input.channelSecret, { table: "channels", row: input.channelId, column: "channelSecret" }),
       policy,
+      settings,
+      secrets: sealedSecrets,
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
     };
@@ -258,14 +335,24 @@ export class ChannelRegistry {
     } catch {
       throw new SealedValueError(`the private key of channel ${row.channelId} is not a JWK (restore it from a backup or add the channel again)`);
     }
+    const secrets: Record<string, string> = {};
+    for (const [name, value] of Object.entries(row.secrets ?? {})) secrets[name] = this.sealer.open(value, secretContext(row.channelId, name));
     return {
       channelId: row.channelId,
+      kind: row.kind ?? DEFAULT_CREDENTIAL_KIND,
       kid: row.kid,
       privateKey,
       channelSecret: this.sealer.open(row.channelSecret, { table: "channels", row: row.channelId, column: "channelSecret" }),
       policy: { ...row.policy },
+      settings: { ...row.settings },
+      secrets,
       createdAt: row.createdAt,
       updatedAt: row.updatedAt,
     };
   }
+}
+
+/** Where a further secret of a channel is sealed: table "channels", row = ID, column `secrets.<name>`. */
+function secretContext(channelId: string, name: string) {
+  return { table: "channels", row: channelId, column: SECRET_COLUMN_PREFIX + name } as const;
 }

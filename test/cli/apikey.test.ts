@@ -16,7 +16,7 @@ before(async () => {
   spec = `sqlite:${join(dir, "kagiya.db")}`;
   const store = await openStore(spec);
   // A channel row as the registry writes it (the CLI only checks that the channel exists).
-  await store.putChannel({ channelId: CHANNEL, kid: "kid", privateKey: "v1.x.y.z", channelSecret: "v1.x.y.z", policy: {}, createdAt: 1, updatedAt: 1 });
+  await store.putChannel({ channelId: CHANNEL, kid: "kid", privateKey: "v1.x.y.z", channelSecret: "v1.x.y.z", policy: {}, kind: "line-v2.1", settings: {}, secrets: {}, createdAt: 1, updatedAt: 1 });
   await store.close();
 });
 after(() => rmSync(dir, { recursive: true, force: true }));

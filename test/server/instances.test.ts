@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { SqliteStore } from "../../src/store/sqlite.ts";
+import { SqliteStore } from "../../src/store/sqlite/store.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import { ChannelRegistry } from "../../src/store/registry.ts";
 import { MasterKey, Sealer } from "../../src/store/sealed.ts";

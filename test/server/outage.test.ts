@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { request, startTestBroker, testApiKey } from "./helpers.ts";
-import { RedisStore } from "../../src/store/redis.ts";
+import { RedisStore } from "../../src/store/redis/store.ts";
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {

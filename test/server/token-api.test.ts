@@ -193,7 +193,7 @@ test("unknown keys never push a good key out of the authenticator's cache", asyn
 /** A key for a registered channel in a bare store (createApiKey refuses unregistered channels). */
 async function createApiKeyRow(store: Store): Promise<string> {
   // Row contents are never opened here: only its existence matters to createApiKey.
-  await store.putChannel({ channelId: "1234567890", kid: "k", privateKey: "v1.x.y.z", channelSecret: "v1.x.y.z", policy: {}, createdAt: 0, updatedAt: 0 });
+  await store.putChannel({ channelId: "1234567890", kid: "k", privateKey: "v1.x.y.z", channelSecret: "v1.x.y.z", policy: {}, kind: "line-v2.1", settings: {}, secrets: {}, createdAt: 0, updatedAt: 0 });
   return (await createApiKey(store, { channels: ["1234567890"] })).key;
 }
 

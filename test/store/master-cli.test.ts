@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { ChannelRegistry } from "../../src/store/registry.ts";
 import { generateMasterKeyText, MasterKey, Sealer } from "../../src/store/sealed.ts";
-import { SqliteStore } from "../../src/store/sqlite.ts";
+import { SqliteStore } from "../../src/store/sqlite/store.ts";
 import { runCli } from "../helpers/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kagiya-master-cli-"));

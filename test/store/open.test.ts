@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { InvalidInputError } from "../../src/core/errors.ts";
 import { openStore, parseStoreSpec } from "../../src/store/open.ts";
-import { SqliteStore } from "../../src/store/sqlite.ts";
+import { SqliteStore } from "../../src/store/sqlite/store.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kagiya-open-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

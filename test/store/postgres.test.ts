@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { StoreError } from "../../src/store/errors.ts";
 import { openStore } from "../../src/store/open.ts";
-import { POSTGRES_SCHEMA_VERSION, PostgresStore } from "../../src/store/postgres.ts";
+import { POSTGRES_SCHEMA_VERSION, PostgresStore } from "../../src/store/postgres/store.ts";
 import { runStoreContract, sharedStoreHarness } from "./contract.ts";
 import { DATABASE_URL, postgresSkip, randomNamespace } from "./services.ts";
 
@@ -53,14 +53,14 @@ describe("PostgresStore specifics", { skip }, () => {
     }
   });
 
-  it("migrations: concurrent first runs apply version 1 once; a newer schema is refused", async () => {
+  it("migrations: concurrent first runs apply each version once; a newer schema is refused", async () => {
     const schema = randomNamespace("pg");
     const stores = await Promise.all([1, 2, 3].map(() => PostgresStore.connect({ url: DATABASE_URL, schema, poolSize: 2 })));
     try {
       await Promise.all(stores.map((s) => s.migrate()));
       assert.equal(await stores[0]!.schemaVersion(), POSTGRES_SCHEMA_VERSION);
-      const rows = await stores[0]!.pool.query(`SELECT version FROM "${schema}".schema_version`);
-      assert.deepEqual(rows.rows.map((r) => r["version"]), [1]);
+      const rows = await stores[0]!.pool.query(`SELECT version FROM "${schema}".schema_version ORDER BY version`);
+      assert.deepEqual(rows.rows.map((r) => r["version"]), [1, 2]);
       await stores[0]!.pool.query(`INSERT INTO "${schema}".schema_version (version) VALUES ($1)`, [POSTGRES_SCHEMA_VERSION + 1]);
       await assert.rejects(stores[1]!.migrate(), (e: unknown) => e instanceof StoreError && e.code === "ERR_STORE_SCHEMA");
     } finally {

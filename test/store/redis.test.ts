@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { StoreError } from "../../src/store/errors.ts";
 import { openStore } from "../../src/store/open.ts";
-import { REDIS_LAYOUT_VERSION, RedisStore } from "../../src/store/redis.ts";
+import { REDIS_LAYOUT_VERSION, RedisStore } from "../../src/store/redis/store.ts";
 import { runStoreContract, sharedStoreHarness } from "./contract.ts";
 import { randomNamespace, REDIS_URL, redisSkip } from "./services.ts";
 
@@ -69,7 +69,7 @@ describe("RedisStore specifics", { skip }, () => {
     const store = await openStore(`${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`, {});
     try {
       await store.setMeta("x", "y");
-      await store.putChannel({ channelId: "1", kid: "k", privateKey: "p", channelSecret: "s", policy: {}, createdAt: 1, updatedAt: 1 });
+      await store.putChannel({ channelId: "1", kid: "k", privateKey: "p", channelSecret: "s", policy: {}, kind: "line-v2.1", settings: {}, secrets: {}, createdAt: 1, updatedAt: 1 });
       await store.markOnce("e", 60_000);
       const lock = await store.tryLock("l", 60_000);
       assert.ok(lock);

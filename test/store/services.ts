@@ -2,8 +2,8 @@
 // missing the suite is skipped with a loud notice, unless KAGIYA_REQUIRE_SERVICES=1 (CI), where
 // the suite runs and fails.
 import { randomBytes } from "node:crypto";
-import { PostgresStore } from "../../src/store/postgres.ts";
-import { RedisStore } from "../../src/store/redis.ts";
+import { PostgresStore } from "../../src/store/postgres/store.ts";
+import { RedisStore } from "../../src/store/redis/store.ts";
 
 export const REDIS_URL = process.env["REDIS_URL"] || "redis://127.0.0.1:6379";
 export const DATABASE_URL = process.env["DATABASE_URL"] || "postgres://postgres@127.0.0.1:5432/test";

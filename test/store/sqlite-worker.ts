@@ -1,6 +1,6 @@
 // Child process for the multi-process SQLite test: races commitToken on a shared file.
 // argv: path, tag, attempts. Prints {"wins": n} on stdout.
-import { SqliteStore } from "../../src/store/sqlite.ts";
+import { SqliteStore } from "../../src/store/sqlite/store.ts";
 
 const [path, tag, attempts] = process.argv.slice(2) as [string, string, string];
 const store = new SqliteStore({ path });

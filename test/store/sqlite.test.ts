@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, describe, it } from "node:test";
 import { StoreError } from "../../src/store/errors.ts";
-import { SqliteStore, SQLITE_SCHEMA_VERSION } from "../../src/store/sqlite.ts";
+import { SqliteStore, SQLITE_SCHEMA_VERSION } from "../../src/store/sqlite/store.ts";
 import { runStoreContract, sharedStoreHarness } from "./contract.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kagiya-sqlite-"));
@@ -30,7 +30,7 @@ describe("SqliteStore specifics", () => {
     assert.equal(await store.schemaVersion(), SQLITE_SCHEMA_VERSION);
     const db = new DatabaseSync(path);
     assert.equal(db.prepare("PRAGMA journal_mode").get()?.["journal_mode"], "wal");
-    assert.deepEqual(db.prepare("SELECT version FROM schema_version").all().map((r) => r["version"]), [1]);
+    assert.deepEqual(db.prepare("SELECT version FROM schema_version ORDER BY version").all().map((r) => r["version"]), [1, 2]);
     db.close();
     await store.setMeta("x", "y");
     for (const f of [path, `${path}-wal`, `${path}-shm`]) assert.equal(statSync(f).mode & 0o077, 0, f);

@@ -4,8 +4,8 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { createNodeWebhookListener } from "../../src/webhook/adapters/node.ts";
-import { RedisStore } from "../../src/store/redis.ts";
-import { PostgresStore } from "../../src/store/postgres.ts";
+import { RedisStore } from "../../src/store/redis/store.ts";
+import { PostgresStore } from "../../src/store/postgres/store.ts";
 import type { Store } from "../../src/store/types.ts";
 import { deliverTestWebhook } from "../helpers/emulator.ts";
 import { DATABASE_URL, REDIS_URL, postgresSkip, randomNamespace, redisSkip } from "../store/services.ts";

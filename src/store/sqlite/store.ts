@@ -1,9 +1,13 @@
-import { closeSync, existsSync, openSync } from "node:fs";
+import { closeSync, existsSync, openSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { byIssuedDesc, newOwner, SEALED_META_PREFIX, splitTokenRowKey, sqlApiKey, sqlAudit, sqlChannel, sqlToken, tokenRowKey } from "./common.ts";
-import { StoreError, storeFailure } from "./errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, Lock, Sealed, SealedCell, Store, TokenRow, TokenState } from "./types.ts";
+import { MicroBatcher } from "../batcher.ts";
+import { byIssuedDesc, channelSealedCells, jsonObject, newOwner, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, sqlApiKey, sqlAudit, sqlChannel, sqlToken, tokenRowKey } from "../common.ts";
+import { StoreError, storeFailure } from "../errors.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import { MIGRATIONS, SQLITE_SCHEMA_VERSION } from "./migrations.ts";
+
+export { SQLITE_SCHEMA_VERSION };
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -14,37 +18,6 @@ export interface SqliteStoreOptions {
   /** Clock for lock and markOnce expiry, epoch ms (default Date.now). */
   now?: () => number;
 }
-
-/** Versioned migrations; each runs once, in its own transaction, recorded in schema_version. */
-const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
-  {
-    version: 1,
-    sql: `
-      CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE channels (
-        channel_id TEXT PRIMARY KEY, kid TEXT NOT NULL, private_key TEXT NOT NULL, channel_secret TEXT NOT NULL,
-        policy TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
-      CREATE TABLE current_tokens (channel_id TEXT PRIMARY KEY, generation INTEGER NOT NULL, key_id TEXT);
-      CREATE TABLE tokens (
-        channel_id TEXT NOT NULL, key_id TEXT NOT NULL, access_token TEXT, generation INTEGER NOT NULL,
-        state TEXT NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, refresh_at INTEGER NOT NULL,
-        revoke_at INTEGER, updated_at INTEGER NOT NULL, PRIMARY KEY (channel_id, key_id));
-      CREATE TABLE locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
-      CREATE TABLE dedup (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
-      CREATE INDEX dedup_expires ON dedup (expires_at);
-      CREATE TABLE api_keys (
-        id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, channels TEXT NOT NULL,
-        created_at INTEGER NOT NULL, revoked_at INTEGER, last_used_at INTEGER);
-      CREATE TABLE audit (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, action TEXT NOT NULL, actor TEXT NOT NULL,
-        channel_id TEXT, key_id TEXT, detail TEXT);
-      CREATE INDEX audit_channel ON audit (channel_id, id);
-    `,
-  },
-];
-
-/** The schema version this code writes. */
-export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
 /** Sealed columns a rotation may replace: SealedCell table/column → SQL table/column/key. */
 const SEALED_COLUMNS: Record<string, { table: string; column: string }> = {
@@ -82,7 +55,11 @@ export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #stmts = new Map<string, StatementSync>();
   #markCount = 0;
-  #marks: Array<{ key: string; ttlMs: number; resolve: (fresh: boolean) => void; reject: (error: unknown) => void }> = [];
+  /**
+   * Marks gather for {@link MARK_WINDOW_MS} and are written together in one transaction: a commit
+   * per webhook event (with synchronous=FULL, an fsync per event) would block the event loop.
+   */
+  readonly #marks = new MicroBatcher<{ key: string; ttlMs: number }, boolean>({ run: (marks) => this.#writeMarks(marks), windowMs: MARK_WINDOW_MS, maxBatch: MARK_BATCH });
   #closed = false;
 
   constructor(options: SqliteStoreOptions = {}) {
@@ -90,6 +67,12 @@ export class SqliteStore implements Store {
     this.path = path === ":memory:" ? path : resolve(path);
     this.#now = options.now ?? Date.now;
     const timeout = options.busyTimeoutMs ?? 5_000;
+    if (this.path !== ":memory:" && existsSync(this.path) && statSync(this.path).isFile() && statSync(this.path).size === 0 && !existsSync(`${this.path}-wal`)) {
+      // SQLite would take an empty file for a new database: a typo'd path, a truncated copy or a
+      // file someone else made must not become a store with a new master-key check. Files kagiya
+      // creates are never empty past this constructor (WAL mode writes the header at once).
+      throw new StoreError(`${this.path} is an empty file, not a kagiya store: name the right file with --store or KAGIYA_DB, or delete it to start a new store`, { code: "ERR_STORE_NOT_KAGIYA" });
+    }
     try {
       if (this.path !== ":memory:" && !existsSync(this.path)) {
         // Create the file owner-only before SQLite does; its -wal and -shm files copy the mode.
@@ -142,6 +125,7 @@ export class SqliteStore implements Store {
           }
           if (current >= m.version) return;
           this.#db.exec(m.sql);
+          m.after?.(this.#db);
           this.#db.prepare("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)").run(m.version, Date.now());
         });
       }
@@ -163,7 +147,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#flushMarks();
+    this.#marks.flush();
     this.#closed = true;
     this.#stmts.clear();
     this.#db.close();
@@ -179,10 +163,10 @@ export class SqliteStore implements Store {
   putChannel(row: ChannelRow): Promise<void> {
     return this.#run("putChannel", () => {
       this.#stmt(
-        `INSERT INTO channels (channel_id, kid, private_key, channel_secret, policy, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (channel_id) DO UPDATE SET kid = excluded.kid, private_key = excluded.private_key, channel_secret = excluded.channel_secret,
-         policy = excluded.policy, created_at = excluded.created_at, updated_at = excluded.updated_at`,
-      ).run(row.channelId, row.kid, row.privateKey, row.channelSecret, JSON.stringify(row.policy ?? {}), row.createdAt, row.updatedAt);
+        `INSERT INTO channels (channel_id, kind, kid, private_key, channel_secret, policy, settings, secrets, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (channel_id) DO UPDATE SET kind = excluded.kind, kid = excluded.kid, private_key = excluded.private_key, channel_secret = excluded.channel_secret,
+         policy = excluded.policy, settings = excluded.settings, secrets = excluded.secrets, created_at = excluded.created_at, updated_at = excluded.updated_at`,
+      ).run(row.channelId, row.kind, row.kid, row.privateKey, row.channelSecret, JSON.stringify(row.policy ?? {}), JSON.stringify(row.settings ?? {}), JSON.stringify(row.secrets ?? {}), row.createdAt, row.updatedAt);
     });
   }
   getChannel(channelId: string): Promise<ChannelRow | null> {
@@ -199,6 +183,8 @@ export class SqliteStore implements Store {
       this.#tx(() => {
         this.#stmt("DELETE FROM tokens WHERE channel_id = ?").run(channelId);
         this.#stmt("DELETE FROM current_tokens WHERE channel_id = ?").run(channelId);
+        this.#stmt("DELETE FROM issue_intents WHERE credential_id = ?").run(channelId);
+        this.#stmt("DELETE FROM backoffs WHERE credential_id = ?").run(channelId);
         return Number(this.#stmt("DELETE FROM channels WHERE channel_id = ?").run(channelId).changes) > 0;
       }),
     );
@@ -252,12 +238,13 @@ export class SqliteStore implements Store {
   listTokens(channelId: string): Promise<TokenRow[]> {
     return this.#run("listTokens", () => this.#stmt("SELECT * FROM tokens WHERE channel_id = ?").all(channelId).map(sqlToken).sort(byIssuedDesc));
   }
-  setTokenState(channelId: string, keyId: string, state: TokenState, revokeAt?: number | null): Promise<boolean> {
+  setTokenState(channelId: string, keyId: string, state: TokenState, revokeAt?: number | null, at?: number): Promise<boolean> {
     return this.#run("setTokenState", () => {
+      const updatedAt = at ?? Date.now();
       const r =
         revokeAt === undefined
-          ? this.#stmt("UPDATE tokens SET state = ?, updated_at = ? WHERE channel_id = ? AND key_id = ?").run(state, Date.now(), channelId, keyId)
-          : this.#stmt("UPDATE tokens SET state = ?, revoke_at = ?, updated_at = ? WHERE channel_id = ? AND key_id = ?").run(state, revokeAt, Date.now(), channelId, keyId);
+          ? this.#stmt("UPDATE tokens SET state = ?, updated_at = ? WHERE channel_id = ? AND key_id = ?").run(state, updatedAt, channelId, keyId)
+          : this.#stmt("UPDATE tokens SET state = ?, revoke_at = ?, updated_at = ? WHERE channel_id = ? AND key_id = ?").run(state, revokeAt, updatedAt, channelId, keyId);
       return Number(r.changes) > 0;
     });
   }
@@ -284,51 +271,38 @@ export class SqliteStore implements Store {
     });
   }
 
-  /**
-   * Marks gather for {@link MARK_WINDOW_MS} and are written together in one transaction: a commit
-   * per webhook event (with synchronous=FULL, an fsync per event) would block the event loop.
-   */
   markOnce(key: string, ttlMs: number): Promise<boolean> {
     if (this.#closed) return Promise.reject(storeFailure("SQLite", "markOnce", new StoreError(`the SQLite store ${this.path} is closed`)));
-    return new Promise<boolean>((resolve, reject) => {
-      if (this.#marks.push({ key, ttlMs, resolve, reject }) === 1) setTimeout(() => this.#flushMarks(), MARK_WINDOW_MS);
-    });
+    return this.#marks.add({ key, ttlMs });
   }
 
-  #flushMarks(): void {
-    while (this.#marks.length > 0) {
-      const batch = this.#marks.splice(0, MARK_BATCH);
-      let fresh: boolean[];
+  #writeMarks(batch: ReadonlyArray<{ key: string; ttlMs: number }>): boolean[] {
+    try {
+      const now = this.#now();
+      // `changes` rather than RETURNING: 1 when inserted or an expired mark renewed, 0 when
+      // still remembered; no result row to build (a third cheaper per mark).
+      const mark = this.#stmt(
+        `INSERT INTO dedup (key, expires_at) VALUES (?, ?)
+         ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE dedup.expires_at <= ?`,
+      );
+      // No fsync for marks: a mark lost to a power cut costs at most one event handled twice, and
+      // the next FULL commit (any token write) makes these frames durable as well.
+      this.#db.exec("PRAGMA synchronous = NORMAL");
       try {
-        const now = this.#now();
-        // `changes` rather than RETURNING: 1 when inserted or an expired mark renewed, 0 when
-        // still remembered; no result row to build (a third cheaper per mark).
-        const mark = this.#stmt(
-          `INSERT INTO dedup (key, expires_at) VALUES (?, ?)
-           ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE dedup.expires_at <= ?`,
-        );
-        // No fsync for marks: a mark lost to a power cut costs at most one event handled twice, and
-        // the next FULL commit (any token write) makes these frames durable as well.
-        this.#db.exec("PRAGMA synchronous = NORMAL");
-        try {
-          fresh = this.#tx(() => {
-            const out = batch.map((m) => mark.run(m.key, now + m.ttlMs, now).changes === 1);
-            this.#markCount += batch.length;
-            if (this.#markCount >= 1000) {
-              this.#markCount = 0;
-              this.#stmt("DELETE FROM dedup WHERE expires_at <= ?").run(now);
-            }
-            return out;
-          });
-        } finally {
-          this.#db.exec("PRAGMA synchronous = FULL");
-        }
-      } catch (error) {
-        const failure = storeFailure("SQLite", "markOnce", error);
-        for (const m of batch) m.reject(failure);
-        continue;
+        return this.#tx(() => {
+          const out = batch.map((m) => mark.run(m.key, now + m.ttlMs, now).changes === 1);
+          this.#markCount += batch.length;
+          if (this.#markCount >= 1000) {
+            this.#markCount = 0;
+            this.#stmt("DELETE FROM dedup WHERE expires_at <= ?").run(now);
+          }
+          return out;
+        });
+      } finally {
+        this.#db.exec("PRAGMA synchronous = FULL");
       }
-      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(fresh[i]!);
+    } catch (error) {
+      throw storeFailure("SQLite", "markOnce", error);
     }
   }
 
@@ -387,10 +361,7 @@ export class SqliteStore implements Store {
   listSealed(): Promise<SealedCell[]> {
     return this.#run("listSealed", () => {
       const cells: SealedCell[] = [];
-      for (const r of this.#stmt("SELECT channel_id, private_key, channel_secret FROM channels ORDER BY channel_id").all()) {
-        cells.push({ table: "channels", row: r["channel_id"] as string, column: "privateKey", value: r["private_key"] as string });
-        cells.push({ table: "channels", row: r["channel_id"] as string, column: "channelSecret", value: r["channel_secret"] as string });
-      }
+      for (const r of this.#stmt("SELECT * FROM channels ORDER BY channel_id").all()) cells.push(...channelSealedCells(sqlChannel(r)));
       for (const r of this.#stmt("SELECT channel_id, key_id, access_token FROM tokens WHERE access_token IS NOT NULL").all()) {
         cells.push({ table: "tokens", row: tokenRowKey(r["channel_id"] as string, r["key_id"] as string), column: "accessToken", value: r["access_token"] as string });
       }
@@ -403,6 +374,16 @@ export class SqliteStore implements Store {
 
   replaceSealed(cell: SealedCell, expected: Sealed): Promise<boolean> {
     return this.#run("replaceSealed", () => {
+      if (cell.table === "channels" && cell.column.startsWith(SECRET_COLUMN_PREFIX)) {
+        const name = cell.column.slice(SECRET_COLUMN_PREFIX.length);
+        return this.#tx(() => {
+          const secrets = jsonObject<Record<string, Sealed>>(this.#stmt("SELECT secrets FROM channels WHERE channel_id = ?").get(cell.row)?.["secrets"]);
+          if (secrets[name] !== expected) return false;
+          secrets[name] = cell.value;
+          this.#stmt("UPDATE channels SET secrets = ? WHERE channel_id = ?").run(JSON.stringify(secrets), cell.row);
+          return true;
+        });
+      }
       const target = SEALED_COLUMNS[`${cell.table}.${cell.column}`];
       if (!target) return false;
       let r;
@@ -415,5 +396,33 @@ export class SqliteStore implements Store {
       }
       return Number(r.changes) > 0;
     });
+  }
+
+  getIssueIntent(credentialId: string): Promise<IssueIntent | null> {
+    return this.#run("getIssueIntent", () => {
+      const r = this.#stmt("SELECT owner, at FROM issue_intents WHERE credential_id = ?").get(credentialId);
+      return r ? { owner: r["owner"] as string, at: r["at"] as number } : null;
+    });
+  }
+  setIssueIntent(credentialId: string, intent: IssueIntent): Promise<void> {
+    return this.#run("setIssueIntent", () => void this.#stmt("INSERT OR REPLACE INTO issue_intents (credential_id, owner, at) VALUES (?, ?, ?)").run(credentialId, intent.owner, intent.at));
+  }
+  clearIssueIntent(credentialId: string, owner?: string): Promise<void> {
+    return this.#run("clearIssueIntent", () => {
+      if (owner === undefined) this.#stmt("DELETE FROM issue_intents WHERE credential_id = ?").run(credentialId);
+      else this.#stmt("DELETE FROM issue_intents WHERE credential_id = ? AND owner = ?").run(credentialId, owner);
+    });
+  }
+  getBackoff(credentialId: string): Promise<SharedBackoff | null> {
+    return this.#run("getBackoff", () => {
+      const r = this.#stmt("SELECT retry_at, code, message FROM backoffs WHERE credential_id = ?").get(credentialId);
+      return r ? { retryAt: r["retry_at"] as number, code: r["code"] as string, message: r["message"] as string } : null;
+    });
+  }
+  setBackoff(credentialId: string, b: SharedBackoff): Promise<void> {
+    return this.#run("setBackoff", () => void this.#stmt("INSERT OR REPLACE INTO backoffs (credential_id, retry_at, code, message) VALUES (?, ?, ?, ?)").run(credentialId, b.retryAt, b.code, b.message));
+  }
+  clearBackoff(credentialId: string): Promise<void> {
+    return this.#run("clearBackoff", () => void this.#stmt("DELETE FROM backoffs WHERE credential_id = ?").run(credentialId));
   }
 }

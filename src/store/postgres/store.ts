@@ -1,6 +1,9 @@
 import pg from "pg";
+import { MicroBatcher } from "../batcher.ts";
 import {
   byIssuedDesc,
+  channelSealedCells,
+  SECRET_COLUMN_PREFIX,
   newOwner,
   redactSpec,
   SEALED_META_PREFIX,
@@ -12,9 +15,13 @@ import {
   sqlToken,
   tokenRowKey,
   type SqlRow,
-} from "./common.ts";
-import { StoreError } from "./errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, Lock, Sealed, SealedCell, Store, TokenRow, TokenState } from "./types.ts";
+} from "../common.ts";
+import { StoreError } from "../errors.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import { MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "./migrations.ts";
+import { statements, type Statements } from "./statements.ts";
+
+export { POSTGRES_SCHEMA_VERSION };
 
 /** Options of {@link PostgresStore.connect}. */
 export interface PostgresStoreOptions {
@@ -31,37 +38,6 @@ export interface PostgresStoreOptions {
   /** getCurrent batches in flight at once; later reads join the next batch (default 2). */
   readBatches?: number;
 }
-
-/** Versioned migrations; `S` stands for the quoted schema. Each runs once, in its own transaction. */
-const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
-  {
-    version: 1,
-    sql: `
-      CREATE TABLE S.meta (name text PRIMARY KEY, value text NOT NULL);
-      CREATE TABLE S.channels (
-        channel_id text PRIMARY KEY, kid text NOT NULL, private_key text NOT NULL, channel_secret text NOT NULL,
-        policy text NOT NULL, created_at bigint NOT NULL, updated_at bigint NOT NULL);
-      CREATE TABLE S.current_tokens (channel_id text PRIMARY KEY, generation bigint NOT NULL, key_id text);
-      CREATE TABLE S.tokens (
-        channel_id text NOT NULL, key_id text NOT NULL, access_token text, generation bigint NOT NULL, state text NOT NULL,
-        issued_at bigint NOT NULL, expires_at bigint NOT NULL, refresh_at bigint NOT NULL, revoke_at bigint,
-        updated_at bigint NOT NULL, PRIMARY KEY (channel_id, key_id));
-      CREATE TABLE S.locks (name text PRIMARY KEY, owner text NOT NULL, expires_at timestamptz NOT NULL);
-      CREATE TABLE S.dedup (key text PRIMARY KEY, expires_at timestamptz NOT NULL);
-      CREATE INDEX dedup_expires ON S.dedup (expires_at);
-      CREATE TABLE S.api_keys (
-        id text PRIMARY KEY, name text NOT NULL, hash text NOT NULL UNIQUE, channels text NOT NULL,
-        created_at bigint NOT NULL, revoked_at bigint, last_used_at bigint);
-      CREATE TABLE S.audit (
-        id bigserial PRIMARY KEY, at bigint NOT NULL, action text NOT NULL, actor text NOT NULL,
-        channel_id text, key_id text, detail text);
-      CREATE INDEX audit_channel ON S.audit (channel_id, id);
-    `,
-  },
-];
-
-/** The schema version this code writes. */
-export const POSTGRES_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
 const UNAVAILABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|timeout|Connection terminated|connect/i;
 
@@ -85,43 +61,29 @@ export class PostgresStore implements Store {
   readonly pool: pg.Pool;
   readonly #where: string;
   readonly #s: string;
-  readonly #sql: Record<string, string>;
+  readonly #sql: Statements;
   #markCount = 0;
-  #marks: Array<{ key: string; ttlMs: number; resolve: (fresh: boolean) => void; reject: (error: unknown) => void }> = [];
+  /**
+   * Marks made in the same tick go to the server as one statement (under load, the marks of many
+   * deliveries): one round trip instead of one per event. A batch that fails is retried key by key,
+   * so one bad key (or a deadlock) fails only its own mark.
+   */
+  readonly #marks = new MicroBatcher<{ key: string; ttlMs: number }, boolean>({ run: (marks) => this.#writeMarks(marks) });
   #closed = false;
-  #pendingReads = new Map<string, Array<{ resolve: (c: CurrentToken) => void; reject: (e: unknown) => void }>>();
-  #readsInFlight = 0;
-  #flushQueued = false;
-  readonly #readSlots: number;
+  /**
+   * Reads are batched: calls that arrive while `readBatches` batches are already in flight wait
+   * for the next batch, which is one query for all their channels. Every batch is sent after
+   * each of its callers called, so a read never returns data older than the call.
+   */
+  readonly #reads: MicroBatcher<string, CurrentToken>;
 
   private constructor(pool: pg.Pool, schema: string, where: string, readSlots: number) {
     this.pool = pool;
-    this.#readSlots = readSlots;
+    this.#reads = new MicroBatcher({ run: (ids) => this.#readCurrent(ids), maxInFlight: readSlots });
     this.schema = schema;
     this.#where = where;
     this.#s = `"${schema.replace(/"/g, '""')}"`;
-    const S = this.#s;
-    this.#sql = {
-      getCurrent: `SELECT c.channel_id AS current_channel_id, c.generation AS current_generation, t.* FROM ${S}.current_tokens c
-        LEFT JOIN ${S}.tokens t ON t.channel_id = c.channel_id AND t.key_id = c.key_id WHERE c.channel_id = $1`,
-      getCurrentMany: `SELECT c.channel_id AS current_channel_id, c.generation AS current_generation, t.* FROM ${S}.current_tokens c
-        LEFT JOIN ${S}.tokens t ON t.channel_id = c.channel_id AND t.key_id = c.key_id WHERE c.channel_id = ANY($1::text[])`,
-      putToken: `INSERT INTO ${S}.tokens (channel_id, key_id, access_token, generation, state, issued_at, expires_at, refresh_at, revoke_at, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-        ON CONFLICT (channel_id, key_id) DO UPDATE SET access_token = EXCLUDED.access_token, generation = EXCLUDED.generation,
-        state = EXCLUDED.state, issued_at = EXCLUDED.issued_at, expires_at = EXCLUDED.expires_at, refresh_at = EXCLUDED.refresh_at,
-        revoke_at = EXCLUDED.revoke_at, updated_at = EXCLUDED.updated_at`,
-      tryLock: `INSERT INTO ${S}.locks AS l (name, owner, expires_at) VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
-        ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at WHERE l.expires_at <= clock_timestamp()
-        RETURNING owner`,
-      markOnce: `INSERT INTO ${S}.dedup AS d (key, expires_at) VALUES ($1, clock_timestamp() + $2 * interval '1 millisecond')
-        ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE d.expires_at <= clock_timestamp()
-        RETURNING key`,
-      markMany: `INSERT INTO ${S}.dedup AS d (key, expires_at)
-        SELECT u.key, clock_timestamp() + u.ttl * interval '1 millisecond' FROM unnest($1::text[], $2::float8[]) AS u(key, ttl) ORDER BY u.key
-        ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE d.expires_at <= clock_timestamp()
-        RETURNING key`,
-    };
+    this.#sql = statements(this.#s);
   }
 
   /** Connects and checks the server answers (fails within the connect timeout when it does not). */
@@ -212,6 +174,7 @@ export class PostgresStore implements Store {
         }
         if (current >= m.version) return;
         await c.query(m.sql.replaceAll("S.", `${S}.`));
+        await m.after?.(c, S);
         await c.query(`INSERT INTO ${S}.schema_version (version) VALUES ($1)`, [m.version]);
       });
     }
@@ -243,13 +206,8 @@ export class PostgresStore implements Store {
   }
 
   async putChannel(row: ChannelRow): Promise<void> {
-    await this.#q(
-      "putChannel",
-      `INSERT INTO ${this.#s}.channels (channel_id, kid, private_key, channel_secret, policy, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (channel_id) DO UPDATE SET kid = EXCLUDED.kid, private_key = EXCLUDED.private_key, channel_secret = EXCLUDED.channel_secret,
-       policy = EXCLUDED.policy, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`,
-      [row.channelId, row.kid, row.privateKey, row.channelSecret, JSON.stringify(row.policy ?? {}), row.createdAt, row.updatedAt],
-    );
+    const json = (v: object | undefined) => JSON.stringify(v ?? {});
+    await this.#q("putChannel", this.#sql.putChannel, [row.channelId, row.kind, row.kid, row.privateKey, row.channelSecret, json(row.policy), json(row.settings), json(row.secrets), row.createdAt, row.updatedAt]);
   }
   async getChannel(channelId: string): Promise<ChannelRow | null> {
     const r = await this.#q("getChannel", `SELECT * FROM ${this.#s}.channels WHERE channel_id = $1`, [channelId]);
@@ -262,63 +220,32 @@ export class PostgresStore implements Store {
     const S = this.#s;
     const r = await this.#q(
       "deleteChannel",
-      `WITH t AS (DELETE FROM ${S}.tokens WHERE channel_id = $1), c AS (DELETE FROM ${S}.current_tokens WHERE channel_id = $1)
+      `WITH t AS (DELETE FROM ${S}.tokens WHERE channel_id = $1), c AS (DELETE FROM ${S}.current_tokens WHERE channel_id = $1),
+       i AS (DELETE FROM ${S}.issue_intents WHERE credential_id = $1), b AS (DELETE FROM ${S}.backoffs WHERE credential_id = $1)
        DELETE FROM ${S}.channels WHERE channel_id = $1`,
       [channelId],
     );
     return (r.rowCount ?? 0) > 0;
   }
 
-  /**
-   * Reads are batched: calls that arrive while `#readSlots` batches are already in flight wait
-   * for the next batch, which is one query for all their channels. Every batch is sent after
-   * each of its callers called, so a read never returns data older than the call.
-   */
   getCurrent(channelId: string): Promise<CurrentToken> {
-    return new Promise((resolve, reject) => {
-      let waiting = this.#pendingReads.get(channelId);
-      if (!waiting) this.#pendingReads.set(channelId, (waiting = []));
-      waiting.push({ resolve, reject });
-      if (this.#readsInFlight < this.#readSlots && !this.#flushQueued) {
-        this.#flushQueued = true;
-        queueMicrotask(() => this.#flushReads());
-      }
-    });
+    return this.#reads.add(channelId);
   }
 
-  #flushReads(): void {
-    this.#flushQueued = false;
-    if (this.#pendingReads.size === 0 || this.#readsInFlight >= this.#readSlots) return;
-    const batch = this.#pendingReads;
-    this.#pendingReads = new Map();
-    this.#readsInFlight++;
-    const ids = [...batch.keys()];
-    const query =
-      ids.length === 1
-        ? this.#q("getCurrent", this.#sql["getCurrent"]!, ids, "kagiya_get_current")
-        : this.#q("getCurrent", this.#sql["getCurrentMany"]!, [ids], "kagiya_get_current_many");
-    query.then(
-      (r) => {
-        const found = new Map<string, CurrentToken>();
-        for (const row of r.rows) {
-          found.set(row["current_channel_id"] as string, { generation: sqlNumber(row["current_generation"]), token: row["key_id"] == null ? null : sqlToken(row) });
-        }
-        for (const [id, waiters] of batch) {
-          for (const w of waiters) {
-            const cur = found.get(id);
-            w.resolve(cur ? { generation: cur.generation, token: cur.token && { ...cur.token } } : { generation: 0, token: null });
-          }
-        }
-      },
-      (error: unknown) => {
-        for (const waiters of batch.values()) for (const w of waiters) w.reject(error);
-      },
-    ).finally(() => {
-      this.#readsInFlight--;
-      if (this.#pendingReads.size > 0 && !this.#flushQueued) {
-        this.#flushQueued = true;
-        queueMicrotask(() => this.#flushReads());
-      }
+  async #readCurrent(ids: readonly string[]): Promise<CurrentToken[]> {
+    const unique = [...new Set(ids)];
+    const r =
+      unique.length === 1
+        ? await this.#q("getCurrent", this.#sql.getCurrent, unique, "kagiya_get_current")
+        : await this.#q("getCurrent", this.#sql.getCurrentMany, [unique], "kagiya_get_current_many");
+    const found = new Map<string, CurrentToken>();
+    for (const row of r.rows) {
+      found.set(row["current_channel_id"] as string, { generation: sqlNumber(row["current_generation"]), token: row["key_id"] == null ? null : sqlToken(row) });
+    }
+    // Each caller gets its own copy.
+    return ids.map((id) => {
+      const cur = found.get(id);
+      return cur ? { generation: cur.generation, token: cur.token && { ...cur.token } } : { generation: 0, token: null };
     });
   }
 
@@ -339,26 +266,27 @@ export class PostgresStore implements Store {
       }
       const generation = expectedGeneration + 1;
       const t = { ...token, channelId, generation };
-      await c.query(this.#sql["putToken"]!, [t.channelId, t.keyId, t.accessToken, t.generation, t.state, t.issuedAt, t.expiresAt, t.refreshAt, t.revokeAt, t.updatedAt]);
+      await c.query(this.#sql.putToken, [t.channelId, t.keyId, t.accessToken, t.generation, t.state, t.issuedAt, t.expiresAt, t.refreshAt, t.revokeAt, t.updatedAt]);
       await c.query(`UPDATE ${S}.current_tokens SET generation = $1, key_id = $2 WHERE channel_id = $3`, [generation, token.keyId, channelId]);
       return true;
     });
   }
 
   async putToken(t: TokenRow): Promise<void> {
-    await this.#q("putToken", this.#sql["putToken"]!, [t.channelId, t.keyId, t.accessToken, t.generation, t.state, t.issuedAt, t.expiresAt, t.refreshAt, t.revokeAt, t.updatedAt]);
+    await this.#q("putToken", this.#sql.putToken, [t.channelId, t.keyId, t.accessToken, t.generation, t.state, t.issuedAt, t.expiresAt, t.refreshAt, t.revokeAt, t.updatedAt]);
   }
   async listTokens(channelId: string): Promise<TokenRow[]> {
     return (await this.#q("listTokens", `SELECT * FROM ${this.#s}.tokens WHERE channel_id = $1`, [channelId])).rows.map(sqlToken).sort(byIssuedDesc);
   }
-  async setTokenState(channelId: string, keyId: string, state: TokenState, revokeAt?: number | null): Promise<boolean> {
+  async setTokenState(channelId: string, keyId: string, state: TokenState, revokeAt?: number | null, at?: number): Promise<boolean> {
+    const updatedAt = at ?? Date.now();
     const r =
       revokeAt === undefined
-        ? await this.#q("setTokenState", `UPDATE ${this.#s}.tokens SET state = $1, updated_at = $2 WHERE channel_id = $3 AND key_id = $4`, [state, Date.now(), channelId, keyId])
+        ? await this.#q("setTokenState", `UPDATE ${this.#s}.tokens SET state = $1, updated_at = $2 WHERE channel_id = $3 AND key_id = $4`, [state, updatedAt, channelId, keyId])
         : await this.#q("setTokenState", `UPDATE ${this.#s}.tokens SET state = $1, revoke_at = $2, updated_at = $3 WHERE channel_id = $4 AND key_id = $5`, [
             state,
             revokeAt,
-            Date.now(),
+            updatedAt,
             channelId,
             keyId,
           ]);
@@ -370,7 +298,7 @@ export class PostgresStore implements Store {
 
   async tryLock(name: string, ttlMs: number): Promise<Lock | null> {
     const owner = newOwner();
-    const r = await this.#q("tryLock", this.#sql["tryLock"]!, [name, owner, Math.max(1, ttlMs)]);
+    const r = await this.#q("tryLock", this.#sql.tryLock, [name, owner, Math.max(1, ttlMs)]);
     if (r.rows[0]?.["owner"] !== owner) return null;
     const release = async () => {
       await this.#q("release a lock", `DELETE FROM ${this.#s}.locks WHERE name = $1 AND owner = $2`, [name, owner]);
@@ -383,29 +311,20 @@ export class PostgresStore implements Store {
     return { name, owner, release, extend };
   }
 
-  /**
-   * Marks made in the same tick go to the server as one statement (under load, the marks of many
-   * deliveries): one round trip instead of one per event. A batch that fails is retried key by key,
-   * so one bad key (or a deadlock) fails only its own mark.
-   */
   markOnce(key: string, ttlMs: number): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      if (this.#marks.push({ key, ttlMs: Math.max(1, ttlMs), resolve, reject }) === 1) queueMicrotask(() => this.#flushMarks());
-    });
+    return this.#marks.add({ key, ttlMs: Math.max(1, ttlMs) });
   }
 
-  #flushMarks(): void {
-    const batch = this.#marks;
-    this.#marks = [];
+  #writeMarks(batch: ReadonlyArray<{ key: string; ttlMs: number }>): Array<Promise<boolean>> {
     // One row per key (a second mark of a key in the batch is a duplicate), in key order so that
     // concurrent batches of several instances take row locks in the same order (no deadlock).
     const ttl = new Map<string, number>();
     for (const m of batch) if (!ttl.has(m.key)) ttl.set(m.key, m.ttlMs);
     const keys = [...ttl.keys()].sort();
     const query = keys.length === 1
-      ? this.#q("markOnce", this.#sql["markOnce"]!, [keys[0], ttl.get(keys[0]!)], "kagiya_mark_once")
-      : this.#q("markOnce", this.#sql["markMany"]!, [keys, keys.map((k) => ttl.get(k))], "kagiya_mark_many");
-    const one = (key: string) => this.#q("markOnce", this.#sql["markOnce"]!, [key, ttl.get(key)], "kagiya_mark_once").then((r) => r.rows.length === 1);
+      ? this.#q("markOnce", this.#sql.markOnce, [keys[0], ttl.get(keys[0]!)], "kagiya_mark_once")
+      : this.#q("markOnce", this.#sql.markMany, [keys, keys.map((k) => ttl.get(k))], "kagiya_mark_many");
+    const one = (key: string) => this.#q("markOnce", this.#sql.markOnce, [key, ttl.get(key)], "kagiya_mark_once").then((r) => r.rows.length === 1);
     const settled = query.then(
       (r) => {
         const fresh = new Set(r.rows.map((row) => row["key"] as string));
@@ -413,17 +332,12 @@ export class PostgresStore implements Store {
       },
       () => new Map(keys.map((k) => [k, one(k)])),
     );
-    void settled.then((byKey) => {
-      const first = new Set<string>();
-      for (const m of batch) {
-        // A second mark of a key in this batch is a duplicate of the first.
-        if (first.has(m.key)) {
-          m.resolve(false);
-          continue;
-        }
-        first.add(m.key);
-        byKey.get(m.key)!.then(m.resolve, m.reject);
-      }
+    // A second mark of a key in this batch is a duplicate of the first.
+    const first = new Set<string>();
+    const results = batch.map((m) => {
+      if (first.has(m.key)) return Promise.resolve(false);
+      first.add(m.key);
+      return settled.then((byKey) => byKey.get(m.key)!);
     });
     this.#markCount += batch.length;
     if (this.#markCount >= 1000) {
@@ -432,6 +346,7 @@ export class PostgresStore implements Store {
       // so it never waits on (or deadlocks with) rows a batch of marks holds.
       this.#q("markOnce cleanup", `DELETE FROM ${this.#s}.dedup WHERE key IN (SELECT key FROM ${this.#s}.dedup WHERE expires_at <= clock_timestamp() ORDER BY key LIMIT 10000 FOR UPDATE SKIP LOCKED)`).catch(() => {});
     }
+    return results;
   }
 
   async isMarked(key: string): Promise<boolean> {
@@ -484,10 +399,7 @@ export class PostgresStore implements Store {
   async listSealed(): Promise<SealedCell[]> {
     const S = this.#s;
     const cells: SealedCell[] = [];
-    for (const r of (await this.#q("listSealed", `SELECT channel_id, private_key, channel_secret FROM ${S}.channels ORDER BY channel_id COLLATE "C"`)).rows) {
-      cells.push({ table: "channels", row: r["channel_id"] as string, column: "privateKey", value: r["private_key"] as string });
-      cells.push({ table: "channels", row: r["channel_id"] as string, column: "channelSecret", value: r["channel_secret"] as string });
-    }
+    for (const r of (await this.#q("listSealed", `SELECT * FROM ${S}.channels ORDER BY channel_id COLLATE "C"`)).rows) cells.push(...channelSealedCells(sqlChannel(r)));
     for (const r of (await this.#q("listSealed", `SELECT channel_id, key_id, access_token FROM ${S}.tokens WHERE access_token IS NOT NULL`)).rows) {
       cells.push({ table: "tokens", row: tokenRowKey(r["channel_id"] as string, r["key_id"] as string), column: "accessToken", value: r["access_token"] as string });
     }
@@ -505,11 +417,35 @@ export class PostgresStore implements Store {
     } else if (cell.table === "channels" && (cell.column === "privateKey" || cell.column === "channelSecret")) {
       const col = cell.column === "privateKey" ? "private_key" : "channel_secret";
       r = await this.#q("replaceSealed", `UPDATE ${S}.channels SET ${col} = $1 WHERE channel_id = $2 AND ${col} = $3`, [cell.value, cell.row, expected]);
+    } else if (cell.table === "channels" && cell.column.startsWith(SECRET_COLUMN_PREFIX)) {
+      r = await this.#q("replaceSealed", this.#sql.replaceSecret, [cell.row, cell.column.slice(SECRET_COLUMN_PREFIX.length), cell.value, expected]);
     } else if (cell.table === "tokens" && cell.column === "accessToken") {
       const [channelId, keyId] = splitTokenRowKey(cell.row);
       r = await this.#q("replaceSealed", `UPDATE ${S}.tokens SET access_token = $1 WHERE channel_id = $2 AND key_id = $3 AND access_token = $4`, [cell.value, channelId, keyId, expected]);
     } else return false;
     return (r.rowCount ?? 0) > 0;
+  }
+
+  async getIssueIntent(credentialId: string): Promise<IssueIntent | null> {
+    const r = (await this.#q("getIssueIntent", `SELECT owner, at FROM ${this.#s}.issue_intents WHERE credential_id = $1`, [credentialId])).rows[0];
+    return r ? { owner: r["owner"] as string, at: sqlNumber(r["at"]) } : null;
+  }
+  async setIssueIntent(credentialId: string, intent: IssueIntent): Promise<void> {
+    await this.#q("setIssueIntent", this.#sql.setIntent, [credentialId, intent.owner, intent.at]);
+  }
+  async clearIssueIntent(credentialId: string, owner?: string): Promise<void> {
+    if (owner === undefined) await this.#q("clearIssueIntent", `DELETE FROM ${this.#s}.issue_intents WHERE credential_id = $1`, [credentialId]);
+    else await this.#q("clearIssueIntent", `DELETE FROM ${this.#s}.issue_intents WHERE credential_id = $1 AND owner = $2`, [credentialId, owner]);
+  }
+  async getBackoff(credentialId: string): Promise<SharedBackoff | null> {
+    const r = (await this.#q("getBackoff", `SELECT retry_at, code, message FROM ${this.#s}.backoffs WHERE credential_id = $1`, [credentialId])).rows[0];
+    return r ? { retryAt: sqlNumber(r["retry_at"]), code: r["code"] as string, message: r["message"] as string } : null;
+  }
+  async setBackoff(credentialId: string, b: SharedBackoff): Promise<void> {
+    await this.#q("setBackoff", this.#sql.setBackoff, [credentialId, b.retryAt, b.code, b.message]);
+  }
+  async clearBackoff(credentialId: string): Promise<void> {
+    await this.#q("clearBackoff", `DELETE FROM ${this.#s}.backoffs WHERE credential_id = $1`, [credentialId]);
   }
 
   /** Drops this store's schema and everything in it (tests use it to clean up). */

@@ -1,8 +1,12 @@
-import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
-import { byIssuedDesc, newOwner, redactSpec, SEALED_META_PREFIX, splitTokenRowKey, tokenRowKey } from "./common.ts";
-import { StoreError } from "./errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, Lock, Sealed, SealedCell, Store, TokenRow, TokenState } from "./types.ts";
+import { byIssuedDesc, channelSealedCells, LEGACY_BACKOFF_META, LEGACY_INTENT_META, newOwner, redactSpec, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, tokenRowKey } from "../common.ts";
+import { StoreError } from "../errors.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import { channelFields, num, pairsToHash, toApiKey, toChannel, toToken, tokenFields } from "./codec.ts";
+import { REDIS_LAYOUT_VERSION, RedisKeys } from "./layout.ts";
+import * as lua from "./scripts.ts";
+
+export { REDIS_LAYOUT_VERSION };
 
 /** Options of {@link RedisStore.connect}. */
 export interface RedisStoreOptions {
@@ -16,195 +20,11 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
 }
 
-/** Key-layout version this code writes (stored at `<prefix>layout`). */
-export const REDIS_LAYOUT_VERSION = 1;
-
-/** A Lua script run with EVALSHA, falling back to EVAL once when the server does not know it. */
-class Script {
-  readonly lua: string;
-  readonly sha: string;
-  constructor(lua: string) {
-    this.lua = lua;
-    this.sha = createHash("sha1").update(lua).digest("hex");
-  }
-  async run(client: Redis, keys: string[], args: Array<string | number>): Promise<unknown> {
-    try {
-      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!String((error as Error).message).startsWith("NOSCRIPT")) throw error;
-      return client.eval(this.lua, keys.length, ...keys, ...args);
-    }
-  }
-}
-
-const GET_CURRENT = new Script(`
-local c = redis.call('HMGET', KEYS[1], 'gen', 'key')
-if not c[1] then return {'0'} end
-if not c[2] then return {c[1]} end
-return {c[1], redis.call('HGETALL', ARGV[1] .. c[2])}`);
-
-// KEYS: cur, tokids, tokch. ARGV: tokbase, expected, keyId, supersededRevokeAt, updatedAt, channelId, field/value...
-const COMMIT_TOKEN = new Script(`
-local gen = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0')
-if gen ~= tonumber(ARGV[2]) then return 0 end
-local prev = redis.call('HGET', KEYS[1], 'key')
-if prev and prev ~= ARGV[3] then
-  local pk = ARGV[1] .. prev
-  if redis.call('HGET', pk, 'state') == 'valid' then
-    redis.call('HSET', pk, 'state', 'superseded', 'revokeAt', ARGV[4], 'updatedAt', ARGV[5])
-  end
-end
-local tk = ARGV[1] .. ARGV[3]
-redis.call('DEL', tk)
-redis.call('HSET', tk, unpack(ARGV, 7))
-redis.call('SADD', KEYS[2], ARGV[3])
-redis.call('SADD', KEYS[3], ARGV[6])
-redis.call('HSET', KEYS[1], 'gen', tostring(gen + 1), 'key', ARGV[3])
-return 1`);
-
-// KEYS: tok. ARGV: state, mode (keep|set|null), revokeAt, updatedAt
-const SET_TOKEN_STATE = new Script(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[1], 'updatedAt', ARGV[4])
-if ARGV[2] == 'set' then redis.call('HSET', KEYS[1], 'revokeAt', ARGV[3])
-elseif ARGV[2] == 'null' then redis.call('HDEL', KEYS[1], 'revokeAt') end
-return 1`);
-
-// KEYS: tokids. ARGV: tokbase, before
-const PRUNE_TOKENS = new Script(`
-local n = 0
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local e = redis.call('HGET', ARGV[1] .. id, 'expiresAt')
-  if (not e) or tonumber(e) < tonumber(ARGV[2]) then
-    redis.call('DEL', ARGV[1] .. id)
-    redis.call('SREM', KEYS[1], id)
-    if e then n = n + 1 end
-  end
-end
-return n`);
-
-// KEYS: chids, ch, cur, tokids, tokch. ARGV: tokbase, channelId
-const DELETE_CHANNEL = new Script(`
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do redis.call('DEL', ARGV[1] .. id) end
-redis.call('DEL', KEYS[3], KEYS[4])
-redis.call('SREM', KEYS[5], ARGV[2])
-redis.call('SREM', KEYS[1], ARGV[2])
-return redis.call('DEL', KEYS[2])`);
-
-// KEYS: any hash. ARGV: field, expected, new
-const REPLACE_FIELD = new Script(`
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-return 1`);
-
-const RELEASE_LOCK = new Script(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`);
-
-// KEYS: lock. ARGV: owner, ttl ms.
-const EXTEND_LOCK = new Script(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`);
-
-// KEYS: ak, akids, akhash. ARGV: id, hash, field/value...
-const PUT_API_KEY = new Script(`
-local old = redis.call('HGET', KEYS[1], 'hash')
-if old and old ~= ARGV[2] then redis.call('HDEL', KEYS[3], old) end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('HSET', KEYS[3], ARGV[2], ARGV[1])
-return 1`);
-
-// KEYS: akhash. ARGV: hash, akbase
-const API_KEY_BY_HASH = new Script(`
-local id = redis.call('HGET', KEYS[1], ARGV[1])
-if not id then return {} end
-return redis.call('HGETALL', ARGV[2] .. id)`);
-
-// KEYS: ak. ARGV: field, value, onlyIfUnset (1|0)
-const SET_IF_EXISTS = new Script(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if ARGV[3] == '1' then redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-return 1`);
-
-// KEYS: seq, rows, list[, chlist]. ARGV: json
-const APPEND_AUDIT = new Script(`
-local id = redis.call('INCR', KEYS[1])
-redis.call('HSET', KEYS[2], id, ARGV[1])
-redis.call('LPUSH', KEYS[3], id)
-if KEYS[4] then redis.call('LPUSH', KEYS[4], id) end
-return id`);
-
-type Hash = Record<string, string>;
-
-function pairsToHash(flat: unknown): Hash {
-  const out: Hash = {};
-  const a = flat as string[];
-  for (let i = 0; i + 1 < a.length; i += 2) out[a[i]!] = a[i + 1]!;
-  return out;
-}
-
-function num(v: string | undefined): number {
-  return v === undefined ? 0 : Number(v);
-}
-function numOrNull(v: string | undefined): number | null {
-  return v === undefined || v === "" ? null : Number(v);
-}
-
-function tokenFields(t: TokenRow): string[] {
-  const f = ["channelId", t.channelId, "keyId", t.keyId, "generation", String(t.generation), "state", t.state, "issuedAt", String(t.issuedAt)];
-  f.push("expiresAt", String(t.expiresAt), "refreshAt", String(t.refreshAt), "updatedAt", String(t.updatedAt));
-  if (t.accessToken !== null) f.push("accessToken", t.accessToken);
-  if (t.revokeAt !== null) f.push("revokeAt", String(t.revokeAt));
-  return f;
-}
-
-function toToken(h: Hash): TokenRow {
-  return {
-    channelId: h["channelId"]!,
-    keyId: h["keyId"]!,
-    accessToken: h["accessToken"] ?? null,
-    generation: num(h["generation"]),
-    state: h["state"] as TokenState,
-    issuedAt: num(h["issuedAt"]),
-    expiresAt: num(h["expiresAt"]),
-    refreshAt: num(h["refreshAt"]),
-    revokeAt: numOrNull(h["revokeAt"]),
-    updatedAt: num(h["updatedAt"]),
-  };
-}
-
-function toChannel(h: Hash): ChannelRow {
-  return {
-    channelId: h["channelId"]!,
-    kid: h["kid"]!,
-    privateKey: h["privateKey"]!,
-    channelSecret: h["channelSecret"]!,
-    policy: JSON.parse(h["policy"] ?? "{}"),
-    createdAt: num(h["createdAt"]),
-    updatedAt: num(h["updatedAt"]),
-  };
-}
-
-function toApiKey(h: Hash): ApiKeyRow {
-  return {
-    id: h["id"]!,
-    name: h["name"]!,
-    hash: h["hash"]!,
-    channels: JSON.parse(h["channels"] ?? "[]"),
-    createdAt: num(h["createdAt"]),
-    revokedAt: numOrNull(h["revokedAt"]),
-    lastUsedAt: numOrNull(h["lastUsedAt"]),
-  };
-}
-
-
 /**
  * A {@link Store} on Redis (ioredis), shared by every process that uses the same server and key
  * prefix. Atomic steps (commitToken's compare-and-set on the generation, lock release by owner,
  * pruning) are Lua scripts; locks and markOnce are `SET NX PX`. Every key begins with the
- * prefix; the key layout is versioned (`<prefix>layout`). Redis Cluster is not supported (the
+ * prefix; the key layout is versioned (`<prefix>layout`) and documented in ./layout.ts. Redis Cluster is not supported (the
  * scripts touch keys they derive).
  *
  * Connecting fails fast with `ERR_STORE_UNAVAILABLE` (connect timeout, no retry on the first
@@ -222,11 +42,13 @@ export class RedisStore implements Store {
   readonly prefix: string;
   readonly client: Redis;
   readonly #where: string;
+  readonly #keys: RedisKeys;
 
   private constructor(client: Redis, prefix: string, where: string) {
     this.client = client;
     this.prefix = prefix;
     this.#where = where;
+    this.#keys = new RedisKeys(prefix);
   }
 
   /** Connects (fails within the connect timeout when the server is unreachable). */
@@ -272,16 +94,14 @@ export class RedisStore implements Store {
     }
   }
 
-  // --- key names ---
   #k(s: string): string {
-    return this.prefix + s;
+    return this.#keys.k(s);
   }
   #tokBase(channelId: string): string {
-    // Length-prefixed so no (channel, keyId) pair collides with another.
-    return `${this.prefix}tok:${channelId.length}:${channelId}:`;
+    return this.#keys.tokBase(channelId);
   }
   #tokIds(channelId: string): string {
-    return `${this.prefix}tokids:${channelId}`;
+    return this.#keys.tokIds(channelId);
   }
 
   migrate(): Promise<void> {
@@ -291,7 +111,10 @@ export class RedisStore implements Store {
       if (v > REDIS_LAYOUT_VERSION) {
         throw new StoreError(`the Redis store at ${this.#where} (prefix ${this.prefix}) has key layout ${v}, newer than this kagiya (${REDIS_LAYOUT_VERSION}): upgrade kagiya`, { code: "ERR_STORE_SCHEMA" });
       }
-      // Layout 1 is the first; later layouts add their upgrade steps here, each guarded by the version.
+      if (v < REDIS_LAYOUT_VERSION) {
+        // Each upgrade step is one atomic script guarded by the version it starts from.
+        await lua.UPGRADE_LAYOUT_2.run(this.client, [this.#k("layout"), this.#k("meta")], [this.prefix, "2", LEGACY_INTENT_META, LEGACY_BACKOFF_META]);
+      }
     });
   }
 
@@ -321,15 +144,7 @@ export class RedisStore implements Store {
       await this.client
         .multi()
         .del(key)
-        .hset(key, {
-          channelId: row.channelId,
-          kid: row.kid,
-          privateKey: row.privateKey,
-          channelSecret: row.channelSecret,
-          policy: JSON.stringify(row.policy ?? {}),
-          createdAt: String(row.createdAt),
-          updatedAt: String(row.updatedAt),
-        })
+        .hset(key, channelFields(row))
         .sadd(this.#k("chids"), row.channelId)
         .exec();
     });
@@ -349,14 +164,14 @@ export class RedisStore implements Store {
   }
   deleteChannel(channelId: string): Promise<boolean> {
     return this.#do("deleteChannel", async () => {
-      const keys = [this.#k("chids"), this.#k(`ch:${channelId}`), this.#k(`cur:${channelId}`), this.#tokIds(channelId), this.#k("tokch")];
-      return (await DELETE_CHANNEL.run(this.client, keys, [this.#tokBase(channelId), channelId])) === 1;
+      const keys = [this.#k("chids"), this.#k(`ch:${channelId}`), this.#k(`cur:${channelId}`), this.#tokIds(channelId), this.#k("tokch"), this.#keys.intent(channelId), this.#keys.backoff(channelId)];
+      return (await lua.DELETE_CHANNEL.run(this.client, keys, [this.#tokBase(channelId), channelId])) === 1;
     });
   }
 
   getCurrent(channelId: string): Promise<CurrentToken> {
     return this.#do("getCurrent", async () => {
-      const r = (await GET_CURRENT.run(this.client, [this.#k(`cur:${channelId}`)], [this.#tokBase(channelId)])) as [string, string[]?];
+      const r = (await lua.GET_CURRENT.run(this.client, [this.#k(`cur:${channelId}`)], [this.#tokBase(channelId)])) as [string, string[]?];
       const generation = Number(r[0]);
       const flat = r[1];
       return { generation, token: flat && flat.length > 0 ? toToken(pairsToHash(flat)) : null };
@@ -368,7 +183,7 @@ export class RedisStore implements Store {
       const row = { ...token, channelId, generation: expectedGeneration + 1 };
       const keys = [this.#k(`cur:${channelId}`), this.#tokIds(channelId), this.#k("tokch")];
       const args = [this.#tokBase(channelId), String(expectedGeneration), token.keyId, String(supersededRevokeAt), String(token.updatedAt), channelId, ...tokenFields(row)];
-      return (await COMMIT_TOKEN.run(this.client, keys, args)) === 1;
+      return (await lua.COMMIT_TOKEN.run(this.client, keys, args)) === 1;
     });
   }
 
@@ -392,15 +207,15 @@ export class RedisStore implements Store {
       return rows.filter((h) => h["keyId"] !== undefined).map(toToken).sort(byIssuedDesc);
     });
   }
-  setTokenState(channelId: string, keyId: string, state: TokenState, revokeAt?: number | null): Promise<boolean> {
+  setTokenState(channelId: string, keyId: string, state: TokenState, revokeAt?: number | null, at?: number): Promise<boolean> {
     return this.#do("setTokenState", async () => {
       const mode = revokeAt === undefined ? "keep" : revokeAt === null ? "null" : "set";
-      const r = await SET_TOKEN_STATE.run(this.client, [this.#tokBase(channelId) + keyId], [state, mode, String(revokeAt ?? ""), String(Date.now())]);
+      const r = await lua.SET_TOKEN_STATE.run(this.client, [this.#tokBase(channelId) + keyId], [state, mode, String(revokeAt ?? ""), String(at ?? Date.now())]);
       return r === 1;
     });
   }
   pruneTokens(channelId: string, before: number): Promise<number> {
-    return this.#do("pruneTokens", async () => Number(await PRUNE_TOKENS.run(this.client, [this.#tokIds(channelId)], [this.#tokBase(channelId), String(before)])));
+    return this.#do("pruneTokens", async () => Number(await lua.PRUNE_TOKENS.run(this.client, [this.#tokIds(channelId)], [this.#tokBase(channelId), String(before)])));
   }
 
   tryLock(name: string, ttlMs: number): Promise<Lock | null> {
@@ -409,8 +224,8 @@ export class RedisStore implements Store {
       const key = this.#k(`lock:${name}`);
       const ok = await this.client.set(key, owner, "PX", Math.max(1, Math.ceil(ttlMs)), "NX");
       if (ok !== "OK") return null;
-      const release = () => this.#do("release a lock", async () => void (await RELEASE_LOCK.run(this.client, [key], [owner])));
-      const extend = (ms: number) => this.#do("extend a lock", async () => (await EXTEND_LOCK.run(this.client, [key], [owner, String(Math.max(1, Math.ceil(ms)))])) === 1);
+      const release = () => this.#do("release a lock", async () => void (await lua.RELEASE_LOCK.run(this.client, [key], [owner])));
+      const extend = (ms: number) => this.#do("extend a lock", async () => (await lua.EXTEND_LOCK.run(this.client, [key], [owner, String(Math.max(1, Math.ceil(ms)))])) === 1);
       return { name, owner, release, extend };
     });
   }
@@ -428,12 +243,12 @@ export class RedisStore implements Store {
       const fields = ["id", row.id, "name", row.name, "hash", row.hash, "channels", JSON.stringify(row.channels), "createdAt", String(row.createdAt)];
       if (row.revokedAt !== null) fields.push("revokedAt", String(row.revokedAt));
       if (row.lastUsedAt !== null) fields.push("lastUsedAt", String(row.lastUsedAt));
-      await PUT_API_KEY.run(this.client, [this.#k(`ak:${row.id}`), this.#k("akids"), this.#k("akhash")], [row.id, row.hash, ...fields]);
+      await lua.PUT_API_KEY.run(this.client, [this.#k(`ak:${row.id}`), this.#k("akids"), this.#k("akhash")], [row.id, row.hash, ...fields]);
     });
   }
   getApiKeyByHash(hash: string): Promise<ApiKeyRow | null> {
     return this.#do("getApiKeyByHash", async () => {
-      const flat = (await API_KEY_BY_HASH.run(this.client, [this.#k("akhash")], [hash, this.#k("ak:")])) as string[];
+      const flat = (await lua.API_KEY_BY_HASH.run(this.client, [this.#k("akhash")], [hash, this.#k("ak:")])) as string[];
       return flat.length === 0 ? null : toApiKey(pairsToHash(flat));
     });
   }
@@ -448,10 +263,10 @@ export class RedisStore implements Store {
     });
   }
   revokeApiKey(id: string, at: number): Promise<boolean> {
-    return this.#do("revokeApiKey", async () => (await SET_IF_EXISTS.run(this.client, [this.#k(`ak:${id}`)], ["revokedAt", String(at), "1"])) === 1);
+    return this.#do("revokeApiKey", async () => (await lua.SET_IF_EXISTS.run(this.client, [this.#k(`ak:${id}`)], ["revokedAt", String(at), "1"])) === 1);
   }
   touchApiKey(id: string, at: number): Promise<void> {
-    return this.#do("touchApiKey", async () => void (await SET_IF_EXISTS.run(this.client, [this.#k(`ak:${id}`)], ["lastUsedAt", String(at), "0"])));
+    return this.#do("touchApiKey", async () => void (await lua.SET_IF_EXISTS.run(this.client, [this.#k(`ak:${id}`)], ["lastUsedAt", String(at), "0"])));
   }
 
   appendAudit(row: AuditRow): Promise<void> {
@@ -459,7 +274,7 @@ export class RedisStore implements Store {
       const { id: _ignored, ...rest } = row;
       const keys = [this.#k("audit:seq"), this.#k("audit:rows"), this.#k("audit")];
       if (row.channelId !== null) keys.push(this.#k(`audit:ch:${row.channelId}`));
-      await APPEND_AUDIT.run(this.client, keys, [JSON.stringify(rest)]);
+      await lua.APPEND_AUDIT.run(this.client, keys, [JSON.stringify(rest)]);
     });
   }
   listAudit(query: { channelId?: string; limit?: number } = {}): Promise<AuditRow[]> {
@@ -482,9 +297,8 @@ export class RedisStore implements Store {
     return this.#do("listSealed", async () => {
       const cells: SealedCell[] = [];
       for (const id of (await this.client.smembers(this.#k("chids"))).sort()) {
-        const [pk, cs] = await this.client.hmget(this.#k(`ch:${id}`), "privateKey", "channelSecret");
-        if (pk != null) cells.push({ table: "channels", row: id, column: "privateKey", value: pk });
-        if (cs != null) cells.push({ table: "channels", row: id, column: "channelSecret", value: cs });
+        const h = await this.client.hgetall(this.#k(`ch:${id}`));
+        if (h["channelId"] !== undefined) cells.push(...channelSealedCells(toChannel(h)));
       }
       for (const ch of await this.client.smembers(this.#k("tokch"))) {
         for (const keyId of await this.client.smembers(this.#tokIds(ch))) {
@@ -504,14 +318,49 @@ export class RedisStore implements Store {
     return this.#do("replaceSealed", async () => {
       let key: string;
       if (cell.table === "meta" && cell.column === "value") key = this.#k("meta");
-      else if (cell.table === "channels" && (cell.column === "privateKey" || cell.column === "channelSecret")) key = this.#k(`ch:${cell.row}`);
+      else if (cell.table === "channels" && (cell.column === "privateKey" || cell.column === "channelSecret" || cell.column.startsWith(SECRET_COLUMN_PREFIX))) key = this.#k(`ch:${cell.row}`);
       else if (cell.table === "tokens" && cell.column === "accessToken") {
         const [ch, keyId] = splitTokenRowKey(cell.row);
         key = this.#tokBase(ch) + keyId;
       } else return false;
       const field = cell.table === "meta" ? cell.row : cell.column;
-      return (await REPLACE_FIELD.run(this.client, [key], [field, expected, cell.value])) === 1;
+      return (await lua.REPLACE_FIELD.run(this.client, [key], [field, expected, cell.value])) === 1;
     });
+  }
+
+  getIssueIntent(credentialId: string): Promise<IssueIntent | null> {
+    return this.#do("getIssueIntent", async () => {
+      const h = await this.client.hgetall(this.#keys.intent(credentialId));
+      return h["owner"] === undefined ? null : { owner: h["owner"], at: num(h["at"]) };
+    });
+  }
+  setIssueIntent(credentialId: string, intent: IssueIntent): Promise<void> {
+    return this.#do("setIssueIntent", async () => {
+      const key = this.#keys.intent(credentialId);
+      await this.client.multi().del(key).hset(key, { owner: intent.owner, at: String(intent.at) }).exec();
+    });
+  }
+  clearIssueIntent(credentialId: string, owner?: string): Promise<void> {
+    return this.#do("clearIssueIntent", async () => {
+      const key = this.#keys.intent(credentialId);
+      if (owner === undefined) await this.client.del(key);
+      else await lua.CLEAR_INTENT_OF.run(this.client, [key], [owner]);
+    });
+  }
+  getBackoff(credentialId: string): Promise<SharedBackoff | null> {
+    return this.#do("getBackoff", async () => {
+      const h = await this.client.hgetall(this.#keys.backoff(credentialId));
+      return h["code"] === undefined ? null : { retryAt: num(h["retryAt"]), code: h["code"], message: h["message"] ?? "" };
+    });
+  }
+  setBackoff(credentialId: string, b: SharedBackoff): Promise<void> {
+    return this.#do("setBackoff", async () => {
+      const key = this.#keys.backoff(credentialId);
+      await this.client.multi().del(key).hset(key, { retryAt: String(b.retryAt), code: b.code, message: b.message }).exec();
+    });
+  }
+  clearBackoff(credentialId: string): Promise<void> {
+    return this.#do("clearBackoff", async () => void (await this.client.del(this.#keys.backoff(credentialId))));
   }
 
   /** Deletes every key under this store's prefix (tests use it to clean up). */
