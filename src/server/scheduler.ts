@@ -201,6 +201,8 @@ export class Scheduler {
       await this.#target.reconcile(channelId, { actor: "scheduler" });
       this.#hooks.onRun?.("reconciled");
     } catch (error) {
+      // A kind without a ledger (stateless tokens) has nothing to reconcile.
+      if ((error as { code?: unknown } | null)?.code === "ERR_KIND_NO_LEDGER") return;
       this.#hooks.onRun?.("reconcile_error");
       this.#hooks.log?.warn({ channelId, err: describe(error) }, "scheduled reconcile failed");
     }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Channel, ChannelRegistry } from "../store/registry.ts";
+import type { Channel, ChannelRegistry, RegistryStore } from "../store/registry.ts";
 import { kindNameOf, type CredentialKind, type KindRegistry } from "./kind.ts";
 import type { TokenPolicy } from "./policy.ts";
 
@@ -20,11 +20,11 @@ export interface CredentialEntry {
 /** Credentials read from the registry at most once per `checkMs` (a change elsewhere is seen within it). */
 export class CredentialCache {
   readonly #entries = new Map<string, CredentialEntry>();
-  readonly #registry: ChannelRegistry;
+  readonly #registry: ChannelRegistry<RegistryStore>;
   readonly #kinds: KindRegistry;
   readonly #checkMs: number;
 
-  constructor(registry: ChannelRegistry, kinds: KindRegistry, checkMs: number) {
+  constructor(registry: ChannelRegistry<RegistryStore>, kinds: KindRegistry, checkMs: number) {
     this.#registry = registry;
     this.#kinds = kinds;
     this.#checkMs = checkMs;

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { ChannelRegistry } from "../store/registry.ts";
-import type { Store } from "../store/types.ts";
+import type { ChannelRegistry, RegistryStore } from "../store/registry.ts";
+import type { AuditStore, CredentialStore, LockStore, TokenCoordinationStore, TokenStore } from "../store/types.ts";
 import { TokenCache } from "./cache.ts";
 import { CredentialCache } from "./credentials.ts";
 import { HealthBook } from "./health.ts";
@@ -25,11 +25,14 @@ export interface EngineConfig {
   readonly backoffMaxMs: number;
 }
 
+/** The slice of the store the engine uses. */
+export type EngineStore = TokenStore & LockStore & TokenCoordinationStore & AuditStore & Pick<CredentialStore, "listChannels">;
+
 /** One manager's engine state. */
 export interface Engine {
   readonly config: EngineConfig;
-  readonly registry: ChannelRegistry;
-  readonly store: Store;
+  readonly registry: ChannelRegistry<EngineStore & RegistryStore>;
+  readonly store: EngineStore;
   readonly kinds: KindRegistry;
   readonly now: () => number;
   readonly random: () => number;

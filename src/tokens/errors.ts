@@ -67,3 +67,21 @@ export class TokenNotFoundError extends KagiyaError {
     super("ERR_TOKEN_NOT_FOUND", `channel ${channelId} has no token with key ID ${JSON.stringify(keyId.slice(0, 80))} (list them with kagiya token list ${channelId})`);
   }
 }
+
+/**
+ * The credential's kind keeps no ledger of valid tokens at its provider (LINE stateless tokens:
+ * no cap, no listing), so there is nothing to reconcile. Code `ERR_KIND_NO_LEDGER`.
+ *
+ * @example
+ * ```ts
+ * try { await manager.reconcile(id); }
+ * catch (e) { if (e instanceof NoLedgerError) console.log(`${e.kind}: nothing to reconcile`); }
+ * ```
+ */
+export class NoLedgerError extends KagiyaError {
+  readonly kind: string;
+  constructor(credentialId: string, kind: string) {
+    super("ERR_KIND_NO_LEDGER", `credential ${credentialId} is of kind ${kind}, whose provider keeps no list of valid tokens to reconcile against`);
+    this.kind = kind;
+  }
+}

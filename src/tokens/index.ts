@@ -15,7 +15,9 @@ export type { ManagedToken, ReconcileReport, ChannelTokenStatus, TokenObserver, 
 export { TokenManager } from "./manager.ts";
 export type { TokenManagerOptions, IssueReason, RevokeReport, MaintainChannelReport, ChannelPlan, ActorOptions } from "./options.ts";
 export { DEFAULT_TOKEN_POLICY, LINE_TOKEN_LIMITS, resolveTokenPolicy, planRefreshAt, type TokenPolicy } from "./policy.ts";
-export { TokenUnavailableError, TokenBudgetExhaustedError, TokenNotFoundError } from "./errors.ts";
+export { TokenUnavailableError, TokenBudgetExhaustedError, TokenNotFoundError, NoLedgerError } from "./errors.ts";
+export { DEFAULT_KIND, KindRegistry, type CredentialKind, type ObtainedToken, type KeyLedger } from "./kind.ts";
+export { builtinKinds, lineV21Kind, lineStatelessKind, STATELESS_LIFETIME_SECONDS, type StatelessAuth } from "../kinds/index.ts";
 export { lineTokenApi, type LineTokenApiOptions } from "./line.ts";
-export { classifyFailure, type LineTokenApi, type IssuedToken, type UpstreamFailure } from "./upstream.ts";
+export { classifyFailure, type LineTokenApi, type LineStatelessApi, type IssuedToken, type UpstreamFailure } from "./upstream.ts";
 export { openTokenContext, type TokenContext, type TokenContextOptions } from "./context.ts";

@@ -10,7 +10,6 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { KagiyaError } from "../core/errors.ts";
 import { ChannelNotFoundError } from "../store/errors.ts";
 import type { CurrentToken, Lock, TokenRow } from "../store/types.ts";
-import { clearBackoff, clearIssueIntent, getBackoff, getIssueIntent, setBackoff, setIssueIntent } from "./coordination.ts";
 import type { CredentialEntry } from "./credentials.ts";
 import { audit, singleFlight, upstreamCall, type Engine } from "./engine.ts";
 import { TokenBudgetExhaustedError, TokenUnavailableError } from "./errors.ts";
@@ -86,14 +85,14 @@ async function issueLocked(e: Engine, entry: CredentialEntry, seen: CurrentToken
     if (!force && usable !== null && now < usable.refreshAt) return remember(e, id, cur.generation, usable, entry, now, usable.refreshAt);
     const health = e.health.of(id);
     // Another process may have met a failing provider moments ago: honour its backoff (and Retry-After).
-    const shared = await getBackoff(e.store, id);
+    const shared = await e.store.getBackoff(id);
     if (!force && shared !== null && now < shared.retryAt) {
       health.retryAt = Math.max(health.retryAt, shared.retryAt);
       health.lastError = { at: now, code: shared.code, message: shared.message };
       throw e.health.unavailable(id);
     }
     try {
-      if (entry.kind.ledger !== undefined && (health.checkKeyIds || (await getIssueIntent(e.store, id)) !== null)) {
+      if (entry.kind.ledger !== undefined && (health.checkKeyIds || (await e.store.getIssueIntent(id)) !== null)) {
         // The last attempt may have issued a token nobody stored: find it before asking again.
         try {
           await reconcileLocked(e, entry, actor);
@@ -103,12 +102,12 @@ async function issueLocked(e: Engine, entry: CredentialEntry, seen: CurrentToken
       }
       await ensureBudget(e, entry, actor, now);
       const token = await issueAndCommit(e, entry, cur, reason, actor);
-      if (shared !== null) await clearBackoff(e.store, id).catch(() => {});
+      if (shared !== null) await e.store.clearBackoff(id).catch(() => {});
       return token;
     } catch (error) {
       const h = e.health.peek(id);
       if (h !== undefined && h.lastError !== null && h.retryAt > e.now()) {
-        await setBackoff(e.store, id, { retryAt: h.retryAt, code: h.lastError.code, message: h.lastError.message }).catch(() => {});
+        await e.store.setBackoff(id, { retryAt: h.retryAt, code: h.lastError.code, message: h.lastError.message }).catch(() => {});
       }
       throw error;
     }
@@ -164,7 +163,7 @@ async function issueAndCommit(e: Engine, entry: CredentialEntry, seen: CurrentTo
   const generation = seen.generation;
   const health = e.health.of(id);
   const owner = `${process.pid}.${Math.random().toString(36).slice(2)}`;
-  await setIssueIntent(e.store, id, { owner, at: e.now() });
+  await e.store.setIssueIntent(id, { owner, at: e.now() });
   const startedAt = e.now();
   const t0 = performance.now();
   let issued;
@@ -173,7 +172,7 @@ async function issueAndCommit(e: Engine, entry: CredentialEntry, seen: CurrentTo
   } catch (error) {
     const f = classifyFailure(error);
     if (f.ambiguous) health.checkKeyIds = true;
-    else await clearIssueIntent(e.store, id, owner).catch(() => {});
+    else await e.store.clearIssueIntent(id, owner).catch(() => {});
     if (kind.ledger?.capReached(error)) {
       health.checkKeyIds = true;
       health.capLimit = kind.ledger.limit;
@@ -216,7 +215,7 @@ async function issueAndCommit(e: Engine, entry: CredentialEntry, seen: CurrentTo
     if (usable !== null) return remember(e, id, cur.generation, usable, entry, e.now(), usable.refreshAt);
     throw new TokenUnavailableError(id, e.now(), { code: "ERR_TOKEN_CONFLICT", message: "another issuer stored a token that is no longer usable" });
   }
-  await clearIssueIntent(e.store, id, owner).catch(() => {});
+  await e.store.clearIssueIntent(id, owner).catch(() => {});
   e.health.succeed(id, now);
   e.observer.issued?.(id, reason, performance.now() - t0);
   await audit(e, reason === "refresh" ? "token.refresh" : "token.issue", actor, id, issued.keyId, reason);
@@ -227,9 +226,9 @@ async function issueAndCommit(e: Engine, entry: CredentialEntry, seen: CurrentTo
 
 /** A token we got but could not keep is revoked: if a reconcile recorded it as an orphan meanwhile, say so. */
 async function settleRevoked(e: Engine, id: string, keyId: string, owner: string): Promise<void> {
-  await clearIssueIntent(e.store, id, owner).catch(() => {});
+  await e.store.clearIssueIntent(id, owner).catch(() => {});
   try {
-    await e.store.setTokenState(id, keyId, "revoked", null);
+    await e.store.setTokenState(id, keyId, "revoked", null, e.now());
   } catch {
     // No row (the usual case) or the store is failing: the next reconcile settles it.
   }

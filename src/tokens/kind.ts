@@ -87,6 +87,6 @@ export class KindRegistry {
 }
 
 /** The kind a credential names. */
-export function kindNameOf(credential: Channel): string {
-  return (credential as Channel & { kind?: string }).kind ?? DEFAULT_KIND;
+export function kindNameOf(credential: Pick<Channel, "kind">): string {
+  return credential.kind || DEFAULT_KIND;
 }

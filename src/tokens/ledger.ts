@@ -8,8 +8,7 @@
 import type { TokenRow } from "../store/types.ts";
 import type { CredentialEntry } from "./credentials.ts";
 import { audit, upstreamCall, type Engine } from "./engine.ts";
-import { TokenBudgetExhaustedError } from "./errors.ts";
-import { clearIssueIntent } from "./coordination.ts";
+import { NoLedgerError, TokenBudgetExhaustedError } from "./errors.ts";
 import type { KeyLedger } from "./kind.ts";
 import { keepAlive, LOCK_PREFIX } from "./locks.ts";
 import { revokeQuietly } from "./revocation.ts";
@@ -56,7 +55,7 @@ export async function ensureBudget(e: Engine, entry: CredentialEntry, actor: str
   for (const r of superseded) {
     if (count < entry.policy.maxLiveTokens) break;
     if (await revokeQuietly(e, entry, e.registry.openAccessToken(r))) {
-      await e.store.setTokenState(id, r.keyId, "revoked", null);
+      await e.store.setTokenState(id, r.keyId, "revoked", null, e.now());
       await audit(e, "token.revoke", actor, id, r.keyId, `early: over ${entry.policy.maxLiveTokens} live tokens`);
       count--;
     }
@@ -65,7 +64,7 @@ export async function ensureBudget(e: Engine, entry: CredentialEntry, actor: str
 
 function requireLedger(entry: CredentialEntry): KeyLedger {
   const ledger = entry.kind.ledger;
-  if (ledger === undefined) throw new TypeError(`kind ${entry.kind.name} keeps no ledger of valid tokens`);
+  if (ledger === undefined) throw new NoLedgerError(entry.channel.channelId, entry.kind.name);
   return ledger;
 }
 
@@ -89,7 +88,7 @@ export async function reconcileLocked(e: Engine, entry: CredentialEntry, actor: 
       continue;
     }
     if (r.state === "revoked" || r.expiresAt <= now || valid.has(r.keyId)) continue;
-    await e.store.setTokenState(id, r.keyId, "revoked", null);
+    await e.store.setTokenState(id, r.keyId, "revoked", null, e.now());
     markedRevoked.push(r.keyId);
   }
   listed = stillValid;
@@ -108,7 +107,7 @@ export async function reconcileLocked(e: Engine, entry: CredentialEntry, actor: 
   health.checkKeyIds = false;
   health.lastReconcileAt = now;
   // Harmless when it fails: the next issue checks once more.
-  await clearIssueIntent(e.store, id).catch(() => {});
+  await e.store.clearIssueIntent(id).catch(() => {});
   e.cache.forget(id, markedRevoked);
   const budgetUsed = listed.length;
   await audit(e, "token.reconcile", actor, id, null, `listed=${listed.length} revoked=${markedRevoked.length} orphans=${orphans.length}`);

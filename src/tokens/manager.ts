@@ -14,7 +14,6 @@
  * @module
  */
 import { builtinKinds } from "../kinds/index.ts";
-import type { ChannelRegistry } from "../store/registry.ts";
 import { validateChannelId } from "../store/registry.ts";
 import { TokenCache } from "./cache.ts";
 import { CredentialCache } from "./credentials.ts";
@@ -26,6 +25,8 @@ import { reconcileLocked } from "./ledger.ts";
 import { waitForLock } from "./issuer.ts";
 import { lineTokenApi } from "./line.ts";
 import { maintainCredential, plan, status } from "./maintenance.ts";
+import type { TokenPolicy } from "./policy.ts";
+import type { TokenPolicyOverrides } from "../store/types.ts";
 import type { ActorOptions, ChannelPlan, MaintainChannelReport, RevokeReport, TokenManagerOptions } from "./options.ts";
 import { invalidate, revoke } from "./revocation.ts";
 import type { ChannelTokenStatus, ManagedToken, ReconcileReport, TokenSource } from "./types.ts";
@@ -93,14 +94,22 @@ export class TokenManager implements TokenSource {
     });
   }
 
-  /** The registry this manager reads credentials from. */
-  get registry(): ChannelRegistry {
-    return this.#e.registry;
-  }
-
   /** Names of the credential kinds this manager can handle. */
   kinds(): string[] {
     return this.#e.kinds.names();
+  }
+
+  /**
+   * The policy a credential of `kind` gets from `overrides`, validated by that kind (throws
+   * InvalidInputError `ERR_KIND_UNKNOWN` or `ERR_TOKEN_POLICY_INVALID`): check before registering.
+   *
+   * @example
+   * ```ts
+   * manager.policyFor("line-stateless", {}).lifetimeSeconds; // 900
+   * ```
+   */
+  policyFor(kind: string, overrides: TokenPolicyOverrides = {}): TokenPolicy {
+    return this.#e.kinds.get(kind).resolvePolicy(overrides);
   }
 
   /**

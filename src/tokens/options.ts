@@ -3,15 +3,16 @@
  *
  * @module
  */
-import type { ChannelRegistry } from "../store/registry.ts";
+import type { ChannelRegistry, RegistryStore } from "../store/registry.ts";
+import type { EngineStore } from "./engine.ts";
 import type { TokenObserver } from "./types.ts";
 import type { CredentialKind } from "./kind.ts";
 import type { LineTokenApi } from "./upstream.ts";
 
 /** Options of {@link TokenManager}. Durations in ms unless the name says otherwise. */
 export interface TokenManagerOptions {
-  /** Channels (and, through it, the store and the sealer). */
-  registry: ChannelRegistry;
+  /** Credentials (and, through it, the store and the sealer); the store needs only the engine's slice. */
+  registry: ChannelRegistry<EngineStore & RegistryStore>;
   /**
    * The LINE token endpoints (default: `lineTokenApi({ baseUrl: lineApiBase, now })`, kagiya's
    * LINE client, one attempt per call).

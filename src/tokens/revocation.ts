@@ -55,7 +55,7 @@ export async function revoke(e: Engine, id: string, keyId: string | "all", actor
       report.skipped.push({ keyId: row.keyId, reason: classifyFailure(error).message, cause: "failed" });
       continue;
     }
-    await e.store.setTokenState(id, row.keyId, "revoked", null);
+    await e.store.setTokenState(id, row.keyId, "revoked", null, e.now());
     report.revoked.push(row.keyId);
     await audit(e, "token.revoke", actor, id, row.keyId, keyId === "all" ? "revoke all" : "revoke");
   }
@@ -69,14 +69,14 @@ export async function invalidate(e: Engine, id: string, keyId: string, actor: st
   const row = rows.find((r) => r.keyId === keyId);
   if (!row || (row.state !== "valid" && row.state !== "superseded")) return;
   if (row.accessToken === null) {
-    await e.store.setTokenState(id, keyId, "revoked", null);
+    await e.store.setTokenState(id, keyId, "revoked", null, e.now());
   } else {
     // Never served again, but counted against the budget until the provider confirms the
     // revocation: a spurious 401 (a proxy in the way) leaves a token it still counts. If it cannot
     // be reached now, maintenance revokes it (its revokeAt is now).
-    await e.store.setTokenState(id, keyId, "superseded", e.now());
+    await e.store.setTokenState(id, keyId, "superseded", e.now(), e.now());
     const entry = await e.credentials.load(id, e.now()).catch(() => null);
-    if (entry === null || (await revokeQuietly(e, entry, e.registry.openAccessToken(row)))) await e.store.setTokenState(id, keyId, "revoked", null);
+    if (entry === null || (await revokeQuietly(e, entry, e.registry.openAccessToken(row)))) await e.store.setTokenState(id, keyId, "revoked", null, e.now());
   }
   const cur = await e.store.getCurrent(id);
   if (cur.token?.keyId === keyId) e.health.of(id).reason = "invalidated";
@@ -91,11 +91,11 @@ export async function revokeDue(e: Engine, id: string, actor: string, report: Ma
   const entry = await e.credentials.load(id, now);
   for (const r of due) {
     if (r.expiresAt <= now || r.accessToken === null) {
-      await e.store.setTokenState(id, r.keyId, "revoked", null);
+      await e.store.setTokenState(id, r.keyId, "revoked", null, e.now());
       continue;
     }
     if (await revokeQuietly(e, entry, e.registry.openAccessToken(r))) {
-      await e.store.setTokenState(id, r.keyId, "revoked", null);
+      await e.store.setTokenState(id, r.keyId, "revoked", null, e.now());
       await audit(e, "token.revoke", actor, id, r.keyId, entry.kind.revoke === undefined ? "superseded: retired (lapses at expiry)" : "superseded: grace ended");
       report.revoked.push(r.keyId);
     }

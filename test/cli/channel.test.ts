@@ -105,6 +105,10 @@ test("channel bad input: one line, exit 2, nothing written", async () => {
     ["an unset secret variable", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret-env", "NOPE"], env(), /NOPE/],
     ["no master key", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret-env", "S"], { KAGIYA_LINE_API_BASE: emu.url, S: "x" }, /no master key/],
     ["a bad lifetime", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret-env", "S", "--lifetime", "31d"], env({ S: "x" }), /lifetime/i],
+    ["an unknown token kind", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret-env", "S", "--token-kind", "v3"], env({ S: "x" }), /--token-kind must be v2\.1 or stateless/],
+    ["--auth for v2.1", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret-env", "S", "--auth", "secret"], env({ S: "x" }), /--auth applies to stateless/],
+    ["a bad --auth", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret-env", "S", "--token-kind", "stateless", "--auth", "basic"], env({ S: "x" }), /--auth must be assertion or secret/],
+    ["a lifetime for stateless tokens", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret-env", "S", "--token-kind", "stateless", "--lifetime", "1h"], env({ S: "x" }), /lifetimeSeconds cannot be set for stateless/],
     ["a bad --store", ["channel", "list", "--store", "mysql://x"], env(), /unknown store/],
     ["an unknown channel", ["channel", "show", "9999999999"], env(), /not registered|no kagiya store/],
     ["removing an unknown channel", ["channel", "remove", "9999999999"], env(), /not registered|no kagiya store/],
@@ -116,4 +120,30 @@ test("channel bad input: one line, exit 2, nothing written", async () => {
     assert.match(r.stderr, pattern, what);
     if (args[1] === "add") assert.ok(!existsSync(join(cwd, "kagiya.db")), `${what}: nothing written`);
   }
+});
+
+test("channel add --token-kind stateless: token get prints a stateless token LINE accepts, list and show name the kind", async () => {
+  const cwd = mkdtempSync(join(dir, "s-"));
+  const ch = await createTestChannel(emu.url);
+  const key = await keyFile("s.jwk.json", ch.privateJwk);
+  for (const [i, auth] of [[0, []], [1, ["--auth", "secret"]]] as const) {
+    const c = i === 0 ? ch : await createTestChannel(emu.url);
+    const k = i === 0 ? key : await keyFile(`s${i}.jwk.json`, c.privateJwk);
+    const add = await runCli(["channel", "add", "--id", c.channelId, "--kid", c.kid, "--key", k, "--secret-env", "S", "--token-kind", "stateless", ...auth, "--json"], { cwd, env: env({ S: c.channelSecret }) });
+    assert.equal(add.code, 0, add.stderr);
+    assert.equal(JSON.parse(add.stdout).kind, "line-stateless");
+    const got = await runCli(["token", "get", c.channelId], { cwd, env: env() });
+    assert.equal(got.code, 0, got.stderr);
+    const token = got.stdout.trim();
+    const verify = await fetch(`${emu.url}/oauth2/v2.1/verify?access_token=${encodeURIComponent(token)}`);
+    assert.equal(verify.status, 200);
+    const ledger = await (await fetch(`${emu.url}/__emulator/channels/${c.channelId}/tokens`)).json() as { tokens: Array<{ kind: string }> };
+    assert.deepEqual(ledger.tokens.map((t) => t.kind), ["stateless"]);
+  }
+  const list = await runCli(["channel", "list"], { cwd, env: env() });
+  assert.match(list.stdout, new RegExp(`${ch.channelId}\\s+line-stateless`));
+  const show = await runCli(["channel", "show", ch.channelId], { cwd, env: env() });
+  assert.match(show.stdout, /kind\s+line-stateless/);
+  assert.match(show.stdout, /no cap/);
+  assert.match(show.stdout, /lifetime\s+900 s/);
 });

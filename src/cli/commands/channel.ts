@@ -10,8 +10,10 @@ import { parseKey } from "../../core/keys/parse.ts";
 import { ChannelNotFoundError } from "../../store/errors.ts";
 import { validateChannelId, validatePolicy } from "../../store/registry.ts";
 import type { TokenPolicyOverrides } from "../../store/types.ts";
+import { builtinKinds } from "../../kinds/index.ts";
 import { openTokenContext } from "../../tokens/context.ts";
-import { resolveTokenPolicy } from "../../tokens/policy.ts";
+import { KindRegistry } from "../../tokens/kind.ts";
+import { lineTokenApi } from "../../tokens/line.ts";
 import { parseArgs, required } from "../args.ts";
 import type { CliIO, Command } from "../io.ts";
 
@@ -65,26 +67,40 @@ async function readPrivateKey(io: CliIO, file: string): Promise<Record<string, u
 function policyFromFlags(flags: { lifetime?: string }): TokenPolicyOverrides {
   const policy: TokenPolicyOverrides = {};
   if (flags.lifetime !== undefined) policy.lifetimeSeconds = parseDuration(flags.lifetime, "--lifetime");
-  const clean = validatePolicy(policy);
-  resolveTokenPolicy(clean);
-  return clean;
+  return validatePolicy(policy);
+}
+
+/** `--token-kind` values and the credential kinds they name. */
+const TOKEN_KINDS: Record<string, string> = { "v2.1": "line-v2.1", stateless: "line-stateless" };
+
+function kindFromFlags(flags: { "token-kind"?: string; auth?: string }): { kind: string; settings: Record<string, string> } {
+  const given = flags["token-kind"] ?? "v2.1";
+  const kind = TOKEN_KINDS[given];
+  if (kind === undefined) throw new InvalidInputError(`--token-kind must be v2.1 or stateless, not ${JSON.stringify(given.slice(0, 40))}`, { field: "--token-kind" });
+  if (flags.auth === undefined) return { kind, settings: {} };
+  if (kind !== "line-stateless") throw new InvalidInputError("--auth applies to stateless tokens only (v2.1 tokens are always issued with a JWT assertion)", { field: "--auth" });
+  if (flags.auth !== "assertion" && flags.auth !== "secret") throw new InvalidInputError(`--auth must be assertion or secret, not ${JSON.stringify(flags.auth.slice(0, 40))}`, { field: "--auth" });
+  return { kind, settings: { auth: flags.auth } };
 }
 
 const add: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { id: "string", kid: "string", key: "string", "secret-env": "string", lifetime: "string", replace: "boolean", store: "string", json: "boolean" });
+  const { flags, positionals } = parseArgs(argv, { id: "string", kid: "string", key: "string", "secret-env": "string", lifetime: "string", "token-kind": "string", auth: "string", replace: "boolean", store: "string", json: "boolean" });
   if (positionals.length > 0) throw new InvalidInputError(`channel add takes no positional arguments (the secret is never a flag value: use --secret-env VAR or standard input)`);
   const channelId = required(flags.id, "id");
   validateChannelId(channelId);
   const kid = required(flags.kid, "kid");
   const privateKey = await readPrivateKey(io, required(flags.key, "key"));
+  const { kind, settings } = kindFromFlags(flags);
   const policy = policyFromFlags(flags);
+  // Validated by the kind before anything is opened or written.
+  new KindRegistry(builtinKinds({ line: lineTokenApi({ env: io.env }) })).get(kind).resolvePolicy(policy);
   const channelSecret = await readSecret(io, flags["secret-env"]);
   const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd });
   try {
-    const ch = await ctx.registry.add({ channelId, kid, privateKey: privateKey as never, channelSecret, policy }, { replace: flags.replace === true });
-    await ctx.store.appendAudit({ at: Date.now(), action: flags.replace ? "channel.replace" : "channel.add", actor: "cli", channelId, keyId: null, detail: `kid ${kid}` });
-    if (flags.json) io.stdout(JSON.stringify({ channelId: ch.channelId, kid: ch.kid, policy: ch.policy, createdAt: ch.createdAt }) + "\n");
-    else io.stdout(`added channel ${ch.channelId} (kid ${ch.kid})\n`);
+    const ch = await ctx.registry.add({ channelId, kid, privateKey: privateKey as never, channelSecret, policy, kind, settings }, { replace: flags.replace === true });
+    await ctx.store.appendAudit({ at: Date.now(), action: flags.replace ? "channel.replace" : "channel.add", actor: "cli", channelId, keyId: null, detail: `kid ${kid}, ${kind}` });
+    if (flags.json) io.stdout(JSON.stringify({ channelId: ch.channelId, kid: ch.kid, kind: ch.kind, settings: ch.settings, policy: ch.policy, createdAt: ch.createdAt }) + "\n");
+    else io.stdout(`added channel ${ch.channelId} (kid ${ch.kid}, ${kind === "line-v2.1" ? "v2.1 tokens" : "stateless tokens"})\n`);
   } finally {
     await ctx.close();
   }
@@ -97,12 +113,12 @@ const list: Command = async (argv, io) => {
   const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd });
   try {
     const rows = await ctx.registry.listRows();
-    const out = rows.map((r) => ({ channelId: r.channelId, kid: r.kid, policy: r.policy, createdAt: r.createdAt, updatedAt: r.updatedAt }));
+    const out = rows.map((r) => ({ channelId: r.channelId, kid: r.kid, kind: r.kind, policy: r.policy, createdAt: r.createdAt, updatedAt: r.updatedAt }));
     if (flags.json) io.stdout(JSON.stringify(out) + "\n");
     else if (out.length === 0) io.stdout("no channels (add one with: kagiya channel add --id ID --kid KID --key FILE --secret-env VAR)\n");
     else {
-      io.stdout(`${"CHANNEL".padEnd(20)} ${"KID".padEnd(38)} ADDED\n`);
-      for (const r of out) io.stdout(`${r.channelId.padEnd(20)} ${r.kid.padEnd(38)} ${iso(r.createdAt)}\n`);
+      io.stdout(`${"CHANNEL".padEnd(20)} ${"KIND".padEnd(15)} ${"KID".padEnd(38)} ADDED\n`);
+      for (const r of out) io.stdout(`${r.channelId.padEnd(20)} ${r.kind.padEnd(15)} ${r.kid.padEnd(38)} ${iso(r.createdAt)}\n`);
     }
   } finally {
     await ctx.close();
@@ -118,18 +134,19 @@ const show: Command = async (argv, io) => {
   try {
     const row = (await ctx.registry.listRows()).find((r) => r.channelId === channelId);
     if (!row) throw new ChannelNotFoundError(channelId);
-    const policy = resolveTokenPolicy(row.policy);
+    const policy = ctx.manager.policyFor(row.kind, row.policy);
     const status = await ctx.manager.status(channelId);
-    const out = { channelId, kid: row.kid, policy, createdAt: row.createdAt, updatedAt: row.updatedAt, budgetUsed: status.budgetUsed, budgetLimit: status.budgetLimit, tokens: status.tokens.length };
+    const out = { channelId, kid: row.kid, kind: row.kind, settings: row.settings, policy, createdAt: row.createdAt, updatedAt: row.updatedAt, budgetUsed: status.budgetUsed, budgetLimit: status.budgetLimit, tokens: status.tokens.length };
     if (flags.json) io.stdout(JSON.stringify(out) + "\n");
     else {
       io.stdout(
         [
           `channel   ${channelId}`,
           `kid       ${row.kid}`,
+          `kind      ${row.kind}${row.settings["auth"] !== undefined ? ` (auth: ${String(row.settings["auth"])})` : ""}`,
           `added     ${iso(row.createdAt)}`,
           `lifetime  ${policy.lifetimeSeconds} s, refresh at ${policy.refreshMin * 100}-${policy.refreshMax * 100} %, grace ${policy.revokeGraceSeconds} s`,
-          `budget    ${status.budgetUsed} of ${status.budgetLimit} valid tokens used`,
+          status.budgetLimit === null ? `live      ${status.budgetUsed} token(s) (no cap)` : `budget    ${status.budgetUsed} of ${status.budgetLimit} valid tokens used`,
           "",
         ].join("\n"),
       );

@@ -60,7 +60,7 @@ const list: Command = (argv, io) =>
       io.stdout(`${"KEY ID".padEnd(w)}  ${"STATE".padEnd(10)}  ${"ISSUED".padEnd(24)}  EXPIRES\n`);
       for (const t of s.tokens) io.stdout(`${t.keyId.padEnd(w)}  ${t.state.padEnd(10)}  ${iso(t.issuedAt).padEnd(24)}  ${iso(t.expiresAt)}\n`);
     }
-    io.stdout(`budget: ${s.budgetUsed} of ${s.budgetLimit} valid tokens used\n`);
+    io.stdout(s.budgetLimit === null ? `live: ${s.budgetUsed} token(s) (${s.kind ?? "this kind"} has no cap)\n` : `budget: ${s.budgetUsed} of ${s.budgetLimit} valid tokens used\n`);
     return 0;
   });
 

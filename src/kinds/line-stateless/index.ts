@@ -30,8 +30,8 @@ const DEFAULTS: TokenPolicyOverrides = Object.freeze({
 export type StatelessAuth = "assertion" | "secret";
 
 /** The channel's `settings.auth`, validated ("assertion" when unset). */
-export function statelessAuthOf(channel: Pick<Channel, "channelId">): StatelessAuth {
-  const auth = (channel as { settings?: Record<string, unknown> }).settings?.["auth"] ?? "assertion";
+export function statelessAuthOf(channel: Pick<Channel, "channelId" | "settings">): StatelessAuth {
+  const auth = channel.settings["auth"] ?? "assertion";
   if (auth !== "assertion" && auth !== "secret") {
     throw new InvalidInputError(`channel ${channel.channelId}: settings.auth must be "assertion" or "secret"`, { field: "settings.auth" });
   }
