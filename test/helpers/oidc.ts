@@ -7,6 +7,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import Provider from "oidc-provider";
+import {
+  clientSecretBasic, createAuthorizationRequest, discoverProvider,
+  type OAuthClient, type PendingAuthorization, type Provider as OAuthProvider,
+} from "../../src/clients/oauth/index.ts";
 
 /** A running oidc-provider. */
 export interface TestOidc {
@@ -165,11 +169,16 @@ export async function headlessLogin(authorizationUrl: string, options: HeadlessL
   throw new Error("login did not finish within 20 steps");
 }
 
-/** A resource server that answers 200 `{sub}` to an active bearer token (by introspection) and 401 otherwise. */
+/**
+ * A resource server that answers 200 `{sub}` to an active bearer token (by introspection) and 401
+ * otherwise; `/reject` always answers 401, `/redirect-away?to=URL` redirects.
+ */
 export interface TestResource {
   url: string;
   /** Authorization headers received, in order (undefined when none was sent). */
   seen: Array<string | undefined>;
+  /** Tokens this server stops accepting (as a resource server may for its own reasons) while the grant lives on. */
+  refused: Set<string>;
   close(): Promise<void>;
 }
 
@@ -183,6 +192,7 @@ export interface TestResource {
  */
 export async function startResourceServer(oidc: TestOidc): Promise<TestResource> {
   const seen: Array<string | undefined> = [];
+  const refused = new Set<string>();
   const server = createServer((req, res) => {
     const auth = req.headers.authorization;
     seen.push(auth);
@@ -192,7 +202,7 @@ export async function startResourceServer(oidc: TestOidc): Promise<TestResource>
         return;
       }
       const token = /^Bearer (.+)$/.exec(auth ?? "")?.[1];
-      const info = token ? await oidc.introspect(token) : { active: false };
+      const info = token && !refused.has(token) && !req.url?.startsWith("/reject") ? await oidc.introspect(token) : { active: false };
       if (!info.active) {
         res.writeHead(401, { "www-authenticate": 'Bearer error="invalid_token"', "content-type": "application/json" }).end('{"error":"invalid_token"}');
         return;
@@ -204,9 +214,47 @@ export async function startResourceServer(oidc: TestOidc): Promise<TestResource>
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
+    refused,
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
     }),
+  };
+}
+
+/** A provider, its discovered kagiya {@link Provider}, the confidential client, and a login helper. */
+export interface OidcFixture {
+  oidc: TestOidc;
+  provider: OAuthProvider;
+  client: OAuthClient;
+  /** A fresh authorization request for `scope` (default openid, profile, offline_access), logged in headlessly. */
+  login(options?: HeadlessLoginOptions & { client?: OAuthClient; scope?: string }): Promise<{ pending: PendingAuthorization; callback: string }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts oidc-provider and discovers it with kagiya's client.
+ *
+ * @example
+ * ```ts
+ * const fx = await startOidcFixture();
+ * const { pending, callback } = await fx.login();
+ * const tokens = await exchangeCode(fx.provider, fx.client, pending, callback);
+ * ```
+ */
+export async function startOidcFixture(options: TestOidcOptions = {}): Promise<OidcFixture> {
+  const oidc = await startOidcProvider(options);
+  const provider = await discoverProvider(oidc.issuer);
+  const client: OAuthClient = { clientId: oidc.client.clientId, auth: clientSecretBasic(oidc.client.clientSecret) };
+  return {
+    oidc,
+    provider,
+    client,
+    async login(opts = {}) {
+      const c = opts.client ?? client;
+      const pending = await createAuthorizationRequest(provider, { clientId: c.clientId, redirectUri: oidc.client.redirectUri, scope: opts.scope ?? "openid profile offline_access" });
+      return { pending, callback: await headlessLogin(pending.url, opts) };
+    },
+    close: () => oidc.close(),
   };
 }

@@ -8,11 +8,12 @@ import {
   clientSecretBasic, clientSecretPost, createAuthorizationRequest, discoverProvider, exchangeCode, privateKeyJwt,
   refreshTokens, revokeToken, type OAuthClient, type Provider,
 } from "../../../src/clients/oauth/index.ts";
-import { headlessLogin, startOidcProvider, type TestOidc } from "../../helpers/oidc.ts";
+import { startOidcFixture, type OidcFixture, type TestOidc } from "../../helpers/oidc.ts";
 
 const SCOPE = "openid profile offline_access";
 
 describe("authorization code flow against oidc-provider", () => {
+  let fx: OidcFixture;
   let oidc: TestOidc;
   let provider: Provider;
   let client: OAuthClient;
@@ -20,21 +21,17 @@ describe("authorization code flow against oidc-provider", () => {
   const ecPublic = { ...ec.publicKey.export({ format: "jwk" }), kid: "client-es256", alg: "ES256", use: "sig" };
 
   before(async () => {
-    oidc = await startOidcProvider({
+    fx = await startOidcFixture({
       clients: [
         { client_id: "post-client", client_secret: "post-client-secret-0123456789", redirect_uris: ["http://127.0.0.1:53682/callback"], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "client_secret_post" },
         { client_id: "jwt-client", redirect_uris: ["http://127.0.0.1:53682/callback"], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "private_key_jwt", token_endpoint_auth_signing_alg: "ES256", jwks: { keys: [ecPublic] } },
       ],
     });
-    provider = await discoverProvider(oidc.issuer);
-    client = { clientId: oidc.client.clientId, auth: clientSecretBasic(oidc.client.clientSecret) };
+    ({ oidc, provider, client } = fx);
   });
-  after(() => oidc.close());
+  after(() => fx.close());
 
-  async function login(c: OAuthClient = client, scope = SCOPE) {
-    const pending = await createAuthorizationRequest(provider, { clientId: c.clientId, redirectUri: oidc.client.redirectUri, scope });
-    return { pending, callback: await headlessLogin(pending.url) };
-  }
+  const login = (c: OAuthClient = client) => fx.login({ client: c });
 
   test("discovery reads the OpenID document: endpoints, RFC 9207 iss support, RS256", () => {
     assert.equal(provider.tokenEndpoint, `${oidc.issuer}/token`);

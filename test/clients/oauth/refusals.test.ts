@@ -3,35 +3,32 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  clientSecretBasic, createAuthorizationRequest, defineProvider, discoverProvider, exchangeCode, refreshTokens,
+  createAuthorizationRequest, defineProvider, discoverProvider, exchangeCode, refreshTokens,
   validateCallback, validateIdToken, type OAuthClient, type Provider,
 } from "../../../src/clients/oauth/index.ts";
-import { headlessLogin, startOidcProvider, type TestOidc } from "../../helpers/oidc.ts";
+import { startOidcFixture, type OidcFixture, type TestOidc } from "../../helpers/oidc.ts";
 import { startProxy, type TestProxy } from "../line/proxy.ts";
 
 const SCOPE = "openid profile offline_access";
 
 describe("refusals", () => {
+  let fx: OidcFixture;
   let oidc: TestOidc;
   let proxy: TestProxy;
   let provider: Provider;
   let client: OAuthClient;
 
   before(async () => {
-    oidc = await startOidcProvider();
+    fx = await startOidcFixture();
+    ({ oidc, provider, client } = fx);
     proxy = await startProxy(oidc.issuer);
-    provider = await discoverProvider(oidc.issuer);
-    client = { clientId: oidc.client.clientId, auth: clientSecretBasic(oidc.client.clientSecret) };
   });
   after(async () => {
     await proxy.close();
-    await oidc.close();
+    await fx.close();
   });
 
-  async function login(options: { deny?: boolean } = {}) {
-    const pending = await createAuthorizationRequest(provider, { clientId: client.clientId, redirectUri: oidc.client.redirectUri, scope: SCOPE });
-    return { pending, callback: await headlessLogin(pending.url, options) };
-  }
+  const login = (options: { deny?: boolean } = {}) => fx.login(options);
 
   function withCallbackParam(callback: string, name: string, value: string | undefined): string {
     const u = new URL(callback);
