@@ -24,6 +24,7 @@ describe("authorization code flow against oidc-provider", () => {
     fx = await startOidcFixture({
       clients: [
         { client_id: "post-client", client_secret: "post-client-secret-0123456789", redirect_uris: ["http://127.0.0.1:53682/callback"], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "client_secret_post" },
+        { client_id: "odd:client", client_secret: "s3cret:with+odd %chars/=&", redirect_uris: ["http://127.0.0.1:53682/callback"], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "client_secret_basic" },
         { client_id: "jwt-client", redirect_uris: ["http://127.0.0.1:53682/callback"], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "private_key_jwt", token_endpoint_auth_signing_alg: "ES256", jwks: { keys: [ecPublic] } },
       ],
     });
@@ -97,11 +98,13 @@ describe("authorization code flow against oidc-provider", () => {
     await assert.rejects(refreshTokens(provider, client, third), { code: "ERR_OAUTH_INVALID_GRANT" });
   });
 
-  test("client_secret_post and private_key_jwt clients log in and refresh", async () => {
+  test("client_secret_post, private_key_jwt and basic with reserved characters log in and refresh", async () => {
     const post: OAuthClient = { clientId: "post-client", auth: clientSecretPost("post-client-secret-0123456789") };
     const signing = await crypto.subtle.importKey("jwk", ec.privateKey.export({ format: "jwk" }), { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
     const jwt: OAuthClient = { clientId: "jwt-client", auth: privateKeyJwt(signing, { alg: "ES256", kid: "client-es256" }) };
-    for (const c of [post, jwt]) {
+    // client_secret_basic form-encodes id and secret before base64 (RFC 6749 §2.3.1).
+    const odd: OAuthClient = { clientId: "odd:client", auth: clientSecretBasic("s3cret:with+odd %chars/=&") };
+    for (const c of [post, jwt, odd]) {
       const { pending, callback } = await login(c);
       const tokens = await exchangeCode(provider, c, pending, callback);
       assert.equal(tokens.idTokenClaims?.aud, c.clientId);
