@@ -39,25 +39,45 @@ export function createAuthorizedFetch(options: AuthorizedFetchOptions): Authoriz
   if (origins.size === 0) throw new OAuthError("ERR_OAUTH_CONFIG", "allowedOrigins is empty: the token would never be sent");
   const holder = options.holder;
   return async (input, init) => {
-    const base = new Request(input, init);
-    const origin = new URL(base.url).origin;
+    const f = options.fetch ?? fetch;
+    const signal = init?.signal ?? undefined;
+    const holderOptions = signal ? { signal } : {};
+    let send: (token: string) => Promise<Response>;
+    let url: string;
+    if (!(input instanceof Request) && (init?.body === undefined || init.body === null || typeof init.body === "string")) {
+      // The common case (no body, or a string one): plain options, nothing to copy for the retry.
+      url = String(input);
+      send = (token) => {
+        const headers = new Headers(init?.headers);
+        headers.set("authorization", `Bearer ${token}`);
+        return f(url, { ...init, headers });
+      };
+    } else {
+      const base = new Request(input, init);
+      url = base.url;
+      // Keep an unread copy of the body for the one retry.
+      const copies = [base, base.clone()];
+      send = (token) => {
+        const request = copies.shift()!;
+        const headers = new Headers(request.headers);
+        headers.set("authorization", `Bearer ${token}`);
+        return f(new Request(request, { headers }));
+      };
+    }
+    let origin: string;
+    try {
+      origin = new URL(url).origin;
+    } catch {
+      throw new OAuthError("ERR_OAUTH_CONFIG", "the URL to fetch is not absolute");
+    }
     if (!origins.has(origin)) {
       throw new OAuthError("ERR_OAUTH_ORIGIN_NOT_ALLOWED", `${origin} is not an origin this grant's token may be sent to`);
     }
-    const f = options.fetch ?? fetch;
-    const signal = init?.signal ?? undefined;
-    // Keep an unread copy of the body for the one retry.
-    const spare = base.clone();
-    const send = (request: Request, token: string): Promise<Response> => {
-      const headers = new Headers(request.headers);
-      headers.set("authorization", `Bearer ${token}`);
-      return f(new Request(request, { headers }));
-    };
-    const token = await holder.current(signal ? { signal } : {});
-    const first = await send(base, token);
+    const token = await holder.current(holderOptions);
+    const first = await send(token);
     if (first.status !== 401) return first;
     await first.body?.cancel();
-    const next = await holder.renew(token, signal ? { signal } : {});
-    return send(spare, next);
+    const next = await holder.renew(token, holderOptions);
+    return send(next);
   };
 }

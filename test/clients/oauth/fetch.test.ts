@@ -68,6 +68,11 @@ describe("authorized fetch", () => {
     const sent = api.seen.slice(seenBefore).map(bearerOf);
     assert.deepEqual(sent, [tokens.accessToken, holder.tokens.accessToken]);
     assert.notEqual(holder.tokens.refreshToken, tokens.refreshToken);
+    // A Request with a stream body is retried with an unread copy of it.
+    api.refused.add(holder.tokens.accessToken);
+    const streamed = new Request(`${api.url}/me`, { method: "POST", body: new Blob(["payload"]).stream(), duplex: "half" } as RequestInit);
+    assert.equal((await call(streamed)).status, 200);
+    assert.equal(holder.refreshCount, 2);
   });
 
   test("a token refused again after the refresh: one refresh, one retry, and the 401 is returned", async () => {
