@@ -80,7 +80,7 @@ export class MemoryTokenHolder implements TokenHolder {
     const now = (this.#options.now ?? Date.now)();
     const leeway = this.#options.refreshLeewayMs ?? REFRESH_LEEWAY_MS;
     const due = t.expiresAt !== undefined && now >= t.expiresAt - leeway;
-    if (due && t.refreshToken) return (await this.#refresh(t, options.signal)).accessToken;
+    if (due && t.refreshToken) return (await waitFor(this.#refresh(t), options.signal)).accessToken;
     if (t.expiresAt !== undefined && now >= t.expiresAt) throw new OAuthError("ERR_OAUTH_REAUTH_REQUIRED", "the access token has expired and there is no refresh token: log in again");
     await this.#flush();
     return t.accessToken;
@@ -90,15 +90,17 @@ export class MemoryTokenHolder implements TokenHolder {
     const t = this.#tokens;
     if (t.accessToken !== rejected) return t.accessToken;
     if (!t.refreshToken) throw new OAuthError("ERR_OAUTH_REAUTH_REQUIRED", "the access token was refused and there is no refresh token: log in again");
-    return (await this.#refresh(t, options.signal)).accessToken;
+    return (await waitFor(this.#refresh(t), options.signal)).accessToken;
   }
 
-  #refresh(from: TokenSet, signal: AbortSignal | undefined): Promise<TokenSet> {
+  // The caller's signal is deliberately not passed on: the refresh is shared by every waiting
+  // caller, and abandoning one after the server rotated the refresh token would lose the grant.
+  #refresh(from: TokenSet): Promise<TokenSet> {
     if (this.#refreshing) return this.#refreshing;
     const run = async (): Promise<TokenSet> => {
       let next: TokenSet;
       try {
-        next = await refreshTokens(this.#provider, this.#client, from, { fetch: this.#options.fetch, now: this.#options.now, signal } as OAuthCallOptions);
+        next = await refreshTokens(this.#provider, this.#client, from, { fetch: this.#options.fetch, now: this.#options.now });
       } catch (error) {
         if ((error as OAuthError).code === "ERR_OAUTH_INVALID_GRANT") {
           throw new OAuthError("ERR_OAUTH_REAUTH_REQUIRED", "the refresh token was refused (invalid_grant): log in again", { cause: error });
@@ -126,4 +128,15 @@ export class MemoryTokenHolder implements TokenHolder {
       // Kept in memory and offered again on the next call: never lost, never blocking the request.
     }
   }
+}
+
+/** Waits for `p` unless `signal` fires first; `p` itself runs on (its result stays in the holder). */
+function waitFor<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

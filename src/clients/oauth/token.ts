@@ -119,7 +119,7 @@ export async function processTokenResponse(provider: Provider, client: OAuthClie
       now: expect.now,
       fetch: expect.fetch,
       signal: expect.signal,
-    } as Parameters<typeof validateIdToken>[3]);
+    });
     // A refreshed ID token must be about the same user (OpenID Connect Core §12.2).
     if (expect.previous?.idTokenClaims && idTokenClaims.sub !== expect.previous.idTokenClaims.sub) {
       throw new OAuthError("ERR_OAUTH_ID_TOKEN_CLAIM", "the refreshed ID token is about another user");

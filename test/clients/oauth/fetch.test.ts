@@ -107,6 +107,19 @@ describe("authorized fetch", () => {
     assert.equal((await fx.oidc.introspect(holder.tokens.refreshToken!)).active, true);
   });
 
+  test("a caller that aborts during a refresh stops waiting; the refresh completes and is kept", async () => {
+    const { call, holder, clock, tokens } = await setup();
+    clock.now = tokens.expiresAt! + 1;
+    const consumed = fx.oidc.events.get("refresh_token.consumed") ?? 0;
+    const ac = new AbortController();
+    const aborted = call(`${api.url}/me`, { signal: ac.signal });
+    ac.abort();
+    await assert.rejects(aborted, { name: "AbortError" });
+    assert.equal((await call(`${api.url}/me`)).status, 200);
+    assert.equal(holder.refreshCount, 1);
+    assert.equal((fx.oidc.events.get("refresh_token.consumed") ?? 0) - consumed, 1);
+  });
+
   test("onTokens sees every new set; when it fails the tokens stay in use and are offered again", async () => {
     const offered: string[] = [];
     let failures = 1;
