@@ -5,9 +5,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import {
-  clientSecretBasic, clientSecretPost, createAuthorizationRequest, discoverProvider, exchangeCode, privateKeyJwt,
+  clientSecretBasic, clientSecretPost, createAuthorizationRequest, discoverProvider, exchangeCode, noClientAuth, privateKeyJwt,
   refreshTokens, revokeToken, type OAuthClient, type Provider,
 } from "../../../src/clients/oauth/index.ts";
+import { startProxy } from "../line/proxy.ts";
 import { startOidcFixture, type OidcFixture, type TestOidc } from "../../helpers/oidc.ts";
 
 const SCOPE = "openid profile offline_access";
@@ -25,6 +26,7 @@ describe("authorization code flow against oidc-provider", () => {
       clients: [
         { client_id: "post-client", client_secret: "post-client-secret-0123456789", redirect_uris: ["http://127.0.0.1:53682/callback"], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "client_secret_post" },
         { client_id: "odd:client", client_secret: "s3cret:with+odd %chars/=&", redirect_uris: ["http://127.0.0.1:53682/callback"], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "client_secret_basic" },
+        { client_id: "public-client", redirect_uris: ["http://127.0.0.1:53682/callback"], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none", application_type: "native" },
         { client_id: "jwt-client", redirect_uris: ["http://127.0.0.1:53682/callback"], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "private_key_jwt", token_endpoint_auth_signing_alg: "ES256", jwks: { keys: [ecPublic] } },
       ],
     });
@@ -52,6 +54,25 @@ describe("authorization code flow against oidc-provider", () => {
     assert.equal(calls, before);
     await discoverProvider(issuer, { fetch: counting, cacheMs: 0 });
     assert.equal(calls, before + 1);
+  });
+
+  test("RFC 8414: kind oauth2 reads oauth-authorization-server; oidc falls back to it on a 404", async () => {
+    const direct = await discoverProvider(oidc.issuer, { kind: "oauth2", cacheMs: 0 });
+    assert.equal(direct.tokenEndpoint, provider.tokenEndpoint);
+    const proxy = await startProxy(oidc.issuer);
+    try {
+      const asked: string[] = [];
+      proxy.rewrite = (req, res) => {
+        asked.push(req.url);
+        if (req.url === "/.well-known/openid-configuration") return { ...res, status: 404, body: "{}" };
+        return { ...res, body: JSON.stringify({ ...JSON.parse(res.body), issuer: proxy.url }) };
+      };
+      const viaFallback = await discoverProvider(proxy.url, { cacheMs: 0 });
+      assert.deepEqual(asked, ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"]);
+      assert.equal(viaFallback.issuer, proxy.url);
+    } finally {
+      await proxy.close();
+    }
   });
 
   test("the authorization URL carries PKCE S256, state, nonce and prompt=consent for offline_access", async () => {
@@ -98,13 +119,14 @@ describe("authorization code flow against oidc-provider", () => {
     await assert.rejects(refreshTokens(provider, client, third), { code: "ERR_OAUTH_INVALID_GRANT" });
   });
 
-  test("client_secret_post, private_key_jwt and basic with reserved characters log in and refresh", async () => {
+  test("client_secret_post, private_key_jwt, basic with reserved characters, and a public client log in and refresh", async () => {
     const post: OAuthClient = { clientId: "post-client", auth: clientSecretPost("post-client-secret-0123456789") };
     const signing = await crypto.subtle.importKey("jwk", ec.privateKey.export({ format: "jwk" }), { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
     const jwt: OAuthClient = { clientId: "jwt-client", auth: privateKeyJwt(signing, { alg: "ES256", kid: "client-es256" }) };
     // client_secret_basic form-encodes id and secret before base64 (RFC 6749 §2.3.1).
     const odd: OAuthClient = { clientId: "odd:client", auth: clientSecretBasic("s3cret:with+odd %chars/=&") };
-    for (const c of [post, jwt, odd]) {
+    const pub: OAuthClient = { clientId: "public-client", auth: noClientAuth() };
+    for (const c of [post, jwt, odd, pub]) {
       const { pending, callback } = await login(c);
       const tokens = await exchangeCode(provider, c, pending, callback);
       assert.equal(tokens.idTokenClaims?.aud, c.clientId);
