@@ -17,6 +17,7 @@ export type Handler = (ctx: Ctx, em: Emulator) => void | Promise<void>;
  * OAuth-style error and returns undefined.
  */
 export async function readForm(ctx: Ctx): Promise<Map<string, string> | undefined> {
+  if (ctx.form) return ctx.form;
   const body = await readBody(ctx.req);
   if (body === "too-large") {
     oauthError(ctx, 413, "invalid_request", "The request body exceeds 2 MB");
@@ -36,6 +37,7 @@ export async function readForm(ctx: Ctx): Promise<Map<string, string> | undefine
     oauthError(ctx, 400, "invalid_request", parsed.error);
     return undefined;
   }
+  ctx.form = parsed.params;
   return parsed.params;
 }
 

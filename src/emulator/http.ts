@@ -19,6 +19,8 @@ export interface Ctx {
   /** The emulator clock (epoch ms): the Date header states it, so clients that correct for
    * server clock skew follow the emulated time. */
   now: () => number;
+  /** The parsed form body, once read: a route that dispatches on a form field hands it on. */
+  form?: Map<string, string>;
 }
 
 /** Writes a response (JSON when `body` is given, empty otherwise) with X-Line-Request-Id. */

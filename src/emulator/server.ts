@@ -5,6 +5,7 @@ import type { Emulator, Handler } from "./context.ts";
 import { messageError, readBody, send, type Ctx } from "./http.ts";
 import { newRequestId } from "./ids.ts";
 import * as control from "./routes-control.ts";
+import * as lineLogin from "./routes-login.ts";
 import * as messaging from "./routes-messaging.ts";
 import * as token from "./routes-token.ts";
 import { deliverWebhook } from "./webhooks.ts";
@@ -37,6 +38,7 @@ on("POST", "/__emulator/reset", control.reset);
 on("GET", "/__emulator/messages", control.listMessages);
 on("DELETE", "/__emulator/messages", control.clearMessages);
 on("POST", "/__emulator/webhooks", deliverWebhook);
+lineLogin.register(on, (method, path) => routes.get(path)?.get(method));
 
 const CHANNEL_PATH = /^\/__emulator\/channels\/([^/]+)(?:\/(keys|tokens)(?:\/([^/]+))?)?$/;
 
