@@ -118,7 +118,7 @@ function systemReason(error: unknown): string {
 function checkKind(info: Stats, fail: Refusal): void {
   if (info.isFile()) return;
   if (info.isDirectory()) throw fail("is a folder, not a file");
-  const kind = info.isFIFO() ? "a FIFO (named pipe)" : info.isCharacterDevice() || info.isBlockDevice() ? "a device" : info.isSocket() ? "a socket" : "not a regular file";
+  const kind = info.isFIFO() ? "a FIFO (named pipe)" : info.isCharacterDevice() || info.isBlockDevice() ? "a device" : info.isSocket() ? "a socket" : "a special file";
   throw fail(`is ${kind}, not a regular file: save the content to a file and name that`);
 }
 
