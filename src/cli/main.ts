@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { InvalidInputError } from "../core/errors.ts";
+import { readStreamText } from "../node/read-text.ts";
 import { describeError, exitCodeFor, type CliIO, type Command } from "./io.ts";
 
 /**
@@ -70,11 +71,7 @@ export function processIO(): CliIO {
   return {
     stdout: (t) => void process.stdout.write(t),
     stderr: (t) => void process.stderr.write(t),
-    readStdin: async () => {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      return Buffer.concat(chunks).toString("utf8");
-    },
+    readStdin: () => readStreamText(process.stdin, { what: "standard input" }),
     ...(process.stdin.isTTY ? { readHiddenLine } : {}),
     env: process.env,
     cwd: process.cwd(),

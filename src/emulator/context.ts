@@ -1,6 +1,6 @@
 // What every route handler is given, and the shared body-reading steps that answer errors themselves.
 import type { Faults } from "./faults.ts";
-import { decodeUtf8, mediaType, messageError, oauthError, parseFormStrict, readBody, type Ctx } from "./http.ts";
+import { decodeUtf8, mediaType, messageError, oauthError, parseFormStrict, type Ctx } from "./http.ts";
 import type { EmulatorState } from "./state.ts";
 
 /** The running emulator's parts, shared by all routes. */
@@ -18,7 +18,7 @@ export type Handler = (ctx: Ctx, em: Emulator) => void | Promise<void>;
  */
 export async function readForm(ctx: Ctx): Promise<Map<string, string> | undefined> {
   if (ctx.form) return ctx.form;
-  const body = await readBody(ctx.req);
+  const body = await ctx.body();
   if (body === "too-large") {
     oauthError(ctx, 413, "invalid_request", "The request body exceeds 2 MB");
     return undefined;
@@ -53,7 +53,7 @@ export function readQuery(ctx: Ctx): Map<string, string> | undefined {
 
 /** Reads a JSON object body; errors are answered in the Messaging API's `{message}` shape. */
 export async function readJson(ctx: Ctx, options: { allowEmpty?: boolean; anyContentType?: boolean } = {}): Promise<Record<string, unknown> | undefined> {
-  const body = await readBody(ctx.req);
+  const body = await ctx.body();
   if (body === "too-large") {
     messageError(ctx, 413, "The request body exceeds 2 MB");
     return undefined;

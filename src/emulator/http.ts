@@ -16,6 +16,8 @@ export interface Ctx {
   requestId: string;
   /** Set by a truncate fault: the response is cut off halfway through its body. */
   truncate: boolean;
+  /** The request body, read once ({@link readBody}); routes read it through this. */
+  body: () => Promise<Buffer | "too-large">;
   /** The emulator clock (epoch ms): the Date header states it, so clients that correct for
    * server clock skew follow the emulated time. */
   now: () => number;

@@ -96,6 +96,7 @@ function ctxFor(em: Emulator, req: IncomingMessage, res: ServerResponse): Ctx {
     }
   }
   const q = url.indexOf("?");
+  let body: Promise<Buffer | "too-large"> | undefined;
   return {
     req,
     res,
@@ -104,6 +105,7 @@ function ctxFor(em: Emulator, req: IncomingMessage, res: ServerResponse): Ctx {
     query: q === -1 ? "" : url.slice(q + 1),
     requestId: newRequestId(),
     truncate: false,
+    body: () => (body ??= readBody(req)),
     now: () => em.state.now(),
   };
 }
@@ -113,14 +115,20 @@ async function handle(em: Emulator, req: IncomingMessage, res: ServerResponse): 
   if (em.faults.size > 0 && !ctx.path.startsWith("/__emulator/")) {
     const effect = em.faults.match(ctx.method, ctx.path);
     if (effect) {
-      if (effect.delayMs) await new Promise((r) => setTimeout(r, effect.delayMs));
+      if (effect.delayMs) {
+        // LINE works on a request it has fully received, whether or not the client is still
+        // there for the answer: read it first, so a client giving up during the delay makes
+        // "done at LINE, answer lost" rather than a request that never happened.
+        await ctx.body();
+        await new Promise((r) => setTimeout(r, effect.delayMs));
+      }
       if (effect.reset) {
         req.socket.resetAndDestroy();
         return;
       }
       if (effect.truncate) ctx.truncate = true;
       if (effect.status !== undefined) {
-        await readBody(req).catch(() => undefined);
+        await ctx.body().catch(() => undefined);
         const headers: Record<string, string> = {};
         if (effect.retryAfter !== undefined) headers["retry-after"] = String(effect.retryAfter);
         messageError(ctx, effect.status, FAULT_MESSAGES[effect.status] ?? `Injected fault (HTTP ${effect.status})`, undefined, undefined, headers);

@@ -1,9 +1,13 @@
 // The emulator's whole state: plain maps in memory, optionally mirrored to a JSON file.
 import { createPublicKey, type KeyObject, type webcrypto } from "node:crypto";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, renameSync, writeFileSync } from "node:fs";
+import { readTextFileSync } from "../node/read-text.ts";
 import { EmulatorStateError } from "./errors.ts";
 
 type JsonWebKey = webcrypto.JsonWebKey;
+
+/** Largest state file loaded: far past any real one, and a bound on memory whatever --state names. */
+const MAX_STATE_BYTES = 256 * 1024 * 1024;
 
 /** The kinds of channel access token the emulator issues. */
 export type TokenKind = "v2.1" | "stateless" | "short-lived";
@@ -197,12 +201,12 @@ export class EmulatorState {
   }
 
   private load(file: string): void {
+    if (!existsSync(file)) return; // first run: the file is created on the first change
     let text: string;
     try {
-      text = readFileSync(file, "utf8");
+      text = readTextFileSync(file, { cwd: process.cwd(), what: "state file", maxBytes: MAX_STATE_BYTES });
     } catch (error) {
-      if ((error as { code?: string }).code === "ENOENT") return; // first run: the file is created on the first change
-      throw error;
+      throw new EmulatorStateError(`${(error as Error).message} (pass another --state path)`, { cause: error });
     }
     let data: PersistedState;
     try {

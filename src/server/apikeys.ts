@@ -85,6 +85,13 @@ export async function revokeApiKey(store: Store, id: string, options: { actor?: 
 export interface ApiKeyAuthenticatorOptions {
   /** How long a lookup (hit or miss) is trusted, ms (default 2000): bounds how late a revocation is seen. */
   cacheMs?: number;
+  /**
+   * While the store fails, a key found good within this many ms keeps working (default 300000,
+   * 0 for never): the token API then rides out a store outage on what it holds in memory. The
+   * store is asked again at most every second meanwhile, so once it answers, a revocation made
+   * during the outage applies within a second plus one store read.
+   */
+  staleIfErrorMs?: number;
   /** Most remembered lookups before the cache is cleared (default 10000). */
   maxEntries?: number;
   now?: () => number;
@@ -92,8 +99,14 @@ export interface ApiKeyAuthenticatorOptions {
 
 interface CacheEntry {
   row: ApiKeyRow | null;
+  /** When the store last answered for this key. */
   at: number;
+  /** Trusted without asking the store until then. */
+  freshUntil: number;
 }
+
+/** While the store fails, how often a key served from a stale lookup asks it again (ms). */
+const STALE_RETRY_MS = 1000;
 
 const UNAUTHORIZED = (): HttpError =>
   new HttpError(401, "ERR_UNAUTHORIZED", "send a valid API key as Authorization: Bearer <key> (create one with kagiya apikey create)", {
@@ -103,7 +116,8 @@ const UNAUTHORIZED = (): HttpError =>
 /**
  * Checks `Authorization: Bearer <key>` against the store, caching each lookup for at most
  * `cacheMs`, so that the hot path is a hash and a Map lookup and a revocation made on any
- * instance is seen within `cacheMs` plus one store read.
+ * instance is seen within `cacheMs` plus one store read. When the store fails, a key it found
+ * good within `staleIfErrorMs` keeps working (stale-if-error); unknown keys get the store's error.
  *
  * @example
  * ```ts
@@ -114,6 +128,7 @@ const UNAUTHORIZED = (): HttpError =>
 export class ApiKeyAuthenticator {
   readonly #store: Store;
   readonly #cacheMs: number;
+  readonly #staleMs: number;
   readonly #max: number;
   readonly #now: () => number;
   /**
@@ -129,6 +144,7 @@ export class ApiKeyAuthenticator {
   constructor(store: Store, options: ApiKeyAuthenticatorOptions = {}) {
     this.#store = store;
     this.#cacheMs = options.cacheMs ?? 2000;
+    this.#staleMs = options.staleIfErrorMs ?? 300_000;
     this.#max = options.maxEntries ?? 10_000;
     this.#now = options.now ?? Date.now;
   }
@@ -151,7 +167,7 @@ export class ApiKeyAuthenticator {
     const key = bearerKey(header);
     if (key === null) throw UNAUTHORIZED();
     const hit = this.#cache.get(key) ?? this.#unknown.get(key);
-    if (hit === undefined || this.#now() - hit.at >= this.#cacheMs) return undefined;
+    if (hit === undefined || this.#now() >= hit.freshUntil) return undefined;
     if (hit.row === null || hit.row.revokedAt !== null) throw UNAUTHORIZED();
     return hit.row;
   }
@@ -182,12 +198,19 @@ export class ApiKeyAuthenticator {
           cache.delete(key);
           // Full: the oldest lookup goes (Maps keep insertion order).
           if (cache.size >= this.#max) cache.delete(cache.keys().next().value!);
-          cache.set(key, { row, at: this.#now() });
+          const at = this.#now();
+          cache.set(key, { row, at, freshUntil: at + this.#cacheMs });
           return row;
         },
         (error: unknown) => {
           this.#inflight.delete(key);
-          throw error;
+          // Unknown keys are not remembered here, so an outage never lets a made-up key in; a key
+          // last seen revoked stays refused (authenticate answers 401 for its row).
+          const hit = this.#cache.get(key);
+          const now = this.#now();
+          if (hit === undefined || now - hit.at >= this.#staleMs) throw error;
+          hit.freshUntil = Math.min(hit.at + this.#staleMs, now + Math.min(this.#cacheMs, STALE_RETRY_MS));
+          return hit.row;
         },
       );
       this.#inflight.set(key, p);

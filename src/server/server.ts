@@ -62,6 +62,11 @@ export interface StartServerOptions {
   authFailureLimit?: RateLimitOptions;
   /** How long an API key lookup is trusted (default 2000): revocations apply within this. */
   apiKeyCacheMs?: number;
+  /**
+   * While the store fails, how long after its last good lookup an API key keeps working (default
+   * 300000 = 5 min; 0 for never). Once the store answers again, a revocation applies within 1 s.
+   */
+  apiKeyStaleIfErrorMs?: number;
   /** Scheduler options, or false for none (default on when `tokens.maintain` exists). */
   scheduler?: SchedulerOptions | false;
   /** A logger, or options for the default pino logger. */
@@ -138,7 +143,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const ctx: ServerContext = {
     store,
     tokens,
-    apiKeys: new ApiKeyAuthenticator(store, { cacheMs: options.apiKeyCacheMs ?? 2000, now }),
+    apiKeys: new ApiKeyAuthenticator(store, { cacheMs: options.apiKeyCacheMs ?? 2000, staleIfErrorMs: options.apiKeyStaleIfErrorMs ?? 300_000, now }),
     limiter: new RateLimiter({ perSecond: 50, burst: 100, ...options.rateLimit, now }),
     loginLimiter: new RateLimiter({ perSecond: 0.5, burst: 10, now }),
     authFailureLimiter: new RateLimiter({ perSecond: 5, burst: 50, ...options.authFailureLimit, now }),

@@ -1,5 +1,6 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { createPrivateKey } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -95,12 +96,16 @@ test("channel bad input: one line, exit 2, nothing written", async () => {
   writeFileSync(bare, JSON.stringify(ch.privateJwk), { mode: 0o600 });
   const junk = join(dir, "c.junk.json");
   writeFileSync(junk, "hello", { mode: 0o600 });
+  const fifo = join(dir, "c.fifo");
+  execFileSync("mkfifo", ["-m", "600", fifo]);
   const cases: Array<[string, string[], Record<string, string>, RegExp]> = [
     ["malformed channel ID", ["channel", "add", "--id", "12ab", "--kid", ch.kid, "--key", good, "--secret-env", "S"], env({ S: "x" }), /channel ID "12ab"/],
     ["a public key", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", pub, "--secret-env", "S"], env({ S: "x" }), /public key/],
     ["a key failing lint", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", bare, "--secret-env", "S"], env({ S: "x" }), /fails keys lint \(alg: .*use/],
     ["a file that is no key", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", junk, "--secret-env", "S"], env({ S: "x" }), /key/],
-    ["a missing key file", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", join(cwd, "nope.json"), "--secret-env", "S"], env({ S: "x" }), /cannot read key file/],
+    ["a missing key file", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", join(cwd, "nope.json"), "--secret-env", "S"], env({ S: "x" }), /key file \(--key\) ".*nope\.json" does not exist/],
+    ["a FIFO as key file", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", fifo, "--secret-env", "S"], env({ S: "x" }), /key file \(--key\) ".*" is a FIFO \(named pipe\), not a regular file/],
+    ["a secret over 1024 characters", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret-env", "S"], env({ S: "a".repeat(1025) }), /channel secret \(the variable S\) is 1025 characters, over the limit of 1024/],
     ["the secret as a flag value", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret", "x"], env(), /unknown option --secret/],
     ["an unset secret variable", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret-env", "NOPE"], env(), /NOPE/],
     ["no master key", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret-env", "S"], { KAGIYA_LINE_API_BASE: emu.url, S: "x" }, /no master key/],
@@ -120,6 +125,12 @@ test("channel bad input: one line, exit 2, nothing written", async () => {
     assert.match(r.stderr, pattern, what);
     if (args[1] === "add") assert.ok(!existsSync(join(cwd, "kagiya.db")), `${what}: nothing written`);
   }
+  const piped = await runCli(["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good], { cwd, env: env(), stdin: "b".repeat(2000) + "\n" });
+  assert.equal(piped.code, 2, piped.stderr);
+  oneLine(piped.stderr);
+  assert.match(piped.stderr, /channel secret \(the first line of standard input\) is 2000 characters, over the limit of 1024/);
+  assert.ok(!piped.stderr.includes("bbbbbbbbbb"), "the secret is not echoed");
+  assert.ok(!existsSync(join(cwd, "kagiya.db")), "a too-long secret: nothing written");
 });
 
 test("channel add --token-kind stateless: token get prints a stateless token LINE accepts, list and show name the kind", async () => {

@@ -1,8 +1,9 @@
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
-  clearFaults, emulatorJson, injectFault, issueTestToken,
+  clearFaults, createTestChannel, emulatorJson, emulatorNowSeconds, injectFault, issueTestToken, signAssertion, tokenLedger,
   type TestChannel, type TestEmulator,
 } from "../helpers/emulator.ts";
 import { startEmulatorWithChannel } from "../helpers/emulator-fixture.ts";
@@ -17,6 +18,7 @@ before(async () => {
 after(() => emu.close());
 beforeEach(() => clearFaults(emu.url));
 
+const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const verifyPath = () => `/oauth2/v2.1/verify?access_token=${encodeURIComponent(token)}`;
 
 describe("POST /__emulator/faults", () => {
@@ -90,6 +92,33 @@ describe("POST /__emulator/faults", () => {
     assert.equal((await fetch(emu.url + verifyPath())).status, 200);
     const { body } = await emulatorJson(emu.url, "GET", "/__emulator/faults");
     assert.equal(body.faults[0].hits, 1);
+  });
+
+  test("a client giving up during a delay does not undo the request: the token is issued and listed (answer lost, as at LINE)", async () => {
+    const fresh = await createTestChannel(emu.url);
+    await injectFault(emu.url, { method: "POST", path: "/oauth2/v2.1/token", delayMs: 1000 });
+    const abort = new AbortController();
+    const form = {
+      grant_type: "client_credentials",
+      client_assertion_type: JWT_BEARER,
+      client_assertion: signAssertion(fresh, { nowSeconds: await emulatorNowSeconds(emu.url) }),
+    };
+    const sent = fetch(`${emu.url}/oauth2/v2.1/token`, { method: "POST", body: new URLSearchParams(form), signal: abort.signal });
+    // The fault has matched once the request is in; then the client gives up during the delay.
+    for (let i = 0; i < 200 && ((await emulatorJson(emu.url, "GET", "/__emulator/faults")).body.faults[0]?.hits ?? 0) === 0; i++) await sleep(10);
+    abort.abort();
+    await assert.rejects(sent, { name: "AbortError" });
+
+    let ledger = await tokenLedger(emu.url, fresh.channelId);
+    for (let i = 0; i < 100 && ledger.length === 0; i++) {
+      await sleep(50);
+      ledger = await tokenLedger(emu.url, fresh.channelId);
+    }
+    assert.equal(ledger.length, 1, "the abandoned request was issued");
+    assert.equal(ledger[0]!.state, "valid");
+    const q = new URLSearchParams({ client_assertion_type: JWT_BEARER, client_assertion: signAssertion(fresh, { nowSeconds: await emulatorNowSeconds(emu.url) }) });
+    const kids = (await (await fetch(`${emu.url}/oauth2/v2.1/tokens/kid?${q}`)).json()) as { kids: string[] };
+    assert.deepEqual(kids, { kids: [ledger[0]!.key_id] });
   });
 
   test("bad fault specs are refused with a message", async () => {

@@ -109,8 +109,9 @@ describe("cap of 30 valid v2.1 tokens", () => {
   test("the 31st is refused, nothing is evicted, expired tokens stop counting", async () => {
     const ch = await createTestChannel(emu.url);
     const now = await emuNowSeconds();
+    // 10 s apart, so the real seconds the 30 issues take on a loaded machine never expire a second one.
     for (let i = 0; i < 30; i++) {
-      const r = await postForm(`${emu.url}/oauth2/v2.1/token`, issueForm(signAssertion(ch, { nowSeconds: now, claims: { token_exp: 60 + i } })));
+      const r = await postForm(`${emu.url}/oauth2/v2.1/token`, issueForm(signAssertion(ch, { nowSeconds: now, claims: { token_exp: 60 + 10 * i } })));
       assert.equal(r.status, 200);
     }
     const r31 = await postForm(`${emu.url}/oauth2/v2.1/token`, issueForm(signAssertion(ch, { nowSeconds: now })));

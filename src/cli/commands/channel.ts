@@ -1,12 +1,11 @@
 // `kagiya channel add|list|show|remove`: the channel registry from the command line. Secrets
 // (private key, channel secret) go in sealed and never come out here.
-import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
 import { InvalidInputError, KagiyaError } from "../../core/errors.ts";
 import { parseDuration } from "../../core/duration.ts";
 import { importAssertionKey } from "../../core/keys/import.ts";
 import { lintKey } from "../../core/keys/lint.ts";
 import { parseKey } from "../../core/keys/parse.ts";
+import { readTextFile } from "../../node/read-text.ts";
 import { ChannelNotFoundError } from "../../store/errors.ts";
 import { validateChannelId, validatePolicy } from "../../store/registry.ts";
 import type { TokenPolicyOverrides } from "../../store/types.ts";
@@ -24,20 +23,34 @@ function onePositional(positionals: string[], what: string, usage: string): stri
   return positionals[0]!;
 }
 
+/** Longest channel secret the registry stores (LINE's are 32 hexadecimal characters). */
+const MAX_SECRET_CHARS = 1024;
+
 /** Reads the channel secret from the named variable, or the first line of standard input. */
 async function readSecret(io: CliIO, envName: string | undefined): Promise<string> {
   if (envName !== undefined) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(envName)) throw new InvalidInputError(`--secret-env takes a variable name, not a value`, { field: "--secret-env" });
     const v = io.env[envName];
     if (v === undefined || v === "") throw new InvalidInputError(`environment variable ${envName} (from --secret-env) is not set`, { field: "--secret-env" });
-    return v.trim();
+    return secretOfLength(v.trim(), `the variable ${envName}`);
   }
   // On a terminal: a prompt with echo off. Piped: the first line, with nothing written to stderr.
   const line = io.readHiddenLine
     ? (await io.readHiddenLine("channel secret (not echoed): ")).trim()
     : ((await io.readStdin()).split(/\r?\n/)[0]?.trim() ?? "");
   if (line === "") throw new InvalidInputError("no channel secret given: pipe it on standard input or name a variable with --secret-env VAR", { field: "--secret-env" });
-  return line;
+  return secretOfLength(line, io.readHiddenLine ? "what was typed" : "the first line of standard input");
+}
+
+/** The secret, or a refusal that says what is wrong with its length (never the secret itself). */
+function secretOfLength(secret: string, source: string): string {
+  if (secret.length > MAX_SECRET_CHARS) {
+    throw new InvalidInputError(
+      `the channel secret (${source}) is ${secret.length} characters, over the limit of ${MAX_SECRET_CHARS}: a LINE channel secret is 32 hexadecimal characters (LINE Developers Console > Basic settings)`,
+      { field: "--secret-env" },
+    );
+  }
+  return secret;
 }
 
 /**
@@ -45,12 +58,7 @@ async function readSecret(io: CliIO, envName: string | undefined): Promise<strin
  * key; returns it as a JWK for the registry.
  */
 async function readPrivateKey(io: CliIO, file: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(resolve(io.cwd, file), "utf8");
-  } catch (error) {
-    throw new InvalidInputError(`cannot read key file ${file}: ${(error as { code?: string }).code ?? "unreadable"}`, { field: "--key", cause: error });
-  }
+  const text = await readTextFile(file, { cwd: io.cwd, what: "key file (--key)" });
   const lint = await lintKey(text);
   if (lint.kind !== "private") {
     throw new InvalidInputError(`key file ${file} is a public key: channel add needs the private key (private.jwk.json from kagiya keys generate)`, { field: "--key" });
