@@ -60,7 +60,7 @@ test("channel add (secret from --secret-env), list, show, remove; secrets never 
   const again = await runCli(["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", key, "--secret-env", "LINE_SECRET"], { cwd, env: env({ LINE_SECRET: ch.channelSecret }) });
   assert.equal(again.code, 2);
   oneLine(again.stderr);
-  assert.match(again.stderr, /already registered/);
+  assert.match(again.stderr, /already registered.*pass --replace to replace it/);
 
   const rm = await runCli(["channel", "remove", ch.channelId, "--json"], { cwd, env: env() });
   assert.equal(rm.code, 0, rm.stderr);
@@ -100,7 +100,7 @@ test("channel bad input: one line, exit 2, nothing written", async () => {
     ["a public key", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", pub, "--secret-env", "S"], env({ S: "x" }), /public key/],
     ["a key failing lint", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", bare, "--secret-env", "S"], env({ S: "x" }), /fails keys lint \(alg: .*use/],
     ["a file that is no key", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", junk, "--secret-env", "S"], env({ S: "x" }), /key/],
-    ["a missing key file", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", join(cwd, "nope.json"), "--secret-env", "S"], env({ S: "x" }), /cannot read key file/],
+    ["a missing key file", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", join(cwd, "nope.json"), "--secret-env", "S"], env({ S: "x" }), /key file \(--key\) ".*nope.json" does not exist/],
     ["the secret as a flag value", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret", "x"], env(), /unknown option --secret/],
     ["an unset secret variable", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret-env", "NOPE"], env(), /NOPE/],
     ["no master key", ["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", good, "--secret-env", "S"], { KAGIYA_LINE_API_BASE: emu.url, S: "x" }, /no master key/],

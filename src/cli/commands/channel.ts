@@ -1,7 +1,5 @@
 // `kagiya channel add|list|show|remove`: the channel registry from the command line. Secrets
 // (private key, channel secret) go in sealed and never come out here.
-import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
 import { InvalidInputError, KagiyaError } from "../../core/errors.ts";
 import { parseDuration } from "../../core/duration.ts";
 import { importAssertionKey } from "../../core/keys/import.ts";
@@ -12,8 +10,22 @@ import { validateChannelId, validatePolicy } from "../../store/registry.ts";
 import type { TokenPolicyOverrides } from "../../store/types.ts";
 import { openTokenContext } from "../../tokens/context.ts";
 import { resolveTokenPolicy } from "../../tokens/policy.ts";
+import { readTextFile } from "../../node/read-text.ts";
 import { parseArgs, required } from "../args.ts";
+import { JSON_FLAG, SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
 import type { CliIO, Command } from "../io.ts";
+
+/** The flags of `channel add`, documented: its --help is rendered from this spec. */
+const ADD_FLAGS = {
+  id: { kind: "string", value: "ID", help: "channel ID (the number in the LINE Developers Console)" },
+  kid: { kind: "string", value: "KID", help: "key ID LINE gave when the public key was registered" },
+  key: { kind: "string", value: "FILE", help: "private assertion key, JWK or PEM (private.jwk.json from kagiya keys generate)" },
+  "secret-env": { kind: "string", value: "VAR", help: "name of the variable holding the channel secret", default: "first line of standard input" },
+  lifetime: { kind: "string", value: "DURATION", help: "token lifetime to ask LINE for, at most 30d; e.g. 30d, 12h", default: "7d" },
+  replace: { kind: "boolean", help: "replace a channel already registered (its tokens are kept)" },
+  store: STORE_FLAG,
+  json: JSON_FLAG,
+} as const;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -43,12 +55,7 @@ async function readSecret(io: CliIO, envName: string | undefined): Promise<strin
  * key; returns it as a JWK for the registry.
  */
 async function readPrivateKey(io: CliIO, file: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(resolve(io.cwd, file), "utf8");
-  } catch (error) {
-    throw new InvalidInputError(`cannot read key file ${file}: ${(error as { code?: string }).code ?? "unreadable"}`, { field: "--key", cause: error });
-  }
+  const text = await readTextFile(file, { cwd: io.cwd, what: "key file (--key)" });
   const lint = await lintKey(text);
   if (lint.kind !== "private") {
     throw new InvalidInputError(`key file ${file} is a public key: channel add needs the private key (private.jwk.json from kagiya keys generate)`, { field: "--key" });
@@ -71,7 +78,7 @@ function policyFromFlags(flags: { lifetime?: string }): TokenPolicyOverrides {
 }
 
 const add: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { id: "string", kid: "string", key: "string", "secret-env": "string", lifetime: "string", replace: "boolean", store: "string", json: "boolean" });
+  const { flags, positionals } = parseArgs(argv, ADD_FLAGS);
   if (positionals.length > 0) throw new InvalidInputError(`channel add takes no positional arguments (the secret is never a flag value: use --secret-env VAR or standard input)`);
   const channelId = required(flags.id, "id");
   validateChannelId(channelId);
@@ -92,7 +99,7 @@ const add: Command = async (argv, io) => {
 };
 
 const list: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { store: "string", json: "boolean" });
+  const { flags, positionals } = parseArgs(argv, { store: STORE_FLAG, json: JSON_FLAG });
   if (positionals.length > 0) throw new InvalidInputError("channel list takes no arguments");
   const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd });
   try {
@@ -111,7 +118,7 @@ const list: Command = async (argv, io) => {
 };
 
 const show: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { store: "string", json: "boolean" });
+  const { flags, positionals } = parseArgs(argv, { store: STORE_FLAG, json: JSON_FLAG });
   const channelId = onePositional(positionals, "channel show", "CHANNEL");
   validateChannelId(channelId);
   const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd, mustExist: true });
@@ -141,7 +148,11 @@ const show: Command = async (argv, io) => {
 };
 
 const remove: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { store: "string", json: "boolean", "keep-tokens": "boolean" });
+  const { flags, positionals } = parseArgs(argv, {
+    store: STORE_FLAG,
+    json: JSON_FLAG,
+    "keep-tokens": { kind: "boolean", help: "remove without revoking its tokens first (they stay valid at LINE until they expire)" },
+  });
   const channelId = onePositional(positionals, "channel remove", "CHANNEL");
   validateChannelId(channelId);
   const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd, mustExist: true, manager: { actor: "cli" } });
@@ -169,3 +180,22 @@ const remove: Command = async (argv, io) => {
 
 /** Subcommands of `kagiya channel`. */
 export const commands: Record<string, Command> = { add, list, show, remove };
+
+/** Help for `kagiya channel …`. */
+export const help: Record<string, CommandHelp> = {
+  add: {
+    summary: "register a LINE channel: its ID, the kid of its assertion key, the private key and the channel secret",
+    description: "The secret is never a flag value: it comes from --secret-env VAR or the first line of standard input.\nSecrets are sealed with the master key before they are stored.",
+    env: SEALED_STORE_ENV,
+    example: "CHANNEL_SECRET=... kagiya channel add --id 1234567890 --kid KID --key keys/private.jwk.json --secret-env CHANNEL_SECRET",
+  },
+  list: { summary: "list registered channels (ID, kid, when added)", env: SEALED_STORE_ENV, example: "kagiya channel list --json" },
+  show: { summary: "show one channel: kid, token policy and budget used", args: "CHANNEL", env: SEALED_STORE_ENV, example: "kagiya channel show 1234567890" },
+  remove: {
+    summary: "revoke the channel's tokens at LINE, then forget the channel",
+    args: "CHANNEL",
+    env: [...SEALED_STORE_ENV, "KAGIYA_LINE_API_BASE"],
+    failure: "a token could not be revoked (nothing removed), or LINE or the store is unreachable",
+    example: "kagiya channel remove 1234567890",
+  },
+};

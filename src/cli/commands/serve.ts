@@ -1,5 +1,6 @@
 import type { Command } from "../io.ts";
 import { parseArgs, parsePort } from "../args.ts";
+import { SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
 import { InvalidInputError } from "../../core/errors.ts";
 import { openStore } from "../../store/open.ts";
 import { ChannelRegistry } from "../../store/registry.ts";
@@ -15,7 +16,11 @@ import { MIN_ADMIN_TOKEN_LENGTH } from "../../server/admin.ts";
  * Logs: JSON lines on stdout (KAGIYA_LOG_LEVEL, default info). SIGTERM/SIGINT drain and exit 0.
  */
 const serve: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { port: "string", host: "string", store: "string" });
+  const { flags, positionals } = parseArgs(argv, {
+    port: { kind: "string", value: "PORT", help: "TCP port (0 picks a free one)", default: "8080", env: "PORT" },
+    host: { kind: "string", value: "HOST", help: "interface to listen on", default: "127.0.0.1" },
+    store: STORE_FLAG,
+  });
   if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}" (options: --port, --host, --store)`);
   const port = flags.port !== undefined ? parsePort(flags.port) : io.env["PORT"] !== undefined ? parsePort(io.env["PORT"], "PORT") : 8080;
   const host = flags.host ?? "127.0.0.1";
@@ -70,3 +75,14 @@ const serve: Command = async (argv, io) => {
 
 /** `kagiya serve` (a single default command). */
 export const commands: Record<string, Command> = { "": serve };
+
+/** Help for `kagiya serve`. */
+export const help: Record<string, CommandHelp> = {
+  "": {
+    summary: "run the token broker (GET /v1/channels/ID/token), the webhook intake (POST /webhook/ID) and the dashboard (/ui/)",
+    description: "Logs JSON lines on stdout; says where it listens, which LINE API and which store it uses on stderr.\nSIGTERM or SIGINT drains requests and exits 0.",
+    env: [...SEALED_STORE_ENV, "KAGIYA_LINE_API_BASE", "KAGIYA_ADMIN_TOKEN", "KAGIYA_RATE_LIMIT", "KAGIYA_LOG_LEVEL", "KAGIYA_SECURE_COOKIES"],
+    failure: "the store is unreachable at start",
+    example: "KAGIYA_LINE_API_BASE=http://127.0.0.1:8787 kagiya serve --port 8080",
+  },
+};
