@@ -45,6 +45,11 @@ export function mountDashboard(router: Router, ctx: ServerContext): void {
     res.writeHead(200, { ...SECURITY_HEADERS, "content-type": f.type, "content-length": f.body.length });
     res.end(f.body);
   };
+  // A person who opens the server's address lands on the dashboard, not on a JSON 404.
+  router.add("GET", "/", ({ res }) => {
+    res.writeHead(302, { location: "/ui/", "content-length": 0 });
+    res.end();
+  });
   router.add("GET", "/ui", ({ res }) => {
     res.writeHead(308, { location: "/ui/", "content-length": 0 });
     res.end();
