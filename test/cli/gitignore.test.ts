@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 test(".gitignore keeps what kagiya writes out of commits: keys/, master keys, stores, test output", () => {
-  const paths = ["keys/private.jwk.json", "keys/public.jwk.json", "private.jwk.json", "kagiya-demo.key", "master.key", "kagiya.db", "kagiya.db-wal", "kagiya-demo.db", "kagiya-demo.db-shm", ".tmp/screenshots/dashboard-390.png"];
+  const paths = ["keys/private.jwk.json", "keys/public.jwk.json", "private.jwk.json", "kagiya-demo.key", "master.key", "kagiya.db", "kagiya.db-wal", "kagiya-demo.db", "kagiya-demo.db-shm", ".tmp/screenshots/dashboard-390.png", "kagiya-quickstart/keys/private.jwk.json"];
   // check-ignore prints each ignored path; a path it does not print would be committed by `git add .`.
   let out = "";
   try {
@@ -17,7 +17,7 @@ test(".gitignore keeps what kagiya writes out of commits: keys/, master keys, st
   assert.deepEqual(out.trim().split("\n").sort(), [...paths].sort());
   let kept = "";
   try {
-    kept = execFileSync("git", ["check-ignore", "--no-index", "src/cli/main.ts", "docs/quickstart-emulator.md"], { cwd: ROOT, encoding: "utf8" });
+    kept = execFileSync("git", ["check-ignore", "--no-index", "src/cli/main.ts", "docs/quickstart-emulator.md", "src/core/keys/new-module.ts", "test/fixtures/vectors/keys/new-vector.json"], { cwd: ROOT, encoding: "utf8" });
   } catch (error) {
     kept = (error as { stdout?: string }).stdout ?? "";
   }
