@@ -84,7 +84,8 @@ function timeline(tokens, now, width) {
   root.append(svg("text", { x: 4, y: axisY + 30, class: "muted" }, shortDate(from)));
   root.append(svg("text", { x: W - 4, y: axisY + 30, "text-anchor": "end", class: "muted" }, shortDate(to)));
   const nx = x(now);
-  root.append(svg("line", { x1: nx, x2: nx, y1: 2, y2: axisY + 4, class: "tl-now" }, tip(`now ${when(now)}`)));
+  // Beneath the bars and labels, so that it never hides a key ID.
+  root.prepend(svg("line", { x1: nx, x2: nx, y1: 2, y2: axisY + 4, class: "tl-now" }, tip(`now ${when(now)}`)));
   root.append(svg("text", { x: nx, y: axisY + 15, "text-anchor": nx > W - 60 ? "end" : nx < 60 ? "start" : "middle", class: "tl-now-label" }, "now"));
   return root;
 }
