@@ -13,6 +13,7 @@
  * @module
  */
 import { HTTPFetchError, messagingApi } from "@line/bot-sdk";
+import { resolveLineConfig } from "../clients/line/options.ts";
 import type { TokenSource } from "../tokens/types.ts";
 
 /** Options of {@link withManagedToken}. */
@@ -79,14 +80,20 @@ export function withManagedToken<C extends object>(source: TokenSource, channelI
 
 /** Options of {@link createManagedMessagingApiClient}: the SDK client's, without the token. */
 export interface ManagedMessagingApiClientOptions extends ManagedClientOptions {
-  /** LINE API origin (default https://api.line.me); the emulator's URL in tests. */
+  /**
+   * LINE API origin. Default: the same as kagiya's token client, `KAGIYA_LINE_API_BASE`, else
+   * https://api.line.me; so the token and the messages go to the same LINE (or emulator).
+   */
   baseURL?: string;
   defaultHeaders?: Record<string, string>;
+  /** Environment to read `KAGIYA_LINE_API_BASE` from (default process.env). */
+  env?: Record<string, string | undefined>;
 }
 
 /**
  * A `messagingApi.MessagingApiClient` that sends with the channel's managed token. Create it once
- * and keep it: refreshes need no new client.
+ * and keep it: refreshes need no new client. It sends to the LINE base URL kagiya's token client
+ * uses (`KAGIYA_LINE_API_BASE`, else https://api.line.me) unless `baseURL` says otherwise.
  *
  * @example
  * ```ts
@@ -96,11 +103,13 @@ export interface ManagedMessagingApiClientOptions extends ManagedClientOptions {
  * ```
  */
 export function createManagedMessagingApiClient(source: TokenSource, channelId: string, options: ManagedMessagingApiClientOptions = {}): messagingApi.MessagingApiClient {
-  const { baseURL, defaultHeaders, ...rest } = options;
+  const { baseURL, defaultHeaders, env, ...rest } = options;
+  // Resolved once, by the token client's own rules (and refused the same way when malformed).
+  const base = baseURL ?? resolveLineConfig(env !== undefined ? { env } : {}).baseUrl;
   return withManagedToken(
     source,
     channelId,
-    (channelAccessToken) => new messagingApi.MessagingApiClient({ channelAccessToken, ...(baseURL !== undefined ? { baseURL } : {}), ...(defaultHeaders !== undefined ? { defaultHeaders } : {}) }),
+    (channelAccessToken) => new messagingApi.MessagingApiClient({ channelAccessToken, baseURL: base, ...(defaultHeaders !== undefined ? { defaultHeaders } : {}) }),
     rest,
   );
 }

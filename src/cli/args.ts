@@ -1,15 +1,51 @@
 import { InvalidInputError } from "../core/errors.ts";
+import { didYouMean } from "./suggest.ts";
 
 /** How one flag is read: a boolean switch, a single string, or a repeatable string. */
 export type FlagKind = "boolean" | "string" | "strings";
 
+/**
+ * A flag with its documentation: `kagiya COMMAND --help` is rendered from these, so the help a
+ * user reads is the spec the parser enforces.
+ */
+export interface FlagDoc {
+  readonly kind: FlagKind;
+  /** One line: what the flag does. */
+  readonly help: string;
+  /** Placeholder for the value in the usage line (default VALUE). */
+  readonly value?: string;
+  /** The default when the flag is absent, with its unit ("8080", "100 records", "30d"). */
+  readonly default?: string;
+  /** The environment variable read when the flag is absent. */
+  readonly env?: string;
+}
+
 /** Declares the flags a command accepts; anything else is refused. */
-export type FlagSpec = Record<string, FlagKind>;
+export type FlagSpec = Record<string, FlagKind | FlagDoc>;
+
+type KindOf<T> = T extends FlagDoc ? T["kind"] : T;
 
 /** Parsed flags (camelCase keys are *not* derived: keys are the flag names as declared). */
 export type Flags<S extends FlagSpec> = {
-  [K in keyof S]?: S[K] extends "boolean" ? boolean : S[K] extends "strings" ? string[] : string;
+  [K in keyof S]?: KindOf<S[K]> extends "boolean" ? boolean : KindOf<S[K]> extends "strings" ? string[] : string;
 };
+
+/**
+ * Thrown by {@link parseArgs} when argv asks for help (`--help` or `-h`): the CLI catches it and
+ * prints the help rendered from `spec`, so every command that parses its flags has help.
+ */
+export class HelpRequested extends Error {
+  readonly spec: FlagSpec;
+  constructor(spec: FlagSpec) {
+    super("help requested");
+    this.spec = spec;
+  }
+}
+
+/** The kind of a declared flag, whether written as a bare kind or with its documentation. */
+export function flagKind(entry: FlagKind | FlagDoc): FlagKind {
+  return typeof entry === "string" ? entry : entry.kind;
+}
 
 /**
  * Parses `argv` strictly: unknown flags, missing values and repeated single flags are errors
@@ -17,6 +53,8 @@ export type Flags<S extends FlagSpec> = {
  * `--flag value` are both accepted; `--` ends flag parsing.
  */
 export function parseArgs<S extends FlagSpec>(argv: readonly string[], spec: S): { flags: Flags<S>; positionals: string[] } {
+  const end = argv.indexOf("--");
+  if ((end === -1 ? argv : argv.slice(0, end)).some((a) => a === "--help" || a === "-h")) throw new HelpRequested(spec);
   const flags: Record<string, unknown> = {};
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -27,17 +65,20 @@ export function parseArgs<S extends FlagSpec>(argv: readonly string[], spec: S):
     }
     if (!arg.startsWith("--") || arg === "-") {
       if (arg.startsWith("-") && arg !== "-" && !/^-\d/.test(arg)) {
-        throw new InvalidInputError(`unknown option ${arg} (options are written --name)`, { field: arg });
+        const long = didYouMean(arg.replace(/^-+/, ""), Object.keys(spec), "--");
+        throw new InvalidInputError(`unknown option ${arg} (options are written --name${long === "" ? "" : `;${long.slice(2, -1)}`})`, { field: arg });
       }
       positionals.push(arg);
       continue;
     }
     const eq = arg.indexOf("=");
     const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-    const kind = spec[name];
-    if (kind === undefined) {
-      throw new InvalidInputError(`unknown option --${name}`, { field: `--${name}` });
+    const entry = spec[name];
+    if (entry === undefined) {
+      const hint = didYouMean(name, Object.keys(spec), "--");
+      throw new InvalidInputError(`unknown option --${name}${hint === "" ? " (see --help)" : hint}`, { field: `--${name}` });
     }
+    const kind = flagKind(entry);
     if (kind === "boolean") {
       if (eq !== -1) throw new InvalidInputError(`option --${name} takes no value`, { field: `--${name}` });
       flags[name] = true;

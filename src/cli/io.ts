@@ -22,10 +22,15 @@ export interface CliIO {
 export type Command = (argv: string[], io: CliIO) => Promise<number>;
 
 /**
- * Failures of an operation that was asked for correctly (LINE down or refusing, the channel's
- * token budget spent): exit 1 like a failed check, since changing the input would not help.
+ * Failures of an operation that was asked for correctly (LINE or the store down or refusing, the
+ * channel's token budget spent): exit 1 like a failed check, since changing the input would not help.
  */
-const OPERATIONAL_FAILURE = /^ERR_(LINE_|TOKEN_UNAVAILABLE$|TOKEN_REVOKE_FAILED$|TOKEN_BUDGET_EXHAUSTED$|INTERNAL$)/;
+const OPERATIONAL_FAILURE = /^ERR_(LINE_|STORE$|STORE_UNAVAILABLE$|STORE_SCHEMA$|TOKEN_UNAVAILABLE$|TOKEN_REVOKE_FAILED$|TOKEN_BUDGET_EXHAUSTED$|INTERNAL$)/;
+
+/** What to do next, for errors raised below the CLI that cannot name its flags. */
+const NEXT_STEP: Readonly<Record<string, string>> = {
+  ERR_CHANNEL_EXISTS: "pass --replace to replace it",
+};
 
 /** Node file-system errors about a path the user named: fixed by changing the input. */
 const PATH_ERROR = new Set(["ENOENT", "EISDIR", "ENOTDIR", "EACCES", "EPERM", "EEXIST", "ENAMETOOLONG", "EROFS"]);
@@ -41,7 +46,10 @@ export function exitCodeFor(error: unknown): number {
 
 /** One line for stderr. Never a stack trace: messages of KagiyaError are written to be shown. */
 export function describeError(error: unknown): string {
-  if (error instanceof KagiyaError) return `kagiya: ${error.message}`;
+  if (error instanceof KagiyaError) {
+    const next = NEXT_STEP[error.code];
+    return `kagiya: ${error.message}${next === undefined || error.message.includes(next) ? "" : `: ${next}`}`;
+  }
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string" && code.startsWith("E")) {
     // A Node system error (ENOENT, EISDIR, ...): its message names the path, never a secret.

@@ -1,13 +1,17 @@
 #!/usr/bin/env node
+import { readFileSync } from "node:fs";
 import { InvalidInputError } from "../core/errors.ts";
 import { readStreamText } from "../node/read-text.ts";
+import { HelpRequested } from "./args.ts";
+import { renderCommandHelp, renderGroupHelp, type CommandGroupModule } from "./help.ts";
 import { describeError, exitCodeFor, type CliIO, type Command } from "./io.ts";
+import { didYouMean } from "./suggest.ts";
 
 /**
  * Command table: each group lives in its own module under ./commands and is loaded only when
  * used, so `kagiya jwt create` never pays for the server's or the stores' imports.
  */
-const groups: Record<string, { summary: string; load: () => Promise<{ commands: Record<string, Command> }> }> = {
+export const groups: Record<string, { summary: string; load: () => Promise<CommandGroupModule<Command>> }> = {
   keys: { summary: "generate, lint and manage assertion signing keys and the master key", load: () => import("./commands/keys.ts") },
   jwt: { summary: "create, sign and inspect JWT client assertions", load: () => import("./commands/jwt.ts") },
   emulator: { summary: "run a local LINE platform for development and tests", load: () => import("./commands/emulator.ts") },
@@ -23,7 +27,14 @@ const groups: Record<string, { summary: string; load: () => Promise<{ commands: 
 function usage(): string {
   const lines = ["usage: kagiya <command> [subcommand] [options]", "", "commands:"];
   for (const [name, g] of Object.entries(groups)) lines.push(`  ${name.padEnd(10)} ${g.summary}`);
+  lines.push("", "kagiya COMMAND --help (or -h, or kagiya help COMMAND) shows a command's options; kagiya --version its version.");
+  lines.push("Exit codes: 0 success, 1 a failed check or an unreachable dependency, 2 bad input.");
   return lines.join("\n") + "\n";
+}
+
+/** The package version, read from the package.json next to the sources (or the built dist/). */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 }
 
 /** Runs the CLI with the given argv (without node and script) and returns the exit code. */
@@ -33,17 +44,27 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     io.stderr("kagiya: missing command (run kagiya --help for the list)\n");
     return 2;
   }
-  if (groupName === "--help" || groupName === "-h" || groupName === "help") {
+  if (groupName === "--help" || groupName === "-h" || (groupName === "help" && rest.length === 0)) {
     io.stdout(usage());
+    return 0;
+  }
+  // `kagiya help token get` is `kagiya token get --help`.
+  if (groupName === "help") return main([...rest, "--help"], io);
+  if (groupName === "--version" || groupName === "-V") {
+    io.stdout(`kagiya ${version()}\n`);
     return 0;
   }
   const group = groups[groupName];
   if (!group) {
-    io.stderr(`kagiya: unknown command "${groupName}" (run kagiya --help)\n`);
+    const hint = didYouMean(groupName, Object.keys(groups));
+    io.stderr(`kagiya: unknown command "${groupName.slice(0, 40)}"${hint === "" ? " (run kagiya --help)" : hint}\n`);
     return 2;
   }
+  let path = groupName;
+  let module: CommandGroupModule<Command> | undefined;
   try {
-    const { commands } = await group.load();
+    module = await group.load();
+    const { commands } = module;
     // A group with a single default command (serve, emulator, audit) registers it under "".
     let command = commands[""];
     let args = rest;
@@ -51,15 +72,26 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     if (sub !== undefined && !sub.startsWith("-") && commands[sub]) {
       command = commands[sub];
       args = rest.slice(1);
+      path = `${groupName} ${sub}`;
     } else if (!command) {
-      const names = Object.keys(commands).filter((n) => n !== "").join(", ");
+      if (sub === "--help" || sub === "-h") {
+        io.stdout(renderGroupHelp(groupName, group.summary, module));
+        return 0;
+      }
+      const subs = Object.keys(commands).filter((n) => n !== "");
+      const hint = sub === undefined ? "" : didYouMean(sub, subs);
       io.stderr(sub === undefined || sub.startsWith("-")
-        ? `kagiya: ${groupName} needs a subcommand: ${names}\n`
-        : `kagiya: unknown subcommand "${groupName} ${sub}" (one of: ${names})\n`);
+        ? `kagiya: ${groupName} needs a subcommand: ${subs.join(", ")} (see kagiya ${groupName} --help)\n`
+        : `kagiya: unknown subcommand "${groupName} ${sub.slice(0, 40)}"${hint === "" ? ` (one of: ${subs.join(", ")})` : hint}\n`);
       return 2;
     }
     return await command!(args, io);
   } catch (error) {
+    if (error instanceof HelpRequested) {
+      const sub = path.includes(" ") ? path.slice(groupName.length + 1) : "";
+      io.stdout(renderCommandHelp(path, error.spec, module?.help?.[sub]));
+      return 0;
+    }
     io.stderr(describeError(error) + "\n");
     if (process.env["KAGIYA_DEBUG"] === "1" && error instanceof Error) io.stderr(`${error.stack ?? ""}\n`);
     return exitCodeFor(error);

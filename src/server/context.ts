@@ -1,6 +1,7 @@
 import type { Store, AuditRow } from "../store/types.ts";
 import type { AdminAuth } from "./admin.ts";
 import type { ApiKeyAuthenticator } from "./apikeys.ts";
+import type { CounterHistory } from "./history.ts";
 import type { Logger } from "./logger.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { RateLimiter } from "./ratelimit.ts";
@@ -20,6 +21,8 @@ export interface ServerContext {
   authFailureLimiter: RateLimiter;
   admin: AdminAuth;
   metrics: ServerMetrics;
+  /** The last hour of the webhook and token API counters, for the dashboard's charts. */
+  activity: { webhooks: CounterHistory; tokenApi: CounterHistory };
   log: Logger;
   scheduler: Scheduler | null;
   now: () => number;

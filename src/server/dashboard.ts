@@ -7,11 +7,14 @@ import { CHANNEL_ID_PATTERN, createApiKey, revokeApiKey } from "./apikeys.ts";
 import { HttpError } from "./errors.ts";
 import { readJsonObject, sendJson } from "./http.ts";
 import { toHttpError } from "./context.ts";
+import type { TokenRow } from "../store/types.ts";
+import type { ChannelTokenStatus } from "../tokens/types.ts";
 
 const UI_DIR = new URL("./ui/", import.meta.url);
 const STATIC: Record<string, { file: string; type: string }> = {
   "": { file: "index.html", type: "text/html; charset=utf-8" },
   "app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
+  "charts.js": { file: "charts.js", type: "text/javascript; charset=utf-8" },
   "style.css": { file: "style.css", type: "text/css; charset=utf-8" },
 };
 const SECURITY_HEADERS = {
@@ -45,6 +48,11 @@ export function mountDashboard(router: Router, ctx: ServerContext): void {
     res.writeHead(200, { ...SECURITY_HEADERS, "content-type": f.type, "content-length": f.body.length });
     res.end(f.body);
   };
+  // A person who opens the server's address lands on the dashboard, not on a JSON 404.
+  router.add("GET", "/", ({ res }) => {
+    res.writeHead(302, { location: "/ui/", "content-length": 0 });
+    res.end();
+  });
   router.add("GET", "/ui", ({ res }) => {
     res.writeHead(308, { location: "/ui/", "content-length": 0 });
     res.end();
@@ -81,7 +89,8 @@ export function mountDashboard(router: Router, ctx: ServerContext): void {
     const rows = await ctx.store.listChannels();
     const channels = await Promise.all(rows.map(async (row) => {
       try {
-        return { channelId: row.channelId, kid: row.kid, createdAt: row.createdAt, status: await ctx.tokens.status(row.channelId), error: null };
+        const [status, stored] = await Promise.all([ctx.tokens.status(row.channelId), ctx.store.listTokens(row.channelId)]);
+        return { channelId: row.channelId, kid: row.kid, createdAt: row.createdAt, status: withTimeline(status, stored), error: null };
       } catch (error) {
         const http = toHttpError(error, ctx.now());
         return { channelId: row.channelId, kid: row.kid, createdAt: row.createdAt, status: null, error: { code: http.code, message: http.message } };
@@ -109,6 +118,12 @@ export function mountDashboard(router: Router, ctx: ServerContext): void {
   post("/ui/api/channels/:channelId/reconcile", async (_body, _s, { res, params }) => {
     const channelId = await knownChannel(params["channelId"]!);
     sendJson(res, 200, await ctx.tokens.reconcile(channelId, { actor: "admin" }));
+  });
+
+  // --- activity: the server's own counters over the last hour ---
+  get("/ui/api/activity", async (_s, { res }) => {
+    const [webhooks, tokenApi] = await Promise.all([ctx.activity.webhooks.series(), ctx.activity.tokenApi.series()]);
+    sendJson(res, 200, { now: ctx.now(), webhooks, tokenApi });
   });
 
   // --- API keys ---
@@ -185,6 +200,21 @@ export function mountDashboard(router: Router, ctx: ServerContext): void {
     }
     return channelId;
   }
+}
+
+/**
+ * The status the dashboard draws a channel's timeline from: each token with when a superseded one
+ * is revoked (`revokeAt`) and when a revoked one ended (`endedAt`, its last update), and when a
+ * token was last issued for any reason (manual issues too, by any process sharing the store).
+ */
+function withTimeline(status: ChannelTokenStatus, stored: TokenRow[]): ChannelTokenStatus & { lastIssuedAt: number | null; tokens: Array<ChannelTokenStatus["tokens"][number] & { revokeAt: number | null; endedAt: number | null }> } {
+  const rows = new Map(stored.map((r) => [r.keyId, r]));
+  const tokens = status.tokens.map((t) => {
+    const r = rows.get(t.keyId);
+    return { ...t, revokeAt: t.state === "superseded" ? r?.revokeAt ?? null : null, endedAt: t.state === "revoked" ? r?.updatedAt ?? null : null };
+  });
+  const issued = tokens.filter((t) => t.state !== "orphan").map((t) => t.issuedAt);
+  return { ...status, tokens, lastIssuedAt: issued.length > 0 ? Math.max(...issued) : null };
 }
 
 /** A browser that sends Origin must be on this host: a second check behind SameSite and CSRF. */

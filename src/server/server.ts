@@ -10,6 +10,7 @@ import { HttpError, ServerConfigError } from "./errors.ts";
 import { sendError, sendJson } from "./http.ts";
 import { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
 import { ServerMetrics } from "./metrics.ts";
+import { CounterHistory } from "./history.ts";
 import { RateLimiter, type RateLimitOptions } from "./ratelimit.ts";
 import { Router } from "./router.ts";
 import { AuditThrottle } from "./audit-throttle.ts";
@@ -84,6 +85,8 @@ export interface StartServerOptions {
   /** Called last by close() (e.g. to close a store the caller opened for the server). */
   onClose?: () => Promise<void> | void;
   now?: () => number;
+  /** How often the dashboard's activity charts sample the counters, ms (default 60000: one bar a minute). */
+  activitySampleMs?: number;
 }
 
 /** A running server. */
@@ -93,6 +96,8 @@ export interface RunningServer {
   port: number;
   server: Server;
   metrics: ServerMetrics;
+  /** The last hour of the webhook and token API counters (the dashboard's charts). */
+  activity: ServerContext["activity"];
   scheduler: Scheduler | null;
   log: Logger;
   /** Resolves once every accepted webhook event has been handled (tests, shutdown). */
@@ -149,6 +154,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     authFailureLimiter: new RateLimiter({ perSecond: 5, burst: 50, ...options.authFailureLimit, now }),
     admin: new AdminAuth(store, { envToken: options.adminToken, now, ...(options.sessionKey ? { sessionKey: options.sessionKey } : {}) }),
     metrics,
+    activity: { webhooks: new CounterHistory(metrics.webhooks, { now }), tokenApi: new CounterHistory(metrics.tokenApi, { now }) },
     log,
     scheduler,
     now,
@@ -295,6 +301,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${shownHost}:${address.port}`;
   scheduler?.start();
+  const sampleActivity = (): void => void Promise.all([ctx.activity.webhooks.sample(), ctx.activity.tokenApi.sample()]);
+  sampleActivity();
+  const activityTimer = setInterval(sampleActivity, options.activitySampleMs ?? 60_000);
+  activityTimer.unref();
   log.info({ url, store: store.kind, scheduler: scheduler !== null }, "kagiya serve listening");
 
   let closing: Promise<void> | null = null;
@@ -311,6 +321,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       }
       server.closeAllConnections();
       await stopped;
+      clearInterval(activityTimer);
       await scheduler?.stop();
       await webhook?.drain?.();
       await options.onClose?.();
@@ -322,7 +333,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const drainWebhooks = async (): Promise<void> => {
     await webhook?.drain?.();
   };
-  return { url, port: address.port, server, metrics, scheduler, log, drainWebhooks, close };
+  return { url, port: address.port, server, metrics, activity: ctx.activity, scheduler, log, drainWebhooks, close };
 }
 
 function webhookOutcome(code: string): string {

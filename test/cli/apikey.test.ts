@@ -96,6 +96,11 @@ test("admin token prints a token once and stores only its hash", async () => {
   const r = await runCli(["admin", "token", "--store", spec]);
   assert.equal(r.code, 0, r.stderr);
   const token = r.stdout.trim();
+  await assertAdminTokenStored(token);
+});
+
+/** The store holds the token's hash (and so accepts it, and no other), never the token. */
+async function assertAdminTokenStored(token: string): Promise<void> {
   assert.match(token, /^kadm_[A-Za-z0-9_-]{43}$/);
   const store = await openStore(spec);
   try {
@@ -103,4 +108,12 @@ test("admin token prints a token once and stores only its hash", async () => {
   } finally {
     await store.close();
   }
+}
+
+test("admin token --json prints {adminToken} and nothing on stderr; the previous token stops working", async () => {
+  const r = await runCli(["admin", "token", "--json", "--store", spec]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, "");
+  const { adminToken } = JSON.parse(r.stdout) as { adminToken: string };
+  await assertAdminTokenStored(adminToken);
 });

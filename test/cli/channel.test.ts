@@ -61,7 +61,7 @@ test("channel add (secret from --secret-env), list, show, remove; secrets never 
   const again = await runCli(["channel", "add", "--id", ch.channelId, "--kid", ch.kid, "--key", key, "--secret-env", "LINE_SECRET"], { cwd, env: env({ LINE_SECRET: ch.channelSecret }) });
   assert.equal(again.code, 2);
   oneLine(again.stderr);
-  assert.match(again.stderr, /already registered/);
+  assert.match(again.stderr, /already registered.*pass --replace to replace it/);
 
   const rm = await runCli(["channel", "remove", ch.channelId, "--json"], { cwd, env: env() });
   assert.equal(rm.code, 0, rm.stderr);

@@ -93,8 +93,6 @@ test("token bad input: unknown or malformed channel, missing master key, bad --s
     ["no master key", ["token", "get", ch.channelId], { KAGIYA_LINE_API_BASE: emu.url }, /no master key/],
     ["wrong master key", ["token", "get", ch.channelId], env({ KAGIYA_MASTER_KEY: generateMasterKeyText() }), /master key/],
     ["bad --store", ["token", "get", ch.channelId, "--store", "ftp://x"], env(), /unknown store/],
-    ["unreachable Redis", ["token", "get", ch.channelId, "--store", "redis://127.0.0.1:1"], env(), /Redis/],
-    ["unreachable PostgreSQL", ["token", "get", ch.channelId, "--store", "postgres://postgres@127.0.0.1:1/test"], env(), /PostgreSQL|postgres/i],
     ["both KEY_ID and --all", ["token", "revoke", ch.channelId, "k", "--all"], env(), /KEY_ID or --all/],
     ["neither KEY_ID nor --all", ["token", "revoke", ch.channelId], env(), /KEY_ID or --all/],
     ["unknown key ID", ["token", "revoke", ch.channelId, "nope"], env(), /no token with key ID/],
@@ -107,6 +105,21 @@ test("token bad input: unknown or malformed channel, missing master key, bad --s
     assert.match(r.stderr, pattern, what);
   }
   assert.equal((await tokenLedger(emu.url, ch.channelId)).length, 0, "nothing issued");
+});
+
+test("token with an unreachable store: one line, exit 1 like LINE down (changing the input would not help)", async () => {
+  const cwd = mkdtempSync(join(dir, "u-"));
+  const ch = await registered(cwd, []);
+  const cases: Array<[string, string, RegExp]> = [
+    ["unreachable Redis", "redis://127.0.0.1:1", /Redis/],
+    ["unreachable PostgreSQL", "postgres://postgres@127.0.0.1:1/test", /PostgreSQL|postgres/i],
+  ];
+  for (const [what, spec, pattern] of cases) {
+    const r = await runCli(["token", "get", ch.channelId, "--store", spec], { cwd, env: env() });
+    assert.equal(r.code, 1, `${what}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split("\n").length, 1, `${what}: one line: ${r.stderr}`);
+    assert.match(r.stderr, pattern, what);
+  }
 });
 
 for (const backend of (await allBackends()).filter((b) => b.name !== "sqlite")) {

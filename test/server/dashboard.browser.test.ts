@@ -2,9 +2,14 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chromium, type Browser } from "playwright-core";
-import { startTestBroker, type TestBroker } from "./helpers.ts";
-import { tokenLedger } from "../helpers/emulator.ts";
+import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { request, startTestBroker, testApiKey, type TestBroker } from "./helpers.ts";
+import { deliverTestWebhook, issueTestToken, tokenLedger } from "../helpers/emulator.ts";
+
+/** Screenshots land in the repository's (git-ignored) test output folder. */
+const SCREENSHOTS = fileURLToPath(new URL("../../.tmp/screenshots/", import.meta.url));
 
 function chromiumPath(): string | null {
   try {
@@ -99,4 +104,78 @@ test("log in, issue and revoke a token through the page, and see it reflected", 
   await page.locator("#apikeys tbody tr[data-apikey]").first().waitFor();
   assert.ok(!((await page.locator("#apikeys").textContent()) ?? "").includes(key));
   assert.deepEqual(errors, []);
+});
+
+/** Elements whose right edge is past the viewport, outside the containers meant to scroll. */
+function overflowing(page: Page): Promise<string[]> {
+  // A string, run in the page (this project's TypeScript has no DOM types).
+  return page.evaluate(`(() => {
+    const width = document.documentElement.clientWidth;
+    const out = [];
+    if (document.documentElement.scrollWidth > width) out.push("page scrollWidth " + document.documentElement.scrollWidth + " > " + width);
+    for (const e of document.querySelectorAll("body *")) {
+      if (e.closest(".scroll") !== null || e.getClientRects().length === 0) continue;
+      const r = e.getBoundingClientRect();
+      if (r.width > 0 && r.right > width + 0.5) out.push(e.tagName.toLowerCase() + "." + (e.getAttribute("class") || "") + " right " + Math.round(r.right) + " > " + width);
+    }
+    return out;
+  })()`);
+}
+
+test("the dashboard to look at: a timeline per valid token, budget gauge and charts, no horizontal overflow at 1280, 390 and 360 px", { skip: executablePath === null }, async () => {
+  const [ch] = t.channels;
+  const id = ch!.channelId;
+  // A channel with history: a superseded token in its grace period, a current one, an orphan.
+  await t.broker.manager.issue(id, { actor: "test" });
+  await t.broker.manager.issue(id, { actor: "test" });
+  await issueTestToken(t.emu.url, ch!);
+  await t.broker.manager.reconcile(id, { actor: "test" });
+  // Traffic for the charts: token API (ok and refused) and webhooks (accepted and refused).
+  const key = await testApiKey(t.store, [id]);
+  for (let i = 0; i < 3; i++) assert.equal((await request(`${t.url}/v1/channels/${id}/token`, { headers: { authorization: `Bearer ${key.key}` } })).status, 200);
+  assert.equal((await request(`${t.url}/v1/channels/${id}/token`)).status, 401);
+  for (let i = 0; i < 2; i++) assert.equal((await deliverTestWebhook(t.emu.url, { channelId: id, url: `${t.url}/webhook/${id}`, events: [{ type: "follow" }] })).status, 200);
+  assert.equal((await fetch(`${t.url}/webhook/${id}`, { method: "POST", headers: { "x-line-signature": "bm9wZQ==" }, body: "{}" })).status, 401);
+  const valid = (await tokenLedger(t.emu.url, id)).filter((r) => r.state === "valid").map((r) => r.key_id!);
+  assert.equal(valid.length, 3, "the superseded, the current and the orphan token are valid at LINE");
+  mkdirSync(SCREENSHOTS, { recursive: true });
+
+  for (const width of [1280, 390, 360]) {
+    const context = await browser.newContext({ viewport: { width, height: 900 } });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    // The page asks for its session before login: that 401 is expected, any other console error is not.
+    page.on("console", (m) => void (m.type() === "error" && !/status of 401/.test(m.text()) && errors.push(m.text())));
+    // The server's root leads to the dashboard.
+    await page.goto(`${t.url}/`);
+    assert.equal(new URL(page.url()).pathname, "/ui/");
+    await page.fill("#admin-token", ADMIN);
+    await page.click("#login-button");
+    const card = page.locator(`.channel[data-channel="${id}"]`);
+    await card.locator(".timeline .tl-token").first().waitFor();
+    await page.locator("#activity-tokens svg").waitFor();
+
+    // One timeline entry per token valid at LINE, with its state; now is marked.
+    for (const keyId of valid) assert.equal(await card.locator(`.timeline .tl-token[data-key-id="${keyId}"]`).count(), 1, `${keyId} on the timeline at ${width} px`);
+    assert.deepEqual((await card.locator(".timeline .tl-token").evaluateAll((gs) => gs.map((g) => g.getAttribute("class")))).sort(), ["tl-token tl-orphan", "tl-token tl-revoked", "tl-token tl-superseded", "tl-token tl-valid"]);
+    assert.equal(await card.locator(".timeline .tl-now").count(), 1);
+    // The budget: 2 of kagiya's own and 1 orphan of 30, the orphan shown apart.
+    assert.match(await card.locator(".budget").textContent() ?? "", /3 of 30 \(1 orphan\)/);
+    assert.deepEqual(await card.locator(".gauge rect").evaluateAll((rs) => rs.map((r) => r.getAttribute("class"))).then((c) => [c.filter((x) => x === "gauge-own").length, c.filter((x) => x === "gauge-orphan").length, c.length]), [2, 1, 30]);
+    // The superseded token says when it will be revoked, not its refresh point.
+    const supersededRow = card.locator("tr.token", { has: page.locator("td.state-superseded") });
+    assert.match(await supersededRow.locator("td.next-step").textContent() ?? "", /^revoked /);
+    // The charts come from the server's counters.
+    assert.match(await page.locator("#activity-tokens .legend").textContent() ?? "", /ok 3.*refused 1/);
+    assert.match(await page.locator("#activity-webhooks .legend").textContent() ?? "", /accepted 2.*bad_signature 1/);
+    assert.ok(await page.locator("#activity-tokens svg rect[data-outcome=ok]").count() >= 1);
+    // The CJK name renders with a CJK-capable face from the stack.
+    assert.match(await page.evaluate("getComputedStyle(document.body).fontFamily"), /Noto Sans CJK JP/);
+
+    assert.deepEqual(await overflowing(page), [], `horizontal overflow at ${width} px`);
+    if (width !== 360) await page.screenshot({ path: `${SCREENSHOTS}dashboard-${width}.png`, fullPage: true });
+    assert.deepEqual(errors, []);
+    await context.close();
+  }
 });

@@ -87,3 +87,10 @@ export async function request(url: string, init: RequestInit = {}): Promise<{ st
   }
   return { status: res.status, headers: res.headers, body, text };
 }
+
+/** Logs in to the dashboard API with an admin token: the session cookie and its CSRF token. */
+export async function dashboardLogin(url: string, token: string): Promise<{ cookie: string; csrf: string }> {
+  const r = await request(`${url}/ui/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token }) });
+  if (r.status !== 200) throw new Error(`dashboard login answered ${r.status}: ${r.text}`);
+  return { cookie: r.headers.get("set-cookie")!.split(";")[0]!, csrf: r.body.csrfToken };
+}

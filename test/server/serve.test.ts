@@ -54,6 +54,8 @@ test("kagiya serve on SQLite serves tokens; SIGTERM drains an in-flight request,
   const env = { KAGIYA_MASTER_KEY: masterKey, KAGIYA_LINE_API_BASE: emu.url, KAGIYA_RATE_LIMIT: "1000" };
   const serve = await startServe(["--store", spec], env, dir);
   try {
+    // It says at start which LINE and which store it uses.
+    assert.ok(serve.stderr().includes(`kagiya serve: LINE API ${emu.url} (KAGIYA_LINE_API_BASE); sqlite store ${spec}\n`), serve.stderr());
     const inFlight = getToken(serve.url, channel.channelId, key);
     await new Promise((r) => setTimeout(r, 300));
     const code = serve.stop();
@@ -80,8 +82,8 @@ test("kagiya serve on SQLite serves tokens; SIGTERM drains an in-flight request,
 });
 
 test("kagiya serve refuses bad flags and a missing master key with one line and exit 2", async () => {
-  for (const args of [["serve", "--port", "x"], ["serve", "--bogus"], ["serve", "extra"]]) {
-    const r = await runCli(args, { env: { KAGIYA_MASTER_KEY: masterKey }, cwd: dir });
+  for (const [args, env] of [[["serve", "--port", "x"], {}], [["serve", "--bogus"], {}], [["serve", "extra"], {}], [["serve"], { KAGIYA_LINE_API_BASE: "api.line.me" }]] as const) {
+    const r = await runCli([...args], { env: { KAGIYA_MASTER_KEY: masterKey, ...env }, cwd: dir });
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   }

@@ -1,5 +1,6 @@
 import type { Command, CliIO } from "../io.ts";
 import { parseArgs } from "../args.ts";
+import { JSON_FLAG, STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
 import { InvalidInputError } from "../../core/errors.ts";
 import { openStore } from "../../store/open.ts";
 import type { Store } from "../../store/types.ts";
@@ -18,7 +19,12 @@ async function withStore<T>(spec: string | undefined, io: CliIO, f: (store: Stor
 
 /** `kagiya apikey create --channel ID... [--name NAME] [--json] [--store SPEC]`: prints the key once. */
 const create: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { channel: "strings", name: "string", json: "boolean", store: "string" });
+  const { flags, positionals } = parseArgs(argv, {
+    channel: { kind: "strings", value: "ID", help: "channel whose tokens the key may read (repeat, or comma-separate, for several)" },
+    name: { kind: "string", value: "NAME", help: "a label for lists and the audit log", default: "the key id" },
+    json: JSON_FLAG,
+    store: STORE_FLAG,
+  });
   if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}" (give channels with --channel ID)`);
   const channels = (flags.channel ?? []).flatMap((c) => c.split(",")).map((c) => c.trim()).filter((c) => c !== "");
   if (channels.length === 0) throw new InvalidInputError("missing required option --channel (the channel IDs the key may read tokens of; repeat it for several)", { field: "--channel" });
@@ -35,7 +41,7 @@ const create: Command = async (argv, io) => {
 
 /** `kagiya apikey list [--json] [--store SPEC]`: ids, names, scopes and states, never keys or hashes. */
 const list: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { json: "boolean", store: "string" });
+  const { flags, positionals } = parseArgs(argv, { json: JSON_FLAG, store: STORE_FLAG });
   if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}"`);
   return withStore(flags.store, io, async (store) => {
     const keys = (await store.listApiKeys()).map((k) => ({ id: k.id, name: k.name, channels: k.channels, createdAt: k.createdAt, lastUsedAt: k.lastUsedAt, revokedAt: k.revokedAt }));
@@ -56,7 +62,7 @@ const list: Command = async (argv, io) => {
 
 /** `kagiya apikey revoke ID [--store SPEC]`: the key stops working on every instance within seconds. */
 const revoke: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { store: "string" });
+  const { flags, positionals } = parseArgs(argv, { store: STORE_FLAG });
   if (positionals.length !== 1) throw new InvalidInputError("usage: kagiya apikey revoke ID (the id from kagiya apikey list)");
   const id = positionals[0]!;
   if (!/^ak_[0-9a-f]{16}$/.test(id)) throw new InvalidInputError(`"${id.slice(0, 40)}" is not an API key id (ids look like ak_0123456789abcdef; see kagiya apikey list)`);
@@ -71,3 +77,19 @@ const revoke: Command = async (argv, io) => {
 
 /** `kagiya apikey create|list|revoke`. */
 export const commands: Record<string, Command> = { create, list, revoke };
+
+/** Help for `kagiya apikey …`. */
+export const help: Record<string, CommandHelp> = {
+  create: {
+    summary: "create an API key for the token API, scoped to channels; prints it once",
+    env: STORE_ENV,
+    example: "kagiya apikey create --channel 1234567890 --name billing",
+  },
+  list: { summary: "list API keys: ids, names, channels, last use and state (never the keys)", env: STORE_ENV, example: "kagiya apikey list --json" },
+  revoke: {
+    summary: "revoke an API key; every server refuses it within seconds",
+    args: "ID",
+    env: STORE_ENV,
+    example: "kagiya apikey revoke ak_0123456789abcdef",
+  },
+};

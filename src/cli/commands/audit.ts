@@ -1,12 +1,18 @@
 import type { Command } from "../io.ts";
 import { parseArgs } from "../args.ts";
+import { JSON_FLAG, STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
 import { InvalidInputError } from "../../core/errors.ts";
 import { openStore } from "../../store/open.ts";
 import { formatTable, formatTime } from "../../server/format.ts";
 
 /** `kagiya audit [--channel ID] [--limit N] [--json] [--store SPEC]`: newest first. */
 const show: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { channel: "string", limit: "string", json: "boolean", store: "string" });
+  const { flags, positionals } = parseArgs(argv, {
+    channel: { kind: "string", value: "ID", help: "only records about this channel" },
+    limit: { kind: "string", value: "N", help: "at most N records, 1 to 100000", default: "100 records" },
+    json: JSON_FLAG,
+    store: STORE_FLAG,
+  });
   if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}" (filter with --channel ID)`);
   if (flags.channel !== undefined && !/^[0-9]{1,20}$/.test(flags.channel)) {
     throw new InvalidInputError(`--channel ${JSON.stringify(flags.channel.slice(0, 40))} is not a channel ID (decimal digits)`, { field: "--channel" });
@@ -35,3 +41,12 @@ const show: Command = async (argv, io) => {
 
 /** `kagiya audit` (a single default command). */
 export const commands: Record<string, Command> = { "": show };
+
+/** Help for `kagiya audit`. */
+export const help: Record<string, CommandHelp> = {
+  "": {
+    summary: "show the audit log, newest first: issues, refreshes, revocations, channel and API key changes",
+    env: STORE_ENV,
+    example: "kagiya audit --channel 1234567890 --limit 20",
+  },
+};

@@ -14,7 +14,22 @@ import { openTokenContext } from "../../tokens/context.ts";
 import { KindRegistry } from "../../tokens/kind.ts";
 import { lineTokenApi } from "../../tokens/line.ts";
 import { parseArgs, required } from "../args.ts";
+import { JSON_FLAG, SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
 import type { CliIO, Command } from "../io.ts";
+
+/** The flags of `channel add`, documented: its --help is rendered from this spec. */
+const ADD_FLAGS = {
+  id: { kind: "string", value: "ID", help: "channel ID (the number in the LINE Developers Console)" },
+  kid: { kind: "string", value: "KID", help: "key ID LINE gave when the public key was registered" },
+  key: { kind: "string", value: "FILE", help: "private assertion key, JWK or PEM (private.jwk.json from kagiya keys generate)" },
+  "secret-env": { kind: "string", value: "VAR", help: "name of the variable holding the channel secret", default: "first line of standard input" },
+  lifetime: { kind: "string", value: "DURATION", help: "token lifetime to ask LINE for, at most 30d; e.g. 30d, 12h (v2.1 only)", default: "7d" },
+  "token-kind": { kind: "string", value: "KIND", help: "v2.1 (JWT assertion, up to 30 days, 30 per channel) or stateless (about 15 minutes, no cap, not revocable)", default: "v2.1" },
+  auth: { kind: "string", value: "HOW", help: "for stateless tokens: assertion (signed JWT) or secret (channel ID and secret)", default: "assertion" },
+  replace: { kind: "boolean", help: "replace a channel already registered (its tokens are kept)" },
+  store: STORE_FLAG,
+  json: JSON_FLAG,
+} as const;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -92,7 +107,7 @@ function kindFromFlags(flags: { "token-kind"?: string; auth?: string }): { kind:
 }
 
 const add: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { id: "string", kid: "string", key: "string", "secret-env": "string", lifetime: "string", "token-kind": "string", auth: "string", replace: "boolean", store: "string", json: "boolean" });
+  const { flags, positionals } = parseArgs(argv, ADD_FLAGS);
   if (positionals.length > 0) throw new InvalidInputError(`channel add takes no positional arguments (the secret is never a flag value: use --secret-env VAR or standard input)`);
   const channelId = required(flags.id, "id");
   validateChannelId(channelId);
@@ -116,7 +131,7 @@ const add: Command = async (argv, io) => {
 };
 
 const list: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { store: "string", json: "boolean" });
+  const { flags, positionals } = parseArgs(argv, { store: STORE_FLAG, json: JSON_FLAG });
   if (positionals.length > 0) throw new InvalidInputError("channel list takes no arguments");
   const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd });
   try {
@@ -135,7 +150,7 @@ const list: Command = async (argv, io) => {
 };
 
 const show: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { store: "string", json: "boolean" });
+  const { flags, positionals } = parseArgs(argv, { store: STORE_FLAG, json: JSON_FLAG });
   const channelId = onePositional(positionals, "channel show", "CHANNEL");
   validateChannelId(channelId);
   const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd, mustExist: true });
@@ -166,7 +181,11 @@ const show: Command = async (argv, io) => {
 };
 
 const remove: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { store: "string", json: "boolean", "keep-tokens": "boolean" });
+  const { flags, positionals } = parseArgs(argv, {
+    store: STORE_FLAG,
+    json: JSON_FLAG,
+    "keep-tokens": { kind: "boolean", help: "remove without revoking its tokens first (they stay valid at LINE until they expire)" },
+  });
   const channelId = onePositional(positionals, "channel remove", "CHANNEL");
   validateChannelId(channelId);
   const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd, mustExist: true, manager: { actor: "cli" } });
@@ -194,3 +213,22 @@ const remove: Command = async (argv, io) => {
 
 /** Subcommands of `kagiya channel`. */
 export const commands: Record<string, Command> = { add, list, show, remove };
+
+/** Help for `kagiya channel …`. */
+export const help: Record<string, CommandHelp> = {
+  add: {
+    summary: "register a LINE channel: its ID, the kid of its assertion key, the private key and the channel secret",
+    description: "The secret is never a flag value: it comes from --secret-env VAR or the first line of standard input.\nSecrets are sealed with the master key before they are stored.",
+    env: SEALED_STORE_ENV,
+    example: "CHANNEL_SECRET=... kagiya channel add --id 1234567890 --kid KID --key keys/private.jwk.json --secret-env CHANNEL_SECRET",
+  },
+  list: { summary: "list registered channels (ID, kid, when added)", env: SEALED_STORE_ENV, example: "kagiya channel list --json" },
+  show: { summary: "show one channel: kid, token policy and budget used", args: "CHANNEL", env: SEALED_STORE_ENV, example: "kagiya channel show 1234567890" },
+  remove: {
+    summary: "revoke the channel's tokens at LINE, then forget the channel",
+    args: "CHANNEL",
+    env: [...SEALED_STORE_ENV, "KAGIYA_LINE_API_BASE"],
+    failure: "a token could not be revoked (nothing removed), or LINE or the store is unreachable",
+    example: "kagiya channel remove 1234567890",
+  },
+};

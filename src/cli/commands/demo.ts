@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command, CliIO } from "../io.ts";
 import { parseArgs, parsePort } from "../args.ts";
+import type { CommandHelp } from "../help.ts";
 import { InvalidInputError } from "../../core/errors.ts";
 import { generateAssertionKeyPair } from "../../core/keys/generate.ts";
 import { startEmulator } from "../../emulator/index.ts";
@@ -39,7 +40,11 @@ function demoEnv(io: CliIO): Record<string, string | undefined> {
  * the emulator's message log. Then serves until Ctrl-C (`--once`: stops after the walkthrough).
  */
 const demo: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { port: "string", once: "boolean", "show-credentials": "boolean" });
+  const { flags, positionals } = parseArgs(argv, {
+    port: { kind: "string", value: "PORT", help: "port for kagiya serve (0 picks a free one)", default: "8080" },
+    once: { kind: "boolean", help: "stop after the walkthrough instead of serving until Ctrl-C" },
+    "show-credentials": { kind: "boolean", help: "print an API key and a dashboard admin token to try by hand" },
+  });
   if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}" (options: --port, --once, --show-credentials)`);
   const port = flags.port === undefined ? 8080 : parsePort(flags.port);
 
@@ -107,3 +112,14 @@ const demo: Command = async (argv, io) => {
 
 /** `kagiya demo` (a single default command). */
 export const commands: Record<string, Command> = { "": demo };
+
+/** Help for `kagiya demo`. */
+export const help: Record<string, CommandHelp> = {
+  "": {
+    summary: "run the whole main job offline: emulator, channel, serve, token API, webhook reply",
+    description: `Uses ./${DEMO_DB} (recreated each run) and the master key in ./${DEMO_KEY} (made once, mode 0600)\nunless KAGIYA_MASTER_KEY or KAGIYA_MASTER_KEY_FILE is set.`,
+    env: ["KAGIYA_MASTER_KEY", "KAGIYA_MASTER_KEY_FILE"],
+    failure: "the walkthrough did not complete (with --once): no token, or no reply",
+    example: "kagiya demo --once",
+  },
+};

@@ -1,24 +1,16 @@
 import { InvalidInputError } from "../../core/errors.ts";
 import { startEmulator } from "../../emulator/index.ts";
 import { parseArgs, parsePort } from "../args.ts";
+import type { CommandHelp } from "../help.ts";
 import type { Command, CliIO } from "../io.ts";
-
-const HELP = `usage: kagiya emulator [--port 8787] [--host 127.0.0.1] [--state FILE]
-
-Runs a local LINE platform (channel access tokens, reply/push, webhook delivery) with a control
-API under /__emulator/. Prints its base URL, serves until SIGINT/SIGTERM.
-  --port   TCP port (default 8787, env KAGIYA_EMULATOR_PORT; 0 picks a free one)
-  --host   interface (default 127.0.0.1, env KAGIYA_EMULATOR_HOST)
-  --state  JSON file keeping channels, keys and tokens across restarts (env KAGIYA_EMULATOR_STATE)
-`;
 
 /** `kagiya emulator`: serves until a signal, then closes cleanly and exits 0. */
 const run: Command = async (argv: string[], io: CliIO) => {
-  const { flags, positionals } = parseArgs(argv, { port: "string", host: "string", state: "string", help: "boolean" });
-  if (flags.help) {
-    io.stdout(HELP);
-    return 0;
-  }
+  const { flags, positionals } = parseArgs(argv, {
+    port: { kind: "string", value: "PORT", help: "TCP port (0 picks a free one)", default: "8787", env: "KAGIYA_EMULATOR_PORT" },
+    host: { kind: "string", value: "HOST", help: "interface to listen on", default: "127.0.0.1", env: "KAGIYA_EMULATOR_HOST" },
+    state: { kind: "string", value: "FILE", help: "JSON file keeping channels, keys and tokens across restarts", default: "none: state is lost on exit", env: "KAGIYA_EMULATOR_STATE" },
+  });
   if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]}" (kagiya emulator takes only options)`);
   const port = parsePort(flags.port ?? io.env["KAGIYA_EMULATOR_PORT"] ?? "8787");
   const host = flags.host ?? io.env["KAGIYA_EMULATOR_HOST"] ?? "127.0.0.1";
@@ -40,3 +32,12 @@ const run: Command = async (argv: string[], io: CliIO) => {
 
 /** The emulator group has one default command. */
 export const commands: Record<string, Command> = { "": run };
+
+/** Help for `kagiya emulator`. */
+export const help: Record<string, CommandHelp> = {
+  "": {
+    summary: "run a local LINE platform: channel access tokens, reply/push, webhook delivery, a message log",
+    description: "Prints its base URL on stdout; the control API is under /__emulator/ (see docs/emulator.md).\nServes until SIGINT/SIGTERM, then exits 0.",
+    example: "kagiya emulator --port 8787 --state emulator-state.json",
+  },
+};

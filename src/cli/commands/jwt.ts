@@ -9,6 +9,7 @@ import { importAssertionKey, importVerifyKey, type AssertionKey, type VerifyKey 
 import { nodeRsa } from "../../node/rsa.ts";
 import { readTextFile } from "../../node/read-text.ts";
 import { parseArgs, required } from "../args.ts";
+import { JSON_FLAG, type CommandHelp } from "../help.ts";
 import type { Command } from "../io.ts";
 
 preferRsaBackend(nodeRsa);
@@ -40,7 +41,13 @@ function noPositionals(positionals: string[], command: string): void {
 
 /** `kagiya jwt create --channel-id ID --kid KID --key FILE [--expires-in 5m] [--token-exp 30d]` */
 const create: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { "channel-id": "string", kid: "string", key: "string", "expires-in": "string", "token-exp": "string" });
+  const { flags, positionals } = parseArgs(argv, {
+    "channel-id": { kind: "string", value: "ID", help: "channel ID: the assertion's iss and sub" },
+    kid: { kind: "string", value: "KID", help: "key ID LINE gave for the registered public key" },
+    key: { kind: "string", value: "FILE", help: "private assertion key, JWK or PEM" },
+    "expires-in": { kind: "string", value: "DURATION", help: `assertion lifetime (exp - iat), at most ${formatDuration(ASSERTION_EXPIRES_IN_MAX)}`, default: formatDuration(ASSERTION_EXPIRES_IN_DEFAULT) },
+    "token-exp": { kind: "string", value: "DURATION", help: `lifetime of the token it asks for, at most ${formatDuration(TOKEN_EXP_MAX)}`, default: formatDuration(TOKEN_EXP_DEFAULT) },
+  });
   noPositionals(positionals, "create");
   const channelId = required(flags["channel-id"], "channel-id");
   const kid = required(flags.kid, "kid");
@@ -55,7 +62,11 @@ const create: Command = async (argv, io) => {
 
 /** `kagiya jwt sign --key FILE --header JSON --payload JSON` */
 const sign: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { key: "string", header: "string", payload: "string" });
+  const { flags, positionals } = parseArgs(argv, {
+    key: { kind: "string", value: "FILE", help: "private RSA key, JWK or PEM" },
+    header: { kind: "string", value: "JSON", help: "JWS protected header, as JSON" },
+    payload: { kind: "string", value: "JSON", help: "payload, as JSON (signed as given)" },
+  });
   noPositionals(positionals, "sign");
   const keyPath = required(flags.key, "key");
   const header = required(flags.header, "header");
@@ -95,7 +106,10 @@ function human(result: InspectResult): string {
 
 /** `kagiya jwt inspect [TOKEN|-] [--key FILE] [--json]` */
 const inspect: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { key: "string", json: "boolean" });
+  const { flags, positionals } = parseArgs(argv, {
+    key: { kind: "string", value: "FILE", help: "public (or private) key to check the signature with", default: "signature not checked" },
+    json: JSON_FLAG,
+  });
   if (positionals.length > 1) throw new InvalidInputError("jwt inspect takes one TOKEN (or - to read it from standard input)");
   const arg = positionals[0];
   const token = arg === undefined || arg === "-" ? await io.readStdin() : arg;
@@ -108,3 +122,22 @@ const inspect: Command = async (argv, io) => {
 
 /** Subcommands of `kagiya jwt`. */
 export const commands: Record<string, Command> = { create, sign, inspect };
+
+/** Help for `kagiya jwt …`. */
+export const help: Record<string, CommandHelp> = {
+  create: {
+    summary: "create a LINE client assertion (RS256 JWT) to trade for a channel access token v2.1",
+    example: "kagiya jwt create --channel-id 1234567890 --kid KID --key keys/private.jwk.json",
+  },
+  sign: {
+    summary: "sign any header and payload as a compact JWS (RS256), exactly as given",
+    example: `kagiya jwt sign --key keys/private.jwk.json --header '{"alg":"RS256","typ":"JWT","kid":"KID"}' --payload '{"iss":"1234567890"}'`,
+  },
+  inspect: {
+    summary: "decode a JWT and name every mistake LINE would refuse it for",
+    args: "[TOKEN|-]",
+    description: "Reads the token from standard input when it is - or absent.",
+    failure: "findings, or a signature that does not verify",
+    example: "kagiya jwt create --channel-id 1234567890 --kid KID --key keys/private.jwk.json | kagiya jwt inspect - --key keys/public.jwk.json",
+  },
+};

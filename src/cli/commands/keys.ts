@@ -7,8 +7,9 @@ import { lintKey } from "../../core/keys/lint.ts";
 import { nodeRsa } from "../../node/rsa.ts";
 import { readTextFile } from "../../node/read-text.ts";
 import { parseArgs } from "../args.ts";
+import { JSON_FLAG, type CommandHelp } from "../help.ts";
 import type { Command } from "../io.ts";
-import { masterCommands } from "./master.ts";
+import { masterCommands, masterHelp } from "./master.ts";
 
 preferRsaBackend(nodeRsa);
 
@@ -38,7 +39,11 @@ async function writeFileMode(path: string, text: string, mode: number, force: bo
 
 /** `kagiya keys generate [--out DIR] [--key-ops] [--force]` */
 const generate: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { out: "string", "key-ops": "boolean", force: "boolean" });
+  const { flags, positionals } = parseArgs(argv, {
+    out: { kind: "string", value: "DIR", help: "folder to write private.jwk.json (0600) and public.jwk.json into", default: "." },
+    "key-ops": { kind: "boolean", help: "mark usage with key_ops ([\"verify\"], [\"sign\"]) instead of use: \"sig\"" },
+    force: { kind: "boolean", help: "replace key files already there" },
+  });
   if (positionals.length > 0) throw new InvalidInputError(`keys generate takes no arguments (got "${positionals[0]}"): use --out DIR`);
   const dir = resolve(io.cwd, flags.out ?? ".");
   if (await exists(dir)) {
@@ -68,7 +73,10 @@ const generate: Command = async (argv, io) => {
 
 /** `kagiya keys lint FILE... [--public] [--json]` */
 const lint: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { public: "boolean", json: "boolean" });
+  const { flags, positionals } = parseArgs(argv, {
+    public: { kind: "boolean", help: "lint as the public key about to be registered: a private member is then a finding" },
+    json: JSON_FLAG,
+  });
   if (positionals.length === 0) throw new InvalidInputError("missing FILE: kagiya keys lint FILE... (a JWK or PEM key)");
   const reports = [];
   for (const file of positionals) {
@@ -100,3 +108,18 @@ const lint: Command = async (argv, io) => {
 
 /** Subcommands of `kagiya keys`. */
 export const commands: Record<string, Command> = { generate, lint, ...masterCommands };
+
+/** Help for `kagiya keys …`. */
+export const help: Record<string, CommandHelp> = {
+  generate: {
+    summary: "generate an RS256 assertion key pair that meets LINE's rules; prints the public JWK to register",
+    example: "kagiya keys generate --out keys",
+  },
+  lint: {
+    summary: "check JWK or PEM keys against LINE's rules and name every problem with its fix",
+    args: "FILE...",
+    failure: "findings in at least one key",
+    example: "kagiya keys lint keys/public.jwk.json --public",
+  },
+  ...masterHelp,
+};

@@ -2,32 +2,14 @@ import { writeFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { InvalidInputError } from "../../core/errors.ts";
 import { parseArgs } from "../args.ts";
+import { JSON_FLAG, SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
 import type { CliIO, Command } from "../io.ts";
 
-const NEW_MASTER_HELP = `usage: kagiya keys new-master [--base64] [--out FILE]
-
-Prints a fresh master key (32 random bytes) as 64 hex characters (or base64 with --base64).
-With --out FILE, writes it to a new file with mode 0600 instead and prints nothing on stdout.
-Use it as KAGIYA_MASTER_KEY, or name the file with KAGIYA_MASTER_KEY_FILE.
-`;
-
-const ROTATE_HELP = `usage: kagiya keys rotate-master [--store SPEC] [--limit N] [--json]
-
-Re-seals every sealed value in the store with the new master key.
-  new key: KAGIYA_MASTER_KEY or KAGIYA_MASTER_KEY_FILE (the key processes will use from now on)
-  old key: KAGIYA_MASTER_KEY_OLD or KAGIYA_MASTER_KEY_OLD_FILE
-Resumable: values already under the new key are skipped, so an interrupted run is simply run
-again; --limit N stops after N values (a batch). While it runs, processes given both keys
-(KAGIYA_MASTER_KEY new, KAGIYA_MASTER_KEY_OLD old) keep working.
-  --store SPEC   sqlite:PATH | redis://… | postgres://… (default: DATABASE_URL, REDIS_URL, KAGIYA_DB or ./kagiya.db)
-`;
-
 const newMaster: Command = async (argv: string[], io: CliIO) => {
-  const { flags, positionals } = parseArgs(argv, { base64: "boolean", out: "string", help: "boolean" });
-  if (flags.help) {
-    io.stdout(NEW_MASTER_HELP);
-    return 0;
-  }
+  const { flags, positionals } = parseArgs(argv, {
+    base64: { kind: "boolean", help: "print base64 instead of 64 hex characters" },
+    out: { kind: "string", value: "FILE", help: "write a new file (mode 0600) instead of printing", default: "standard output" },
+  });
   if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]}" (see kagiya keys new-master --help)`);
   const { generateMasterKeyText } = await import("../../store/sealed.ts");
   const hex = generateMasterKeyText();
@@ -48,11 +30,11 @@ const newMaster: Command = async (argv: string[], io: CliIO) => {
 };
 
 const rotateMaster: Command = async (argv: string[], io: CliIO) => {
-  const { flags, positionals } = parseArgs(argv, { store: "string", limit: "string", json: "boolean", help: "boolean" });
-  if (flags.help) {
-    io.stdout(ROTATE_HELP);
-    return 0;
-  }
+  const { flags, positionals } = parseArgs(argv, {
+    store: STORE_FLAG,
+    limit: { kind: "string", value: "N", help: "stop after N values (a batch); run again to continue", default: "all values" },
+    json: JSON_FLAG,
+  });
   if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]}" (see kagiya keys rotate-master --help)`);
   let limit: number | undefined;
   if (flags.limit !== undefined) {
@@ -90,4 +72,23 @@ const rotateMaster: Command = async (argv: string[], io: CliIO) => {
 export const masterCommands: Record<string, Command> = {
   "new-master": newMaster,
   "rotate-master": rotateMaster,
+};
+
+/** Help for the master-key subcommands of `kagiya keys`. */
+export const masterHelp: Record<string, CommandHelp> = {
+  "new-master": {
+    summary: "print a fresh master key (32 random bytes) for sealing secrets at rest",
+    description: "Use it as KAGIYA_MASTER_KEY, or write it with --out FILE and name the file with KAGIYA_MASTER_KEY_FILE.",
+    example: "kagiya keys new-master --out master.key",
+  },
+  "rotate-master": {
+    summary: "re-seal every sealed value in the store with a new master key",
+    description: [
+      "New key: KAGIYA_MASTER_KEY or KAGIYA_MASTER_KEY_FILE; old key: KAGIYA_MASTER_KEY_OLD or KAGIYA_MASTER_KEY_OLD_FILE.",
+      "Resumable: values already under the new key are skipped, so an interrupted run is simply run again.",
+      "While it runs, processes given both keys (new and old) keep working.",
+    ].join("\n"),
+    env: [...SEALED_STORE_ENV, "KAGIYA_MASTER_KEY_OLD", "KAGIYA_MASTER_KEY_OLD_FILE"],
+    example: "KAGIYA_MASTER_KEY_OLD_FILE=old.key KAGIYA_MASTER_KEY_FILE=new.key kagiya keys rotate-master --limit 1000",
+  },
 };

@@ -1,11 +1,26 @@
+import { isAbsolute, resolve } from "node:path";
 import type { Command } from "../io.ts";
 import { parseArgs, parsePort } from "../args.ts";
+import { SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
 import { InvalidInputError } from "../../core/errors.ts";
-import { openStore } from "../../store/open.ts";
+import { resolveLineConfig } from "../../clients/line/options.ts";
+import { redactSpec } from "../../store/common.ts";
+import { openStore, parseStoreSpec } from "../../store/open.ts";
 import { ChannelRegistry } from "../../store/registry.ts";
 import { loadSealer } from "../../store/rotate.ts";
 import { startBroker } from "../../server/broker.ts";
 import { MIN_ADMIN_TOKEN_LENGTH } from "../../server/admin.ts";
+
+/**
+ * Which store a start-up line names: the spec openStore chooses from the flag and the environment
+ * (same order), a SQLite path made absolute, a password never shown.
+ */
+function storeLabel(spec: string | undefined, env: Record<string, string | undefined>, cwd: string): string {
+  const chosen = spec || env["DATABASE_URL"] || env["REDIS_URL"] || `sqlite:${env["KAGIYA_DB"] || "./kagiya.db"}`;
+  const parsed = parseStoreSpec(chosen);
+  if (parsed.kind === "sqlite") return `sqlite:${isAbsolute(parsed.path) || parsed.path === ":memory:" ? parsed.path : resolve(cwd, parsed.path)}`;
+  return redactSpec(chosen);
+}
 
 /**
  * `kagiya serve [--port 8080] [--host 127.0.0.1] [--store SPEC]`: the token broker, webhook
@@ -15,7 +30,11 @@ import { MIN_ADMIN_TOKEN_LENGTH } from "../../server/admin.ts";
  * Logs: JSON lines on stdout (KAGIYA_LOG_LEVEL, default info). SIGTERM/SIGINT drain and exit 0.
  */
 const serve: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { port: "string", host: "string", store: "string" });
+  const { flags, positionals } = parseArgs(argv, {
+    port: { kind: "string", value: "PORT", help: "TCP port (0 picks a free one)", default: "8080", env: "PORT" },
+    host: { kind: "string", value: "HOST", help: "interface to listen on", default: "127.0.0.1" },
+    store: STORE_FLAG,
+  });
   if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}" (options: --port, --host, --store)`);
   const port = flags.port !== undefined ? parsePort(flags.port) : io.env["PORT"] !== undefined ? parsePort(io.env["PORT"], "PORT") : 8080;
   const host = flags.host ?? "127.0.0.1";
@@ -29,6 +48,8 @@ const serve: Command = async (argv, io) => {
   if (adminToken !== undefined && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
     throw new InvalidInputError(`KAGIYA_ADMIN_TOKEN is too short (${adminToken.length} characters): use at least ${MIN_ADMIN_TOKEN_LENGTH} random characters, or unset it and run kagiya admin token`);
   }
+  // Resolved (and a malformed value refused) the way the token client does, to say it at start.
+  const lineApiBase = resolveLineConfig({ env: { KAGIYA_LINE_API_BASE: io.env["KAGIYA_LINE_API_BASE"] || undefined } }).baseUrl;
   const sealer = loadSealer(io.env, io.cwd);
   const store = await openStore(flags.store, io.env, { cwd: io.cwd });
   let broker;
@@ -38,7 +59,7 @@ const serve: Command = async (argv, io) => {
       registry,
       port,
       host,
-      lineApiBase: io.env["KAGIYA_LINE_API_BASE"] || undefined,
+      lineApiBase,
       adminToken,
       rateLimit: { perSecond: rate, burst: Math.max(1, Math.ceil(rate * 2)) },
       log: { level },
@@ -49,7 +70,11 @@ const serve: Command = async (argv, io) => {
     await store.close().catch(() => {});
     throw error;
   }
-  io.stderr(`kagiya serve: listening on ${broker.url} (${store.kind} store; dashboard ${broker.url}/ui/)\n`);
+  io.stderr(
+    `kagiya serve: LINE API ${lineApiBase}${io.env["KAGIYA_LINE_API_BASE"] ? " (KAGIYA_LINE_API_BASE)" : " (set KAGIYA_LINE_API_BASE for the emulator)"}; ` +
+      `${store.kind} store ${storeLabel(flags.store, io.env, io.cwd)}\n` +
+      `kagiya serve: listening on ${broker.url} (dashboard ${broker.url}/ui/)\n`,
+  );
   const running = broker;
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
@@ -70,3 +95,14 @@ const serve: Command = async (argv, io) => {
 
 /** `kagiya serve` (a single default command). */
 export const commands: Record<string, Command> = { "": serve };
+
+/** Help for `kagiya serve`. */
+export const help: Record<string, CommandHelp> = {
+  "": {
+    summary: "run the token broker (GET /v1/channels/ID/token), the webhook intake (POST /webhook/ID) and the dashboard (/ui/)",
+    description: "Logs JSON lines on stdout; says where it listens, which LINE API and which store it uses on stderr.\nSIGTERM or SIGINT drains requests and exits 0.",
+    env: [...SEALED_STORE_ENV, "KAGIYA_LINE_API_BASE", "KAGIYA_ADMIN_TOKEN", "KAGIYA_RATE_LIMIT", "KAGIYA_LOG_LEVEL", "KAGIYA_SECURE_COOKIES"],
+    failure: "the store is unreachable at start",
+    example: "KAGIYA_LINE_API_BASE=http://127.0.0.1:8787 kagiya serve --port 8080",
+  },
+};

@@ -5,10 +5,11 @@ import { ChannelNotFoundError } from "../../store/errors.ts";
 import { validateChannelId } from "../../store/registry.ts";
 import { openTokenContext, type TokenContext } from "../../tokens/context.ts";
 import { parseArgs, type FlagSpec, type Flags } from "../args.ts";
+import { JSON_FLAG, SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
 import type { CliIO, Command } from "../io.ts";
 
 const iso = (ms: number): string => new Date(ms).toISOString();
-const COMMON = { store: "string", json: "boolean" } as const;
+const COMMON = { store: STORE_FLAG, json: JSON_FLAG } as const;
 
 /** Parses flags, checks the CHANNEL argument, opens the context, checks the channel exists, runs. */
 async function withChannel<S extends FlagSpec>(
@@ -65,7 +66,7 @@ const list: Command = (argv, io) =>
   });
 
 const revoke: Command = (argv, io) =>
-  withChannel(argv, io, "revoke", { all: "boolean" }, "optional-key", async (ctx, channelId, flags, rest) => {
+  withChannel(argv, io, "revoke", { all: { kind: "boolean", help: "revoke every token kagiya holds for the channel" } }, "optional-key", async (ctx, channelId, flags, rest) => {
     const keyId = rest[0];
     if ((keyId === undefined) === (flags.all !== true)) throw new InvalidInputError("token revoke needs either a KEY_ID or --all (not both)", { field: "KEY_ID" });
     const r = await ctx.manager.revoke(channelId, keyId ?? "all", { actor: "cli" });
@@ -93,3 +94,31 @@ const reconcile: Command = (argv, io) =>
 
 /** Subcommands of `kagiya token`. */
 export const commands: Record<string, Command> = { get, issue, list, revoke, reconcile };
+
+const TOKEN_ENV = [...SEALED_STORE_ENV, "KAGIYA_LINE_API_BASE"];
+
+/** Help for `kagiya token …`. */
+export const help: Record<string, CommandHelp> = {
+  get: {
+    summary: "print a valid access token for the channel (issues one when none is cached or it is due)",
+    args: "CHANNEL",
+    description: "Prints only the token, for scripts: TOKEN=$(kagiya token get 1234567890).",
+    env: TOKEN_ENV,
+    example: "kagiya token get 1234567890",
+  },
+  issue: { summary: "issue a new token now, whatever is cached (counts against LINE's 30)", args: "CHANNEL", env: TOKEN_ENV, example: "kagiya token issue 1234567890 --json" },
+  list: { summary: "list the channel's tokens (key IDs, states, expiry) and the budget used", args: "CHANNEL", env: TOKEN_ENV, example: "kagiya token list 1234567890" },
+  revoke: {
+    summary: "revoke one token by key ID, or all of them, at LINE and in the store",
+    args: "CHANNEL [KEY_ID]",
+    env: TOKEN_ENV,
+    failure: "a token could not be revoked, or LINE or the store is unreachable",
+    example: "kagiya token revoke 1234567890 --all",
+  },
+  reconcile: {
+    summary: "compare the store with LINE's list of valid key IDs: mark revoked ones, count orphans",
+    args: "CHANNEL",
+    env: TOKEN_ENV,
+    example: "kagiya token reconcile 1234567890",
+  },
+};

@@ -106,13 +106,22 @@ function renderChannels() {
       box.append(node);
       continue;
     }
+    const now = Date.now() + state.clockSkew;
+    const orphans = s.tokens.filter((t) => t.state === "orphan" && t.expiresAt > now).length;
+    const charts = window.kagiyaCharts;
     node.append(el("div", { class: "facts" },
-      el("span", { class: "budget" }, "Budget used ", el("b", {}, `${s.budgetUsed} of ${s.budgetLimit}`)),
-      el("span", { class: "last-refresh" }, "Last refresh ", el("b", {}, fmtTime(s.lastRefreshAt))),
+      s.budgetLimit === null
+        ? el("span", { class: "budget" }, `${s.kind ?? "Tokens"}: `, el("b", {}, `${s.budgetUsed} live`), " (no cap)")
+        : el("span", { class: "budget" }, "Budget used ", el("b", {}, `${s.budgetUsed} of ${s.budgetLimit}`),
+        orphans > 0 ? el("span", { class: "orphans" }, ` (${orphans} orphan${orphans === 1 ? "" : "s"})`) : ""),
+      el("span", { class: "last-issue" }, "Last issued ", el("b", {}, fmtTime(s.lastIssuedAt))),
       el("span", { class: "last-error" }, "Last error ", el("b", { class: s.lastError ? "error-text" : "" }, s.lastError ? `${s.lastError.code}: ${s.lastError.message} (${fmtTime(s.lastError.at)})` : "none"))));
+    if (s.budgetLimit !== null) node.append(el("div", { class: "gauge-box" }, charts.budgetGauge(Math.max(0, s.budgetUsed - orphans), orphans, s.budgetLimit)));
+    const timelineBox = el("div", { class: "timeline-box" });
+    node.append(timelineBox);
     const live = s.tokens.filter((t) => t.state !== "revoked");
     const table = el("table", { class: "tokens" }, el("thead", {}, el("tr", {},
-      el("th", {}, "Key ID"), el("th", {}, "State"), el("th", {}, "Issued"), el("th", {}, "Expires in"), el("th", {}, "Refresh at"), el("th", {}, ""))));
+      el("th", {}, "Key ID"), el("th", {}, "State"), el("th", {}, "Issued"), el("th", {}, "Expires in"), el("th", {}, "Refresh / revoke at"), el("th", {}, ""))));
     const tbody = el("tbody");
     if (live.length === 0) tbody.append(el("tr", {}, el("td", { colSpan: 6, class: "empty" }, "No valid tokens.")));
     for (const t of live) {
@@ -121,7 +130,7 @@ function renderChannels() {
         el("td", { class: `state-${t.state}` }, t.state),
         el("td", {}, fmtTime(t.issuedAt)),
         el("td", { class: "countdown", "data-expires": String(t.expiresAt) }, countdown(t.expiresAt)),
-        el("td", {}, t.state === "orphan" ? "—" : fmtTime(t.refreshAt)),
+        el("td", { class: "next-step" }, t.state === "orphan" ? "—" : t.state === "superseded" ? `revoked ${fmtTime(t.revokeAt)}` : `refresh ${fmtTime(t.refreshAt)}`),
         el("td", {}, t.state === "orphan" ? el("span", { class: "hint", title: "kagiya never held this token, so it cannot revoke it; it counts until it expires" }, "orphan") : el("button", { type: "button", class: "danger revoke", onclick: () => {
           if (!confirm(`Revoke token ${t.keyId} of channel ${id}?`)) return;
           void action(`Revoke ${t.keyId}`, async () => {
@@ -132,8 +141,23 @@ function renderChannels() {
         } }, "Revoke"))));
     }
     table.append(tbody);
-    node.append(table);
+    node.append(el("div", { class: "scroll" }, table));
     box.append(node);
+    // Drawn at the box's own width (known once in the page), so its text stays readable.
+    timelineBox.append(charts.timeline(s.tokens, now, timelineBox.clientWidth || 640));
+  }
+}
+
+function renderActivity(activity) {
+  const charts = window.kagiyaCharts;
+  for (const [id, series, label] of [["activity-webhooks", activity.webhooks, "webhook requests"], ["activity-tokens", activity.tokenApi, "token API requests"]]) {
+    const totals = charts.activityTotals(series);
+    const legend = el("p", { class: "legend" });
+    const outcomes = Object.keys(totals);
+    if (outcomes.every((o) => totals[o] === 0)) legend.append(el("span", { class: "empty" }, `no ${label} in the last hour`));
+    for (const o of outcomes) legend.append(el("span", { class: `key key-${charts.outcomeClass(o)}`, "data-outcome": o }, `${o} ${totals[o]}`));
+    $(id).replaceChildren(legend);
+    $(id).prepend(charts.activityChart(series, activity.now, `${label} per minute, last hour`, $(id).clientWidth || 320));
   }
 }
 
@@ -174,14 +198,16 @@ async function loadAll() {
   if (!state.csrf) return;
   try {
     const channel = $("audit-channel").value.trim();
-    const [channels, keys, audit] = await Promise.all([
+    const [channels, keys, audit, activity] = await Promise.all([
       api("GET", "/ui/api/channels"),
       api("GET", "/ui/api/apikeys"),
       api("GET", "/ui/api/audit" + (channel ? `?channel=${encodeURIComponent(channel)}` : "")),
+      api("GET", "/ui/api/activity"),
     ]);
     state.clockSkew = channels.now - Date.now();
     state.channels = channels.channels;
     renderChannels();
+    renderActivity(activity);
     renderApiKeys(keys.apiKeys);
     renderAudit(audit.audit);
   } catch (e) {
@@ -224,6 +250,11 @@ async function start() {
     for (const td of document.querySelectorAll("td.countdown")) td.textContent = countdown(Number(td.getAttribute("data-expires")));
   }, 1000);
   setInterval(() => void loadAll(), 15000);
+  let resized = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resized);
+    resized = setTimeout(() => void loadAll(), 200);
+  });
   try {
     const r = await fetch("/ui/api/session", { credentials: "same-origin" });
     if (r.ok) {
