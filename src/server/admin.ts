@@ -1,5 +1,5 @@
 import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
-import type { Store } from "../store/types.ts";
+import type { AuditStore, OnceMarkStore, SettingsStore } from "../store/types.ts";
 import { HttpError, ServerConfigError } from "./errors.ts";
 import { parseCookies } from "./http.ts";
 
@@ -17,7 +17,7 @@ export const SESSION_COOKIE = "kagiya_session";
  * const token = await createAdminToken(store); // give it to the operator; log in at /ui
  * ```
  */
-export async function createAdminToken(store: Store, options: { now?: () => number } = {}): Promise<string> {
+export async function createAdminToken(store: Pick<SettingsStore, "setMeta"> & AuditStore, options: { now?: () => number } = {}): Promise<string> {
   const token = "kadm_" + randomBytes(32).toString("base64url");
   await store.setMeta(ADMIN_TOKEN_META, sha256(token));
   await store.appendAudit({ at: (options.now ?? Date.now)(), action: "admin.token", actor: "cli", channelId: null, keyId: null, detail: "new admin token; the previous one stops working" });
@@ -70,7 +70,7 @@ const COOKIE_VALUE = /^([A-Za-z0-9_-]{22})\.([0-9a-z]{1,11})\.([A-Za-z0-9_-]{43}
  * ```
  */
 export class AdminAuth {
-  readonly #store: Store;
+  readonly #store: Pick<SettingsStore, "getMeta"> & OnceMarkStore;
   readonly #envHash: Buffer | null;
   /** The stored admin token's hash, read at most once a second (forged cookies must not load the store). */
   #stored: { value: string | null; at: number } | null = null;
@@ -78,7 +78,7 @@ export class AdminAuth {
   readonly #ttl: number;
   readonly #now: () => number;
 
-  constructor(store: Store, options: AdminAuthOptions = {}) {
+  constructor(store: Pick<SettingsStore, "getMeta"> & OnceMarkStore, options: AdminAuthOptions = {}) {
     const env = options.envToken;
     if (env !== undefined && env !== "" && env.length < MIN_ADMIN_TOKEN_LENGTH) {
       throw new ServerConfigError(`KAGIYA_ADMIN_TOKEN is too short (${env.length} characters): use at least ${MIN_ADMIN_TOKEN_LENGTH} random characters, e.g. from kagiya admin token`);

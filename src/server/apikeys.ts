@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { ApiKeyRow, Store } from "../store/types.ts";
+import type { ApiKeyRow, ApiKeyStore, AuditStore, CredentialStore } from "../store/types.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import { HttpError } from "./errors.ts";
 
@@ -43,7 +43,7 @@ export interface CreateApiKeyOptions {
  * const { id, key } = await createApiKey(store, { channels: ["1234567890"], name: "billing" });
  * ```
  */
-export async function createApiKey(store: Store, options: CreateApiKeyOptions): Promise<{ id: string; key: string; row: ApiKeyRow }> {
+export async function createApiKey(store: Pick<CredentialStore, "getChannel"> & Pick<ApiKeyStore, "putApiKey"> & AuditStore, options: CreateApiKeyOptions): Promise<{ id: string; key: string; row: ApiKeyRow }> {
   const channels = [...new Set(options.channels)];
   if (channels.length === 0) throw new InvalidInputError("an API key needs at least one channel (--channel ID)", { field: "--channel" });
   for (const c of channels) {
@@ -74,7 +74,7 @@ export async function createApiKey(store: Store, options: CreateApiKeyOptions): 
  * await revokeApiKey(store, "ak_0123456789abcdef");
  * ```
  */
-export async function revokeApiKey(store: Store, id: string, options: { actor?: string; now?: () => number } = {}): Promise<boolean> {
+export async function revokeApiKey(store: Pick<ApiKeyStore, "revokeApiKey"> & AuditStore, id: string, options: { actor?: string; now?: () => number } = {}): Promise<boolean> {
   const now = (options.now ?? Date.now)();
   const ok = await store.revokeApiKey(id, now);
   if (ok) await store.appendAudit({ at: now, action: "apikey.revoke", actor: options.actor ?? "cli", channelId: null, keyId: id, detail: null });
@@ -126,7 +126,7 @@ const UNAUTHORIZED = (): HttpError =>
  * ```
  */
 export class ApiKeyAuthenticator {
-  readonly #store: Store;
+  readonly #store: Pick<ApiKeyStore, "getApiKeyByHash">;
   readonly #cacheMs: number;
   readonly #staleMs: number;
   readonly #max: number;
@@ -141,7 +141,7 @@ export class ApiKeyAuthenticator {
   readonly #unknown = new Map<string, CacheEntry>();
   readonly #inflight = new Map<string, Promise<ApiKeyRow | null>>();
 
-  constructor(store: Store, options: ApiKeyAuthenticatorOptions = {}) {
+  constructor(store: Pick<ApiKeyStore, "getApiKeyByHash">, options: ApiKeyAuthenticatorOptions = {}) {
     this.#store = store;
     this.#cacheMs = options.cacheMs ?? 2000;
     this.#staleMs = options.staleIfErrorMs ?? 300_000;

@@ -1,4 +1,4 @@
-import type { Store } from "../store/types.ts";
+import type { CredentialStore, LockStore } from "../store/types.ts";
 import type { Logger } from "./logger.ts";
 import type { MaintenanceTarget } from "./types.ts";
 
@@ -51,7 +51,7 @@ export interface SchedulerHooks {
  * ```
  */
 export class Scheduler {
-  readonly #store: Store;
+  readonly #store: Pick<CredentialStore, "listChannels"> & LockStore;
   readonly #target: MaintenanceTarget;
   readonly #hooks: SchedulerHooks;
   readonly #tickMs: number;
@@ -71,7 +71,7 @@ export class Scheduler {
   #lastTickAt = -Infinity;
   #stopped = false;
 
-  constructor(store: Store, target: MaintenanceTarget, options: SchedulerOptions = {}, hooks: SchedulerHooks = {}) {
+  constructor(store: Pick<CredentialStore, "listChannels"> & LockStore, target: MaintenanceTarget, options: SchedulerOptions = {}, hooks: SchedulerHooks = {}) {
     this.#store = store;
     this.#target = target;
     this.#hooks = hooks;

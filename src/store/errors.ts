@@ -2,7 +2,8 @@ import { KagiyaError } from "../core/errors.ts";
 
 /**
  * A storage backend failed: unreachable (`ERR_STORE_UNAVAILABLE`), a schema newer than this
- * kagiya (`ERR_STORE_SCHEMA`), or any other backend failure (`ERR_STORE`). Messages name the
+ * kagiya (`ERR_STORE_SCHEMA`), a SQLite file that is empty, not a kagiya store
+ * (`ERR_STORE_NOT_KAGIYA`), or any other backend failure (`ERR_STORE`). Messages name the
  * backend and the address without credentials.
  *
  * @example

@@ -28,7 +28,7 @@ export {
   type SealContext,
   type MasterKeyVariables,
 } from "./sealed.ts";
-export { ChannelRegistry, verifyMasterKey, validateChannelId, validatePolicy, type Channel, type ChannelInput } from "./registry.ts";
+export { ChannelRegistry, verifyMasterKey, validateChannelId, validateKind, validatePolicy, type Channel, type ChannelInput, type RegistryStore } from "./registry.ts";
 export { rotateMasterKey, loadSealer, type RotationOptions, type RotationReport } from "./rotate.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./memory.ts";
 export { SEALED_META_PREFIX, MASTER_CHECK_META } from "./common.ts";

@@ -11,7 +11,7 @@
 import { MASTER_CHECK_META } from "./common.ts";
 import { MasterKeyError } from "./errors.ts";
 import { loadMasterKey, readMasterKey, Sealer, sealedKeyVersion, type MasterKey } from "./sealed.ts";
-import type { SealedCell, Store } from "./types.ts";
+import type { SealedCell, SettingsStore } from "./types.ts";
 
 /** What a rotation run did. */
 export interface RotationReport {
@@ -48,7 +48,7 @@ export interface RotationOptions {
  * console.log(`${report.resealed} re-sealed, ${report.skipped} already done`);
  * ```
  */
-export async function rotateMasterKey(store: Store, newKey: MasterKey, oldKeys: readonly MasterKey[], options: RotationOptions = {}): Promise<RotationReport> {
+export async function rotateMasterKey(store: Pick<SettingsStore, "listSealed" | "replaceSealed">, newKey: MasterKey, oldKeys: readonly MasterKey[], options: RotationOptions = {}): Promise<RotationReport> {
   const sealer = new Sealer(newKey, oldKeys);
   const report: RotationReport = { resealed: 0, skipped: 0, total: 0, complete: false, version: newKey.version };
   const limit = options.limit ?? Infinity;

@@ -8,7 +8,8 @@
  *
  * Times are epoch milliseconds, and every time written into a row comes from the caller (its
  * injected clock): backends never stamp `Date.now()` into a row field, except as the documented
- * default of an optional argument (`setTokenState`'s `at`). The one exception is TTL expiry:
+ * default of an optional argument (`setTokenState`'s `at`), and a migration's own bookkeeping
+ * (when it was applied). The one exception is TTL expiry:
  * locks ({@link LockStore}) and once-marks ({@link OnceMarkStore}) expire on the backend's own
  * clock (Redis: PX; PostgreSQL: clock_timestamp(); SQLite and memory: their `now` option, default
  * Date.now), so that processes with skewed clocks still agree on who holds a lock.

@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, describe, it } from "node:test";
 import { StoreError } from "../../src/store/errors.ts";
 import { SqliteStore, SQLITE_SCHEMA_VERSION } from "../../src/store/sqlite/store.ts";
+import { generateMasterKeyText } from "../../src/store/sealed.ts";
+import { runCli } from "../helpers/cli.ts";
 import { runStoreContract, sharedStoreHarness } from "./contract.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kagiya-sqlite-"));
@@ -81,5 +83,34 @@ describe("SqliteStore specifics", () => {
     await store.migrate();
     await store.close();
     await assert.rejects(store.getMeta("x"), StoreError);
+  });
+
+  it("an empty file is refused as not a kagiya store (ERR_STORE_NOT_KAGIYA) and left empty; a file kagiya creates is taken", async () => {
+    const path = join(dir, "empty.db");
+    writeFileSync(path, "");
+    assert.throws(() => new SqliteStore({ path }), (e: unknown) => e instanceof StoreError && e.code === "ERR_STORE_NOT_KAGIYA" && e.message.includes(path) && /not a kagiya store/.test(e.message));
+    assert.equal(statSync(path).size, 0);
+    assert.equal(existsSync(`${path}-wal`), false);
+    const fresh = join(dir, "fresh.db");
+    const store = new SqliteStore({ path: fresh });
+    assert.ok(statSync(fresh).size > 0, "kagiya's own new file is never empty once opened");
+    await store.migrate();
+    await store.close();
+    const again = new SqliteStore({ path: fresh });
+    await again.migrate();
+    await again.close();
+  });
+
+  it("the CLI refuses an empty store file in one line, exit 2, and writes nothing to it", async () => {
+    const path = join(dir, "empty-cli.db");
+    writeFileSync(path, "");
+    for (const args of [["channel", "list"], ["audit"], ["apikey", "list"]]) {
+      const r = await runCli(args, { cwd: dir, env: { KAGIYA_DB: path, KAGIYA_MASTER_KEY: generateMasterKeyText() } });
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.match(r.stderr, /empty\.db|empty-cli\.db/);
+      assert.match(r.stderr, /not a kagiya store/);
+      assert.equal(statSync(path).size, 0, `${args.join(" ")} wrote to the file`);
+    }
   });
 });

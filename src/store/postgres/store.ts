@@ -1,3 +1,6 @@
+// The PostgreSQL backend: one class implementing every role (a little over 400 lines, since the
+// roles share one pool and transaction helper; schema in ./migrations.ts, SQL in ./statements.ts,
+// connecting in ./connect.ts).
 import pg from "pg";
 import { MicroBatcher } from "../batcher.ts";
 import {
@@ -19,6 +22,7 @@ import {
 import { StoreError } from "../errors.ts";
 import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
 import { MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "./migrations.ts";
+import { connectPool, postgresFailure } from "./connect.ts";
 import { statements, type Statements } from "./statements.ts";
 
 export { POSTGRES_SCHEMA_VERSION };
@@ -39,7 +43,6 @@ export interface PostgresStoreOptions {
   readBatches?: number;
 }
 
-const UNAVAILABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|timeout|Connection terminated|connect/i;
 
 /**
  * A {@link Store} on PostgreSQL (pg), shared by every process using the same database and schema.
@@ -92,43 +95,12 @@ export class PostgresStore implements Store {
     if (!url) throw new StoreError("no PostgreSQL URL: set DATABASE_URL or pass postgres://USER@HOST:PORT/DB", { code: "ERR_STORE_UNAVAILABLE" });
     const where = redactSpec(url);
     const schema = options.schema ?? "kagiya";
-    const pool = new pg.Pool({
-      connectionString: url,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 3_000,
-      max: options.poolSize ?? 10,
-      idleTimeoutMillis: 30_000,
-      // Nothing waits forever: a statement (or a lock wait) and a frozen holder of an open
-      // transaction are cut off by the server, so one stalled process cannot block the others.
-      statement_timeout: options.statementTimeoutMs ?? 15_000,
-      idle_in_transaction_session_timeout: options.statementTimeoutMs ?? 15_000,
-    });
-    // An idle client losing its connection must not crash the process; the next query reports it.
-    pool.on("error", () => {});
-    try {
-      const c = await pool.connect();
-      c.release();
-    } catch (error) {
-      await pool.end().catch(() => {});
-      const e = error as Error & { code?: string };
-      const auth = e.code === "28P01" || e.code === "28000" || e.code === "3D000";
-      const hint = auth ? "check the user, password and database name in the URL" : "is the server running? check DATABASE_URL";
-      throw new StoreError(`cannot reach PostgreSQL at ${where}: ${auth ? e.message.split("\n")[0] : (e.code ?? e.message.split("\n")[0])} (${hint})`, {
-        code: "ERR_STORE_UNAVAILABLE",
-        cause: error,
-      });
-    }
+    const pool = await connectPool(url, where, options);
     return new PostgresStore(pool, schema, where, Math.max(1, Math.min(options.readBatches ?? 2, options.poolSize ?? 10)));
   }
 
   #fail(what: string, error: unknown): StoreError {
-    if (error instanceof StoreError) return error;
-    const e = error as Error & { code?: string };
-    const msg = `${e.code ?? ""} ${e.message ?? ""}`;
-    const down = this.#closed || (!/^[0-9A-Z]{5}$/.test(e.code ?? "") && UNAVAILABLE.test(msg));
-    return new StoreError(
-      down ? `PostgreSQL at ${this.#where} is unavailable (${what}): ${(e.message ?? String(e)).split("\n")[0]}` : `PostgreSQL store: ${what} failed: ${(e.message ?? String(e)).split("\n")[0]}`,
-      { code: down ? "ERR_STORE_UNAVAILABLE" : "ERR_STORE", cause: error },
-    );
+    return postgresFailure(this.#where, this.#closed, what, error);
   }
 
   async #q(what: string, text: string, values: unknown[] = [], name?: string): Promise<pg.QueryResult<SqlRow>> {

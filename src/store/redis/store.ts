@@ -1,3 +1,5 @@
+// The Redis backend: one class implementing every role (key layout in ./layout.ts, Lua in
+// ./scripts.ts, hash codec in ./codec.ts).
 import { Redis } from "ioredis";
 import { byIssuedDesc, channelSealedCells, LEGACY_BACKOFF_META, LEGACY_INTENT_META, newOwner, redactSpec, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, tokenRowKey } from "../common.ts";
 import { StoreError } from "../errors.ts";

@@ -1,10 +1,12 @@
-import { closeSync, existsSync, openSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+// The SQLite backend: one class implementing every role (~400 lines; schema in ./migrations.ts, file
+// opening in ./file.ts).
+import { resolve } from "node:path";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { MicroBatcher } from "../batcher.ts";
 import { byIssuedDesc, channelSealedCells, jsonObject, newOwner, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, sqlApiKey, sqlAudit, sqlChannel, sqlToken, tokenRowKey } from "../common.ts";
 import { StoreError, storeFailure } from "../errors.ts";
 import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import { openDatabaseFile } from "./file.ts";
 import { MIGRATIONS, SQLITE_SCHEMA_VERSION } from "./migrations.ts";
 
 export { SQLITE_SCHEMA_VERSION };
@@ -66,24 +68,7 @@ export class SqliteStore implements Store {
     const path = options.path ?? "./kagiya.db";
     this.path = path === ":memory:" ? path : resolve(path);
     this.#now = options.now ?? Date.now;
-    const timeout = options.busyTimeoutMs ?? 5_000;
-    if (this.path !== ":memory:" && existsSync(this.path) && statSync(this.path).isFile() && statSync(this.path).size === 0 && !existsSync(`${this.path}-wal`)) {
-      // SQLite would take an empty file for a new database: a typo'd path, a truncated copy or a
-      // file someone else made must not become a store with a new master-key check. Files kagiya
-      // creates are never empty past this constructor (WAL mode writes the header at once).
-      throw new StoreError(`${this.path} is an empty file, not a kagiya store: name the right file with --store or KAGIYA_DB, or delete it to start a new store`, { code: "ERR_STORE_NOT_KAGIYA" });
-    }
-    try {
-      if (this.path !== ":memory:" && !existsSync(this.path)) {
-        // Create the file owner-only before SQLite does; its -wal and -shm files copy the mode.
-        closeSync(openSync(this.path, "a", 0o600));
-      }
-      this.#db = new DatabaseSync(this.path, { timeout });
-      this.#db.exec(`PRAGMA busy_timeout = ${timeout | 0}; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;`);
-    } catch (error) {
-      const hint = existsSync(dirname(this.path)) ? "" : ` (directory ${dirname(this.path)} does not exist)`;
-      throw new StoreError(`cannot open the SQLite store ${this.path}${hint}: ${(error as Error).message}`, { code: "ERR_STORE_UNAVAILABLE", cause: error });
-    }
+    this.#db = openDatabaseFile(this.path, options.busyTimeoutMs ?? 5_000);
   }
 
   #stmt(sql: string): StatementSync {

@@ -24,10 +24,10 @@ export type StoreFactory<S extends Closable = Store> = () => Promise<StoreHarnes
  * same file, key prefix or schema. The store and every `other()` are migrated; cleanup closes the
  * others, then `destroy`s (when given) and closes the store.
  */
-export async function sharedStoreHarness<S extends Store>(
+export async function sharedStoreHarness<S extends Pick<StoreLifecycle, "migrate" | "close">>(
   open: () => Promise<S>,
   options: { rawBytes: (store: S) => Promise<Buffer>; destroy?: (store: S) => Promise<void> },
-): Promise<StoreHarness> {
+): Promise<StoreHarness<S>> {
   const store = await open();
   await store.migrate();
   const others: S[] = [];
