@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { InvalidInputError } from "../core/errors.ts";
+import { preferRsaBackend } from "../core/keys/backend.ts";
+import { nodeRsa } from "../node/rsa.ts";
 import { describeError, exitCodeFor, type CliIO, type Command } from "./io.ts";
 
 /**
@@ -27,6 +29,9 @@ function usage(): string {
 
 /** Runs the CLI with the given argv (without node and script) and returns the exit code. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
+  // The CLI is a Node program: sign and verify with node:crypto (see src/node/rsa.ts). Chosen
+  // here, when the CLI runs, never as a side effect of importing a library module.
+  preferRsaBackend(nodeRsa);
   const [groupName, ...rest] = argv;
   if (groupName === undefined) {
     io.stderr("kagiya: missing command (run kagiya --help for the list)\n");

@@ -2,7 +2,7 @@
  * kagiya's storage: one {@link Store} interface with memory, SQLite, Redis and PostgreSQL
  * backends, sealing of secrets at rest, the channel registry and master-key rotation.
  * Redis and PostgreSQL are loaded only when used (see ./open.ts), so importing this module never
- * loads ioredis or pg.
+ * loads ioredis or pg; their classes are in `kagiya/store/redis` and `kagiya/store/postgres`.
  *
  * @example
  * ```ts
@@ -30,8 +30,7 @@ export {
 export { ChannelRegistry, verifyMasterKey, validateChannelId, validatePolicy, type Channel, type ChannelInput } from "./registry.ts";
 export { rotateMasterKey, loadSealer, type RotationOptions, type RotationReport } from "./rotate.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./memory.ts";
-export { SEALED_META_PREFIX, MASTER_CHECK_META } from "./common.ts";
 export { SqliteStore, SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from "./sqlite.ts";
-export { openStore, parseStoreSpec, type OpenStoreOptions } from "./open.ts";
-export type { RedisStore, RedisStoreOptions } from "./redis.ts";
-export type { PostgresStore, PostgresStoreOptions } from "./postgres.ts";
+export { openStore, parseStoreSpec, type OpenStoreOptions, type RedisOpenOptions, type PostgresOpenOptions } from "./open.ts";
+// RedisStore and PostgresStore have entries of their own (kagiya/store/redis, kagiya/store/postgres):
+// their declarations need the optional ioredis and pg packages.
