@@ -19,7 +19,7 @@ test("the listing's values are what importing each entry point really gives", as
   }
 });
 
-test("the root entry is small on purpose, shares no internals, and loads no store driver, logger or metrics client", async () => {
+test("the root entry is small on purpose, shares no internals, changes nothing global, and loads no store driver, logger or metrics client", async () => {
   const root = surface()["kagiya"]!;
   assert.ok(root.values.length <= 60, `${root.values.length} values in the root entry`);
   for (const internal of ["LineHttp", "classifyFailure", "MASTER_CHECK_META", "preferRsaBackend", "SqliteStore", "startBroker"]) {
@@ -30,10 +30,13 @@ test("the root entry is small on purpose, shares no internals, and loads no stor
     const loaded = [];
     registerHooks({ resolve: (s, c, next) => { const r = next(s, c); loaded.push(r.url); return r; } });
     await import(${JSON.stringify(pathToFileURL(entryPoints()["kagiya"]!).href)});
-    console.log(JSON.stringify(loaded));`;
+    const { defaultRsaBackend } = await import(${JSON.stringify(pathToFileURL(entryPoints()["kagiya/core"]!).href)});
+    console.log(JSON.stringify({ loaded, backend: defaultRsaBackend().name }));`;
   const r = await runProcess(process.execPath, ["--input-type=module", "-e", script]);
   assert.equal(r.code, 0, r.stderr);
-  const loaded = JSON.parse(r.stdout) as string[];
+  const { loaded, backend } = JSON.parse(r.stdout) as { loaded: string[]; backend: string };
+  // No side effect: importing kagiya leaves the process-wide RSA backend as it was.
+  assert.equal(backend, "webcrypto");
   assert.ok(loaded.some((u) => u.endsWith("/src/store/open.ts")) && loaded.some((u) => u === "node:crypto"), "the hook saw the import's graph");
   assert.deepEqual(loaded.filter((u) => /node:sqlite|\/node_modules\/(pino|prom-client|ioredis|pg|@line\/bot-sdk)\//.test(u)), []);
 });
