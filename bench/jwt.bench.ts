@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { SignJWT, compactVerify, importJWK } from "jose";
 import {
-  createLineAssertion, generateAssertionKeyPair, importAssertionKey, importVerifyKey, verifyJws, webCryptoRsa,
+  createLineAssertion, generateAssertionKeyPair, importAssertionKey, importVerifyKey, nodeRsa, verifyJws, webCryptoRsa,
 } from "../src/index.ts";
 
 const SECONDS = Number(process.env["KAGIYA_BENCH_SECONDS"] ?? 3);
@@ -43,9 +43,9 @@ function openssl(): { sign: number; verify: number } | undefined {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const pair = await generateAssertionKeyPair();
-const key = await importAssertionKey(pair.privateJwk); // the Node backend (the package entry prefers it)
+const key = await importAssertionKey(pair.privateJwk, { backend: nodeRsa }); // what the CLI uses on Node
 const webKey = await importAssertionKey(pair.privateJwk, { backend: webCryptoRsa });
-const verifyKey = await importVerifyKey(pair.publicJwk);
+const verifyKey = await importVerifyKey(pair.publicJwk, { backend: nodeRsa });
 const joseKeyOnce = await importJWK(pair.privateJwk, "RS256");
 const josePublic = await importJWK(pair.publicJwk, "RS256");
 const claims = () => ({ iss: CHANNEL, sub: CHANNEL, aud: "https://api.line.me/", exp: Math.floor(Date.now() / 1000) + 300, token_exp: 2592000 });

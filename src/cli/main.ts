@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { InvalidInputError } from "../core/errors.ts";
+import { preferRsaBackend } from "../core/keys/backend.ts";
+import { nodeRsa } from "../node/rsa.ts";
 import { readStreamText } from "../node/read-text.ts";
 import { HelpRequested } from "./args.ts";
 import { renderCommandHelp, renderGroupHelp, type CommandGroupModule } from "./help.ts";
@@ -39,6 +41,9 @@ function version(): string {
 
 /** Runs the CLI with the given argv (without node and script) and returns the exit code. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
+  // The CLI is a Node program: sign and verify with node:crypto (see src/node/rsa.ts). Chosen
+  // here, when the CLI runs, never as a side effect of importing a library module.
+  preferRsaBackend(nodeRsa);
   const [groupName, ...rest] = argv;
   if (groupName === undefined) {
     io.stderr("kagiya: missing command (run kagiya --help for the list)\n");

@@ -5,8 +5,8 @@ import type { RsaBackend } from "../core/keys/backend.ts";
  * RS256 through Node's own crypto with a KeyObject made once. On Node, WebCrypto queues every
  * operation on the libuv thread pool; signing on the calling thread measured ~0.94× of
  * `openssl speed` against ~0.81× for WebCrypto, and verifying ~0.77× against ~0.5×.
- * Lives outside src/core so the core stays free of node:* imports; `kagiya`'s entry point
- * and CLI make it the default with `preferRsaBackend(nodeRsa)`.
+ * Lives outside src/core so the core stays free of node:* imports; the CLI makes it the default
+ * when it runs, and library users pass it as `backend`.
  *
  * @example
  * ```ts

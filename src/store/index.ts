@@ -2,7 +2,7 @@
  * kagiya's storage: the {@link Store} contract split by role (./roles/), with memory, SQLite, Redis and PostgreSQL
  * backends, sealing of secrets at rest, the channel registry and master-key rotation.
  * Redis and PostgreSQL are loaded only when used (see ./open.ts), so importing this module never
- * loads ioredis or pg.
+ * loads ioredis or pg; their classes are in `kagiya/store/redis` and `kagiya/store/postgres`.
  *
  * @example
  * ```ts
@@ -31,9 +31,8 @@ export {
 export { ChannelRegistry, verifyMasterKey, validateChannelId, validateKind, validatePolicy, type Channel, type ChannelInput, type RegistryStore } from "./registry.ts";
 export { rotateMasterKey, loadSealer, type RotationOptions, type RotationReport } from "./rotate.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./memory.ts";
-export { SEALED_META_PREFIX, MASTER_CHECK_META } from "./common.ts";
 export { SqliteStore, SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from "./sqlite/store.ts";
-export { openStore, parseStoreSpec, type OpenStoreOptions } from "./open.ts";
-export type { RedisStore, RedisStoreOptions } from "./redis/store.ts";
-export type { PostgresStore, PostgresStoreOptions } from "./postgres/store.ts";
+export { openStore, parseStoreSpec, type OpenStoreOptions, type RedisOpenOptions, type PostgresOpenOptions } from "./open.ts";
 export { MicroBatcher, type MicroBatcherOptions } from "./batcher.ts";
+// RedisStore and PostgresStore have entries of their own (kagiya/store/redis, kagiya/store/postgres):
+// their declarations need the optional ioredis and pg packages.

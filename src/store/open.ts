@@ -2,8 +2,9 @@ import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { InvalidInputError } from "../core/errors.ts";
 import { redactSpec } from "./common.ts";
+import { StoreError } from "./errors.ts";
 import { MemoryStore } from "./memory.ts";
-import { SqliteStore } from "./sqlite/store.ts";
+import type { SqliteStoreOptions } from "./sqlite/store.ts";
 import type { Store } from "./types.ts";
 
 /** Options of {@link openStore}. */
@@ -17,6 +18,56 @@ export interface OpenStoreOptions {
    * or change existing channels must not leave an empty database behind after a typo.
    */
   mustExist?: boolean;
+  /** SQLite options other than the path (busy timeout, clock), for a `sqlite:` store. */
+  sqlite?: Omit<SqliteStoreOptions, "path">;
+  /** For a `redis://` store: `RedisStoreOptions` but the URL; the URL's `?prefix=` wins. */
+  redis?: RedisOpenOptions;
+  /** For a `postgres://` store: `PostgresStoreOptions` but the URL; the URL's `?schema=` wins. */
+  postgres?: PostgresOpenOptions;
+}
+
+// Spelled out rather than taken from ./redis.ts and ./postgres.ts: those modules' declarations
+// import the optional drivers' types, which a user of SQLite alone does not have installed.
+// Passing these to the stores' connect() checks that they stay compatible.
+
+/** Redis options of {@link OpenStoreOptions} (see `RedisStoreOptions` in `kagiya/store/redis`). */
+export interface RedisOpenOptions {
+  /** Prefix of every key (default `kagiya:`). */
+  prefix?: string;
+  /** Connect timeout, ms (default 2000). */
+  connectTimeoutMs?: number;
+  /** Per-command timeout, ms (default 5000). */
+  commandTimeoutMs?: number;
+}
+
+/** PostgreSQL options of {@link OpenStoreOptions} (see `PostgresStoreOptions` in `kagiya/store/postgres`). */
+export interface PostgresOpenOptions {
+  /** Schema holding kagiya's tables (default `kagiya`). */
+  schema?: string;
+  /** Connect timeout, ms (default 3000). */
+  connectTimeoutMs?: number;
+  /** Pool size (default 10). */
+  poolSize?: number;
+  /** Server-side limit of one statement and of an idle open transaction, ms (default 15000). */
+  statementTimeoutMs?: number;
+  /** getCurrent batches in flight at once (default 2). */
+  readBatches?: number;
+}
+
+/**
+ * Loads a store module whose driver is an optional peer dependency (ioredis, pg): when the
+ * driver is not installed, one line names the package to install instead of a module trace.
+ */
+async function loadDriver<T>(load: () => Promise<T>, pkg: string, kind: string): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === "ERR_MODULE_NOT_FOUND" && (error as Error).message.includes(`'${pkg}'`)) {
+      throw new StoreError(`the ${kind} store needs the ${pkg} package: npm install ${pkg}`, { code: "ERR_STORE_DRIVER_MISSING" });
+    }
+    throw error;
+  }
 }
 
 
@@ -74,11 +125,13 @@ export function parseStoreSpec(spec: string): { kind: "sqlite"; path: string } |
  * `postgres://…` / `postgresql://…` (optional `?schema=`, default `kagiya`).
  * Without a spec: `DATABASE_URL`, then `REDIS_URL`, then the SQLite file `KAGIYA_DB` or
  * `./kagiya.db`. A bad spec throws InvalidInputError; an unreachable server throws StoreError
- * `ERR_STORE_UNAVAILABLE` within a few seconds. Redis and PostgreSQL drivers load only when used.
+ * `ERR_STORE_UNAVAILABLE` within a few seconds. Every driver (node:sqlite, ioredis, pg) loads
+ * only when its store is opened; ioredis and pg are optional peer dependencies, and a missing one
+ * throws StoreError `ERR_STORE_DRIVER_MISSING` naming the package.
  *
  * @example
  * ```ts
- * const store = await openStore(flags.store, process.env); // e.g. "redis://127.0.0.1:6379"
+ * const store = await openStore("redis://127.0.0.1:6379", {}, { redis: { prefix: "app:", commandTimeoutMs: 2000 } });
  * try { console.log((await store.getCurrent("1234567890")).generation); } finally { await store.close(); }
  * ```
  */
@@ -95,17 +148,18 @@ export async function openStore(spec?: string, env: Record<string, string | unde
       if (options.mustExist && path !== ":memory:" && !existsSync(path)) {
         throw new InvalidInputError(`no kagiya store at ${path}: register a channel first (kagiya channel add), or name the store with --store or KAGIYA_DB`, { code: "ERR_STORE_NOT_FOUND" });
       }
-      store = new SqliteStore({ path });
+      const { SqliteStore } = await import("./sqlite/store.ts");
+      store = new SqliteStore({ ...options.sqlite, path });
       break;
     }
     case "redis": {
-      const { RedisStore } = await import("./redis/store.ts");
-      store = await RedisStore.connect({ url: parsed.url, ...(parsed.prefix !== undefined ? { prefix: parsed.prefix } : {}) });
+      const { RedisStore } = await loadDriver(() => import("./redis/store.ts"), "ioredis", "Redis");
+      store = await RedisStore.connect({ ...options.redis, url: parsed.url, ...(parsed.prefix !== undefined ? { prefix: parsed.prefix } : {}) });
       break;
     }
     case "postgres": {
-      const { PostgresStore } = await import("./postgres/store.ts");
-      store = await PostgresStore.connect({ url: parsed.url, ...(parsed.schema !== undefined ? { schema: parsed.schema } : {}) });
+      const { PostgresStore } = await loadDriver(() => import("./postgres/store.ts"), "pg", "PostgreSQL");
+      store = await PostgresStore.connect({ ...options.postgres, url: parsed.url, ...(parsed.schema !== undefined ? { schema: parsed.schema } : {}) });
       break;
     }
   }

@@ -9,7 +9,8 @@
  * import { createBot, createWebhookHandler } from "kagiya/webhook";
  * const bot = createBot({ tokens, line }).on("message", (event, ctx) =>
  *   event.message.type === "text" ? ctx.reply({ type: "text", text: "こんにちは!" }) : undefined);
- * export default { fetch: createWebhookHandler({ channelSecret: env.LINE_CHANNEL_SECRET, channelId: "1234567890", bot }) };
+ * const handler = createWebhookHandler({ channelSecret: process.env.LINE_CHANNEL_SECRET!, channelId: "1234567890", bot });
+ * Deno.serve(handler); // on Cloudflare Workers also ctx.waitUntil(handler.drain()), see docs/webhook.md
  * ```
  */
 export { signWebhookBody, verifyWebhookSignature, timingSafeEqualString, SIGNATURE_LENGTH } from "../core/webhook/signature.ts";

@@ -216,8 +216,11 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
   const onEvent = options.onEvent;
   const onReject = options.onReject;
   const onAccept = options.onAccept;
-  // Unknown channels are checked against a random secret so they cost the same as known ones.
-  const decoy = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+  // Unknown channels are checked against a random secret so they cost the same as known ones. Made
+  // on first use: Cloudflare Workers refuse random values at a module's top level, where a Worker
+  // creates its handler (`export default { fetch: createWebhookHandler(…) }`).
+  let decoy: string | undefined;
+  const decoySecret = (): string => (decoy ??= Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join(""));
 
   // --- secret lookup, cached briefly (found and not found alike) ---
   const secretCache = new Map<string, { secret: string | null; until: number }>();
@@ -474,7 +477,7 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
   }
 
   function withSecret(channelId: string, secret: string | null, signature: string, body: Uint8Array, verify: Verifier): Outcome | Promise<Outcome> {
-    const ok = verify(secret ?? decoy, body, signature);
+    const ok = verify(secret ?? decoySecret(), body, signature);
     if (isPromise(ok)) return ok.then((v) => afterVerify(channelId, secret !== null, v, body));
     return afterVerify(channelId, secret !== null, ok, body);
   }

@@ -10,19 +10,21 @@ export interface CliResult {
   stderr: string;
 }
 
-/**
- * Runs the real `kagiya` bin as a subprocess with this test's Node (24), the way a user does.
- * `env` is merged over a minimal environment (PATH, HOME) so the host's KAGIYA_* never leaks in.
- */
-export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string>; stdin?: string; stdinFile?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+/** Options of {@link runProcess}; `env` replaces the child's whole environment. */
+export interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  stdin?: string;
+  /** A file as standard input (`< /dev/zero`) instead of a pipe the test writes `stdin` to. */
+  stdinFile?: string;
+  timeoutMs?: number;
+}
+
+/** Runs a program to its end (killed after `timeoutMs`, default 30 s) and collects its output. */
+export function runProcess(command: string, args: string[], options: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    // A file as standard input (`< /dev/zero`), or a pipe the test writes `stdin` to.
     const fd = options.stdinFile === undefined ? undefined : openSync(options.stdinFile, "r");
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: options.cwd ?? process.cwd(),
-      env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...options.env },
-      stdio: [fd ?? "pipe", "pipe", "pipe"],
-    });
+    const child = spawn(command, args, { cwd: options.cwd ?? process.cwd(), env: options.env ?? process.env, stdio: [fd ?? "pipe", "pipe", "pipe"] });
     if (fd !== undefined) closeSync(fd);
     let stdout = "";
     let stderr = "";
@@ -35,5 +37,16 @@ export function runCli(args: string[], options: { cwd?: string; env?: Record<str
       resolve({ code: code ?? -1, stdout, stderr });
     });
     child.stdin?.end(options.stdin ?? "");
+  });
+}
+
+/**
+ * Runs the real `kagiya` bin as a subprocess with this test's Node (24), the way a user does.
+ * `env` is merged over a minimal environment (PATH, HOME) so the host's KAGIYA_* never leaks in.
+ */
+export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string>; stdin?: string; stdinFile?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  return runProcess(process.execPath, [BIN, ...args], {
+    ...options,
+    env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...options.env },
   });
 }

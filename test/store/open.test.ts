@@ -5,7 +5,10 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { InvalidInputError } from "../../src/core/errors.ts";
 import { openStore, parseStoreSpec } from "../../src/store/open.ts";
+import type { PostgresStore } from "../../src/store/postgres/store.ts";
+import type { RedisStore } from "../../src/store/redis/store.ts";
 import { SqliteStore } from "../../src/store/sqlite/store.ts";
+import { DATABASE_URL, postgresSkip, randomNamespace, REDIS_URL, redisSkip } from "./services.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kagiya-open-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,5 +66,34 @@ describe("openStore", () => {
     await assert.rejects(openStore(undefined, { DATABASE_URL: "postgres://x@127.0.0.1:1/db", REDIS_URL: "redis://127.0.0.1:1", KAGIYA_DB: join(dir, "no.db") }), /PostgreSQL/);
     await assert.rejects(openStore(undefined, { REDIS_URL: "redis://127.0.0.1:1", KAGIYA_DB: join(dir, "no.db") }), /Redis/);
     assert.equal(existsSync(join(dir, "no.db")), false);
+  });
+});
+
+describe("openStore options", async () => {
+  const [redisSkipped, postgresSkipped] = await Promise.all([redisSkip(), postgresSkip()]);
+
+  it("pass Redis settings in code; the URL's ?prefix= wins over them", { skip: redisSkipped }, async () => {
+    const prefix = `${randomNamespace("open")}:`;
+    const s1 = await openStore(REDIS_URL, {}, { migrate: false, redis: { prefix, commandTimeoutMs: 3000 } });
+    assert.equal((s1 as RedisStore).prefix, prefix);
+    await s1.close();
+    const s2 = await openStore(`${REDIS_URL}?prefix=from-url:`, {}, { migrate: false, redis: { prefix } });
+    assert.equal((s2 as RedisStore).prefix, "from-url:");
+    await s2.close();
+  });
+
+  it("pass PostgreSQL settings in code", { skip: postgresSkipped }, async () => {
+    const schema = randomNamespace("open");
+    const store = await openStore(DATABASE_URL, {}, { migrate: false, postgres: { schema, poolSize: 2 } });
+    assert.equal((store as PostgresStore).schema, schema);
+    await store.close();
+  });
+
+  it("pass SQLite settings in code", async () => {
+    let reads = 0;
+    const store = await openStore(`sqlite:${join(dir, "options.db")}`, {}, { sqlite: { now: () => (reads++, 1_000) } });
+    assert.equal(await store.markOnce("k", 60_000), true);
+    assert.ok(reads > 0, "the injected clock was used");
+    await store.close();
   });
 });

@@ -4,15 +4,11 @@ import { createLineAssertion } from "../../core/jwt/assertion.ts";
 import { inspectJws, type InspectResult } from "../../core/jwt/inspect.ts";
 import { ASSERTION_EXPIRES_IN_DEFAULT, ASSERTION_EXPIRES_IN_MAX, TOKEN_EXP_DEFAULT, TOKEN_EXP_MAX } from "../../core/jwt/line-rules.ts";
 import { signJws } from "../../core/jwt/sign.ts";
-import { preferRsaBackend } from "../../core/keys/backend.ts";
 import { importAssertionKey, importVerifyKey, type AssertionKey, type VerifyKey } from "../../core/keys/import.ts";
-import { nodeRsa } from "../../node/rsa.ts";
 import { readTextFile } from "../../node/read-text.ts";
 import { parseArgs, required } from "../args.ts";
 import { JSON_FLAG, type CommandHelp } from "../help.ts";
 import type { Command } from "../io.ts";
-
-preferRsaBackend(nodeRsa);
 
 /** Reads and imports a key file, prefixing key errors with the file name. */
 async function loadKey<T>(path: string, cwd: string, importer: (text: string) => Promise<T>): Promise<T> {

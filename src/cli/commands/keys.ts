@@ -1,17 +1,13 @@
 import { chmod, mkdir, open, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { InvalidInputError, KeyError } from "../../core/errors.ts";
-import { preferRsaBackend } from "../../core/keys/backend.ts";
 import { generateAssertionKeyPair } from "../../core/keys/generate.ts";
 import { lintKey } from "../../core/keys/lint.ts";
-import { nodeRsa } from "../../node/rsa.ts";
 import { readTextFile } from "../../node/read-text.ts";
 import { parseArgs } from "../args.ts";
 import { JSON_FLAG, type CommandHelp } from "../help.ts";
 import type { Command } from "../io.ts";
 import { masterCommands, masterHelp } from "./master.ts";
-
-preferRsaBackend(nodeRsa);
 
 const PRIVATE_FILE = "private.jwk.json";
 const PUBLIC_FILE = "public.jwk.json";

@@ -69,12 +69,12 @@ export const webCryptoRsa: RsaBackend = {
 let preferred: RsaBackend = webCryptoRsa;
 
 /**
- * Makes `backend` the one key imports use when no `backend` option is given. The `kagiya`
- * package entry and CLI call this with the Node backend; the core itself never does.
+ * Makes `backend` the one key imports use when no `backend` option is given, process-wide. The
+ * CLI calls this with the Node backend when it runs; no module does on import.
  *
  * @example
  * ```ts
- * import { nodeRsa } from "kagiya/src/node/rsa.ts";
+ * import { nodeRsa } from "kagiya";
  * preferRsaBackend(nodeRsa);
  * ```
  */
