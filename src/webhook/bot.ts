@@ -5,7 +5,8 @@
  */
 import type { TokenSource } from "../tokens/types.ts";
 import { BotSendError, WebhookConfigError } from "./errors.ts";
-import { defaultLogger, describeError, type DeliveryInfo, type EventDispatcher } from "./intake.ts";
+import { defaultLogger, describeError } from "./log.ts";
+import type { DeliveryInfo, EventDispatcher } from "./options.ts";
 import type { Logger, Message, WebhookEvent, WebhookEventMap } from "./types.ts";
 
 import type { SentMessage } from "../clients/line/messaging.ts";
