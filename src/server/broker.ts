@@ -125,6 +125,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       onAccept: wiring.onAccept,
       logger: wiring.logger,
       bodyTimeoutMs: wiring.bodyTimeoutMs,
+      // The secret cache follows the server's clock, like the token manager.
+      ...(serverOptions.now ? { now: serverOptions.now } : {}),
       ...(dispatcher ? { bot: dispatcher } : {}),
     }),
   });

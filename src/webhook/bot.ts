@@ -5,7 +5,9 @@
  */
 import type { TokenSource } from "../tokens/types.ts";
 import { BotSendError, WebhookConfigError } from "./errors.ts";
-import { defaultLogger, describeError, type DeliveryInfo, type EventDispatcher } from "./intake.ts";
+import { eventProblem } from "./events.ts";
+import { defaultLogger, describeError } from "./log.ts";
+import type { DeliveryInfo, EventDispatcher } from "./options.ts";
 import type { Logger, Message, WebhookEvent, WebhookEventMap } from "./types.ts";
 
 import type { SentMessage } from "../clients/line/messaging.ts";
@@ -169,8 +171,19 @@ export function createBot(options: BotOptions): Bot {
       return bot;
     },
     async dispatch(event, info) {
-      const list = handlers.get(event.type);
+      // `?.`: dispatch is public, and must not throw on what a caller hands it.
+      const list = handlers.get(event?.type);
       if (list === undefined) return;
+      // Handlers are typed by event type: one that lacks what its type promises never reaches them.
+      const problem = eventProblem(event);
+      if (problem !== null) {
+        const id = event.webhookEventId;
+        logger.warn(
+          { channelId: info.channelId, eventType: event.type, ...(typeof id === "string" ? { webhookEventId: id } : {}), problem: `the event ${problem}` },
+          "malformed webhook event skipped",
+        );
+        return;
+      }
       const ctx = contextFor(event, info);
       for (const handler of list) {
         try {

@@ -4,7 +4,8 @@
  */
 import { verifyWebhookSignature } from "../core/webhook/signature.ts";
 import { WebhookConfigError } from "./errors.ts";
-import { channelIdFromPath, createIntake, type Outcome, type Verifier, type WebhookOptions } from "./intake.ts";
+import { createIntake, splitAdapterOptions, type Outcome, type Verifier, type WebhookOptions } from "./intake.ts";
+import { channelIdFromPath } from "./parse.ts";
 
 /** Options of {@link createWebhookHandler}. */
 export interface WebhookHandlerOptions extends WebhookOptions {
@@ -90,8 +91,9 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
   if ((options as { bodyTimeoutMs?: unknown } | null)?.bodyTimeoutMs !== undefined) {
     throw new WebhookConfigError("bodyTimeoutMs is for the node:http and Express adapters; the host that builds the Request reads the body (give it a deadline there).");
   }
-  const intake = createIntake(options);
-  const channelIdFrom = options.channelIdFrom;
+  const { own, core } = splitAdapterOptions(options, ["channelIdFrom"]);
+  const intake = createIntake(core);
+  const channelIdFrom = own.channelIdFrom;
   const max = intake.maxBodyBytes;
 
   const handler = async (request: Request): Promise<Response> => {

@@ -16,14 +16,14 @@
 export { signWebhookBody, verifyWebhookSignature, timingSafeEqualString, SIGNATURE_LENGTH } from "../core/webhook/signature.ts";
 export { createWebhookHandler, webCryptoVerifier, type WebhookHandler, type WebhookHandlerOptions } from "./handler.ts";
 export {
-  channelIdFromPath,
   DEFAULT_DEDUP_TTL_MS,
   DEFAULT_MAX_BODY_BYTES,
   type DeliveryInfo,
   type EventDispatcher,
   type RejectInfo,
   type WebhookOptions,
-} from "./intake.ts";
+} from "./options.ts";
+export { channelIdFromPath } from "./parse.ts";
 export { MemoryDedup, type DedupStore, type MemoryDedupOptions } from "./dedup.ts";
 export { createBot, type Bot, type BotContext, type BotHandler, type BotLineClient, type BotOptions, type PushOptions, type SentMessage } from "./bot.ts";
 export { createExampleBot, EXAMPLE_REPLY } from "./example-bot.ts";

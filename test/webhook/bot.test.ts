@@ -159,3 +159,51 @@ test("createBot refuses missing tokens or client and unknown options", () => {
   assert.throws(() => createBot({ tokens: stack.manager } as never), WebhookConfigError);
   assert.throws(() => createBot({ tokens: stack.manager, line: stack.line, extra: 1 } as never), /Unknown bot option "extra"/);
 });
+
+test("a signed message event without a message member is logged as malformed, never thrown on; the next event is answered", async () => {
+  const ch = await stack.channel();
+  const botLog = memoryLogger();
+  const intakeLog = memoryLogger();
+  const listener = createNodeWebhookListener({ secretFor: (id) => stack.secretFor(id), dedup: stack.store, bot: createExampleBot({ tokens: stack.manager, line: stack.line, logger: botLog }), logger: intakeLog });
+  const server = await listen(listener);
+  try {
+    const malformed = [{ type: "message" }, { type: "message", message: null }, { type: "message", message: { id: "3" } }, { type: "message", message: "text" }];
+    const d = await deliverTestWebhook(stack.emu.url, { channelId: ch.channelId, url: `${server.url}/webhook/${ch.channelId}`, events: [...malformed, text("hello")] });
+    assert.equal(d.status, 200);
+    await listener.drain();
+    const lines = [...botLog.lines, ...intakeLog.lines];
+    assert.deepEqual(lines.filter((l) => l.level === "error"), [], "no handler threw");
+    const skipped = botLog.lines.filter((l) => l.message === "malformed webhook event skipped");
+    assert.deepEqual(skipped.map((l) => l.fields["problem"]), [
+      "the event has no message",
+      "the event has a message that is not an object",
+      "the event has a message without a string type",
+      "the event has a message that is not an object",
+    ]);
+    assert.deepEqual(skipped.map((l) => l.fields["webhookEventId"]), d.webhookEventIds.slice(0, 4));
+    assert.ok(skipped.every((l) => l.level === "warn" && l.fields["channelId"] === ch.channelId && l.fields["eventType"] === "message"));
+    const log = await sentMessages(stack.emu.url, ch.channelId);
+    assert.equal(log.length, 1, "the well-formed text message after them is still answered");
+    assert.equal(log[0].replyToken, d.replyTokens[4]);
+  } finally {
+    await server.close();
+  }
+});
+
+test("bot.dispatch given something that is not an event resolves, logging it as malformed when a handler waits for its type", async () => {
+  const logger = memoryLogger();
+  let calls = 0;
+  const bot = createBot({ tokens: stack.manager, line: stack.line, logger }).on("postback", () => void calls++).on("message", () => void calls++);
+  const info = { channelId: "1234567890", destination: "U" + "0".repeat(32) };
+  for (const bad of [null, 42, "message", { type: "postback" }, { type: "postback", postback: { data: 1 } }, { type: "message", message: { type: "text" }, source: "user" }]) {
+    await bot.dispatch(bad as never, info);
+  }
+  assert.equal(calls, 0);
+  assert.deepEqual(logger.lines.map((l) => l.fields["problem"]), [
+    "the event has no postback",
+    "the event has a postback without a string data",
+    "the event has a source that is not an object",
+  ]);
+  await bot.dispatch({ type: "postback", postback: { data: "a=1" } } as never, info);
+  assert.equal(calls, 1);
+});

@@ -3,13 +3,8 @@
  * Retry-After, Date-header clock tracking, and the mapping of every failure to a typed error that
  * says whether the request may have taken effect at LINE.
  *
- * Retry policies (never on a 4xx other than 429, never on a bad 2xx body):
- * - `idempotent` (listing, verify, revoke, stateless issue): network errors, timeouts, 5xx, 429;
- * - `unsafe` (v2.1 and short-lived issue): only failures that surely did not reach LINE (connect
- *   refused, DNS, TLS) and 429; a timeout, reset or 5xx is thrown at once, flagged ambiguous, for
- *   ./recovery.ts to check the valid key IDs before any new attempt;
- * - `messaging` (reply, push): network errors, timeouts and 5xx; not 429 (LINE's guidance for
- *   X-Line-Retry-Key, and reply tokens expire within a minute).
+ * Whether and when to retry is decided by the pure {@link decideRetry} (./retry.ts, with the
+ * policies); a failure it does not retry is thrown, flagged ambiguous when it may have reached LINE.
  * An assertion-bearing request refused with 400/401 while the measured clock offset moved by
  * more than 2 s since its assertion was built is re-sent once with a fresh assertion: the refusal
  * was definite, so this cannot duplicate anything, and it is how a skewed first request recovers.
@@ -26,9 +21,9 @@ import {
   type LineErrorCode,
 } from "./errors.ts";
 import type { ResolvedLineConfig } from "./options.ts";
+import { backoffMs, decideRetry, type AttemptFailure, type RetryPolicy } from "./retry.ts";
 
-/** Which failures a request may be retried on; see the module comment. */
-export type RetryPolicy = "idempotent" | "unsafe" | "messaging";
+export type { RetryPolicy };
 
 /** The parts of a request that are built per attempt (a fresh assertion each time). */
 export interface BuiltRequest {
@@ -93,7 +88,7 @@ const NOT_SENT_CODES = new Set([
 ]);
 
 type Failure =
-  | { kind: "network"; delivery: LineDelivery; causeCode: string | undefined }
+  | { kind: "network"; delivery: Exclude<LineDelivery, "answered">; causeCode: string | undefined }
   | { kind: "timeout"; phase: "headers" | "total"; timeoutMs: number }
   | { kind: "aborted"; delivery: LineDelivery };
 
@@ -121,9 +116,7 @@ export class LineHttp {
 
   /** Full-jitter backoff before retry number `retry` (1 for the first retry), ms. */
   backoffMs(retry: number): number {
-    const { baseMs, capMs } = this.config.retry;
-    const ceiling = Math.min(capMs, baseMs * 2 ** (retry - 1));
-    return Math.floor(this.config.random() * ceiling);
+    return backoffMs(retry, this.config.retry, this.config.random);
   }
 
   /** Sleeps with the injected sleep; a caller abort becomes LineAbortedError. */
@@ -140,11 +133,12 @@ export class LineHttp {
   /** Runs one logical call: attempts, retries and error mapping as described in the module comment. */
   async send<T>(req: LineRequest<T>): Promise<T> {
     const endpoint = `${req.method} ${req.path}`;
-    const { maxAttempts, maxRetryAfterMs } = this.config.retry;
     let attempt = 0;
     let retries = 0;
     let anyAmbiguous = false;
     let skewResent = false;
+    const decide = (failure: AttemptFailure, retryAfterMs?: number) =>
+      decideRetry({ policy: req.retry, failure, attempt, retries, hasRetryKey: req.retryKey !== undefined, retryAfterMs, budget: this.config.retry, random: this.config.random });
     for (;;) {
       attempt++;
       const overall = (d: LineDelivery): LineDelivery => (anyAmbiguous ? "ambiguous" : d);
@@ -164,10 +158,10 @@ export class LineHttp {
           if (res.bodyError !== undefined) {
             anyAmbiguous = true;
             this.#report(endpoint, attempt, res.status, durationMs, "ERR_LINE_BAD_RESPONSE");
-            // Re-sending is harmless when the call is idempotent or carries a retry key.
-            if ((req.retry === "idempotent" || req.retryKey !== undefined) && attempt < maxAttempts) {
+            const next = decide({ kind: "unreadable_body" });
+            if (next.retry) {
               retries++;
-              await this.pause(this.backoffMs(retries), req.signal, { endpoint, attempts: attempt, delivery: "ambiguous", retryKey: req.retryKey });
+              await this.pause(next.waitMs, req.signal, { endpoint, attempts: attempt, delivery: "ambiguous", retryKey: req.retryKey });
               continue;
             }
             ctx.bad("body", res.bodyError);
@@ -186,11 +180,10 @@ export class LineHttp {
           skewResent = true; // once per call, whatever maxAttempts says
           continue;
         }
-        const retryable = res.status >= 500 ? req.retry !== "unsafe" : res.status === 429 ? req.retry !== "messaging" : false;
-        const wait = error.retryAfterMs;
-        if (retryable && attempt < maxAttempts && (wait === undefined || wait <= maxRetryAfterMs)) {
+        const next = decide({ kind: "status", status: res.status }, error.retryAfterMs);
+        if (next.retry) {
           retries++;
-          await this.pause(wait ?? this.backoffMs(retries), req.signal, { endpoint, attempts: attempt, delivery: overall(delivery), retryKey: req.retryKey });
+          await this.pause(next.waitMs, req.signal, { endpoint, attempts: attempt, delivery: overall(delivery), retryKey: req.retryKey });
           continue;
         }
         throw error;
@@ -216,10 +209,10 @@ export class LineHttp {
               { ...fields, causeCode: failure.causeCode },
             );
       this.#report(endpoint, attempt, 0, durationMs, error.code);
-      const retryable = delivery === "not_sent" || req.retry !== "unsafe";
-      if (retryable && attempt < maxAttempts) {
+      const next = decide(failure.kind === "timeout" ? failure : { kind: "network", delivery: failure.delivery });
+      if (next.retry) {
         retries++;
-        await this.pause(this.backoffMs(retries), req.signal, fields);
+        await this.pause(next.waitMs, req.signal, fields);
         continue;
       }
       throw error;

@@ -6,7 +6,8 @@
  */
 import type { NextFunction, Request, Response } from "express";
 import { WebhookBodyConsumedError } from "../errors.ts";
-import { channelIdFromPath, createIntake, type WebhookOptions } from "../intake.ts";
+import { createIntake, splitAdapterOptions, type WebhookOptions } from "../intake.ts";
+import { channelIdFromPath } from "../parse.ts";
 import { bodyDeadlines, handleNodeRequest, nodeUtf8Decoder } from "./node.ts";
 
 /** Options of {@link createExpressWebhookHandler}. */
@@ -37,9 +38,10 @@ export interface ExpressWebhookHandler {
  * ```
  */
 export function createExpressWebhookHandler(options: ExpressWebhookOptions): ExpressWebhookHandler {
-  const intake = createIntake(options, { decode: nodeUtf8Decoder });
-  bodyDeadlines(intake, options.bodyTimeoutMs);
-  const channelIdFrom = options.channelIdFrom;
+  const { own, core } = splitAdapterOptions(options, ["channelIdFrom", "bodyTimeoutMs"]);
+  const intake = createIntake(core, { decode: nodeUtf8Decoder });
+  bodyDeadlines(intake, own.bodyTimeoutMs);
+  const channelIdFrom = own.channelIdFrom;
   const handler = (req: Request, res: Response, next: NextFunction): void => {
     let channelId = intake.singleChannelId;
     if (channelId === null) {

@@ -5,7 +5,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { WebhookConfigError } from "../errors.ts";
-import { channelIdFromPath, createIntake, type Outcome, type WebhookOptions } from "../intake.ts";
+import { createIntake, splitAdapterOptions, type Outcome, type WebhookOptions } from "../intake.ts";
+import { channelIdFromPath } from "../parse.ts";
 import { nodeUtf8Decoder, nodeVerifier } from "./node.ts";
 
 /** Options of {@link createFastifyWebhookPlugin}. */
@@ -41,13 +42,13 @@ function send(reply: FastifyReply, outcome: Outcome): FastifyReply {
  * ```
  */
 export function createFastifyWebhookPlugin(options: FastifyWebhookOptions): FastifyWebhookPlugin {
-  const { path, ...rest } = options;
-  if ((rest as { bodyTimeoutMs?: unknown }).bodyTimeoutMs !== undefined) {
+  if ((options as { bodyTimeoutMs?: unknown } | null)?.bodyTimeoutMs !== undefined) {
     throw new WebhookConfigError("bodyTimeoutMs is for the node:http and Express adapters; with Fastify use its own requestTimeout / connectionTimeout.");
   }
-  const intake = createIntake(rest, { decode: nodeUtf8Decoder });
-  const channelIdFrom = options.channelIdFrom;
-  const route = path ?? (intake.singleChannelId !== null ? "/webhook" : "/webhook/:channelId");
+  const { own, core } = splitAdapterOptions(options, ["path", "channelIdFrom"]);
+  const intake = createIntake(core, { decode: nodeUtf8Decoder });
+  const channelIdFrom = own.channelIdFrom;
+  const route = own.path ?? (intake.singleChannelId !== null ? "/webhook" : "/webhook/:channelId");
 
   function channelOf(request: FastifyRequest): string | null {
     if (intake.singleChannelId !== null) return intake.singleChannelId;

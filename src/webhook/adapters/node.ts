@@ -7,7 +7,9 @@ import { isUtf8 } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { verifyWebhookSignatureSync } from "./node-signature.ts";
 import { WebhookConfigError } from "../errors.ts";
-import { channelIdFromPath, createIntake, describeError, type Intake, type Outcome, type Utf8Decoder, type Verifier, type WebhookOptions } from "../intake.ts";
+import { createIntake, splitAdapterOptions, type Intake, type Outcome, type Verifier, type WebhookOptions } from "../intake.ts";
+import { describeError } from "../log.ts";
+import { channelIdFromPath, type Utf8Decoder } from "../parse.ts";
 
 /** Options of {@link createNodeWebhookListener}. */
 export interface NodeWebhookOptions extends WebhookOptions {
@@ -197,9 +199,10 @@ export function handleNodeRequest(intake: Intake, channelId: string | null, req:
  * ```
  */
 export function createNodeWebhookListener(options: NodeWebhookOptions): NodeWebhookListener {
-  const intake = createIntake(options, { decode: nodeUtf8Decoder });
-  bodyDeadlines(intake, options.bodyTimeoutMs);
-  const channelIdFrom = options.channelIdFrom;
+  const { own, core } = splitAdapterOptions(options, ["channelIdFrom", "bodyTimeoutMs"]);
+  const intake = createIntake(core, { decode: nodeUtf8Decoder });
+  bodyDeadlines(intake, own.bodyTimeoutMs);
+  const channelIdFrom = own.channelIdFrom;
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     let channelId = intake.singleChannelId;
     if (channelId === null) {

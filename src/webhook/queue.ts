@@ -1,0 +1,261 @@
+/**
+ * The queue that runs event handlers after the response, in two stages. Duplicate checks start
+ * for every accepted delivery at once (a shared store batches them; they must not wait for a
+ * handler slot, or a store round trip per delivery would cap the intake's rate). Checked
+ * deliveries then run their handlers, at most `concurrency` at once, each one's events in order.
+ * Work starts on a macrotask after the current I/O callbacks, so the response is on its way first.
+ */
+import { MemoryDedup, type DedupStore } from "./dedup.ts";
+import { describeError, isPromise } from "./log.ts";
+import type { DeliveryInfo, ResolvedWebhookOptions } from "./options.ts";
+import { envelopeProblem } from "./parse.ts";
+import type { Logger, WebhookEvent } from "./types.ts";
+
+/** One accepted delivery. */
+export interface Delivery {
+  channelId: string;
+  destination: string;
+  events: unknown[];
+}
+
+interface Job extends Delivery {
+  info?: DeliveryInfo;
+  /** Per event, after the duplicate check: whether to deliver it. */
+  fresh?: boolean[];
+}
+
+/** At most one busy warning per this many ms: an overload must not also flood the logs. */
+const BUSY_WARNING_INTERVAL_MS = 10_000;
+
+// setImmediate where the runtime has it (cheaper than a timer and no 1 ms floor, so parsed bodies
+// die young), else setTimeout; a macrotask either way, never a microtask.
+const later: (fn: () => void) => void =
+  typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
+    ? (fn) => void (globalThis as unknown as { setImmediate(fn: () => void): unknown }).setImmediate(fn)
+    : (fn) => void setTimeout(fn, 0);
+
+/**
+ * Accepted deliveries on their way to the handlers.
+ *
+ * @example
+ * ```ts
+ * const queue = new DeliveryQueue(resolveWebhookOptions({ channelSecret, onEvent }));
+ * if (!queue.offer({ channelId, destination, events })) return reject(channelId, "ERR_WEBHOOK_BUSY");
+ * await queue.drain();
+ * ```
+ */
+export class DeliveryQueue {
+  readonly #dedup: DedupStore;
+  readonly #memoryDedup: MemoryDedup | null;
+  readonly #dedupTtlMs: number;
+  readonly #concurrency: number;
+  readonly #maxPending: number;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #dispatch: (event: WebhookEvent, info: DeliveryInfo) => unknown;
+  /** Accepted, not yet checked; #pump takes them all at once, so no read index is needed. */
+  readonly #accepted: Job[] = [];
+  /** Checked, waiting for a handler slot, read from #readyHead. */
+  readonly #ready: Job[] = [];
+  #readyHead = 0;
+  #checking = 0;
+  #running = 0;
+  #scheduled = false;
+  #idleWaiters: Array<() => void> = [];
+  #lastBusyWarning = -Infinity;
+  readonly #pumpFn = (): void => this.#pump();
+  readonly #doneFn = (): void => this.#done();
+
+  constructor(options: Pick<ResolvedWebhookOptions, "dedup" | "dedupTtlMs" | "concurrency" | "maxPending" | "logger" | "now" | "bot" | "onEvent">) {
+    this.#dedup = options.dedup;
+    this.#memoryDedup = options.dedup instanceof MemoryDedup ? options.dedup : null;
+    this.#dedupTtlMs = options.dedupTtlMs;
+    this.#concurrency = options.concurrency;
+    this.#maxPending = options.maxPending;
+    this.#logger = options.logger;
+    this.#now = options.now;
+    const { bot, onEvent } = options;
+    this.#dispatch = bot !== undefined ? (event, info) => bot.dispatch(event, info) : (onEvent ?? (() => undefined));
+  }
+
+  /** Deliveries accepted and not yet handled: waiting, being checked for duplicates, or running. */
+  get pending(): number {
+    return this.#accepted.length + this.#checking + (this.#ready.length - this.#readyHead) + this.#running;
+  }
+
+  /**
+   * Queues a delivery; false (and nothing queued) when `maxPending` deliveries are already waiting,
+   * warned at most every 10 s.
+   */
+  offer(delivery: Delivery): boolean {
+    const pending = this.pending;
+    if (pending >= this.#maxPending) {
+      const now = this.#now();
+      if (now - this.#lastBusyWarning >= BUSY_WARNING_INTERVAL_MS) {
+        this.#lastBusyWarning = now;
+        this.#logger.warn({ channelId: delivery.channelId, pending, maxPending: this.#maxPending }, "webhook deliveries refused with 503: too many waiting to be handled");
+      }
+      return false;
+    }
+    this.#accepted.push(delivery);
+    this.#schedule();
+    return true;
+  }
+
+  /** Resolves once every queued event has been handled (for shutdown and tests). */
+  drain(): Promise<void> {
+    if (this.pending === 0 && !this.#scheduled) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    later(this.#pumpFn);
+  }
+
+  #pump(): void {
+    this.#scheduled = false;
+    const ready = this.#ready;
+    for (const job of this.#accepted) {
+      const marks = this.#check(job);
+      if (marks === undefined) ready.push(job);
+      else {
+        this.#checking++;
+        marks.then(() => {
+          this.#checking--;
+          ready.push(job);
+          this.#schedule();
+        });
+      }
+    }
+    this.#accepted.length = 0;
+    while (this.#running < this.#concurrency && this.#readyHead < ready.length) {
+      const job = ready[this.#readyHead]!;
+      ready[this.#readyHead++] = undefined as unknown as Job;
+      this.#running++;
+      const busy = this.#run(job, 0);
+      if (busy === undefined) this.#running--;
+      else busy.then(this.#doneFn);
+    }
+    if (this.#readyHead === ready.length) {
+      ready.length = 0;
+      this.#readyHead = 0;
+    }
+    this.#settleIdle();
+  }
+
+  #done(): void {
+    this.#running--;
+    if (this.#readyHead < this.#ready.length) this.#schedule();
+    else this.#settleIdle();
+  }
+
+  #settleIdle(): void {
+    if (this.#idleWaiters.length > 0 && this.pending === 0 && !this.#scheduled) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /**
+   * Decides job.fresh: which events to deliver (well-formed, and not seen before when they carry
+   * a webhookEventId). Undefined when decided synchronously (the in-memory dedup), else a promise
+   * that never rejects. Fails open: when the shared store is down, a duplicate is better than a
+   * lost event.
+   */
+  #check(job: Job): Promise<unknown> | undefined {
+    const events = job.events;
+    const fresh: boolean[] = (job.fresh = new Array<boolean>(events.length).fill(false));
+    let waits: Array<Promise<void>> | undefined;
+    for (let i = 0; i < events.length; i++) {
+      const raw = events[i];
+      const problem = envelopeProblem(raw);
+      if (problem !== null) {
+        this.#logger.warn({ channelId: job.channelId, eventIndex: i, problem: `the event ${problem}` }, "malformed webhook event skipped");
+        continue;
+      }
+      const id = (raw as WebhookEvent).webhookEventId;
+      if (typeof id !== "string" || id.length === 0) {
+        fresh[i] = true;
+        continue;
+      }
+      const key = `webhook:${job.channelId}:${id}`;
+      if (this.#memoryDedup !== null) {
+        if (this.#memoryDedup.markOnceSync(key, this.#dedupTtlMs)) fresh[i] = true;
+        else this.#duplicate(job, id);
+        continue;
+      }
+      let marked: Promise<boolean>;
+      try {
+        marked = this.#dedup.markOnce(key, this.#dedupTtlMs);
+      } catch (err) {
+        marked = Promise.reject(err);
+      }
+      const at = i;
+      (waits ??= []).push(
+        marked.then(
+          (isFresh) => {
+            if (isFresh) fresh[at] = true;
+            else this.#duplicate(job, id);
+          },
+          (err: unknown) => {
+            this.#logger.error({ channelId: job.channelId, webhookEventId: id, err: describeError(err) }, "webhook de-duplication failed; processing the event anyway");
+            fresh[at] = true;
+          },
+        ),
+      );
+    }
+    if (waits === undefined) return undefined;
+    return waits.length === 1 ? waits[0] : Promise.all(waits);
+  }
+
+  #duplicate(job: Job, id: string): void {
+    this.#logger.debug?.({ channelId: job.channelId, webhookEventId: id }, "duplicate webhook event skipped");
+  }
+
+  /**
+   * Delivers job's fresh events from index `i` on, in order. Runs synchronously as long as the
+   * handlers do and returns undefined; returns a promise (that never rejects) from the first
+   * asynchronous handler on.
+   */
+  #run(job: Job, i: number): Promise<void> | undefined {
+    const events = job.events;
+    const fresh = job.fresh!;
+    for (; i < events.length; i++) {
+      if (!fresh[i]) continue;
+      const busy = this.#deliver(job, events[i] as WebhookEvent);
+      if (busy !== undefined) {
+        const next = i + 1;
+        return busy.then(() => this.#run(job, next));
+      }
+    }
+    return undefined;
+  }
+
+  /** Calls the handler; a promise (never rejecting) only when the handler returned one. */
+  #deliver(job: Job, event: WebhookEvent): Promise<void> | undefined {
+    let result: unknown;
+    try {
+      result = this.#dispatch(event, (job.info ??= { channelId: job.channelId, destination: job.destination }));
+    } catch (err) {
+      this.#handlerFailed(job, event, err);
+      return undefined;
+    }
+    if (isPromise(result)) {
+      return (result as Promise<unknown>).then(
+        () => undefined,
+        (err: unknown) => this.#handlerFailed(job, event, err),
+      );
+    }
+    return undefined;
+  }
+
+  #handlerFailed(job: Job, event: WebhookEvent, err: unknown): void {
+    this.#logger.error(
+      { channelId: job.channelId, eventType: event.type, webhookEventId: event.webhookEventId, err: describeError(err) },
+      "webhook event handler failed",
+    );
+  }
+}

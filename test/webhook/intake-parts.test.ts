@@ -1,0 +1,100 @@
+// The intake's parts on their own: frozen options (adapter keys unknown to the core), the secret
+// cache on an injected clock, and the delivery queue's bound and throttled warning.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createWebhookHandler } from "../../src/webhook/handler.ts";
+import { createNodeWebhookListener } from "../../src/webhook/adapters/node.ts";
+import { createIntake } from "../../src/webhook/intake.ts";
+import { resolveWebhookOptions, splitAdapterOptions } from "../../src/webhook/options.ts";
+import { DeliveryQueue } from "../../src/webhook/queue.ts";
+import { SecretCache } from "../../src/webhook/secrets.ts";
+import { WebhookConfigError } from "../../src/webhook/errors.ts";
+import { DESTINATION, memoryLogger, signedRequest, textEvent } from "./fixtures.ts";
+
+const SECRET = "s".repeat(32);
+
+test("options resolve once into a frozen object; the core refuses adapter keys; the caller's object is not written", () => {
+  const resolved = resolveWebhookOptions({ channelSecret: SECRET, onEvent: () => {} });
+  assert.ok(Object.isFrozen(resolved));
+  assert.equal(resolved.maxBodyBytes, 1024 * 1024);
+  assert.equal(resolved.singleChannelId, "default");
+  for (const key of ["bodyTimeoutMs", "channelIdFrom", "path"]) {
+    assert.throws(() => createIntake({ channelSecret: SECRET, [key]: 1 } as never), (e: unknown) => e instanceof WebhookConfigError && e.message === `Unknown webhook option "${key}".`);
+  }
+  const given = { channelSecret: SECRET, bodyTimeoutMs: 500, channelIdFrom: () => "1", onEvent: () => {} };
+  const { own, core } = splitAdapterOptions(given, ["bodyTimeoutMs", "channelIdFrom"]);
+  assert.deepEqual(Object.keys(own).sort(), ["bodyTimeoutMs", "channelIdFrom"]);
+  assert.deepEqual(Object.keys(core).sort(), ["channelSecret", "onEvent"]);
+  createNodeWebhookListener(given);
+  assert.deepEqual(Object.keys(given).sort(), ["bodyTimeoutMs", "channelIdFrom", "channelSecret", "onEvent"]);
+  assert.throws(() => createWebhookHandler(null as never), WebhookConfigError);
+  assert.throws(() => createWebhookHandler({ channelSecret: SECRET, now: 5 } as never), /now must be a function/);
+});
+
+test("secrets are cached for secretCacheMs on the injected clock, found and not found alike", async () => {
+  let now = 1_000_000;
+  const lookups: string[] = [];
+  const cache = new SecretCache(resolveWebhookOptions({
+    secretFor: (id) => (lookups.push(id), id === "1111111111" ? SECRET : null),
+    secretCacheMs: 5_000,
+    now: () => now,
+  }));
+  assert.equal(cache.lookup("1111111111"), SECRET);
+  assert.equal(cache.lookup("9999999999"), null);
+  now += 4_999;
+  assert.equal(cache.lookup("1111111111"), SECRET);
+  assert.equal(cache.lookup("9999999999"), null);
+  assert.deepEqual(lookups, ["1111111111", "9999999999"], "still cached 1 ms before the end");
+  now += 1;
+  cache.lookup("1111111111");
+  cache.lookup("9999999999");
+  assert.deepEqual(lookups, ["1111111111", "9999999999", "1111111111", "9999999999"], "looked up again once secretCacheMs has passed");
+});
+
+test("the handler's secret cache follows its now option, not the wall clock", async () => {
+  let now = 0;
+  let lookups = 0;
+  const handler = createWebhookHandler({ secretFor: () => (lookups++, SECRET), secretCacheMs: 60_000, now: () => now, onEvent: () => {}, logger: memoryLogger() });
+  const send = async () => (await handler(await signedRequest(SECRET, JSON.stringify({ destination: DESTINATION, events: [] }), { url: "http://kagiya.test/webhook/1111111111" }))).status;
+  assert.equal(await send(), 200);
+  assert.equal(await send(), 200);
+  assert.equal(lookups, 1);
+  now += 60_000;
+  assert.equal(await send(), 200);
+  assert.equal(lookups, 2);
+});
+
+test("the delivery queue refuses past maxPending and warns at most every 10 s on the injected clock", async () => {
+  let now = 50_000;
+  const logger = memoryLogger();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const handled: string[] = [];
+  const queue = new DeliveryQueue(resolveWebhookOptions({
+    channelSecret: SECRET,
+    maxPending: 2,
+    concurrency: 1,
+    now: () => now,
+    logger,
+    onEvent: async (e) => {
+      handled.push((e as { message: { text: string } }).message.text);
+      await gate;
+    },
+  }));
+  const delivery = (text: string) => ({ channelId: "default", destination: DESTINATION, events: [textEvent(text)] });
+  assert.equal(queue.offer(delivery("a")), true);
+  assert.equal(queue.offer(delivery("b")), true);
+  assert.equal(queue.pending, 2);
+  const warnings = () => logger.lines.filter((l) => l.level === "warn" && l.message.includes("too many waiting")).length;
+  assert.equal(queue.offer(delivery("c")), false);
+  now += 9_999;
+  assert.equal(queue.offer(delivery("d")), false);
+  assert.equal(warnings(), 1);
+  now += 1;
+  assert.equal(queue.offer(delivery("e")), false);
+  assert.equal(warnings(), 2);
+  release();
+  await queue.drain();
+  assert.deepEqual(handled, ["a", "b"]);
+  assert.equal(queue.pending, 0);
+});
