@@ -60,7 +60,7 @@ test("seed 003's mistakes, made by hand, are named with the existing codes", asy
   const b64codes = await worksCodes(b64);
   assert.ok(b64codes.includes("JWT_B64_ALPHABET") || b64codes.includes("JWT_B64_PADDING"), b64codes.join());
   assert.ok(b64codes.every((c) => c === "JWT_B64_ALPHABET" || c === "JWT_B64_PADDING"), b64codes.join());
-  assert.deepEqual(await worksCodes(signWorksAssertion(APP, { nowSeconds: NOW_S, encoding: "base64url-padded", claims: { sub: "ab.serviceaccount@example.com" } })), ["JWT_B64_PADDING"]);
+  assert.deepEqual(await worksCodes(signWorksAssertion(APP, { nowSeconds: NOW_S, encoding: "base64url-padded" })), ["JWT_B64_PADDING"]);
   assert.deepEqual(await worksCodes(signWorksAssertion(APP, { nowSeconds: NOW_S, claims: { exp: String(NOW_S + 3600) } })), ["JWT_EXP_NOT_NUMBER"]);
   assert.deepEqual(await worksCodes(signWorksAssertion(APP, { nowSeconds: NOW_S, claims: { iat: String(NOW_S) } })), ["JWT_IAT_NOT_NUMBER"]);
   assert.deepEqual(await worksCodes(signWorksAssertion(APP, { nowSeconds: NOW_S, claims: { iat: String(NOW_S), exp: String(NOW_S + 3600) } })), ["JWT_EXP_NOT_NUMBER", "JWT_IAT_NOT_NUMBER"]);

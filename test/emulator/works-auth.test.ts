@@ -41,7 +41,7 @@ describe("JWT bearer grant", () => {
 
   const mistakes: Array<[string, () => string, RegExp]> = [
     ["standard Base64 (GAS Utilities.base64Encode)", () => signWorksAssertion(app, { encoding: "base64" }), /"\+" or "\/"|"=" padding/],
-    ["base64url with = padding", () => signWorksAssertion(app, { encoding: "base64url-padded", claims: { sub: app.serviceAccount + "x" } }), /"=" padding/],
+    ["base64url with = padding", () => signWorksAssertion(app, { encoding: "base64url-padded" }), /"=" padding/],
     ["exp as a string", () => signWorksAssertion(app, { claims: { exp: String(Math.floor(Date.now() / 1000) + 3600) } }), /exp must be a number/],
     ["iat as a string", () => signWorksAssertion(app, { claims: { iat: String(Math.floor(Date.now() / 1000)) } }), /iat must be a number/],
   ];

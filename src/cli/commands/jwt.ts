@@ -4,6 +4,8 @@ import { createLineAssertion } from "../../core/jwt/assertion.ts";
 import { inspectJws, type InspectResult } from "../../core/jwt/inspect.ts";
 import { ASSERTION_EXPIRES_IN_DEFAULT, ASSERTION_EXPIRES_IN_MAX, TOKEN_EXP_DEFAULT, TOKEN_EXP_MAX } from "../../core/jwt/line-rules.ts";
 import { signJws } from "../../core/jwt/sign.ts";
+import { checkServiceAccount, checkWorksClientId, createWorksAssertion } from "../../core/jwt/works-assertion.ts";
+import { WORKS_ASSERTION_EXPIRES_IN_DEFAULT, WORKS_ASSERTION_EXPIRES_IN_MAX } from "../../core/jwt/works-rules.ts";
 import { preferRsaBackend } from "../../core/keys/backend.ts";
 import { importAssertionKey, importVerifyKey, type AssertionKey, type VerifyKey } from "../../core/keys/import.ts";
 import { nodeRsa } from "../../node/rsa.ts";
@@ -24,12 +26,12 @@ async function loadKey<T>(path: string, cwd: string, importer: (text: string) =>
   }
 }
 
-function durationFlag(value: string | undefined, flag: string, fallback: number, max: number): number {
+function durationFlag(value: string | undefined, flag: string, fallback: number, max: number, who = "LINE"): number {
   if (value === undefined) return fallback;
   const seconds = parseDuration(value, flag);
   if (seconds < 1) throw new InvalidInputError(`${flag} ${value} is too short: give at least 1s`, { field: flag, code: "ERR_OUT_OF_RANGE" });
   if (seconds > max) {
-    throw new InvalidInputError(`${flag} ${value} (${seconds} s) is over LINE's limit of ${formatDuration(max)} (${max} s): give ${formatDuration(max)} or less`, { field: flag, code: "ERR_OUT_OF_RANGE" });
+    throw new InvalidInputError(`${flag} ${value} (${seconds} s) is over ${who}'s limit of ${formatDuration(max)} (${max} s): give ${formatDuration(max)} or less`, { field: flag, code: "ERR_OUT_OF_RANGE" });
   }
   return seconds;
 }
@@ -38,10 +40,33 @@ function noPositionals(positionals: string[], command: string): void {
   if (positionals.length > 0) throw new InvalidInputError(`jwt ${command} takes no arguments (got "${positionals[0]!.slice(0, 40)}")`);
 }
 
-/** `kagiya jwt create --channel-id ID --kid KID --key FILE [--expires-in 5m] [--token-exp 30d]` */
+/** Refuses flags that belong to the other service's assertions. */
+function noFlags(flags: Record<string, unknown>, names: string[], why: string): void {
+  const given = names.find((n) => flags[n] !== undefined);
+  if (given !== undefined) throw new InvalidInputError(`--${given} ${why}`, { field: `--${given}` });
+}
+
+/**
+ * `kagiya jwt create --channel-id ID --kid KID --key FILE [--expires-in 5m] [--token-exp 30d]`, or
+ * `kagiya jwt create --works --client-id CID --service-account SA --key FILE [--expires-in 1h]`.
+ */
 const create: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { "channel-id": "string", kid: "string", key: "string", "expires-in": "string", "token-exp": "string" });
+  const { flags, positionals } = parseArgs(argv, {
+    "channel-id": "string", kid: "string", key: "string", "expires-in": "string", "token-exp": "string",
+    works: "boolean", "client-id": "string", "service-account": "string",
+  });
   noPositionals(positionals, "create");
+  if (flags.works) {
+    noFlags(flags, ["channel-id", "kid", "token-exp"], "is for LINE assertions: LINE WORKS takes --client-id, --service-account and --key (its tokens' lifetime is set in the console)");
+    const clientId = checkWorksClientId(required(flags["client-id"], "client-id"), "--client-id");
+    const serviceAccount = checkServiceAccount(required(flags["service-account"], "service-account"), "--service-account");
+    const keyPath = required(flags.key, "key");
+    const expiresIn = durationFlag(flags["expires-in"], "--expires-in", WORKS_ASSERTION_EXPIRES_IN_DEFAULT, WORKS_ASSERTION_EXPIRES_IN_MAX, "LINE WORKS");
+    const key = await loadKey<AssertionKey>(keyPath, io.cwd, (t) => importAssertionKey(t));
+    io.stdout((await createWorksAssertion(key, { clientId, serviceAccount, expiresIn })) + "\n");
+    return 0;
+  }
+  noFlags(flags, ["client-id", "service-account"], "is for LINE WORKS assertions: add --works");
   const channelId = required(flags["channel-id"], "channel-id");
   const kid = required(flags.kid, "kid");
   const keyPath = required(flags.key, "key");
@@ -93,15 +118,16 @@ function human(result: InspectResult): string {
   return lines.join("\n") + "\n";
 }
 
-/** `kagiya jwt inspect [TOKEN|-] [--key FILE] [--json]` */
+/** `kagiya jwt inspect [TOKEN|-] [--works] [--key FILE] [--json]` (--works: LINE WORKS' rules instead of LINE's) */
 const inspect: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, { key: "string", json: "boolean" });
+  const { flags, positionals } = parseArgs(argv, { key: "string", json: "boolean", works: "boolean" });
   if (positionals.length > 1) throw new InvalidInputError("jwt inspect takes one TOKEN (or - to read it from standard input)");
   const arg = positionals[0];
   const token = arg === undefined || arg === "-" ? await io.readStdin() : arg;
   if (token.trim() === "") throw new InvalidInputError("no token given: kagiya jwt inspect TOKEN, or pipe it in with -");
   const key = flags.key === undefined ? undefined : await loadKey<VerifyKey>(flags.key, io.cwd, (t) => importVerifyKey(t));
-  const result = await inspectJws(token, key ? { key } : {});
+  const rules = flags.works ? "works" : "line";
+  const result = await inspectJws(token, key ? { key, rules } : { rules });
   io.stdout(flags.json ? JSON.stringify(result) + "\n" : human(result));
   return result.findings.length === 0 && result.signature !== "invalid" ? 0 : 1;
 };

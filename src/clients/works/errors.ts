@@ -8,19 +8,23 @@
 import { KagiyaError } from "../../core/errors.ts";
 import type { Delivery } from "../shared/attempt.ts";
 
-/** Stable codes of {@link WorksError}. */
-export type WorksErrorCode =
-  | "ERR_WORKS_API"
-  | "ERR_WORKS_UNAUTHORIZED"
-  | "ERR_WORKS_INVALID_GRANT"
-  | "ERR_WORKS_INVALID_CLIENT"
-  | "ERR_WORKS_INVALID_SCOPE"
-  | "ERR_WORKS_RATE_LIMITED"
-  | "ERR_WORKS_SERVER"
-  | "ERR_WORKS_NETWORK"
-  | "ERR_WORKS_TIMEOUT"
-  | "ERR_WORKS_ABORTED"
-  | "ERR_WORKS_BAD_RESPONSE";
+/** Stable codes of {@link WorksError}, each listed with its meaning in docs/works.md. */
+export const WORKS_ERROR_CODES = [
+  "ERR_WORKS_API",
+  "ERR_WORKS_UNAUTHORIZED",
+  "ERR_WORKS_INVALID_GRANT",
+  "ERR_WORKS_INVALID_CLIENT",
+  "ERR_WORKS_INVALID_SCOPE",
+  "ERR_WORKS_RATE_LIMITED",
+  "ERR_WORKS_SERVER",
+  "ERR_WORKS_NETWORK",
+  "ERR_WORKS_TIMEOUT",
+  "ERR_WORKS_ABORTED",
+  "ERR_WORKS_BAD_RESPONSE",
+] as const;
+
+/** A stable code of {@link WorksError}. */
+export type WorksErrorCode = (typeof WORKS_ERROR_CODES)[number];
 
 /** Common fields of every LINE WORKS client error. */
 export interface WorksErrorFields {

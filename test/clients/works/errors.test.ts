@@ -4,10 +4,11 @@
 // every error, and bad input refused before anything is sent.
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
-  classifyWorksFailure, createWorksClient, resolveWorksConfig, WorksApiError, WorksError, worksRetryAfterMs, worksTokenApi,
+  classifyWorksFailure, createWorksClient, resolveWorksConfig, WORKS_ERROR_CODES, WorksApiError, WorksError, worksRetryAfterMs, worksTokenApi,
 } from "../../../src/clients/works/index.ts";
 import { InvalidInputError, KagiyaError } from "../../../src/core/errors.ts";
 import { clearFaults, injectFault } from "../../helpers/emulator.ts";
@@ -203,4 +204,9 @@ describe("bad input", () => {
     assert.ok(e instanceof KagiyaError && e instanceof WorksError);
     assert.equal(e.code, "ERR_WORKS_INVALID_CLIENT");
   });
+});
+
+test("docs/works.md lists every ERR_WORKS_ code", () => {
+  const doc = readFileSync(new URL("../../../docs/works.md", import.meta.url), "utf8");
+  for (const code of WORKS_ERROR_CODES) assert.match(doc, new RegExp(`\\| \`${code}\` \\|`), code);
 });
