@@ -18,6 +18,9 @@ export { webCryptoRsa, preferRsaBackend, defaultRsaBackend, type RsaBackend } fr
 export { nodeRsa } from "./node/rsa.ts";
 export type { Jwk, RsaPublicJwk, RsaPrivateJwk } from "./core/keys/types.ts";
 export { createLineAssertion, type LineAssertionOptions } from "./core/jwt/assertion.ts";
+export { createWorksAssertion, checkServiceAccount, checkWorksClientId, parseWorksScopes, type WorksAssertionOptions } from "./core/jwt/works-assertion.ts";
+export * as worksRules from "./core/jwt/works-rules.ts";
+export { signWorksBody, verifyWorksSignature, WORKS_SIGNATURE_HEADER, WORKS_BOT_ID_HEADER } from "./core/webhook/works-signature.ts";
 export { signJws } from "./core/jwt/sign.ts";
 export * as lineRules from "./core/jwt/line-rules.ts";
 export { generateAssertionKeyPair, type GeneratedKeyPair, type GenerateKeyOptions } from "./core/keys/generate.ts";

@@ -5,11 +5,14 @@ import type { Command, CliIO } from "../io.ts";
 
 const HELP = `usage: kagiya emulator [--port 8787] [--host 127.0.0.1] [--state FILE]
 
-Runs a local LINE platform (channel access tokens, reply/push, webhook delivery) with a control
-API under /__emulator/. Prints its base URL, serves until SIGINT/SIGTERM.
+Runs a local LINE platform (channel access tokens, reply/push, webhook delivery) and LINE WORKS'
+auth server and bot API (under /oauth2/v2.0/ and /v1.0/: point KAGIYA_WORKS_AUTH_BASE and
+KAGIYA_WORKS_API_BASE at the same URL) with a control API under /__emulator/ (LINE WORKS: under
+/__emulator/works/). Prints its base URL, serves until SIGINT/SIGTERM.
   --port   TCP port (default 8787, env KAGIYA_EMULATOR_PORT; 0 picks a free one)
   --host   interface (default 127.0.0.1, env KAGIYA_EMULATOR_HOST)
-  --state  JSON file keeping channels, keys and tokens across restarts (env KAGIYA_EMULATOR_STATE)
+  --state  JSON file keeping LINE channels, keys and tokens across restarts (env KAGIYA_EMULATOR_STATE;
+           LINE WORKS apps and tokens live in memory only)
 `;
 
 /** `kagiya emulator`: serves until a signal, then closes cleanly and exits 0. */

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { createWorksClient } from "kagiya/clients/works";
+ * import { createWorksClient } from "kagiya/clients/works"; // the core parts (assertion, signature) are in "kagiya"
  * const works = createWorksClient(); // KAGIYA_WORKS_AUTH_BASE / KAGIYA_WORKS_API_BASE or LINE WORKS'
  * const t = await works.issueToken({ clientId, clientSecret, serviceAccount, privateKey, scope: "bot" });
  * await works.sendBotMessage(t.access_token, { botId, userId, content: { type: "text", text: "hi" } });
@@ -31,8 +31,6 @@ export { WorksHttp, worksRetryAfterMs, type BuiltWorksRequest, type WorksRequest
 export * from "./options.ts";
 export * from "./port.ts";
 export * from "./tokens.ts";
-export { parseWorksScopes, checkServiceAccount, createWorksAssertion } from "../../core/jwt/works-assertion.ts";
-export { signWorksBody, verifyWorksSignature } from "../../core/webhook/works-signature.ts";
 
 /** A LINE WORKS client: every call of this module bound to one configuration and one clock. */
 export interface WorksClient {
