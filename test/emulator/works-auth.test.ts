@@ -129,6 +129,14 @@ describe("refresh-token grant", () => {
     assert.equal((await refresh(rotating, second.body.refresh_token)).status, 200);
   });
 
+  test("rotation on, two refreshes racing with the same refresh token: exactly one wins, the other gets invalid_grant", async () => {
+    const rotating = await createWorksApp(emu.url, { rotation: true });
+    const rt = (await issue(rotating)).body.refresh_token as string;
+    const answers = await Promise.all([refresh(rotating, rt), refresh(rotating, rt)]);
+    assert.deepEqual(answers.map((a) => a.status).sort(), [200, 400]);
+    assert.equal(answers.find((a) => a.status === 400)!.body.error, "invalid_grant");
+  });
+
   test("rotation can be switched on and off on a live app; another app's refresh token is refused", async () => {
     const a = await createWorksApp(emu.url);
     const rt = (await issue(a)).body.refresh_token as string;

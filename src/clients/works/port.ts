@@ -46,6 +46,11 @@ export interface WorksTokenApi {
 /** Options of {@link worksTokenApi}: the client's, with one attempt per call unless `retry` says otherwise. */
 export type WorksTokenApiOptions = WorksClientOptions;
 
+function checkApp(app: WorksApp): WorksApp {
+  if (app === null || typeof app !== "object") throw new InvalidInputError("app must be a LINE WORKS app object.", { field: "app" });
+  return app;
+}
+
 function issued(t: WorksTokenResponse): WorksIssuedToken {
   const out: WorksIssuedToken = { accessToken: t.access_token, expiresIn: t.expires_in, scope: t.scope };
   if (t.refresh_token !== undefined) out.refreshToken = t.refresh_token;
@@ -68,7 +73,6 @@ export function worksTokenApi(options: WorksTokenApiOptions = {}): WorksTokenApi
   const http = new WorksHttp(resolveWorksConfig({ ...options, retry: { maxAttempts: 1, ...options.retry } }));
   const keys = new WeakMap<WorksApp, Promise<AssertionKey>>();
   const keyOf = (app: WorksApp): Promise<AssertionKey> => {
-    if (app === null || typeof app !== "object") throw new InvalidInputError("app must be a LINE WORKS app object.", { field: "app" });
     let k = keys.get(app);
     if (k === undefined) {
       k = importAssertionKey(app.privateKey);
@@ -79,14 +83,14 @@ export function worksTokenApi(options: WorksTokenApiOptions = {}): WorksTokenApi
   };
   return {
     async issue(app) {
-      const privateKey = await keyOf(app);
+      const privateKey = await keyOf(checkApp(app));
       return issued(await issueWorksToken(http, { clientId: app.clientId, clientSecret: app.clientSecret, serviceAccount: app.serviceAccount, privateKey, scope: app.scope }));
     },
     async refresh(app, refreshToken) {
-      return issued(await refreshWorksToken(http, { clientId: app.clientId, clientSecret: app.clientSecret }, refreshToken));
+      return issued(await refreshWorksToken(http, { clientId: checkApp(app).clientId, clientSecret: app.clientSecret }, refreshToken));
     },
     async revoke(app, token) {
-      await revokeWorksToken(http, { clientId: app.clientId, clientSecret: app.clientSecret }, token);
+      await revokeWorksToken(http, { clientId: checkApp(app).clientId, clientSecret: app.clientSecret }, token);
     },
   };
 }

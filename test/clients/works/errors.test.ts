@@ -191,6 +191,8 @@ describe("bad input", () => {
       [works.sendBotMessage("tok", { botId: "1", userId: "u", content: "hi" as never }), "content"],
       [works.sendBotMessage("", { botId: "1", userId: "u", content: { type: "text" } }), "accessToken"],
     ];
+    const api = worksTokenApi({ authBaseUrl: fx.proxy.url });
+    calls.push([api.issue(null as never), "app"], [api.refresh(undefined as never, "rt"), "app"], [api.revoke({ ...app, clientSecret: "a b" }, "t"), "clientSecret"]);
     for (const [p, field] of calls) {
       const e = await failure(p);
       assert.ok(e instanceof InvalidInputError, field);
