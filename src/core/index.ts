@@ -28,5 +28,8 @@ export { signJws } from "./jwt/sign.ts";
 export { verifyJws, type JwsVerification } from "./jwt/verify.ts";
 export { inspectJws, type InspectOptions, type InspectResult } from "./jwt/inspect.ts";
 export * as lineRules from "./jwt/line-rules.ts";
+export { createWorksAssertion, checkServiceAccount, checkWorksClientId, parseWorksScopes, type WorksAssertionOptions } from "./jwt/works-assertion.ts";
+export * as worksRules from "./jwt/works-rules.ts";
 export { KEY_FINDING_CODES, JWT_FINDING_CODES, type KeyFinding, type JwtFinding, type KeyFindingCode, type JwtFindingCode } from "./findings.ts";
 export { signWebhookBody, verifyWebhookSignature } from "./webhook/signature.ts";
+export { signWorksBody, verifyWorksSignature, WORKS_SIGNATURE_HEADER, WORKS_BOT_ID_HEADER } from "./webhook/works-signature.ts";

@@ -1,6 +1,7 @@
 /**
  * The kagiya emulator: a local LINE platform (channel access token API v2.1, stateless and
- * short-lived; Messaging API reply and push; webhook delivery) with a control API under
+ * short-lived; Messaging API reply and push; webhook delivery; LINE WORKS' auth server, bot API
+ * and signed callbacks under LINE WORKS' own paths) with a control API under
  * `/__emulator/`, an emulator-wide clock and fault injection. It never imports kagiya's clients
  * or stores, and checks assertions with node:crypto alone.
  */
@@ -14,6 +15,7 @@ import { EmulatorState } from "./state.ts";
 
 export { EmulatorListenError, EmulatorStateError } from "./errors.ts";
 export { lineSignature } from "./webhooks.ts";
+export { worksSignature } from "./routes-works-bot.ts";
 
 /**
  * Options of {@link startEmulator}.

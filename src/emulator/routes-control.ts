@@ -7,6 +7,7 @@ import { messageError, send, type Ctx } from "./http.ts";
 import { newChannelId, newChannelSecret, newUserId } from "./ids.ts";
 import { publicMembers, registrationProblem } from "./jwk.ts";
 import { tokenState, type Channel } from "./state.ts";
+import { worksOf } from "./works-state.ts";
 
 // The control API takes JSON whatever the Content-Type says (curl -d sends a form type).
 const CONTROL_JSON = { anyContentType: true };
@@ -145,6 +146,7 @@ export const clearFaults: Handler = (ctx, em) => {
 /** POST /__emulator/reset */
 export const reset: Handler = (ctx, em) => {
   em.state.reset();
+  worksOf(em).reset();
   em.faults.clear();
   send(ctx, 204);
 };

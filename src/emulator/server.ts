@@ -8,6 +8,8 @@ import * as control from "./routes-control.ts";
 import * as lineLogin from "./routes-login.ts";
 import * as messaging from "./routes-messaging.ts";
 import * as token from "./routes-token.ts";
+import { isWorksPath, worksRoutes } from "./routes-works-control.ts";
+import { worksFault } from "./routes-works-bot.ts";
 import { deliverWebhook } from "./webhooks.ts";
 
 const routes = new Map<string, Map<string, Handler>>();
@@ -130,13 +132,14 @@ async function handle(em: Emulator, req: IncomingMessage, res: ServerResponse): 
       if (effect.status !== undefined) {
         await ctx.body().catch(() => undefined);
         const headers: Record<string, string> = {};
+        if (isWorksPath(ctx.path)) return worksFault(ctx, effect.status, effect.retryAfter);
         if (effect.retryAfter !== undefined) headers["retry-after"] = String(effect.retryAfter);
         messageError(ctx, effect.status, FAULT_MESSAGES[effect.status] ?? `Injected fault (HTTP ${effect.status})`, undefined, undefined, headers);
         return;
       }
     }
   }
-  const methods = routes.get(ctx.path) ?? channelRoutes(ctx.path);
+  const methods = routes.get(ctx.path) ?? channelRoutes(ctx.path) ?? worksRoutes(ctx.path);
   if (!methods) {
     messageError(ctx, 404, "Not found");
     return;

@@ -30,6 +30,27 @@ export function lineSignature(body: string | Uint8Array, channelSecret: string):
   return createHmac("sha256", channelSecret).update(body).digest("base64");
 }
 
+/** The delivery target, when `url` is an http(s) URL. */
+export function targetUrl(url: unknown): URL | undefined {
+  try {
+    const target = new URL(String(url));
+    return target.protocol === "http:" || target.protocol === "https:" ? target : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** POSTs a signed delivery; reports what the target answered, or why nothing was delivered. */
+export async function postSigned(target: URL, headers: Record<string, string>, body: string): Promise<Record<string, unknown>> {
+  try {
+    const res = await fetch(target, { method: "POST", headers, body, signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS) });
+    return { delivered: true, status: res.status, responseBody: await res.text() };
+  } catch (error) {
+    const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+    return { delivered: false, status: null, error: `delivery to ${target.origin} failed: ${reason}` };
+  }
+}
+
 /** POST /__emulator/webhooks */
 export const deliverWebhook: Handler = async (ctx, em) => {
   const input = await readJson(ctx, { anyContentType: true });
@@ -38,13 +59,8 @@ export const deliverWebhook: Handler = async (ctx, em) => {
   if (typeof channelId !== "string") return messageError(ctx, 400, "channelId must be a string");
   const channel = em.state.channels.get(channelId);
   if (!channel) return messageError(ctx, 404, `channel ${channelId} not found (create it with POST /__emulator/channels)`);
-  let target: URL;
-  try {
-    target = new URL(String(url));
-    if (target.protocol !== "http:" && target.protocol !== "https:") throw new Error("protocol");
-  } catch {
-    return messageError(ctx, 400, "url must be an http(s) URL");
-  }
+  const target = targetUrl(url);
+  if (!target) return messageError(ctx, 400, "url must be an http(s) URL");
   if (!Array.isArray(events)) return messageError(ctx, 400, "events must be an array (it may be empty)");
   if (redelivery !== undefined && typeof redelivery !== "boolean") return messageError(ctx, 400, "redelivery must be a boolean");
   const isRedelivery = redelivery === true;
@@ -80,17 +96,6 @@ export const deliverWebhook: Handler = async (ctx, em) => {
   const body = JSON.stringify({ destination: channel.botUserId, events: completed });
   const signature = lineSignature(body, channel.channelSecret);
   const webhookEventIds = completed.map((e) => e["webhookEventId"]);
-  try {
-    const res = await fetch(target, {
-      method: "POST",
-      headers: { "content-type": "application/json; charset=utf-8", "x-line-signature": signature, "user-agent": "LineBotWebhook/2.0" },
-      body,
-      signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
-    });
-    const responseBody = await res.text();
-    send(ctx, 200, { delivered: true, status: res.status, responseBody, replyTokens, webhookEventIds, body, signature });
-  } catch (error) {
-    const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-    send(ctx, 200, { delivered: false, status: null, error: `delivery to ${target.origin} failed: ${reason}`, replyTokens, webhookEventIds, body, signature });
-  }
+  const outcome = await postSigned(target, { "content-type": "application/json; charset=utf-8", "x-line-signature": signature, "user-agent": "LineBotWebhook/2.0" }, body);
+  send(ctx, 200, { ...outcome, replyTokens, webhookEventIds, body, signature });
 };

@@ -9,7 +9,7 @@ const run: Command = async (argv: string[], io: CliIO) => {
   const { flags, positionals } = parseArgs(argv, {
     port: { kind: "string", value: "PORT", help: "TCP port (0 picks a free one)", default: "8787", env: "KAGIYA_EMULATOR_PORT" },
     host: { kind: "string", value: "HOST", help: "interface to listen on", default: "127.0.0.1", env: "KAGIYA_EMULATOR_HOST" },
-    state: { kind: "string", value: "FILE", help: "JSON file keeping channels, keys and tokens across restarts", default: "none: state is lost on exit", env: "KAGIYA_EMULATOR_STATE" },
+    state: { kind: "string", value: "FILE", help: "JSON file keeping LINE channels, keys and tokens across restarts (LINE WORKS apps live in memory only)", default: "none: state is lost on exit", env: "KAGIYA_EMULATOR_STATE" },
   });
   if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]}" (kagiya emulator takes only options)`);
   const port = parsePort(flags.port ?? io.env["KAGIYA_EMULATOR_PORT"] ?? "8787");

@@ -4,6 +4,8 @@ import { createLineAssertion } from "../../core/jwt/assertion.ts";
 import { inspectJws, type InspectResult } from "../../core/jwt/inspect.ts";
 import { ASSERTION_EXPIRES_IN_DEFAULT, ASSERTION_EXPIRES_IN_MAX, TOKEN_EXP_DEFAULT, TOKEN_EXP_MAX } from "../../core/jwt/line-rules.ts";
 import { signJws } from "../../core/jwt/sign.ts";
+import { checkServiceAccount, checkWorksClientId, createWorksAssertion } from "../../core/jwt/works-assertion.ts";
+import { WORKS_ASSERTION_EXPIRES_IN_DEFAULT, WORKS_ASSERTION_EXPIRES_IN_MAX } from "../../core/jwt/works-rules.ts";
 import { importAssertionKey, importVerifyKey, type AssertionKey, type VerifyKey } from "../../core/keys/import.ts";
 import { readTextFile } from "../../node/read-text.ts";
 import { parseArgs, required } from "../args.ts";
@@ -21,12 +23,12 @@ async function loadKey<T>(path: string, cwd: string, importer: (text: string) =>
   }
 }
 
-function durationFlag(value: string | undefined, flag: string, fallback: number, max: number): number {
+function durationFlag(value: string | undefined, flag: string, fallback: number, max: number, who = "LINE"): number {
   if (value === undefined) return fallback;
   const seconds = parseDuration(value, flag);
   if (seconds < 1) throw new InvalidInputError(`${flag} ${value} is too short: give at least 1s`, { field: flag, code: "ERR_OUT_OF_RANGE" });
   if (seconds > max) {
-    throw new InvalidInputError(`${flag} ${value} (${seconds} s) is over LINE's limit of ${formatDuration(max)} (${max} s): give ${formatDuration(max)} or less`, { field: flag, code: "ERR_OUT_OF_RANGE" });
+    throw new InvalidInputError(`${flag} ${value} (${seconds} s) is over ${who}'s limit of ${formatDuration(max)} (${max} s): give ${formatDuration(max)} or less`, { field: flag, code: "ERR_OUT_OF_RANGE" });
   }
   return seconds;
 }
@@ -35,16 +37,39 @@ function noPositionals(positionals: string[], command: string): void {
   if (positionals.length > 0) throw new InvalidInputError(`jwt ${command} takes no arguments (got "${positionals[0]!.slice(0, 40)}")`);
 }
 
-/** `kagiya jwt create --channel-id ID --kid KID --key FILE [--expires-in 5m] [--token-exp 30d]` */
+/** Refuses flags that belong to the other service's assertions. */
+function noFlags(flags: Record<string, unknown>, names: string[], why: string): void {
+  const given = names.find((n) => flags[n] !== undefined);
+  if (given !== undefined) throw new InvalidInputError(`--${given} ${why}`, { field: `--${given}` });
+}
+
+/**
+ * `kagiya jwt create --channel-id ID --kid KID --key FILE [--expires-in 5m] [--token-exp 30d]`, or
+ * `kagiya jwt create --works --client-id CID --service-account SA --key FILE [--expires-in 1h]`.
+ */
 const create: Command = async (argv, io) => {
   const { flags, positionals } = parseArgs(argv, {
     "channel-id": { kind: "string", value: "ID", help: "channel ID: the assertion's iss and sub" },
     kid: { kind: "string", value: "KID", help: "key ID LINE gave for the registered public key" },
     key: { kind: "string", value: "FILE", help: "private assertion key, JWK or PEM" },
-    "expires-in": { kind: "string", value: "DURATION", help: `assertion lifetime (exp - iat), at most ${formatDuration(ASSERTION_EXPIRES_IN_MAX)}`, default: formatDuration(ASSERTION_EXPIRES_IN_DEFAULT) },
+    "expires-in": { kind: "string", value: "DURATION", help: `assertion lifetime (exp - iat), at most ${formatDuration(ASSERTION_EXPIRES_IN_MAX)} (LINE WORKS: ${formatDuration(WORKS_ASSERTION_EXPIRES_IN_MAX)})`, default: formatDuration(ASSERTION_EXPIRES_IN_DEFAULT) },
     "token-exp": { kind: "string", value: "DURATION", help: `lifetime of the token it asks for, at most ${formatDuration(TOKEN_EXP_MAX)}`, default: formatDuration(TOKEN_EXP_DEFAULT) },
+    works: { kind: "boolean", help: "a LINE WORKS service-account assertion (with --client-id, --service-account, --key)" },
+    "client-id": { kind: "string", value: "CID", help: "LINE WORKS client ID: the assertion's iss (with --works)" },
+    "service-account": { kind: "string", value: "SA", help: "LINE WORKS service account ID (xxx.serviceaccount@domain): the assertion's sub (with --works)" },
   });
   noPositionals(positionals, "create");
+  if (flags.works) {
+    noFlags(flags, ["channel-id", "kid", "token-exp"], "is for LINE assertions: LINE WORKS takes --client-id, --service-account and --key (its tokens' lifetime is set in the console)");
+    const clientId = checkWorksClientId(required(flags["client-id"], "client-id"), "--client-id");
+    const serviceAccount = checkServiceAccount(required(flags["service-account"], "service-account"), "--service-account");
+    const keyPath = required(flags.key, "key");
+    const expiresIn = durationFlag(flags["expires-in"], "--expires-in", WORKS_ASSERTION_EXPIRES_IN_DEFAULT, WORKS_ASSERTION_EXPIRES_IN_MAX, "LINE WORKS");
+    const key = await loadKey<AssertionKey>(keyPath, io.cwd, (t) => importAssertionKey(t));
+    io.stdout((await createWorksAssertion(key, { clientId, serviceAccount, expiresIn })) + "\n");
+    return 0;
+  }
+  noFlags(flags, ["client-id", "service-account"], "is for LINE WORKS assertions: add --works");
   const channelId = required(flags["channel-id"], "channel-id");
   const kid = required(flags.kid, "kid");
   const keyPath = required(flags.key, "key");
@@ -100,18 +125,20 @@ function human(result: InspectResult): string {
   return lines.join("\n") + "\n";
 }
 
-/** `kagiya jwt inspect [TOKEN|-] [--key FILE] [--json]` */
+/** `kagiya jwt inspect [TOKEN|-] [--works] [--key FILE] [--json]` (--works: LINE WORKS' rules instead of LINE's) */
 const inspect: Command = async (argv, io) => {
   const { flags, positionals } = parseArgs(argv, {
     key: { kind: "string", value: "FILE", help: "public (or private) key to check the signature with", default: "signature not checked" },
     json: JSON_FLAG,
+    works: { kind: "boolean", help: "apply LINE WORKS' rules (no kid, no aud, no token_exp; exp - iat at most 1 h; sub a service account)" },
   });
   if (positionals.length > 1) throw new InvalidInputError("jwt inspect takes one TOKEN (or - to read it from standard input)");
   const arg = positionals[0];
   const token = arg === undefined || arg === "-" ? await io.readStdin() : arg;
   if (token.trim() === "") throw new InvalidInputError("no token given: kagiya jwt inspect TOKEN, or pipe it in with -");
   const key = flags.key === undefined ? undefined : await loadKey<VerifyKey>(flags.key, io.cwd, (t) => importVerifyKey(t));
-  const result = await inspectJws(token, key ? { key } : {});
+  const rules = flags.works ? "works" : "line";
+  const result = await inspectJws(token, key ? { key, rules } : { rules });
   io.stdout(flags.json ? JSON.stringify(result) + "\n" : human(result));
   return result.findings.length === 0 && result.signature !== "invalid" ? 0 : 1;
 };

@@ -22,6 +22,7 @@ import {
 } from "./errors.ts";
 import type { ResolvedLineConfig } from "./options.ts";
 import { backoffMs, decideRetry, type AttemptFailure, type RetryPolicy } from "./retry.ts";
+import { errorBodyObject, fetchAttempt, requestParts, type AttemptOutcome, type RawResponse } from "../shared/attempt.ts";
 
 export type { RetryPolicy };
 
@@ -37,14 +38,7 @@ export interface BuiltRequest {
 }
 
 /** A response handed to a request's parser. */
-export interface LineRawResponse {
-  status: number;
-  headers: Headers;
-  text: string;
-  requestId: string | undefined;
-  /** Set when the body could not be read (cut off mid-way, or too large): what went wrong, as a phrase. */
-  bodyError: string | undefined;
-}
+export type LineRawResponse = RawResponse;
 
 /** What a parser gets to build typed errors with. */
 export interface ParseContext {
@@ -76,23 +70,6 @@ export interface LineRequest<T> {
 }
 
 const SKEW_RESEND_THRESHOLD_MS = 2_000;
-// LINE's answers are a few hundred bytes; anything this large is not LINE.
-const MAX_BODY_BYTES = 1024 * 1024;
-
-// Failures that happen before a connection exists: the request surely never reached LINE.
-const NOT_SENT_CODES = new Set([
-  "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "EAI_NONAME", "EHOSTUNREACH", "ENETUNREACH",
-  "EHOSTDOWN", "ENETDOWN", "EADDRNOTAVAIL", "UND_ERR_CONNECT_TIMEOUT", "CERT_HAS_EXPIRED",
-  "DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "ERR_TLS_CERT_ALTNAME_INVALID", "ERR_SSL_WRONG_VERSION_NUMBER",
-]);
-
-type Failure =
-  | { kind: "network"; delivery: Exclude<LineDelivery, "answered">; causeCode: string | undefined }
-  | { kind: "timeout"; phase: "headers" | "total"; timeoutMs: number }
-  | { kind: "aborted"; delivery: LineDelivery };
-
-type Outcome = { ok: true; res: LineRawResponse } | { ok: false; failure: Failure };
 
 /**
  * Sends LINE requests with kagiya's timeouts, retries and clock tracking. Created once per client
@@ -209,7 +186,7 @@ export class LineHttp {
               { ...fields, causeCode: failure.causeCode },
             );
       this.#report(endpoint, attempt, 0, durationMs, error.code);
-      const next = decide(failure.kind === "timeout" ? failure : { kind: "network", delivery: failure.delivery });
+      const next = decide(failure.kind === "timeout" ? failure : { kind: "network", delivery: failure.delivery === "not_sent" ? "not_sent" : "ambiguous" });
       if (next.retry) {
         retries++;
         await this.pause(next.waitMs, req.signal, fields);
@@ -259,61 +236,11 @@ export class LineHttp {
     };
   }
 
-  async #attempt(req: LineRequest<unknown>, built: BuiltRequest): Promise<Outcome> {
+  #attempt(req: LineRequest<unknown>, built: BuiltRequest): Promise<AttemptOutcome> {
     const url = new URL(this.config.baseUrl + req.path);
     for (const [k, v] of Object.entries(built.query ?? {})) url.searchParams.set(k, v);
-    const headers = new Headers({ accept: "application/json", "user-agent": "kagiya" });
-    let body: string | undefined;
-    if (built.form) {
-      headers.set("content-type", "application/x-www-form-urlencoded");
-      body = new URLSearchParams(built.form).toString();
-    } else if (built.json !== undefined) {
-      headers.set("content-type", "application/json");
-      body = built.json;
-    }
-    for (const [k, v] of Object.entries(built.headers ?? {})) headers.set(k, v);
-
-    const headersDeadline = new AbortController();
-    const totalDeadline = new AbortController();
-    const signals = [headersDeadline.signal, totalDeadline.signal];
-    if (req.signal) signals.push(req.signal);
-    const signal = AbortSignal.any(signals);
-    const { connectTimeoutMs, timeoutMs } = this.config;
-    const headersTimer = setTimeout(() => headersDeadline.abort(), connectTimeoutMs);
-    const totalTimer = setTimeout(() => totalDeadline.abort(), timeoutMs);
-    const whyAborted = (): Failure | undefined =>
-      req.signal?.aborted ? { kind: "aborted", delivery: "ambiguous" }
-      : headersDeadline.signal.aborted ? { kind: "timeout", phase: "headers", timeoutMs: connectTimeoutMs }
-      : totalDeadline.signal.aborted ? { kind: "timeout", phase: "total", timeoutMs }
-      : undefined;
-    const sentAt = this.config.now();
-    try {
-      let response: Response;
-      try {
-        response = await this.config.fetch(url, { method: req.method, headers, body, signal, redirect: "manual" });
-      } catch (e) {
-        return { ok: false, failure: whyAborted() ?? classifyFetchError(e) };
-      }
-      clearTimeout(headersTimer);
-      this.clock.observe(response.headers.get("date"), sentAt, this.config.now());
-      const requestId = response.headers.get("x-line-request-id") ?? undefined;
-      let text = "";
-      let bodyError: string | undefined;
-      try {
-        if (Number(response.headers.get("content-length")) > MAX_BODY_BYTES) {
-          await response.body?.cancel();
-          bodyError = "is over 1 MB, not a LINE answer";
-        } else text = await response.text();
-      } catch (e) {
-        const why = whyAborted();
-        if (why) return { ok: false, failure: why };
-        bodyError = `was cut off (${errorCode(e) ?? "connection closed"})`;
-      }
-      return { ok: true, res: { status: response.status, headers: response.headers, text, requestId, bodyError } };
-    } finally {
-      clearTimeout(headersTimer);
-      clearTimeout(totalTimer);
-    }
+    const { headers, body } = requestParts(built);
+    return fetchAttempt(this.config, this.clock, { method: req.method, url, headers, body, signal: req.signal });
   }
 }
 
@@ -322,22 +249,6 @@ function aborted(fields: { endpoint: string; attempts: number; delivery: LineDel
     `The call to ${fields.endpoint} was aborted by the caller${fields.delivery === "ambiguous" ? "; the request may already have reached LINE" : " before it reached LINE"}.`,
     fields,
   );
-}
-
-function errorCode(e: unknown): string | undefined {
-  for (let cur: unknown = e, depth = 0; cur && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
-    const code = (cur as { code?: unknown }).code;
-    if (typeof code === "string") return code;
-  }
-  return undefined;
-}
-
-function classifyFetchError(e: unknown): Failure {
-  const code = errorCode(e);
-  if (code !== undefined) return { kind: "network", delivery: NOT_SENT_CODES.has(code) ? "not_sent" : "ambiguous", causeCode: code };
-  // fetch rejects with a bare TypeError (no cause) for requests it refuses to send: bad header values, bad URL.
-  const bare = e instanceof TypeError && (e as { cause?: unknown }).cause === undefined && !/fetch failed|terminated/i.test(e.message);
-  return { kind: "network", delivery: bare ? "not_sent" : "ambiguous", causeCode: bare ? "ERR_REQUEST_NOT_SENDABLE" : undefined };
 }
 
 const JWT_LIKE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g;
@@ -359,14 +270,7 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
 }
 
 function parseErrorBody(text: string, redact: (t: string) => string): LineErrorBody {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return {};
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) return {};
-  const o = json as Record<string, unknown>;
+  const o = errorBodyObject(text);
   const str = (v: unknown): string | undefined => (typeof v === "string" ? redact(v) : undefined);
   const body: LineErrorBody = {};
   if (str(o["error"]) !== undefined) body.error = str(o["error"]);

@@ -157,12 +157,20 @@ export function resolveLineConfig(options: LineClientOptions = {}): ResolvedLine
   });
 }
 
-function parseBaseUrl(value: string, field: string): string {
+/**
+ * Checks an http(s) base URL without credentials, query or fragment; returns it without a trailing slash.
+ *
+ * @example
+ * ```ts
+ * parseBaseUrl("http://127.0.0.1:8787/", "baseUrl"); // "http://127.0.0.1:8787"
+ * ```
+ */
+export function parseBaseUrl(value: string, field: string): string {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new InvalidInputError(`${field} is not a URL; give an origin such as https://api.line.me or http://127.0.0.1:8787.`, { field });
+    throw new InvalidInputError(`${field} is not a URL; give an origin such as https://api.line.me or http://127.0.0.1:8787 (the emulator).`, { field });
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     throw new InvalidInputError(`${field} must be an http or https URL.`, { field });

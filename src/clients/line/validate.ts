@@ -7,6 +7,9 @@
 import { InvalidInputError } from "../../core/errors.ts";
 import type { ParseContext } from "./http.ts";
 
+/** What the readers need of a parse context: a way to refuse the body, naming the field. */
+export type BadBody = Pick<ParseContext, "bad">;
+
 /** A parsed JSON object body. */
 export type JsonObject = Record<string, unknown>;
 
@@ -18,7 +21,7 @@ export type JsonObject = Record<string, unknown>;
  * const o = readObject(res.text, ctx); // throws ERR_LINE_BAD_RESPONSE for HTML, truncation, arrays
  * ```
  */
-export function readObject(text: string, ctx: ParseContext): JsonObject {
+export function readObject(text: string, ctx: BadBody): JsonObject {
   if (text.trim() === "") ctx.bad("body", "is empty where a JSON object was expected");
   let json: unknown;
   try {
@@ -31,7 +34,7 @@ export function readObject(text: string, ctx: ParseContext): JsonObject {
 }
 
 /** A required non-empty string field. */
-export function requiredString(o: JsonObject, field: string, ctx: ParseContext): string {
+export function requiredString(o: JsonObject, field: string, ctx: BadBody): string {
   const v = o[field];
   if (v === undefined) ctx.bad(field, "is missing");
   if (typeof v !== "string") ctx.bad(field, `is a ${typeOf(v)}, not a string`);
@@ -40,7 +43,7 @@ export function requiredString(o: JsonObject, field: string, ctx: ParseContext):
 }
 
 /** An optional string field (absent stays absent). */
-export function optionalString(o: JsonObject, field: string, ctx: ParseContext): string | undefined {
+export function optionalString(o: JsonObject, field: string, ctx: BadBody): string | undefined {
   const v = o[field];
   if (v === undefined) return undefined;
   if (typeof v !== "string") ctx.bad(field, `is a ${typeOf(v)}, not a string`);
@@ -48,7 +51,7 @@ export function optionalString(o: JsonObject, field: string, ctx: ParseContext):
 }
 
 /** A required integer count of seconds (a JSON number, not a numeric string), 0 or more. */
-export function requiredSeconds(o: JsonObject, field: string, ctx: ParseContext): number {
+export function requiredSeconds(o: JsonObject, field: string, ctx: BadBody): number {
   const v = o[field];
   if (v === undefined) ctx.bad(field, "is missing");
   if (typeof v !== "number") ctx.bad(field, `is a ${typeOf(v)}, not a number`);
@@ -57,14 +60,14 @@ export function requiredSeconds(o: JsonObject, field: string, ctx: ParseContext)
 }
 
 /** `token_type`, which LINE documents as exactly "Bearer". */
-export function bearer(o: JsonObject, ctx: ParseContext): "Bearer" {
+export function bearer(o: JsonObject, ctx: BadBody): "Bearer" {
   const v = requiredString(o, "token_type", ctx);
   if (v !== "Bearer") ctx.bad("token_type", "is not \"Bearer\"");
   return "Bearer";
 }
 
 /** A required array of non-empty strings. */
-export function stringArray(o: JsonObject, field: string, ctx: ParseContext): string[] {
+export function stringArray(o: JsonObject, field: string, ctx: BadBody): string[] {
   const v = o[field];
   if (v === undefined) ctx.bad(field, "is missing");
   if (!Array.isArray(v)) ctx.bad(field, `is a ${typeOf(v)}, not an array`);
