@@ -13,7 +13,6 @@
  * @module
  */
 export type * from "./types.ts";
-export { DEFAULT_CREDENTIAL_KIND } from "./types.ts";
 export { StoreError, MasterKeyError, SealedValueError, ChannelNotFoundError } from "./errors.ts";
 export {
   MasterKey,

@@ -16,7 +16,7 @@ export { TokenManager } from "./manager.ts";
 export type { TokenManagerOptions, IssueReason, RevokeReport, MaintainChannelReport, ChannelPlan, ActorOptions } from "./options.ts";
 export { DEFAULT_TOKEN_POLICY, LINE_TOKEN_LIMITS, resolveTokenPolicy, planRefreshAt, type TokenPolicy } from "./policy.ts";
 export { TokenUnavailableError, TokenBudgetExhaustedError, TokenNotFoundError, NoLedgerError } from "./errors.ts";
-export { DEFAULT_KIND, KindRegistry, type CredentialKind, type ObtainedToken, type KeyLedger } from "./kind.ts";
+export { KindRegistry, type CredentialKind, type ObtainedToken, type KeyLedger } from "./kind.ts";
 export { builtinKinds, lineV21Kind, lineStatelessKind, STATELESS_LIFETIME_SECONDS, type StatelessAuth } from "../kinds/index.ts";
 export { lineTokenApi, type LineTokenApiOptions } from "./line.ts";
 export { classifyFailure, type LineTokenApi, type LineStatelessApi, type IssuedToken, type UpstreamFailure } from "./upstream.ts";

@@ -11,7 +11,7 @@
  */
 import { InvalidInputError } from "../core/errors.ts";
 import type { Channel } from "../store/registry.ts";
-import type { TokenPolicyOverrides } from "../store/types.ts";
+import { DEFAULT_CREDENTIAL_KIND, type TokenPolicyOverrides } from "../store/types.ts";
 import type { TokenPolicy } from "./policy.ts";
 
 /** What a provider answered to a token request, validated. `accessToken` is a secret. */
@@ -60,8 +60,6 @@ export interface CredentialKind {
   readonly ledger?: KeyLedger;
 }
 
-/** The kind a credential row names when it names none (rows written before kinds existed). */
-export const DEFAULT_KIND = "line-v2.1";
 
 /** Kinds by name. Built once per manager; a kind registered twice replaces the earlier one. */
 export class KindRegistry {
@@ -88,5 +86,5 @@ export class KindRegistry {
 
 /** The kind a credential names. */
 export function kindNameOf(credential: Pick<Channel, "kind">): string {
-  return credential.kind || DEFAULT_KIND;
+  return credential.kind || DEFAULT_CREDENTIAL_KIND;
 }
