@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { JWK } from "jose";
+import type { Jwk, RsaPrivateJwk } from "../core/keys/types.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import { MASTER_CHECK_META, SECRET_COLUMN_PREFIX } from "./common.ts";
 import { ChannelNotFoundError, MasterKeyError, SealedValueError } from "./errors.ts";
@@ -28,7 +28,7 @@ export interface Channel {
   /** The kid LINE assigned to the registered public key. */
   kid: string;
   /** The assertion signing key as a private JWK. */
-  privateKey: JWK;
+  privateKey: Jwk;
   channelSecret: string;
   policy: TokenPolicyOverrides;
   /** Public per-kind configuration ({} when none). */
@@ -45,7 +45,7 @@ export interface ChannelInput {
   /** Credential kind (default "line-v2.1"): lowercase letters, digits, "." and "-", at most 32. */
   kind?: string;
   kid: string;
-  privateKey: JWK;
+  privateKey: Jwk | RsaPrivateJwk;
   channelSecret: string;
   policy?: TokenPolicyOverrides;
   /** Public per-kind configuration; the engine validates it for the kind. */
@@ -174,7 +174,8 @@ function validateInput(input: ChannelInput): void {
     throw new InvalidInputError("privateKey must be a private JWK (an object with kty and d)", { field: "privateKey" });
   }
   if (typeof input.channelSecret !== "string" || input.channelSecret.length === 0 || input.channelSecret.length > 1024) {
-    throw new InvalidInputError("channel secret must be a non-empty string", { field: "channelSecret" });
+    const what = typeof input.channelSecret !== "string" || input.channelSecret.length === 0 ? "must be a non-empty string" : `is ${input.channelSecret.length} characters, over the limit of 1024 (a LINE channel secret is 32 hexadecimal characters)`;
+    throw new InvalidInputError(`channel secret ${what}`, { field: "channelSecret" });
   }
 }
 
@@ -221,7 +222,7 @@ export async function verifyMasterKey(store: Pick<SettingsStore, "getMeta" | "se
  * const store = await openStore();                       // sqlite ./kagiya.db by default
  * const registry = await ChannelRegistry.open(store, new Sealer(loadMasterKey(process.env)));
  * await registry.add({ channelId: "1234567890", kid, privateKey: jwk, channelSecret });
- * const ch = await registry.require("1234567890");       // ch.privateKey is the JWK again
+ * const ch = await registry.require("1234567890");       // ch.privateKey is the Jwk again
  * ```
  */
 export class ChannelRegistry<S extends RegistryStore = Store> {
@@ -329,9 +330,9 @@ export class ChannelRegistry<S extends RegistryStore = Store> {
 
   #openRow(row: ChannelRow): Channel {
     const pk = this.sealer.open(row.privateKey, { table: "channels", row: row.channelId, column: "privateKey" });
-    let privateKey: JWK;
+    let privateKey: Jwk;
     try {
-      privateKey = JSON.parse(pk) as JWK;
+      privateKey = JSON.parse(pk) as Jwk;
     } catch {
       throw new SealedValueError(`the private key of channel ${row.channelId} is not a JWK (restore it from a backup or add the channel again)`);
     }

@@ -26,7 +26,8 @@
  * @module
  */
 import { createCipheriv, createDecipheriv, createHash, createSecretKey, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
+import { readTextFileSync } from "../node/read-text.ts";
 import { isAbsolute, resolve } from "node:path";
 import { MasterKeyError, SealedValueError } from "./errors.ts";
 import type { Sealed, SealedCell } from "./types.ts";
@@ -167,7 +168,14 @@ export function readMasterKey(env: Record<string, string | undefined>, vars: Mas
       `master key file ${path} is readable by group or others (mode ${(mode & 0o777).toString(8)}): run chmod 600 ${path}`,
     );
   }
-  return MasterKey.parse(readFileSync(path, "utf8"), `the master key file ${path}`);
+  // Through the bounded reader: a FIFO or a device named here must not hang or fill memory.
+  let text: string;
+  try {
+    text = readTextFileSync(path, { cwd, what: `master key file (${fileVar})`, maxBytes: 4096 });
+  } catch (error) {
+    throw new MasterKeyError("ERR_MASTER_KEY_INVALID", (error as Error).message, { cause: error });
+  }
+  return MasterKey.parse(text, `the master key file ${path}`);
 }
 
 /**

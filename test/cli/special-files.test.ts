@@ -43,3 +43,8 @@ test("emulator --state naming a device or a FIFO is refused", async () => {
   assertRefused(await runCli(["emulator", "--port", "0", "--state", "/dev/zero"], { timeoutMs: TIMEOUT_MS }), /state file "\/dev\/zero" is a device/);
   assertRefused(await runCli(["emulator", "--port", "0", "--state", fifo], { timeoutMs: TIMEOUT_MS }), /state file ".*key\.fifo" is a FIFO/);
 });
+
+test("KAGIYA_MASTER_KEY_FILE naming a FIFO is refused, not read", async () => {
+  const cwd = mkdtempSync(join(dir, "mk-"));
+  assertRefused(await runCli(["channel", "list"], { cwd, env: { KAGIYA_MASTER_KEY_FILE: fifo }, timeoutMs: TIMEOUT_MS }), /master key file \(KAGIYA_MASTER_KEY_FILE\) ".*key\.fifo" is a FIFO/);
+});

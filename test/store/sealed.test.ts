@@ -126,6 +126,8 @@ describe("ChannelRegistry input checks", () => {
     await assert.rejects(reg.add({ channelId: "1", kid: "", privateKey: jwk, channelSecret: "s" }), InvalidInputError);
     await assert.rejects(reg.add({ channelId: "1", kid: "k", privateKey: { kty: "RSA", n: "n", e: "AQAB" }, channelSecret: "s" }), InvalidInputError);
     await assert.rejects(reg.add({ channelId: "1", kid: "k", privateKey: jwk, channelSecret: "" }), InvalidInputError);
+    // An over-long secret is named as such (never shown).
+    await assert.rejects(reg.add({ channelId: "1", kid: "k", privateKey: jwk, channelSecret: "z".repeat(1025) }), (e: Error) => /1025 characters, over the limit of 1024/.test(e.message) && !e.message.includes("zzzz"));
     assert.deepEqual(await store.listChannels(), []);
     await reg.add({ channelId: "1", kid: "k", privateKey: jwk, channelSecret: "s" });
     await assert.rejects(reg.add({ channelId: "1", kid: "k2", privateKey: jwk, channelSecret: "s" }), (e: unknown) => e instanceof InvalidInputError && e.code === "ERR_CHANNEL_EXISTS");
