@@ -123,7 +123,7 @@ const add: Command = async (argv, io) => {
     const ch = await ctx.registry.add({ channelId, kid, privateKey: privateKey as never, channelSecret, policy, kind, settings }, { replace: flags.replace === true });
     await ctx.store.appendAudit({ at: Date.now(), action: flags.replace ? "channel.replace" : "channel.add", actor: "cli", channelId, keyId: null, detail: `kid ${kid}, ${kind}` });
     if (flags.json) io.stdout(JSON.stringify({ channelId: ch.channelId, kid: ch.kid, kind: ch.kind, settings: ch.settings, policy: ch.policy, createdAt: ch.createdAt }) + "\n");
-    else io.stdout(`added channel ${ch.channelId} (kid ${ch.kid}, ${kind === "line-v2.1" ? "v2.1 tokens" : "stateless tokens"})\n`);
+    else io.stdout(`added channel ${ch.channelId} (kid ${ch.kid}${kind === "line-v2.1" ? "" : ", stateless tokens"})\n`);
   } finally {
     await ctx.close();
   }
