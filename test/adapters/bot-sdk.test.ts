@@ -81,8 +81,9 @@ test("the README's SDK example, run as written in its own process against the em
       `await close();`,
     ].join("\n"));
     // Asynchronously: the emulator answering it runs in this process.
-    // `kagiya-source`: the package's exports lead to src/ (the repository has no dist/ until a build).
-    await promisify(execFile)(process.execPath, ["--conditions=kagiya-source", join(dir, "example.ts")], {
+    // The package's exports lead to dist/, which the repository has only after a build: the hooks
+    // resolve them to the sources.
+    await promisify(execFile)(process.execPath, ["--import", fileURLToPath(new URL("../helpers/source-hooks.ts", import.meta.url)), join(dir, "example.ts")], {
       cwd: dir,
       timeout: 30_000,
       env: { PATH: process.env["PATH"] ?? "", KAGIYA_LINE_API_BASE: w.emu.url, KAGIYA_MASTER_KEY: w.masterKey, KAGIYA_DB: db },
