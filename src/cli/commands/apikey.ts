@@ -86,7 +86,7 @@ export const commands: Record<string, Command> = { create, list, revoke };
 /** Help for `kagiya apikey …`. */
 export const help: Record<string, CommandHelp> = {
   create: {
-    summary: "create an API key for the token API, scoped to channels; prints it once",
+    summary: "create an API key for the token API, scoped to channels (--channel) or other credentials such as LINE WORKS apps (--credential); prints it once",
     env: STORE_ENV,
     example: "kagiya apikey create --channel 1234567890 --name billing",
   },
