@@ -108,6 +108,10 @@ test("works add takes a JWK too (no alg or use needed) and a bot; a LINE WORKS a
   assert.equal(show.botId, "2000001");
   assert.ok(!JSON.stringify(show).includes("bot-secret-value-xyz"));
   assert.equal((await runCli(["token", "get", "works.b", "--store", store], { env: env() })).code, 0);
+  const text = await runCli(["works", "show", "works.b", "--store", store], { env: env() });
+  assert.match(text.stdout, /^bot +2000001$/m);
+  assert.match(text.stdout, /^token +expires \d{4}-/m);
+  assert.match((await runCli(["works", "list", "--store", store], { env: env() })).stdout, new RegExp(`^works\\.b +${app.clientId} +bot `, "m"));
   // LINE's routes and commands keep their digits rule.
   const channel = await runCli(["channel", "show", "works.b", "--store", store], { env: env() });
   assert.equal(channel.code, 2);
