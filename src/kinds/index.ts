@@ -5,12 +5,15 @@
  */
 import type { CredentialKind } from "../tokens/kind.ts";
 import type { LineStatelessApi, LineTokenApi } from "../tokens/upstream.ts";
+import type { WorksTokenApi } from "../clients/works/port.ts";
 import { lineStatelessKind } from "./line-stateless/index.ts";
 import { lineV21Kind } from "./line-v21/index.ts";
+import { lineWorksKind } from "./line-works/index.ts";
 
-/** What the built-in kinds call: today LINE's token endpoints. */
+/** What the built-in kinds call: LINE's token endpoints and LINE WORKS' auth server. */
 export interface KindUpstreams {
   line: LineTokenApi & LineStatelessApi;
+  works: WorksTokenApi;
 }
 
 /** Every built-in kind, over the given upstreams. */
@@ -18,8 +21,10 @@ export function builtinKinds(up: KindUpstreams): CredentialKind[] {
   return [
     lineV21Kind(up.line),
     lineStatelessKind(up.line),
+    lineWorksKind(up.works),
   ];
 }
 
 export { lineV21Kind } from "./line-v21/index.ts";
 export { lineStatelessKind, STATELESS_LIFETIME_SECONDS, type StatelessAuth } from "./line-stateless/index.ts";
+export { checkWorksRefreshPolicy, lineWorksKind, worksAppOf, LINE_WORKS_KIND, WORKS_REFRESH_POLICIES, WORKS_TOKEN_LIFETIME_SECONDS, type WorksRefreshPolicy } from "./line-works/index.ts";

@@ -9,6 +9,8 @@ export const API_KEY_PREFIX = "kgy_";
 const API_KEY_PATTERN = /^kgy_[A-Za-z0-9_-]{43}$/;
 /** Channel IDs as LINE writes them: decimal digits. */
 export const CHANNEL_ID_PATTERN = /^[0-9]{1,20}$/;
+/** Credential IDs of any kind (see `validateCredentialId`): LINE channel IDs and readable ones such as `works-billing`. */
+export const CREDENTIAL_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /**
  * SHA-256 of an API key, hex: the only form a key is stored in. Keys carry 256 random bits, so
@@ -25,8 +27,10 @@ export function hashApiKey(key: string): string {
 
 /** Options of {@link createApiKey}. */
 export interface CreateApiKeyOptions {
-  /** Channel IDs the key may read tokens of (at least one). */
+  /** Channel IDs (digits) the key may read tokens of. */
   channels: string[];
+  /** Credential IDs of any kind (a LINE WORKS app's, …) the key may read tokens of; with `channels`, at least one in all. */
+  credentials?: string[];
   /** A label for people; defaults to the key's id. */
   name?: string;
   /** Who created it, for the audit log (default "cli"). */
@@ -44,11 +48,15 @@ export interface CreateApiKeyOptions {
  * ```
  */
 export async function createApiKey(store: Pick<CredentialStore, "getChannel"> & Pick<ApiKeyStore, "putApiKey"> & AuditStore, options: CreateApiKeyOptions): Promise<{ id: string; key: string; row: ApiKeyRow }> {
-  const channels = [...new Set(options.channels)];
-  if (channels.length === 0) throw new InvalidInputError("an API key needs at least one channel (--channel ID)", { field: "--channel" });
-  for (const c of channels) {
+  for (const c of options.channels) {
     if (!CHANNEL_ID_PATTERN.test(c)) throw new InvalidInputError(`"${c.slice(0, 40)}" is not a channel ID (decimal digits, as in the LINE Developers Console)`, { field: "--channel" });
   }
+  for (const c of options.credentials ?? []) {
+    if (!CREDENTIAL_ID_PATTERN.test(c)) throw new InvalidInputError(`"${c.slice(0, 40)}" is not a credential ID (1 to 64 letters, digits, ".", "_" and "-")`, { field: "--credential" });
+  }
+  // One scope list: a credential ID is looked up exactly like a channel ID.
+  const channels = [...new Set([...options.channels, ...(options.credentials ?? [])])];
+  if (channels.length === 0) throw new InvalidInputError("an API key needs at least one channel (--channel ID) or credential (--credential ID)", { field: "--channel" });
   // A key for a channel nobody registered could never get a token: refuse it rather than store it.
   for (const c of channels) {
     if ((await store.getChannel(c)) === null) {

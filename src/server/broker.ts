@@ -5,6 +5,7 @@ import { createNodeWebhookListener } from "../webhook/adapters/node.ts";
 import type { EventDispatcher } from "../webhook/intake.ts";
 import { createExampleBot } from "../webhook/example-bot.ts";
 import { createLineClient } from "../clients/line/index.ts";
+import { isLineChannelKind } from "../store/registry.ts";
 import { CHANNEL_ID_PATTERN } from "./apikeys.ts";
 import { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
 import { ServerMetrics } from "./metrics.ts";
@@ -21,6 +22,8 @@ export interface BrokerOptions extends Omit<StartServerOptions, "tokens" | "webh
   registry: ChannelRegistry;
   /** LINE API origin (default KAGIYA_LINE_API_BASE, else https://api.line.me). */
   lineApiBase?: string | undefined;
+  /** LINE WORKS auth origin (default KAGIYA_WORKS_AUTH_BASE, else https://auth.worksmobile.com). */
+  worksAuthBase?: string | undefined;
   /** A TokenManager to use instead of building one (tests inject clocks this way). */
   manager?: TokenManager;
   /**
@@ -56,7 +59,7 @@ export interface RunningBroker extends RunningServer {
  * ```
  */
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
-  const { registry, lineApiBase, manager: given, bot, webhookDedupTtlMs, log: logOption, ...serverOptions } = options;
+  const { registry, lineApiBase, worksAuthBase, manager: given, bot, webhookDedupTtlMs, log: logOption, ...serverOptions } = options;
   const store = registry.store;
   const log = logOption !== undefined && typeof (logOption as Logger).child === "function" ? (logOption as Logger) : createLogger(logOption as LoggerOptions | undefined);
   const metrics = new ServerMetrics();
@@ -64,6 +67,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     registry,
     // The manager builds its LINE client on its own clock, so an injected `now` reaches the assertions too.
     ...(lineApiBase !== undefined ? { lineApiBase } : {}),
+    ...(worksAuthBase !== undefined ? { worksAuthBase } : {}),
     observer: metrics.observer,
     actor: "server",
     ...(serverOptions.now ? { now: serverOptions.now } : {}),
@@ -118,7 +122,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     log,
     metrics,
     webhook: (wiring) => createNodeWebhookListener({
-      secretFor: async (channelId) => (CHANNEL_ID_PATTERN.test(channelId) ? ((await registry.get(channelId))?.channelSecret ?? null) : null),
+      // LINE's webhooks are signed with a LINE channel's secret; other kinds' IDs get no secret here.
+      secretFor: async (channelId) => {
+        if (!CHANNEL_ID_PATTERN.test(channelId)) return null;
+        const ch = await registry.get(channelId);
+        return ch !== null && isLineChannelKind(ch.kind) ? ch.channelSecret : null;
+      },
       dedup: wiring.dedup,
       ...(webhookDedupTtlMs !== undefined ? { dedupTtlMs: webhookDedupTtlMs } : {}),
       onReject: wiring.onReject,

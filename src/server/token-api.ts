@@ -3,7 +3,7 @@ import type { ManagedToken } from "../tokens/types.ts";
 import type { ApiKeyRow } from "../store/types.ts";
 import type { ServerContext } from "./context.ts";
 import type { RouteHandler, Router } from "./router.ts";
-import { CHANNEL_ID_PATTERN } from "./apikeys.ts";
+import { CHANNEL_ID_PATTERN, CREDENTIAL_ID_PATTERN } from "./apikeys.ts";
 import { HttpError } from "./errors.ts";
 import { toHttpError } from "./context.ts";
 
@@ -79,11 +79,16 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
     return answer;
   };
 
-  /** Key checks that need no I/O: channel ID shape (400), rate limit (429), scope (403). */
-  const admit = (key: ApiKeyRow, channelId: string): void => {
-    if (!CHANNEL_ID_PATTERN.test(channelId)) {
-      throw new HttpError(400, "ERR_BAD_REQUEST", "the channel ID in the path must be decimal digits, as in the LINE Developers Console");
-    }
+  /** The path's ID shape: a LINE channel ID under /v1/channels, any credential ID under /v1/credentials. */
+  const shapes = {
+    channel: { pattern: CHANNEL_ID_PATTERN, message: "the channel ID in the path must be decimal digits, as in the LINE Developers Console" },
+    credential: { pattern: CREDENTIAL_ID_PATTERN, message: 'the credential ID in the path must be 1 to 64 letters, digits, ".", "_" and "-", starting with a letter or digit' },
+  } as const;
+  type Shape = (typeof shapes)[keyof typeof shapes];
+
+  /** Key checks that need no I/O: ID shape (400), rate limit (429), scope (403). */
+  const admit = (key: ApiKeyRow, channelId: string, shape: Shape): void => {
+    if (!shape.pattern.test(channelId)) throw new HttpError(400, "ERR_BAD_REQUEST", shape.message);
     const wait = ctx.limiter.take(key.id);
     if (wait > 0) {
       throw new HttpError(429, "ERR_RATE_LIMITED", `API key ${key.id} is over its rate limit; retry after ${wait} s`, { headers: { "retry-after": String(wait) } });
@@ -112,9 +117,9 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
   };
 
   /** After the key is known: synchronous when the token is in memory (the common case). */
-  const serve = (req: IncomingMessage, res: ServerResponse, key: ApiKeyRow, channelId: string): void | Promise<void> => {
+  const serve = (req: IncomingMessage, res: ServerResponse, key: ApiKeyRow, channelId: string, shape: Shape): void | Promise<void> => {
     try {
-      admit(key, channelId);
+      admit(key, channelId, shape);
     } catch (error) {
       refuse(req, error);
     }
@@ -127,7 +132,7 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
   };
 
   // Not an async function: a cached key and an in-memory token are answered without a promise.
-  const route: RouteHandler = ({ req, res, params }) => {
+  const routeFor = (shape: Shape): RouteHandler => ({ req, res, params }) => {
     // HEAD would hand out nothing yet spend the rate limit and record a use.
     if (req.method === "HEAD") throw new HttpError(405, "ERR_METHOD_NOT_ALLOWED", "use GET to read a token", { headers: { allow: "GET" } });
     const channelId = params["id"]!;
@@ -138,15 +143,15 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
     } catch (error) {
       refuse(req, error);
     }
-    if (key !== undefined) return serve(req, res, key, channelId);
+    if (key !== undefined) return serve(req, res, key, channelId, shape);
     return lookUp(req, header).then(
-      (k) => serve(req, res, k, channelId),
+      (k) => serve(req, res, k, channelId, shape),
       (error: unknown) => refuse(req, error),
     );
   };
-  router.add("GET", "/v1/channels/:id/token", route);
-  // The same for any kind of credential (a LINE channel is one).
-  router.add("GET", "/v1/credentials/:id/token", route);
+  router.add("GET", "/v1/channels/:id/token", routeFor(shapes.channel));
+  // The same for any kind of credential (a LINE channel is one; a LINE WORKS app has a readable ID).
+  router.add("GET", "/v1/credentials/:id/token", routeFor(shapes.credential));
 }
 
 /**

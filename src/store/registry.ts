@@ -21,11 +21,11 @@ export type RegistryStore = CredentialStore & Pick<SettingsStore, "getMeta" | "s
  * every value of `secrets` are secrets: never log them.
  */
 export interface Channel {
-  /** LINE channel ID (digits). */
+  /** LINE channel ID (digits) for LINE's kinds, else a credential ID (see {@link validateCredentialId}). */
   channelId: string;
   /** The credential kind, e.g. "line-v2.1" (the default). */
   kind: string;
-  /** The kid LINE assigned to the registered public key. */
+  /** The kid LINE assigned to the registered public key ("" for kinds that sign without one). */
   kid: string;
   /** The assertion signing key as a private JWK. */
   privateKey: Jwk;
@@ -44,8 +44,10 @@ export interface ChannelInput {
   channelId: string;
   /** Credential kind (default "line-v2.1"): lowercase letters, digits, "." and "-", at most 32. */
   kind?: string;
+  /** Non-empty for LINE's kinds; "" allowed for others. */
   kid: string;
   privateKey: Jwk | RsaPrivateJwk;
+  /** Non-empty for LINE's kinds; "" allowed for others (which keep theirs in `secrets`). */
   channelSecret: string;
   policy?: TokenPolicyOverrides;
   /** Public per-kind configuration; the engine validates it for the kind. */
@@ -74,6 +76,42 @@ export function validateChannelId(channelId: unknown): asserts channelId is stri
       field: "channelId",
     });
   }
+}
+
+/**
+ * Throws {@link InvalidInputError} unless `id` is a credential ID: 1–64 characters, letters,
+ * digits, ".", "_" and "-", starting with a letter or digit. LINE channel IDs are credential IDs
+ * too; credentials of LINE's own kinds are held to {@link validateChannelId} as well.
+ *
+ * @example
+ * ```ts
+ * validateCredentialId("works-billing"); // ok
+ * validateCredentialId("../etc");        // throws ERR_INVALID_INPUT
+ * ```
+ */
+export function validateCredentialId(id: unknown): asserts id is string {
+  if (typeof id !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id)) {
+    const shown = typeof id === "string" ? JSON.stringify(id.slice(0, 40)) : typeof id;
+    throw new InvalidInputError(`credential ID ${shown} is not valid: 1 to 64 letters, digits, ".", "_" and "-", starting with a letter or digit`, {
+      field: "channelId",
+    });
+  }
+}
+
+const LINE_CHANNEL_KINDS: ReadonlySet<string> = new Set([DEFAULT_CREDENTIAL_KIND, "line-stateless"]);
+
+/**
+ * Whether credentials of `kind` are LINE channels (digit IDs, a kid from the console, the channel
+ * secret signing webhooks): LINE's own kinds, not LINE WORKS' or others.
+ *
+ * @example
+ * ```ts
+ * isLineChannelKind("line-stateless"); // true
+ * isLineChannelKind("line-works");     // false
+ * ```
+ */
+export function isLineChannelKind(kind: string): boolean {
+  return LINE_CHANNEL_KINDS.has(kind);
 }
 
 /**
@@ -164,17 +202,21 @@ function validateSecrets(secrets: unknown): Record<string, string> {
 }
 
 function validateInput(input: ChannelInput): void {
-  validateChannelId(input.channelId);
   if (input.kind !== undefined) validateKind(input.kind);
-  if (typeof input.kid !== "string" || input.kid.length === 0 || input.kid.length > 256 || /[\u0000-\u001f\s]/.test(input.kid)) {
+  const lineChannel = isLineChannelKind(input.kind ?? DEFAULT_CREDENTIAL_KIND);
+  if (lineChannel) validateChannelId(input.channelId);
+  else validateCredentialId(input.channelId);
+  // Other kinds may sign without a kid (LINE WORKS' assertions carry none): "" is theirs to give.
+  if (typeof input.kid !== "string" || (input.kid.length === 0 && lineChannel) || input.kid.length > 256 || /[\u0000-\u001f\s]/.test(input.kid)) {
     throw new InvalidInputError("kid must be the non-empty key ID LINE assigned to the registered public key (no spaces)", { field: "kid" });
   }
   const k = input.privateKey as Record<string, unknown> | null;
   if (k === null || typeof k !== "object" || Array.isArray(k) || typeof k["kty"] !== "string" || typeof k["d"] !== "string") {
     throw new InvalidInputError("privateKey must be a private JWK (an object with kty and d)", { field: "privateKey" });
   }
-  if (typeof input.channelSecret !== "string" || input.channelSecret.length === 0 || input.channelSecret.length > 1024) {
-    const what = typeof input.channelSecret !== "string" || input.channelSecret.length === 0 ? "must be a non-empty string" : `is ${input.channelSecret.length} characters, over the limit of 1024 (a LINE channel secret is 32 hexadecimal characters)`;
+  // Likewise the channel secret: LINE's; other kinds keep theirs in `secrets` and may give "".
+  if (typeof input.channelSecret !== "string" || (input.channelSecret.length === 0 && lineChannel) || input.channelSecret.length > 1024) {
+    const what = typeof input.channelSecret !== "string" || input.channelSecret.length <= 1024 ? "must be a non-empty string" : `is ${input.channelSecret.length} characters, over the limit of 1024 (a LINE channel secret is 32 hexadecimal characters)`;
     throw new InvalidInputError(`channel secret ${what}`, { field: "channelSecret" });
   }
 }
@@ -281,7 +323,7 @@ export class ChannelRegistry<S extends RegistryStore = Store> {
 
   /** Replaces a channel's policy overrides; throws {@link ChannelNotFoundError} when absent. */
   async setPolicy(channelId: string, policy: TokenPolicyOverrides): Promise<void> {
-    validateChannelId(channelId);
+    validateCredentialId(channelId);
     const clean = validatePolicy(policy);
     const row = await this.store.getChannel(channelId);
     if (!row) throw new ChannelNotFoundError(channelId);
@@ -290,7 +332,7 @@ export class ChannelRegistry<S extends RegistryStore = Store> {
 
   /** The channel with secrets open, or null. Throws for a malformed ID or a row that does not open. */
   async get(channelId: string): Promise<Channel | null> {
-    validateChannelId(channelId);
+    validateCredentialId(channelId);
     const row = await this.store.getChannel(channelId);
     return row ? this.#openRow(row) : null;
   }
@@ -314,7 +356,7 @@ export class ChannelRegistry<S extends RegistryStore = Store> {
 
   /** Removes the channel and its token rows; false when there was none. */
   async remove(channelId: string): Promise<boolean> {
-    validateChannelId(channelId);
+    validateCredentialId(channelId);
     return this.store.deleteChannel(channelId);
   }
 

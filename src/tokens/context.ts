@@ -6,6 +6,7 @@ import { ChannelRegistry } from "../store/registry.ts";
 import { openStore } from "../store/open.ts";
 import { loadSealer } from "../store/rotate.ts";
 import type { Store } from "../store/types.ts";
+import { DEFAULT_WORKS_AUTH_BASE } from "../clients/works/options.ts";
 import { lineTokenApi } from "./line.ts";
 import { TokenManager, type TokenManagerOptions } from "./manager.ts";
 
@@ -13,14 +14,14 @@ import { TokenManager, type TokenManagerOptions } from "./manager.ts";
 export interface TokenContextOptions {
   /** Store spec (`sqlite:PATH`, `redis://…`, `postgres://…`); default as `openStore` resolves it. */
   store?: string | undefined;
-  /** Environment: KAGIYA_MASTER_KEY(_FILE), KAGIYA_LINE_API_BASE, KAGIYA_DB, … (default process.env). */
+  /** Environment: KAGIYA_MASTER_KEY(_FILE), KAGIYA_LINE_API_BASE, KAGIYA_WORKS_AUTH_BASE, KAGIYA_DB, … (default process.env). */
   env?: Record<string, string | undefined>;
   /** Base for relative paths (default process.cwd()). */
   cwd?: string;
   /** Refuse to create a SQLite store that does not exist yet (see `OpenStoreOptions.mustExist`). */
   mustExist?: boolean;
   /** Extra manager options (actor, clock, observer, …). */
-  manager?: Omit<Partial<TokenManagerOptions>, "registry" | "line">;
+  manager?: Omit<Partial<TokenManagerOptions>, "registry" | "line" | "works" | "worksAuthBase">;
 }
 
 /** An open token context; `close()` closes the store. */
@@ -33,7 +34,8 @@ export interface TokenContext {
 
 /**
  * Opens the master key, the store, the registry and a TokenManager whose LINE base URL comes from
- * `KAGIYA_LINE_API_BASE` (default https://api.line.me).
+ * `KAGIYA_LINE_API_BASE` (default https://api.line.me), and LINE WORKS' from `KAGIYA_WORKS_AUTH_BASE`
+ * (default https://auth.worksmobile.com).
  *
  * @example
  * ```ts
@@ -48,7 +50,8 @@ export async function openTokenContext(options: TokenContextOptions = {}): Promi
   const store = await openStore(options.store, env, { cwd, ...(options.mustExist ? { mustExist: true } : {}) });
   try {
     const registry = await ChannelRegistry.open(store, sealer);
-    const manager = new TokenManager({ ...options.manager, registry, line: lineTokenApi({ env }) });
+    const worksAuthBase = env["KAGIYA_WORKS_AUTH_BASE"] || DEFAULT_WORKS_AUTH_BASE;
+    const manager = new TokenManager({ ...options.manager, registry, line: lineTokenApi({ env }), worksAuthBase });
     return { store, registry, manager, close: () => store.close() };
   } catch (error) {
     await store.close().catch(() => {});

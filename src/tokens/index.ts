@@ -17,7 +17,7 @@ export type { TokenManagerOptions, IssueReason, RevokeReport, MaintainChannelRep
 export { DEFAULT_TOKEN_POLICY, LINE_TOKEN_LIMITS, resolveTokenPolicy, planRefreshAt, type TokenPolicy } from "./policy.ts";
 export { TokenUnavailableError, TokenBudgetExhaustedError, TokenNotFoundError, NoLedgerError } from "./errors.ts";
 export { KindRegistry, type CredentialKind, type ObtainedToken, type KeyLedger } from "./kind.ts";
-export { builtinKinds, lineV21Kind, lineStatelessKind, STATELESS_LIFETIME_SECONDS, type StatelessAuth } from "../kinds/index.ts";
+export { builtinKinds, lineV21Kind, lineStatelessKind, lineWorksKind, LINE_WORKS_KIND, STATELESS_LIFETIME_SECONDS, type KindUpstreams, type StatelessAuth } from "../kinds/index.ts";
 export { lineTokenApi, type LineTokenApiOptions } from "./line.ts";
 export { classifyFailure, type LineTokenApi, type LineStatelessApi, type IssuedToken, type UpstreamFailure } from "./upstream.ts";
 export { openTokenContext, type TokenContext, type TokenContextOptions } from "./context.ts";

@@ -14,7 +14,7 @@
  * @module
  */
 import { builtinKinds } from "../kinds/index.ts";
-import { validateChannelId } from "../store/registry.ts";
+import { validateCredentialId } from "../store/registry.ts";
 import { TokenCache } from "./cache.ts";
 import { CredentialCache } from "./credentials.ts";
 import { singleFlight, type Engine, type EngineConfig } from "./engine.ts";
@@ -24,6 +24,7 @@ import { KindRegistry } from "./kind.ts";
 import { reconcileLocked } from "./ledger.ts";
 import { waitForLock } from "./issuer.ts";
 import { lineTokenApi } from "./line.ts";
+import { worksTokenApi, type WorksTokenApi } from "../clients/works/port.ts";
 import { maintainCredential, plan, status } from "./maintenance.ts";
 import type { TokenPolicy } from "./policy.ts";
 import type { TokenPolicyOverrides } from "../store/types.ts";
@@ -60,6 +61,17 @@ function lineUpstream(o: TokenManagerOptions, now: () => number): LineTokenApi &
 }
 
 /**
+ * LINE WORKS' auth server for the `line-works` kind: the given port, else kagiya's client, built on
+ * first use (so a malformed KAGIYA_WORKS_AUTH_BASE troubles only those who have a LINE WORKS app).
+ */
+function worksUpstream(o: TokenManagerOptions, now: () => number): WorksTokenApi {
+  if (o.works !== undefined) return o.works;
+  let own: WorksTokenApi | undefined;
+  const api = (): WorksTokenApi => (own ??= worksTokenApi({ ...(o.worksAuthBase !== undefined ? { authBaseUrl: o.worksAuthBase } : {}), now }));
+  return { issue: (app) => api().issue(app), refresh: (app, rt) => api().refresh(app, rt), revoke: (app, t) => api().revoke(app, t) };
+}
+
+/**
  * Issues, stores, serves, refreshes, revokes and reconciles the tokens of every registered
  * credential. Implements {@link TokenSource}.
  *
@@ -82,7 +94,7 @@ export class TokenManager implements TokenSource {
     const random = options.random ?? Math.random;
     const config = resolveConfig(options);
     const observer = options.observer ?? {};
-    const kinds = new KindRegistry([...builtinKinds({ line: lineUpstream(options, now) }), ...(options.kinds ?? [])]);
+    const kinds = new KindRegistry([...builtinKinds({ line: lineUpstream(options, now), works: worksUpstream(options, now) }), ...(options.kinds ?? [])]);
     this.#e = Object.freeze({
       config, now, random, observer, kinds,
       registry: options.registry,
@@ -181,7 +193,7 @@ export class TokenManager implements TokenSource {
   invalidate(id: string, keyId: string, options: ActorOptions = {}): Promise<void> {
     this.#e.cache.forget(id, [keyId]);
     try {
-      validateChannelId(id);
+      validateCredentialId(id);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -204,7 +216,7 @@ export class TokenManager implements TokenSource {
    * ```
    */
   async revoke(id: string, keyId: string | "all", options: ActorOptions = {}): Promise<RevokeReport> {
-    validateChannelId(id);
+    validateCredentialId(id);
     return revoke(this.#e, id, keyId, options.actor ?? this.#e.config.actor);
   }
 
@@ -220,7 +232,7 @@ export class TokenManager implements TokenSource {
    * ```
    */
   async reconcile(id: string, options: ActorOptions = {}): Promise<ReconcileReport> {
-    validateChannelId(id);
+    validateCredentialId(id);
     const e = this.#e;
     const entry = await e.credentials.load(id, e.now());
     // Under the issue lock, so a token being issued elsewhere is not mistaken for an orphan.
@@ -273,7 +285,7 @@ export class TokenManager implements TokenSource {
    */
   async maintainChannel(id: string, options: ActorOptions = {}): Promise<MaintainChannelReport> {
     try {
-      validateChannelId(id);
+      validateCredentialId(id);
     } catch (error) {
       const { code, message } = error as { code: string; message: string };
       return { channelId: id, refreshed: false, revoked: [], pruned: 0, error: { code, message }, nextAt: null };
@@ -291,7 +303,7 @@ export class TokenManager implements TokenSource {
    * ```
    */
   async status(id: string): Promise<ChannelTokenStatus> {
-    validateChannelId(id);
+    validateCredentialId(id);
     return status(this.#e, id);
   }
 
@@ -318,7 +330,7 @@ export class TokenManager implements TokenSource {
    * ```
    */
   async plan(id: string): Promise<ChannelPlan> {
-    validateChannelId(id);
+    validateCredentialId(id);
     return plan(this.#e, id);
   }
 

@@ -8,6 +8,7 @@ import type { EngineStore } from "./engine.ts";
 import type { TokenObserver } from "./types.ts";
 import type { CredentialKind } from "./kind.ts";
 import type { LineTokenApi } from "./upstream.ts";
+import type { WorksTokenApi } from "../clients/works/port.ts";
 
 /** Options of {@link TokenManager}. Durations in ms unless the name says otherwise. */
 export interface TokenManagerOptions {
@@ -25,6 +26,13 @@ export interface TokenManagerOptions {
   kinds?: CredentialKind[];
   /** LINE API origin when `line` is not given (default `KAGIYA_LINE_API_BASE`, else https://api.line.me). */
   lineApiBase?: string;
+  /**
+   * LINE WORKS' auth server for `line-works` credentials (default: `worksTokenApi({ authBaseUrl:
+   * worksAuthBase, now })`, kagiya's LINE WORKS client, one attempt per call).
+   */
+  works?: WorksTokenApi;
+  /** LINE WORKS auth origin when `works` is not given (default `KAGIYA_WORKS_AUTH_BASE`, else https://auth.worksmobile.com). */
+  worksAuthBase?: string;
   /** Clock, epoch ms (default `Date.now`). Every expiry, refresh and backoff decision reads it. */
   now?: () => number;
   /** Uniform random in [0, 1) for the refresh jitter and backoff jitter (default `Math.random`). */

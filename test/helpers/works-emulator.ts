@@ -85,3 +85,22 @@ export async function postForm(url: string, path: string, form: Record<string, s
 export function jwtBearerForm(app: Pick<TestWorksApp, "clientId" | "clientSecret">, assertion: string, scope = "bot"): Record<string, string> {
   return { assertion, grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", client_id: app.clientId, client_secret: app.clientSecret, scope };
 }
+
+/** A token row of the emulator's LINE WORKS ledger. */
+export interface WorksLedgerRow {
+  token: string;
+  type: "access" | "refresh";
+  scopes: string[];
+  grant: string;
+  issuedAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+  state: string;
+}
+
+/** The access tokens LINE WORKS (the emulator) issued to an app, oldest first. */
+export async function worksAccessTokens(url: string, clientId: string): Promise<WorksLedgerRow[]> {
+  const r = await emulatorJson(url, "GET", `/__emulator/works/apps/${encodeURIComponent(clientId)}/tokens`);
+  if (r.status !== 200) throw new Error(`the LINE WORKS ledger answered ${r.status}`);
+  return (r.body.tokens as WorksLedgerRow[]).filter((t) => t.type === "access");
+}

@@ -76,8 +76,9 @@ for (const backend of await allBackends()) describe(backend.name, { skip: backen
     assert.equal(m.policyFor("line-stateless").lifetimeSeconds, 900);
     assert.equal(m.policyFor("line-v2.1").lifetimeSeconds, 7 * 86400);
     const ch = await createTestChannel(w.emu.url);
-    await w.registry.add({ channelId: ch.channelId, kid: ch.kid, privateKey: ch.privateJwk as never, channelSecret: ch.channelSecret, kind: "line-works" });
-    await assert.rejects(m.get(ch.channelId), (e: InvalidInputError) => e.code === "ERR_KIND_UNKNOWN" && /line-works/.test(e.message) && /line-stateless/.test(e.message));
+    await w.registry.add({ channelId: ch.channelId, kid: ch.kid, privateKey: ch.privateJwk as never, channelSecret: ch.channelSecret, kind: "acme-sso" });
+    // Unknown to the engine (line-works is a kind now): named, with the known ones listed.
+    await assert.rejects(m.get(ch.channelId), (e: InvalidInputError) => e.code === "ERR_KIND_UNKNOWN" && /acme-sso/.test(e.message) && /line-stateless/.test(e.message) && /line-works/.test(e.message));
   });
 });
 

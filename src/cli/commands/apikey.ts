@@ -21,15 +21,20 @@ async function withStore<T>(spec: string | undefined, io: CliIO, f: (store: Stor
 const create: Command = async (argv, io) => {
   const { flags, positionals } = parseArgs(argv, {
     channel: { kind: "strings", value: "ID", help: "channel whose tokens the key may read (repeat, or comma-separate, for several)" },
+    credential: { kind: "strings", value: "ID", help: "credential of any kind (a LINE WORKS app, …) whose tokens the key may read (repeat, or comma-separate)" },
     name: { kind: "string", value: "NAME", help: "a label for lists and the audit log", default: "the key id" },
     json: JSON_FLAG,
     store: STORE_FLAG,
   });
   if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}" (give channels with --channel ID)`);
-  const channels = (flags.channel ?? []).flatMap((c) => c.split(",")).map((c) => c.trim()).filter((c) => c !== "");
-  if (channels.length === 0) throw new InvalidInputError("missing required option --channel (the channel IDs the key may read tokens of; repeat it for several)", { field: "--channel" });
+  const ids = (values: string[] | undefined): string[] => (values ?? []).flatMap((c) => c.split(",")).map((c) => c.trim()).filter((c) => c !== "");
+  const channels = ids(flags.channel);
+  const credentials = ids(flags.credential);
+  if (channels.length + credentials.length === 0) {
+    throw new InvalidInputError("missing required option --channel (the channel IDs the key may read tokens of; repeat it for several) or --credential ID", { field: "--channel" });
+  }
   return withStore(flags.store, io, async (store) => {
-    const { id, key, row } = await createApiKey(store, { channels, ...(flags.name !== undefined ? { name: flags.name } : {}), actor: "cli" });
+    const { id, key, row } = await createApiKey(store, { channels, credentials, ...(flags.name !== undefined ? { name: flags.name } : {}), actor: "cli" });
     if (flags.json) io.stdout(JSON.stringify({ id, key }) + "\n");
     else {
       io.stdout(`${key}\n`);
@@ -81,7 +86,7 @@ export const commands: Record<string, Command> = { create, list, revoke };
 /** Help for `kagiya apikey …`. */
 export const help: Record<string, CommandHelp> = {
   create: {
-    summary: "create an API key for the token API, scoped to channels; prints it once",
+    summary: "create an API key for the token API, scoped to channels (--channel) or other credentials such as LINE WORKS apps (--credential); prints it once",
     env: STORE_ENV,
     example: "kagiya apikey create --channel 1234567890 --name billing",
   },

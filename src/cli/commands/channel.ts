@@ -1,6 +1,6 @@
 // `kagiya channel add|list|show|remove`: the channel registry from the command line. Secrets
 // (private key, channel secret) go in sealed and never come out here.
-import { InvalidInputError, KagiyaError } from "../../core/errors.ts";
+import { InvalidInputError } from "../../core/errors.ts";
 import { parseDuration } from "../../core/duration.ts";
 import { importAssertionKey } from "../../core/keys/import.ts";
 import { lintKey } from "../../core/keys/lint.ts";
@@ -13,7 +13,9 @@ import { builtinKinds } from "../../kinds/index.ts";
 import { openTokenContext } from "../../tokens/context.ts";
 import { KindRegistry } from "../../tokens/kind.ts";
 import { lineTokenApi } from "../../tokens/line.ts";
+import { worksTokenApi } from "../../clients/works/port.ts";
 import { parseArgs, required } from "../args.ts";
+import { revokeAndRemove } from "../remove-credential.ts";
 import { JSON_FLAG, SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
 import type { CliIO, Command } from "../io.ts";
 
@@ -116,7 +118,7 @@ const add: Command = async (argv, io) => {
   const { kind, settings } = kindFromFlags(flags);
   const policy = policyFromFlags(flags);
   // Validated by the kind before anything is opened or written.
-  new KindRegistry(builtinKinds({ line: lineTokenApi({ env: io.env }) })).get(kind).resolvePolicy(policy);
+  new KindRegistry(builtinKinds({ line: lineTokenApi({ env: io.env }), works: worksTokenApi({ env: io.env }) })).get(kind).resolvePolicy(policy);
   const channelSecret = await readSecret(io, flags["secret-env"]);
   const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd });
   try {
@@ -191,18 +193,7 @@ const remove: Command = async (argv, io) => {
   const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd, mustExist: true, manager: { actor: "cli" } });
   try {
     if (!(await ctx.store.getChannel(channelId))) throw new ChannelNotFoundError(channelId);
-    let revoked: string[] = [];
-    if (!flags["keep-tokens"]) {
-      // Revoke first: a token kagiya forgets stays valid at LINE and counts against the cap.
-      const report = await ctx.manager.revoke(channelId, "all", { actor: "cli" });
-      const failed = report.skipped.filter((s) => s.cause === "failed");
-      if (failed.length > 0) {
-        throw new KagiyaError("ERR_TOKEN_REVOKE_FAILED", `could not revoke ${failed.length} token(s) of channel ${channelId} (${failed[0]!.reason}); nothing removed. Retry, or pass --keep-tokens to remove anyway`);
-      }
-      revoked = report.revoked;
-    }
-    await ctx.registry.remove(channelId);
-    await ctx.store.appendAudit({ at: Date.now(), action: "channel.remove", actor: "cli", channelId, keyId: null, detail: `revoked ${revoked.length} token(s)` });
+    const revoked = await revokeAndRemove(ctx, channelId, { keepTokens: flags["keep-tokens"] === true, label: `channel ${channelId}`, action: "channel.remove" });
     if (flags.json) io.stdout(JSON.stringify({ channelId, removed: true, revoked }) + "\n");
     else io.stdout(`removed channel ${channelId}${revoked.length ? ` (revoked ${revoked.length} token(s))` : ""}\n`);
   } finally {

@@ -4,6 +4,7 @@ import { parseArgs, parsePort } from "../args.ts";
 import { SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
 import { InvalidInputError } from "../../core/errors.ts";
 import { resolveLineConfig } from "../../clients/line/options.ts";
+import { resolveWorksConfig } from "../../clients/works/options.ts";
 import { redactSpec } from "../../store/common.ts";
 import { openStore, parseStoreSpec } from "../../store/open.ts";
 import { ChannelRegistry } from "../../store/registry.ts";
@@ -50,6 +51,7 @@ const serve: Command = async (argv, io) => {
   }
   // Resolved (and a malformed value refused) the way the token client does, to say it at start.
   const lineApiBase = resolveLineConfig({ env: { KAGIYA_LINE_API_BASE: io.env["KAGIYA_LINE_API_BASE"] || undefined } }).baseUrl;
+  const worksAuthBase = resolveWorksConfig({ env: { KAGIYA_WORKS_AUTH_BASE: io.env["KAGIYA_WORKS_AUTH_BASE"] || undefined } }).authBaseUrl;
   const sealer = loadSealer(io.env, io.cwd);
   const store = await openStore(flags.store, io.env, { cwd: io.cwd });
   let broker;
@@ -60,6 +62,7 @@ const serve: Command = async (argv, io) => {
       port,
       host,
       lineApiBase,
+      worksAuthBase,
       adminToken,
       rateLimit: { perSecond: rate, burst: Math.max(1, Math.ceil(rate * 2)) },
       log: { level },
@@ -101,7 +104,7 @@ export const help: Record<string, CommandHelp> = {
   "": {
     summary: "run the token broker (GET /v1/channels/ID/token), the webhook intake (POST /webhook/ID) and the dashboard (/ui/)",
     description: "Logs JSON lines on stdout; says where it listens, which LINE API and which store it uses on stderr.\nSIGTERM or SIGINT drains requests and exits 0.",
-    env: [...SEALED_STORE_ENV, "KAGIYA_LINE_API_BASE", "KAGIYA_ADMIN_TOKEN", "KAGIYA_RATE_LIMIT", "KAGIYA_LOG_LEVEL", "KAGIYA_SECURE_COOKIES"],
+    env: [...SEALED_STORE_ENV, "KAGIYA_LINE_API_BASE", "KAGIYA_WORKS_AUTH_BASE", "KAGIYA_ADMIN_TOKEN", "KAGIYA_RATE_LIMIT", "KAGIYA_LOG_LEVEL", "KAGIYA_SECURE_COOKIES"],
     failure: "the store is unreachable at start",
     example: "KAGIYA_LINE_API_BASE=http://127.0.0.1:8787 kagiya serve --port 8080",
   },

@@ -1,8 +1,9 @@
-// `kagiya token get|issue|list|revoke|reconcile CHANNEL`: the TokenManager from the command line.
+// `kagiya token get|issue|list|revoke|reconcile CHANNEL`: the TokenManager from the command line, for
+// every kind of credential (a LINE channel by its digits, a LINE WORKS app by its ID).
 // Only `get` ever prints a token, and only the token (for scripts: TOKEN=$(kagiya token get ID)).
 import { InvalidInputError } from "../../core/errors.ts";
 import { ChannelNotFoundError } from "../../store/errors.ts";
-import { validateChannelId } from "../../store/registry.ts";
+import { validateCredentialId } from "../../store/registry.ts";
 import { openTokenContext, type TokenContext } from "../../tokens/context.ts";
 import { parseArgs, type FlagSpec, type Flags } from "../args.ts";
 import { JSON_FLAG, SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
@@ -19,13 +20,17 @@ async function withChannel<S extends FlagSpec>(
   const { flags, positionals } = parseArgs(argv, { ...COMMON, ...spec } as S & typeof COMMON);
   const max = extra === "none" ? 1 : 2;
   if (positionals.length < 1 || positionals.length > max) {
-    throw new InvalidInputError(`token ${name} needs ${extra === "none" ? "one argument: CHANNEL" : "CHANNEL and a KEY_ID (or --all)"}`, { field: "CHANNEL" });
+    throw new InvalidInputError(`token ${name} needs ${extra === "none" ? "one argument: CHANNEL (a channel or credential ID)" : "CHANNEL (a channel or credential ID) and a KEY_ID (or --all)"}`, { field: "CHANNEL" });
   }
   const channelId = positionals[0]!;
-  validateChannelId(channelId);
+  validateCredentialId(channelId);
   const ctx = await openTokenContext({ store: flags.store as string | undefined, env: io.env, cwd: io.cwd, mustExist: true, manager: { actor: "cli" } });
   try {
-    if (!(await ctx.store.getChannel(channelId))) throw new ChannelNotFoundError(channelId);
+    if (!(await ctx.store.getChannel(channelId))) {
+      if (/^[0-9]+$/.test(channelId)) throw new ChannelNotFoundError(channelId);
+      // Not digits, so not a LINE channel; and no credential of another kind goes by that ID either.
+      throw new InvalidInputError(`channel ID ${JSON.stringify(channelId)} is not valid: LINE channel IDs are numbers (digits only, e.g. 1234567890), and no other credential (a LINE WORKS app, …) is registered as ${channelId} (see kagiya works list)`, { field: "CHANNEL", code: "ERR_CHANNEL_NOT_FOUND" });
+    }
     return await run(ctx, channelId, flags, positionals.slice(1));
   } finally {
     await ctx.close();
@@ -95,12 +100,12 @@ const reconcile: Command = (argv, io) =>
 /** Subcommands of `kagiya token`. */
 export const commands: Record<string, Command> = { get, issue, list, revoke, reconcile };
 
-const TOKEN_ENV = [...SEALED_STORE_ENV, "KAGIYA_LINE_API_BASE"];
+const TOKEN_ENV = [...SEALED_STORE_ENV, "KAGIYA_LINE_API_BASE", "KAGIYA_WORKS_AUTH_BASE"];
 
 /** Help for `kagiya token …`. */
 export const help: Record<string, CommandHelp> = {
   get: {
-    summary: "print a valid access token for the channel (issues one when none is cached or it is due)",
+    summary: "print a valid access token for the channel or LINE WORKS app (issues one when none is cached or it is due)",
     args: "CHANNEL",
     description: "Prints only the token, for scripts: TOKEN=$(kagiya token get 1234567890).",
     env: TOKEN_ENV,

@@ -6,13 +6,13 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { InvalidInputError } from "../../core/errors.ts";
 import type { Channel } from "../../store/registry.ts";
 import type { TokenPolicyOverrides } from "../../store/types.ts";
 import type { CredentialKind } from "../../tokens/kind.ts";
 import { resolveTokenPolicy, type TokenPolicy } from "../../tokens/policy.ts";
 import type { LineStatelessApi } from "../../tokens/upstream.ts";
+import { derivedKeyId } from "../derived-key-id.ts";
 
 /** LINE's stateless lifetime (seconds): the policy's lifetime is informational, LINE sets it. */
 export const STATELESS_LIFETIME_SECONDS = 900;
@@ -64,8 +64,7 @@ export function lineStatelessKind(line: LineStatelessApi): CredentialKind {
     resolvePolicy: resolveStatelessPolicy,
     async obtain(channel) {
       const t = await line.issueStateless(channel, statelessAuthOf(channel));
-      const keyId = `stateless.${createHash("sha256").update(t.accessToken).digest("base64url").slice(0, 22)}`;
-      return { accessToken: t.accessToken, keyId, expiresIn: t.expiresIn };
+      return { accessToken: t.accessToken, keyId: derivedKeyId("stateless", t.accessToken), expiresIn: t.expiresIn };
     },
   };
 }

@@ -1,0 +1,24 @@
+// Removing a credential from the command line (`channel remove`, `works remove`): its tokens are
+// revoked first, since a token kagiya forgets stays valid at the provider (and, at LINE, counts
+// against the cap); a failed revocation removes nothing.
+import { KagiyaError } from "../core/errors.ts";
+import type { TokenContext } from "../tokens/context.ts";
+
+/**
+ * Revokes every token of `id` (unless `keepTokens`), removes the credential and audits `action`.
+ * Returns the revoked key IDs; throws `ERR_TOKEN_REVOKE_FAILED` (exit 1) when one could not be.
+ */
+export async function revokeAndRemove(ctx: TokenContext, id: string, options: { keepTokens: boolean; label: string; action: string }): Promise<string[]> {
+  let revoked: string[] = [];
+  if (!options.keepTokens) {
+    const report = await ctx.manager.revoke(id, "all", { actor: "cli" });
+    const failed = report.skipped.filter((s) => s.cause === "failed");
+    if (failed.length > 0) {
+      throw new KagiyaError("ERR_TOKEN_REVOKE_FAILED", `could not revoke ${failed.length} token(s) of ${options.label} (${failed[0]!.reason}); nothing removed. Retry, or pass --keep-tokens to remove anyway`);
+    }
+    revoked = report.revoked;
+  }
+  await ctx.registry.remove(id);
+  await ctx.store.appendAudit({ at: Date.now(), action: options.action, actor: "cli", channelId: id, keyId: null, detail: `revoked ${revoked.length} token(s)` });
+  return revoked;
+}
