@@ -18,13 +18,13 @@ import type { CliIO, Command } from "../io.ts";
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-function onePositional(positionals: string[], what: string, usage: string): string {
+export function onePositional(positionals: string[], what: string, usage: string): string {
   if (positionals.length !== 1) throw new InvalidInputError(`${what} needs exactly one ${usage}`, { field: usage });
   return positionals[0]!;
 }
 
 /** Longest channel secret the registry stores (LINE's are 32 hexadecimal characters). */
-const MAX_SECRET_CHARS = 1024;
+export const MAX_SECRET_CHARS = 1024;
 
 /** Reads the channel secret from the named variable, or the first line of standard input. */
 async function readSecret(io: CliIO, envName: string | undefined): Promise<string> {
@@ -193,4 +193,11 @@ const remove: Command = async (argv, io) => {
 };
 
 /** Subcommands of `kagiya channel`. */
-export const commands: Record<string, Command> = { add, list, show, remove };
+export const commands: Record<string, Command> = {
+  add,
+  list,
+  show,
+  remove,
+  import: async (argv, io) => (await import("./channel-import.ts")).importChannels(argv, io),
+  export: async (argv, io) => (await import("./channel-import.ts")).exportChannels(argv, io),
+};
