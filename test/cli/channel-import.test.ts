@@ -82,6 +82,10 @@ test("channel import: v2.1 and stateless channels, JWK and PEM keys; tokens issu
   assert.deepEqual(byId.get(a.channelId).policy, { lifetimeSeconds: 86400 });
   const asArray = await kagiya(cwd, "channel", "export", "--json");
   assert.deepEqual(JSON.parse(asArray.stdout), rows);
+  // Only public columns are read: an auditor needs no master key.
+  const auditor = await runCli(["channel", "export"], { cwd, env: { KAGIYA_LINE_API_BASE: emu.url } });
+  assert.equal(auditor.code, 0, auditor.stderr);
+  assert.equal(auditor.stdout, exported.stdout);
 
   const secrets = [a, b, c, d].flatMap((ch) => [ch.channelSecret, ch.privateJwk.d as string, ch.privateJwk.p as string]);
   assertNoSecret([imported, again, exported, asArray], secrets);

@@ -76,31 +76,51 @@ async function openRegistry(io: CliIO, flags: ImportFlags, sealer: ReturnType<ty
   }
 }
 
+/** Store calls in flight at once: a network store answers many together, SQLite one by one. */
+const IN_FLIGHT = 16;
+
+/**
+ * Runs `fn` over `items`, at most {@link IN_FLIGHT} at once. After the first failure no new item
+ * starts; the ones in flight finish, then that failure is thrown.
+ */
+async function eachInFlight<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+}
+
 /** Compares each line with what the store holds; a changed channel is refused unless `replace`. */
 async function planImport(registry: ChannelRegistry | null, credentials: ImportLine[], replace: boolean): Promise<{ plan: Planned[]; refusals: LineRefusal[] }> {
-  const plan: Planned[] = [];
-  const refusals: LineRefusal[] = [];
-  for (const credential of credentials) {
+  const results: Array<Planned | LineRefusal> = new Array(credentials.length);
+  await eachInFlight(credentials.map((credential, i) => ({ credential, i })), async ({ credential, i }) => {
     const id = credential.input.channelId;
     const previous = registry === null ? null : await registry.store.getChannel(id);
     const existing = previous === null ? null : await registry!.get(id);
     if (existing === null) {
-      plan.push({ credential, outcome: "added", previous: null });
-      continue;
+      results[i] = { credential, outcome: "added", previous: null };
+      return;
     }
     const changed = differences(existing, credential.input);
-    if (changed.length === 0) plan.push({ credential, outcome: "skipped", previous });
-    else if (replace) plan.push({ credential, outcome: "replaced", previous });
+    if (changed.length === 0) results[i] = { credential, outcome: "skipped", previous };
+    else if (replace) results[i] = { credential, outcome: "replaced", previous };
     else {
-      refusals.push({
-        line: credential.line,
-        id,
-        field: changed[0]!,
-        reason: `channel ${id} is already registered with another ${changed.join(", ")} (pass --replace to replace it)`,
-      });
+      const reason = `channel ${id} is already registered with another ${changed.join(", ")} (pass --replace to replace it)`;
+      results[i] = { line: credential.line, id, field: changed[0]!, reason };
     }
-  }
-  return { plan, refusals };
+  });
+  const plan = results.filter((r): r is Planned => "outcome" in r);
+  return { plan, refusals: results.filter((r): r is LineRefusal => !("outcome" in r)) };
 }
 
 /** The fields in which a registered channel differs from a line (names only, never values). */
@@ -126,31 +146,30 @@ function sameRecord(a: object, b: object): boolean {
 }
 
 /**
- * Writes the plan in file order, then one audit row per channel written. When a write fails the
- * channels written before it are taken out again (new ones removed, replaced ones put back), so
- * the file is never half imported.
+ * Writes the plan, then one audit row per channel written. When a write fails the channels
+ * written already are taken out again (new ones removed, replaced ones put back), so the file is
+ * never left half imported.
  */
 async function writePlan(registry: ChannelRegistry, plan: Planned[]): Promise<void> {
   const done: Planned[] = [];
   try {
-    for (const p of plan) {
-      if (p.outcome === "skipped") continue;
+    await eachInFlight(plan.filter((p) => p.outcome !== "skipped"), async (p) => {
       await registry.add(p.credential.input, { replace: p.outcome === "replaced" });
       done.push(p);
-    }
+    });
   } catch (error) {
-    for (const p of done.reverse()) {
+    await eachInFlight(done, async (p) => {
       if (p.previous === null) await registry.store.deleteChannel(p.credential.input.channelId).catch(() => {});
       else await registry.store.putChannel(p.previous).catch(() => {});
-    }
+    });
     throw error;
   }
   const at = Date.now();
-  for (const p of done) {
+  await eachInFlight(done, async (p) => {
     const { channelId, kid, kind } = p.credential.input;
     const action = p.outcome === "replaced" ? "channel.replace" : "channel.add";
     await registry.store.appendAudit({ at, action, actor: "cli", channelId, keyId: null, detail: `kid ${kid}, ${kind}, import line ${p.credential.line}` });
-  }
+  });
 }
 
 function countOf(plan: Planned[], outcome: Outcome): number {
