@@ -6,8 +6,13 @@ import { join } from "node:path";
 import { runCli, type CliResult } from "../helpers/cli.ts";
 import { createTestChannel, type TestChannel, type TestEmulator } from "../helpers/emulator.ts";
 import { startEmulatorWithTempDir } from "../helpers/emulator-fixture.ts";
+import pg from "pg";
 import { generateMasterKeyText } from "../../src/store/sealed.ts";
+import { PostgresStore } from "../../src/store/postgres/store.ts";
+import { DATABASE_URL, postgresSkip, randomNamespace } from "../store/services.ts";
 
+// Before any test is registered: a top-level await between tests lets the file's after() run early.
+const postgresSkipped = await postgresSkip();
 let emu: TestEmulator;
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -227,4 +232,39 @@ test("channel import: a registered channel with another key, kid or secret is re
   assert.equal(got.code, 0, got.stderr);
   const audit = await kagiya(cwd, "audit", "--json");
   assert.match(audit.stdout, /channel\.replace/);
+});
+
+test("channel import: a write the store refuses mid-file takes the channels written out again and puts a replaced one back", { skip: postgresSkipped }, async () => {
+  const cwd = mkdtempSync(join(dir, "undo-"));
+  const schema = randomNamespace("import");
+  const store = `${DATABASE_URL}?schema=${schema}`;
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  try {
+    const chs = [await createTestChannel(emu.url), await createTestChannel(emu.url), await createTestChannel(emu.url), await createTestChannel(emu.url)];
+    const lineOf = (ch: TestChannel, extra: object = {}): object => ({ id: ch.channelId, kid: ch.kid, key: keyOf(ch), secret: ch.channelSecret, ...extra });
+    const seed = importFile("undo-seed.jsonl", [lineOf(chs[0]!)]);
+    assert.equal((await runCli(["channel", "import", seed, "--store", store], { cwd, env: env() })).code, 0);
+    const before = (await runCli(["channel", "export", "--store", store], { cwd, env: env() })).stdout;
+    // A real refusal by the database, for one channel only: the others are written before or beside it.
+    const refused = chs[3]!.channelId;
+    await client.query(`CREATE FUNCTION ${schema}.refuse() RETURNS trigger AS $$ BEGIN IF NEW.channel_id = '${refused}' THEN RAISE EXCEPTION 'refused by test trigger'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`);
+    await client.query(`CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON ${schema}.channels FOR EACH ROW EXECUTE FUNCTION ${schema}.refuse()`);
+
+    const file = importFile("undo.jsonl", [lineOf(chs[0]!, { kind: "line-stateless" }), lineOf(chs[1]!), lineOf(chs[2]!), lineOf(chs[3]!)]);
+    const r = await runCli(["channel", "import", file, "--replace", "--store", store], { cwd, env: env() });
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stderr, /refused by test trigger/);
+    assert.equal((await runCli(["channel", "export", "--store", store], { cwd, env: env() })).stdout, before, "the file was left half imported");
+    const kept = await PostgresStore.connect({ url: DATABASE_URL, schema });
+    try {
+      assert.deepEqual((await kept.listAudit()).filter((a) => a.action !== "channel.add" || a.channelId !== chs[0]!.channelId), [], "audit rows for channels not kept");
+    } finally {
+      await kept.close();
+    }
+    assertNoSecret([r], chs.map((ch) => ch.channelSecret));
+  } finally {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.end();
+  }
 });
