@@ -13,6 +13,11 @@ export interface ReadTextOptions {
   what: string;
   /** Largest accepted size in bytes (default {@link MAX_TEXT_BYTES}). */
   maxBytes?: number;
+  /**
+   * Refuse a file that group or others may read, write or run (`mode & 0o077`): for files that
+   * hold secrets. Checked on the opened file, so a swap after the check cannot slip through.
+   */
+  ownerOnly?: boolean;
 }
 
 /**
@@ -55,7 +60,12 @@ export function readTextFileSync(path: string, options: ReadTextOptions): string
     throw fail(systemReason(error), error);
   }
   try {
-    checkKind(fstatSync(fd), fail);
+    const info = fstatSync(fd);
+    checkKind(info, fail);
+    if (options.ownerOnly && (info.mode & 0o077) !== 0) {
+      const mode = (info.mode & 0o777).toString(8).padStart(4, "0");
+      throw fail(`is open to group or others (mode ${mode}): it holds secrets, so only its owner may have access (chmod 600 it)`);
+    }
     const buf = Buffer.alloc(Math.min(max + 1, 64 * 1024));
     const chunks: Buffer[] = [];
     let size = 0;

@@ -9,11 +9,8 @@ import { readTextFile } from "../../node/read-text.ts";
 import { ChannelNotFoundError } from "../../store/errors.ts";
 import { validateChannelId, validatePolicy } from "../../store/registry.ts";
 import type { TokenPolicyOverrides } from "../../store/types.ts";
-import { builtinKinds } from "../../kinds/index.ts";
 import { openTokenContext } from "../../tokens/context.ts";
-import { KindRegistry } from "../../tokens/kind.ts";
-import { lineTokenApi } from "../../tokens/line.ts";
-import { worksTokenApi } from "../../clients/works/port.ts";
+import { cliKinds } from "../kinds.ts";
 import { parseArgs, required } from "../args.ts";
 import { revokeAndRemove } from "../remove-credential.ts";
 import { JSON_FLAG, SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
@@ -35,13 +32,13 @@ const ADD_FLAGS = {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-function onePositional(positionals: string[], what: string, usage: string): string {
+export function onePositional(positionals: string[], what: string, usage: string): string {
   if (positionals.length !== 1) throw new InvalidInputError(`${what} needs exactly one ${usage}`, { field: usage });
   return positionals[0]!;
 }
 
 /** Longest channel secret the registry stores (LINE's are 32 hexadecimal characters). */
-const MAX_SECRET_CHARS = 1024;
+export const MAX_SECRET_CHARS = 1024;
 
 /** Reads the channel secret from the named variable, or the first line of standard input. */
 async function readSecret(io: CliIO, envName: string | undefined): Promise<string> {
@@ -118,7 +115,7 @@ const add: Command = async (argv, io) => {
   const { kind, settings } = kindFromFlags(flags);
   const policy = policyFromFlags(flags);
   // Validated by the kind before anything is opened or written.
-  new KindRegistry(builtinKinds({ line: lineTokenApi({ env: io.env }), works: worksTokenApi({ env: io.env }) })).get(kind).resolvePolicy(policy);
+  cliKinds(io.env).get(kind).resolvePolicy(policy);
   const channelSecret = await readSecret(io, flags["secret-env"]);
   const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd });
   try {
@@ -203,7 +200,14 @@ const remove: Command = async (argv, io) => {
 };
 
 /** Subcommands of `kagiya channel`. */
-export const commands: Record<string, Command> = { add, list, show, remove };
+export const commands: Record<string, Command> = {
+  add,
+  list,
+  show,
+  remove,
+  import: async (argv, io) => (await import("./channel-import.ts")).importChannels(argv, io),
+  export: async (argv, io) => (await import("./channel-import.ts")).exportChannels(argv, io),
+};
 
 /** Help for `kagiya channel …`. */
 export const help: Record<string, CommandHelp> = {
@@ -222,4 +226,12 @@ export const help: Record<string, CommandHelp> = {
     failure: "a token could not be revoked (nothing removed), or LINE or the store is unreachable",
     example: "kagiya channel remove 1234567890",
   },
+  import: {
+    summary: "register many channels from a JSON Lines file (all or nothing; the file must be readable by its owner only)",
+    args: "FILE",
+    description: "One credential per line: {\"id\",\"kid\",\"key\" (JWK or PEM),\"secret\",\"kind\",\"auth\",\"policy\"}.\nEvery line is checked first; a refused line is reported with its number and field and nothing is written.\nA line identical to a registered channel is skipped; a different one is refused unless --replace.",
+    env: SEALED_STORE_ENV,
+    example: "kagiya channel import channels.jsonl --dry-run",
+  },
+  export: { summary: "print every credential's public part as JSON Lines (id, kind, kid, settings, policy; never a secret)", example: "kagiya channel export > channels-public.jsonl" },
 };
