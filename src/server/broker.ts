@@ -11,6 +11,7 @@ import { ServerMetrics } from "./metrics.ts";
 import { startServer, type RunningServer, type StartServerOptions } from "./server.ts";
 import type { MaintenanceTarget, TokenService } from "./types.ts";
 import { ServeWhileRefreshing } from "./serve-while-refreshing.ts";
+import { IssueRateLimiter } from "./issue-rate.ts";
 
 /** HKDF info for the dashboard session key derived from the master key. */
 const ADMIN_SESSION_KEY_PURPOSE = "kagiya/admin-session/v1";
@@ -33,6 +34,11 @@ export interface BrokerOptions extends Omit<StartServerOptions, "tokens" | "webh
   webhookDedupTtlMs?: number;
   /** A logger, or options for the default pino logger. */
   log?: Logger | LoggerOptions;
+  /**
+   * Issuances per second the scheduler's warm-ups and refreshes may make, across every instance
+   * sharing the store (`--max-issue-rate`, default 5). Token reads that find no token still issue.
+   */
+  maxIssueRate?: number;
 }
 
 /** A running broker: the server plus the TokenManager it serves from. */
@@ -56,7 +62,7 @@ export interface RunningBroker extends RunningServer {
  * ```
  */
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
-  const { registry, lineApiBase, manager: given, bot, webhookDedupTtlMs, log: logOption, ...serverOptions } = options;
+  const { registry, lineApiBase, manager: given, bot, webhookDedupTtlMs, log: logOption, maxIssueRate, ...serverOptions } = options;
   const store = registry.store;
   const log = logOption !== undefined && typeof (logOption as Logger).child === "function" ? (logOption as Logger) : createLogger(logOption as LoggerOptions | undefined);
   const metrics = new ServerMetrics();
@@ -70,6 +76,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   });
   // Reads (token API and the bot) never wait on LINE while a valid token is known.
   const reads = new ServeWhileRefreshing(manager, serverOptions.now ? { now: serverOptions.now } : {});
+  const now = serverOptions.now ?? Date.now;
+  const issueRate = new IssueRateLimiter(store, { ...(maxIssueRate !== undefined ? { perSecond: maxIssueRate } : {}), now });
   const tokens: TokenService & MaintenanceTarget = {
     get: (channelId) => reads.get(channelId),
     peek: (channelId) => reads.peek(channelId),
@@ -90,8 +98,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     status: (channelId) => manager.status(channelId),
     async maintain(channelId) {
       // Warm channels that have no token yet, so the first read does not wait on LINE either.
+      // Start-up only reads: a valid stored token is kept, and issuing waits for a permit.
       const plan = await manager.plan(channelId);
-      if (plan.refreshAt === null && plan.retryAt === null) {
+      const at = now();
+      const warm = plan.refreshAt === null && plan.retryAt === null;
+      const refresh = plan.refreshAt !== null && Math.max(plan.refreshAt, plan.retryAt ?? 0) <= at;
+      // No permit in this slot: everything due waits for the next one (revocations by a second at most).
+      if ((warm || refresh) && !(await issueRate.tryTake())) return issueRate.nextSlotAt();
+      if (warm) {
         try {
           await manager.get(channelId);
         } catch (error) {
