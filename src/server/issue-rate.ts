@@ -11,14 +11,17 @@ export interface IssueRateLimiterOptions {
 export const DEFAULT_MAX_ISSUE_RATE = 5;
 
 const LOCK_PREFIX = "issue-rate:";
+/** Permits are handed out in this first part of each second, so a slow issuance still lands in it. */
+const PERMIT_SPAN_MS = 750;
 
 /**
  * A rate limit on token issuances shared by every instance on one store, so a cold start of
- * thousands of credentials never bursts at LINE. Each second is cut into `perSecond` slots and
- * each slot is one permit: a store lock named after the slot, taken once (it is never released,
- * its TTL only cleans it up). A permit is only handed out in the first half of its slot, so the
- * issuance it allows lands in the same second. One store operation per attempt, none while the
- * current slot is known to be taken.
+ * thousands of credentials never bursts at LINE. The first 750 ms of each second are cut into
+ * `perSecond` slots and each slot is one permit: a store lock named after the slot, taken once
+ * (never released; its TTL only cleans it up). A permit is only handed out in the first half of
+ * its slot, so the issuance it allows lands in the same second unless it takes over 250 ms to
+ * reach LINE; any one-second window holds at most `perSecond` slots' worth of permits. One store
+ * operation per attempt, none while the current slot is known to be taken.
  *
  * @example
  * ```ts
@@ -29,31 +32,39 @@ const LOCK_PREFIX = "issue-rate:";
  */
 export class IssueRateLimiter {
   readonly #store: LockStore;
+  readonly #perSecond: number;
   readonly #slotMs: number;
   readonly #now: () => number;
   /** The last slot this instance found taken (or took): no store call until the next one. */
-  #spentSlot = -1;
+  #spentSlot = "";
 
   constructor(store: LockStore, options: IssueRateLimiterOptions = {}) {
     const perSecond = options.perSecond ?? DEFAULT_MAX_ISSUE_RATE;
     if (!Number.isInteger(perSecond) || perSecond < 1 || perSecond > 1000) throw new RangeError("perSecond must be an integer from 1 to 1000");
     this.#store = store;
-    this.#slotMs = 1000 / perSecond;
+    this.#perSecond = perSecond;
+    this.#slotMs = PERMIT_SPAN_MS / perSecond;
     this.#now = options.now ?? Date.now;
   }
 
-  /** Takes a permit for one issuance now; false when this slot's permit is gone (try at {@link nextSlotAt}). */
+  /** Takes a permit for one issuance now; false when none is free at this moment (try at {@link nextSlotAt}). */
   async tryTake(): Promise<boolean> {
     const now = this.#now();
-    const slot = Math.floor(now / this.#slotMs);
-    if (slot === this.#spentSlot || now - slot * this.#slotMs > this.#slotMs / 2) return false;
+    const second = Math.floor(now / 1000);
+    const into = now - second * 1000;
+    const index = Math.floor(into / this.#slotMs);
+    if (index >= this.#perSecond || into - index * this.#slotMs > this.#slotMs / 2) return false;
+    const slot = `${second}:${index}`;
+    if (slot === this.#spentSlot) return false;
     this.#spentSlot = slot;
-    const lock = await this.#store.tryLock(LOCK_PREFIX + slot, Math.max(2000, Math.ceil(this.#slotMs * 2)));
-    return lock !== null;
+    return (await this.#store.tryLock(LOCK_PREFIX + slot, 2000)) !== null;
   }
 
   /** When the next permit may be free: the start of the next slot. */
   nextSlotAt(): number {
-    return (Math.floor(this.#now() / this.#slotMs) + 1) * this.#slotMs;
+    const now = this.#now();
+    const second = Math.floor(now / 1000);
+    const index = Math.floor((now - second * 1000) / this.#slotMs) + 1;
+    return index < this.#perSecond ? second * 1000 + Math.ceil(index * this.#slotMs) : (second + 1) * 1000;
   }
 }
