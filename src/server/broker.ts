@@ -103,8 +103,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       const at = now();
       const warm = plan.refreshAt === null && plan.retryAt === null;
       const refresh = plan.refreshAt !== null && Math.max(plan.refreshAt, plan.retryAt ?? 0) <= at;
-      // No permit in this slot: everything due waits for the next one (revocations by a second at most).
-      if ((warm || refresh) && !(await issueRate.tryTake())) return issueRate.nextSlotAt();
+      // No permit now: everything due waits (revocations by a second or two). The retry lands at a
+      // random point of a later second, so waiting channels do not lock onto the slots they missed.
+      if ((warm || refresh) && !(await issueRate.tryTake())) return issueRate.nextSlotAt() + 1000 + Math.floor(Math.random() * 1000);
       if (warm) {
         try {
           await manager.get(channelId);

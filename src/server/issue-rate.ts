@@ -18,10 +18,10 @@ const PERMIT_SPAN_MS = 750;
  * A rate limit on token issuances shared by every instance on one store, so a cold start of
  * thousands of credentials never bursts at LINE. The first 750 ms of each second are cut into
  * `perSecond` slots and each slot is one permit: a store lock named after the slot, taken once
- * (never released; its TTL only cleans it up). A permit is only handed out in the first half of
- * its slot, so the issuance it allows lands in the same second unless it takes over 250 ms to
- * reach LINE; any one-second window holds at most `perSecond` slots' worth of permits. One store
- * operation per attempt, none while the current slot is known to be taken.
+ * (never released; its TTL only cleans it up). The issuance a permit allows lands in the same
+ * second unless it takes over 250 ms to reach LINE, and any one-second window holds at most
+ * `perSecond` slots' worth of permits. One store operation per attempt, none while the current
+ * slot is known to be taken.
  *
  * @example
  * ```ts
@@ -53,7 +53,7 @@ export class IssueRateLimiter {
     const second = Math.floor(now / 1000);
     const into = now - second * 1000;
     const index = Math.floor(into / this.#slotMs);
-    if (index >= this.#perSecond || into - index * this.#slotMs > this.#slotMs / 2) return false;
+    if (index >= this.#perSecond) return false;
     const slot = `${second}:${index}`;
     if (slot === this.#spentSlot) return false;
     this.#spentSlot = slot;
