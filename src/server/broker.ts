@@ -39,6 +39,11 @@ export interface BrokerOptions extends Omit<StartServerOptions, "tokens" | "webh
    * sharing the store (`--max-issue-rate`, default 5). Token reads that find no token still issue.
    */
   maxIssueRate?: number;
+  /**
+   * `/metrics` series per channel: true always, false never, undefined (default) while the
+   * scheduler plans at most 200 channels (`--per-channel-metrics`).
+   */
+  perChannelMetrics?: boolean | undefined;
 }
 
 /** A running broker: the server plus the TokenManager it serves from. */
@@ -62,10 +67,10 @@ export interface RunningBroker extends RunningServer {
  * ```
  */
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
-  const { registry, lineApiBase, manager: given, bot, webhookDedupTtlMs, log: logOption, maxIssueRate, ...serverOptions } = options;
+  const { registry, lineApiBase, manager: given, bot, webhookDedupTtlMs, log: logOption, maxIssueRate, perChannelMetrics, ...serverOptions } = options;
   const store = registry.store;
   const log = logOption !== undefined && typeof (logOption as Logger).child === "function" ? (logOption as Logger) : createLogger(logOption as LoggerOptions | undefined);
-  const metrics = new ServerMetrics();
+  const metrics = new ServerMetrics({ perChannel: perChannelMetrics });
   const manager = given ?? new TokenManager({
     registry,
     // The manager builds its LINE client on its own clock, so an injected `now` reaches the assertions too.
@@ -145,5 +150,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       ...(dispatcher ? { bot: dispatcher } : {}),
     }),
   });
+  const scheduler = server.scheduler;
+  if (scheduler !== null) metrics.setChannelCount(() => scheduler.size);
   return { ...server, manager, store };
 }
