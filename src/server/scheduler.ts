@@ -23,6 +23,13 @@ export interface SchedulerOptions {
    * 1 hour; every check costs store reads, so this sets the idle store traffic per channel).
    */
   maxIdleMs?: number;
+  /**
+   * Each due time is put off by a random part of this (default 2000), drawn per instance: of
+   * several instances on one store, the one that drew least does the work and the others find
+   * it done, instead of all of them racing for the channel's lock at the same moment; if that
+   * one died, the next takes over.
+   */
+  spreadMs?: number;
   now?: () => number;
   /** Random in [0, 1) (default Math.random), for jitter. */
   random?: () => number;
@@ -47,7 +54,8 @@ export interface SchedulerHooks {
  * prune) and reconciles every channel periodically, so that token reads never wait on LINE.
  * Due times sit in a min-heap and one timer sleeps until the earliest, so an idle broker costs
  * the same with ten channels or ten thousand; the channel list is re-read every `channelListMs`.
- * Work is spread out: at most `concurrency` channels at once, `gapMs` apart, reconciles
+ * Work is spread out: at most `concurrency` channels at once, `gapMs` apart, each due time put
+ * off by a per-instance random `spreadMs` (so instances sharing a store split the work), reconciles
  * staggered over their interval and taken once per interval across instances through a
  * store lock.
  *
@@ -69,6 +77,7 @@ export class Scheduler {
   readonly #concurrency: number;
   readonly #gapMs: number;
   readonly #maxIdleMs: number;
+  readonly #spreadMs: number;
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #plans = new Map<string, ChannelPlan>();
@@ -92,6 +101,7 @@ export class Scheduler {
     this.#concurrency = options.concurrency ?? 2;
     this.#gapMs = options.gapMs ?? 25;
     this.#maxIdleMs = options.maxIdleMs ?? 3600_000;
+    this.#spreadMs = options.spreadMs ?? 2000;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
   }
@@ -234,7 +244,8 @@ export class Scheduler {
       const next = await this.#target.maintain(channelId);
       plan.failures = 0;
       const after = this.#now();
-      plan.nextAt = Math.min(Math.max(next ?? after + this.#maxIdleMs, after + this.#tickMs), after + this.#maxIdleMs);
+      const due = Math.min(Math.max(next ?? after + this.#maxIdleMs, after + this.#tickMs), after + this.#maxIdleMs);
+      plan.nextAt = due + Math.floor(this.#random() * this.#spreadMs);
       this.#hooks.onRun?.("ok");
     } catch (error) {
       plan.failures++;

@@ -1,7 +1,7 @@
 // Many channels, three brokers on one store (Redis and PostgreSQL), on the emulator's clock:
 // start-up issues each first token once across the instances at no more than --max-issue-rate
 // per emulated second, every token is refreshed exactly once per cycle, and an idle broker makes
-// no store calls between due times.
+// no store calls between due times. The refreshes are shared out between the instances.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
@@ -111,6 +111,10 @@ for (const backend of backends) {
           assert.deepEqual(rows.map((r) => r.state).sort(), ["revoked", "valid"], id);
         }
         assert.ok(busiestSecond(all) <= RATE, `${busiestSecond(all)} issuances in one second (cap ${RATE})`);
+        // The refreshes were shared out between the instances, not all done by one.
+        const refreshes = await Promise.all(brokers.map(async (b) => (await b.metrics.issuances.get()).values.filter((v) => v.labels.reason === "refresh").reduce((n, v) => n + v.value, 0)));
+        assert.equal(refreshes.reduce((a, b) => a + b, 0), CHANNELS, String(refreshes));
+        for (const n of refreshes) assert.ok(n >= CHANNELS / 10, `refreshes per instance: ${refreshes}`);
       } finally {
         for (const b of brokers) await b.close();
         await stores[0]?.destroy().catch(() => {});
