@@ -12,6 +12,7 @@ import { ServerMetrics } from "./metrics.ts";
 import { startServer, type RunningServer, type StartServerOptions } from "./server.ts";
 import type { MaintenanceTarget, TokenService } from "./types.ts";
 import { ServeWhileRefreshing } from "./serve-while-refreshing.ts";
+import { IssueRateLimiter } from "./issue-rate.ts";
 
 /** HKDF info for the dashboard session key derived from the master key. */
 const ADMIN_SESSION_KEY_PURPOSE = "kagiya/admin-session/v1";
@@ -36,6 +37,16 @@ export interface BrokerOptions extends Omit<StartServerOptions, "tokens" | "webh
   webhookDedupTtlMs?: number;
   /** A logger, or options for the default pino logger. */
   log?: Logger | LoggerOptions;
+  /**
+   * Issuances per second the scheduler's warm-ups and refreshes may make, across every instance
+   * sharing the store (`--max-issue-rate`, default 5). Token reads that find no token still issue.
+   */
+  maxIssueRate?: number;
+  /**
+   * `/metrics` series per channel: true always, false never, undefined (default) while the
+   * scheduler plans at most 200 channels (`--per-channel-metrics`).
+   */
+  perChannelMetrics?: boolean | undefined;
 }
 
 /** A running broker: the server plus the TokenManager it serves from. */
@@ -59,10 +70,10 @@ export interface RunningBroker extends RunningServer {
  * ```
  */
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
-  const { registry, lineApiBase, worksAuthBase, manager: given, bot, webhookDedupTtlMs, log: logOption, ...serverOptions } = options;
+  const { registry, lineApiBase, worksAuthBase, manager: given, bot, webhookDedupTtlMs, log: logOption, maxIssueRate, perChannelMetrics, ...serverOptions } = options;
   const store = registry.store;
   const log = logOption !== undefined && typeof (logOption as Logger).child === "function" ? (logOption as Logger) : createLogger(logOption as LoggerOptions | undefined);
-  const metrics = new ServerMetrics();
+  const metrics = new ServerMetrics({ perChannel: perChannelMetrics });
   const manager = given ?? new TokenManager({
     registry,
     // The manager builds its LINE client on its own clock, so an injected `now` reaches the assertions too.
@@ -74,6 +85,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   });
   // Reads (token API and the bot) never wait on LINE while a valid token is known.
   const reads = new ServeWhileRefreshing(manager, serverOptions.now ? { now: serverOptions.now } : {});
+  const now = serverOptions.now ?? Date.now;
+  const issueRate = new IssueRateLimiter(store, { ...(maxIssueRate !== undefined ? { perSecond: maxIssueRate } : {}), now });
   const tokens: TokenService & MaintenanceTarget = {
     get: (channelId) => reads.get(channelId),
     peek: (channelId) => reads.peek(channelId),
@@ -94,8 +107,15 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     status: (channelId) => manager.status(channelId),
     async maintain(channelId) {
       // Warm channels that have no token yet, so the first read does not wait on LINE either.
+      // Start-up only reads: a valid stored token is kept, and issuing waits for a permit.
       const plan = await manager.plan(channelId);
-      if (plan.refreshAt === null && plan.retryAt === null) {
+      const at = now();
+      const warm = plan.refreshAt === null && plan.retryAt === null;
+      const refresh = plan.refreshAt !== null && Math.max(plan.refreshAt, plan.retryAt ?? 0) <= at;
+      // No permit now: everything due waits (revocations by a second or two). The retry lands at a
+      // random point of a later second, so waiting channels do not lock onto the slots they missed.
+      if ((warm || refresh) && !(await issueRate.tryTake())) return issueRate.nextSlotAt() + 1000 + Math.floor(Math.random() * 1000);
+      if (warm) {
         try {
           await manager.get(channelId);
         } catch (error) {
@@ -139,5 +159,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       ...(dispatcher ? { bot: dispatcher } : {}),
     }),
   });
+  const scheduler = server.scheduler;
+  if (scheduler !== null) metrics.setChannelCount(() => scheduler.size);
   return { ...server, manager, store };
 }

@@ -10,6 +10,21 @@ export interface ChannelGaugeSource {
   channelGauges(): Promise<Array<{ channelId: string; secondsToExpiry: number | null; budgetLeft: number | null }>>;
 }
 
+/** Options of {@link ServerMetrics}. */
+export interface ServerMetricsOptions {
+  /**
+   * Series labelled by channel: true always, false never (the `channel` label reads "*" and the
+   * per-channel gauges are left out), undefined (default) while the broker has at most
+   * `perChannelLimit` channels, so a large deployment does not flood Prometheus.
+   */
+  perChannel?: boolean | undefined;
+  /** The channel count past which per-channel series stop by default (200). */
+  perChannelLimit?: number;
+}
+
+/** The default channel count past which `/metrics` stops labelling series by channel. */
+export const PER_CHANNEL_METRICS_LIMIT = 200;
+
 /**
  * Prometheus metrics of one server, in their own registry (so several servers in one process,
  * as in tests, never collide). `observer` feeds the TokenManager's events in.
@@ -32,8 +47,13 @@ export class ServerMetrics {
   readonly schedulerRuns: Counter<"outcome">;
   readonly observer: TokenObserver;
   #source: ChannelGaugeSource | null = null;
+  readonly #perChannel: boolean | undefined;
+  readonly #perChannelLimit: number;
+  #channelCount: () => number = () => 0;
 
-  constructor() {
+  constructor(options: ServerMetricsOptions = {}) {
+    this.#perChannel = options.perChannel;
+    this.#perChannelLimit = options.perChannelLimit ?? PER_CHANNEL_METRICS_LIMIT;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: "kagiya_" });
     this.issuances = new Counter({ name: "kagiya_token_issuances_total", help: "Access tokens issued by LINE, by channel and reason.", labelNames: ["channel", "reason"], registers });
@@ -63,6 +83,7 @@ export class ServerMetrics {
       registers,
       async collect() {
         this.reset();
+        if (!self.perChannel) return;
         for (const g of (await self.#gauges())) if (g.secondsToExpiry !== null) this.set({ channel: g.channelId }, g.secondsToExpiry);
       },
     });
@@ -73,15 +94,30 @@ export class ServerMetrics {
       registers,
       async collect() {
         this.reset();
+        if (!self.perChannel) return;
         for (const g of (await self.#gauges())) if (g.budgetLeft !== null) this.set({ channel: g.channelId }, g.budgetLeft);
       },
     });
     this.observer = {
-      issued: (channelId, reason) => this.issuances.inc({ channel: channelId, reason }),
-      failed: (channelId, reason) => this.failures.inc({ channel: channelId, reason }),
-      lockWait: (channelId, ms) => this.lockWait.observe({ channel: channelId }, ms / 1000),
+      issued: (channelId, reason) => this.issuances.inc({ channel: this.#label(channelId), reason }),
+      failed: (channelId, reason) => this.failures.inc({ channel: this.#label(channelId), reason }),
+      lockWait: (channelId, ms) => this.lockWait.observe({ channel: this.#label(channelId) }, ms / 1000),
       upstream: (endpoint, status, ms) => this.upstream.observe({ endpoint, status: String(status) }, ms / 1000),
     };
+  }
+
+  /** Whether series are labelled by channel now (see {@link ServerMetricsOptions.perChannel}). */
+  get perChannel(): boolean {
+    return this.#perChannel ?? this.#channelCount() <= this.#perChannelLimit;
+  }
+
+  /** Sets how many channels the broker serves (the scheduler's count), for the default of {@link perChannel}. */
+  setChannelCount(count: () => number): void {
+    this.#channelCount = count;
+  }
+
+  #label(channelId: string): string {
+    return this.perChannel ? channelId : "*";
   }
 
   /** Sets where per-channel gauges come from (the server's token service). */

@@ -4,7 +4,11 @@ import type { MaintenanceTarget } from "./types.ts";
 
 /** Options of {@link Scheduler}. Durations in ms. */
 export interface SchedulerOptions {
-  /** How often due work is looked for (default 1000). */
+  /**
+   * Longest sleep between two wake-ups (default 1000): the scheduler sleeps until the next due
+   * channel, but looks at the clock at least this often (an O(1) peek, no store access), so a
+   * clock that jumps (NTP, suspend, a test clock) is noticed.
+   */
   tickMs?: number;
   /** Each channel is reconciled about this often, ±10 % (default 1 hour). */
   reconcileMs?: number;
@@ -14,8 +18,18 @@ export interface SchedulerOptions {
   concurrency?: number;
   /** Least time between starting two maintenance calls (default 25): many due channels are spread out. */
   gapMs?: number;
-  /** Longest time a channel goes unchecked, so changes made by other instances are seen (default 5 minutes). */
+  /**
+   * Longest time a channel goes unchecked, so changes made by other instances are seen (default
+   * 1 hour; every check costs store reads, so this sets the idle store traffic per channel).
+   */
   maxIdleMs?: number;
+  /**
+   * Each due time is put off by a random part of this (default 2000), drawn per instance: of
+   * several instances on one store, the one that drew least does the work and the others find
+   * it done, instead of all of them racing for the channel's lock at the same moment; if that
+   * one died, the next takes over.
+   */
+  spreadMs?: number;
   now?: () => number;
   /** Random in [0, 1) (default Math.random), for jitter. */
   random?: () => number;
@@ -38,7 +52,10 @@ export interface SchedulerHooks {
  * The background scheduler of `kagiya serve`: asks the token lifecycle to maintain each
  * channel when it is due (refresh at the jittered refresh point, revoke superseded tokens,
  * prune) and reconciles every channel periodically, so that token reads never wait on LINE.
- * Work is spread out: at most `concurrency` channels at once, `gapMs` apart, reconciles
+ * Due times sit in a min-heap and one timer sleeps until the earliest, so an idle broker costs
+ * the same with ten channels or ten thousand; the channel list is re-read every `channelListMs`.
+ * Work is spread out: at most `concurrency` channels at once, `gapMs` apart, each due time put
+ * off by a per-instance random `spreadMs` (so instances sharing a store split the work), reconciles
  * staggered over their interval and taken once per interval across instances through a
  * store lock.
  *
@@ -60,11 +77,14 @@ export class Scheduler {
   readonly #concurrency: number;
   readonly #gapMs: number;
   readonly #maxIdleMs: number;
+  readonly #spreadMs: number;
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #plans = new Map<string, ChannelPlan>();
+  readonly #due = new DueHeap();
   readonly #running = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
+  #started = false;
   #listedAt = -Infinity;
   #listing: Promise<void> | null = null;
   #lastStartAt = -Infinity;
@@ -80,40 +100,48 @@ export class Scheduler {
     this.#listMs = options.channelListMs ?? 30_000;
     this.#concurrency = options.concurrency ?? 2;
     this.#gapMs = options.gapMs ?? 25;
-    this.#maxIdleMs = options.maxIdleMs ?? 300_000;
+    this.#maxIdleMs = options.maxIdleMs ?? 3600_000;
+    this.#spreadMs = options.spreadMs ?? 2000;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
   }
 
-  /** Starts ticking (idempotent). */
+  /** Starts the loop (idempotent). */
   start(): void {
-    if (this.#timer !== null || this.#stopped) return;
-    this.#timer = setInterval(() => this.tick(), this.#tickMs);
-    this.#timer.unref();
+    if (this.#started || this.#stopped) return;
+    this.#started = true;
     this.tick();
   }
 
-  /** Stops ticking and waits for maintenance already started. */
+  /** Stops the loop and waits for maintenance already started. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#timer !== null) clearInterval(this.#timer);
+    if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     await Promise.allSettled([...this.#running]);
     await this.#listing?.catch(() => {});
   }
 
-  /** True while the loop is running and ticked recently (for /readyz). */
+  /** True while the loop is running and woke recently (for /readyz). */
   get alive(): boolean {
-    return this.#timer !== null && !this.#stopped && this.#now() - this.#lastTickAt <= this.#tickMs * 3 + 1000;
+    return this.#started && !this.#stopped && this.#now() - this.#lastTickAt <= this.#tickMs * 3 + 1000;
+  }
+
+  /** How many channels are planned (for metrics and tests). */
+  get size(): number {
+    return this.#plans.size;
   }
 
   /** Makes a channel due now (after a manual action, or when a token read found it stale). */
   nudge(channelId: string): void {
     const plan = this.#plans.get(channelId);
-    if (plan) plan.nextAt = this.#now();
+    if (!plan) return;
+    plan.nextAt = this.#now();
+    this.#push(channelId, plan);
+    if (this.#started && !this.#stopped) this.#startDue(this.#now());
   }
 
-  /** One pass: refresh the channel list when stale, then start due work. Exposed for tests. */
+  /** One pass: re-read the channel list when stale, then start due work, then sleep. Exposed for tests. */
   tick(): void {
     if (this.#stopped) return;
     const now = this.#now();
@@ -121,10 +149,30 @@ export class Scheduler {
     if (now - this.#listedAt >= this.#listMs && this.#listing === null) {
       this.#listing = this.#list().finally(() => {
         this.#listing = null;
+        this.#arm();
       });
       return;
     }
     this.#startDue(now);
+    this.#arm();
+  }
+
+  /** One timer: until the earliest due channel or list re-read, at most `tickMs` away. */
+  #arm(): void {
+    if (this.#stopped || !this.#started) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    const now = this.#now();
+    const next = Math.min(this.#due.peek()?.at ?? Infinity, this.#listedAt + this.#listMs);
+    const wait = Math.max(0, Math.min(next - now, this.#tickMs));
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.tick();
+    }, wait);
+    this.#timer.unref();
+  }
+
+  #push(channelId: string, plan: ChannelPlan): void {
+    this.#due.push(channelId, Math.min(plan.nextAt, plan.reconcileAt));
   }
 
   async #list(): Promise<void> {
@@ -136,9 +184,12 @@ export class Scheduler {
         seen.add(row.channelId);
         if (!this.#plans.has(row.channelId)) {
           // New channels are due now; their reconciles are staggered over one interval.
-          this.#plans.set(row.channelId, { nextAt: now, reconcileAt: now + Math.floor(this.#random() * this.#reconcileMs), failures: 0, running: false });
+          const plan = { nextAt: now, reconcileAt: now + Math.floor(this.#random() * this.#reconcileMs), failures: 0, running: false };
+          this.#plans.set(row.channelId, plan);
+          this.#push(row.channelId, plan);
         }
       }
+      // Removed channels leave stale heap entries behind; they are dropped when they surface.
       for (const id of this.#plans.keys()) if (!seen.has(id)) this.#plans.delete(id);
       this.#listedAt = now;
       this.#startDue(now);
@@ -149,23 +200,34 @@ export class Scheduler {
   }
 
   #startDue(now: number): void {
-    const due = [...this.#plans.entries()]
-      .filter(([, p]) => !p.running && (p.nextAt <= now || p.reconcileAt <= now))
-      .sort((a, b) => Math.min(a[1].nextAt, a[1].reconcileAt) - Math.min(b[1].nextAt, b[1].reconcileAt));
-    for (const [channelId, plan] of due) {
-      if (this.#running.size >= this.#concurrency) return;
+    if (this.#stopped) return;
+    while (this.#running.size < this.#concurrency) {
+      const top = this.#due.peek();
+      if (top === undefined || top.at > now) return;
+      const plan = this.#plans.get(top.channelId);
+      // Entries whose channel is gone, is running, or was re-planned since are stale.
+      if (plan === undefined || plan.running || Math.min(plan.nextAt, plan.reconcileAt) !== top.at) {
+        this.#due.pop();
+        continue;
+      }
       const wait = this.#lastStartAt + this.#gapMs - this.#now();
       if (wait > 0) {
         // Spread: come back for the rest after the gap instead of starting a burst.
         setTimeout(() => this.#startDue(this.#now()), wait).unref();
         return;
       }
+      this.#due.pop();
+      const channelId = top.channelId;
       this.#lastStartAt = this.#now();
       plan.running = true;
       const job = this.#run(channelId, plan).finally(() => {
         plan.running = false;
         this.#running.delete(job);
-        if (!this.#stopped) this.#startDue(this.#now());
+        if (this.#plans.get(channelId) === plan) this.#push(channelId, plan);
+        if (!this.#stopped) {
+          this.#startDue(this.#now());
+          this.#arm();
+        }
       });
       this.#running.add(job);
     }
@@ -182,7 +244,8 @@ export class Scheduler {
       const next = await this.#target.maintain(channelId);
       plan.failures = 0;
       const after = this.#now();
-      plan.nextAt = Math.min(Math.max(next ?? after + this.#maxIdleMs, after + this.#tickMs), after + this.#maxIdleMs);
+      const due = Math.min(Math.max(next ?? after + this.#maxIdleMs, after + this.#tickMs), after + this.#maxIdleMs);
+      plan.nextAt = due + Math.floor(this.#random() * this.#spreadMs);
       this.#hooks.onRun?.("ok");
     } catch (error) {
       plan.failures++;
@@ -207,6 +270,58 @@ export class Scheduler {
       this.#hooks.log?.warn({ channelId, err: describe(error) }, "scheduled reconcile failed");
     }
   }
+}
+
+interface DueEntry {
+  at: number;
+  seq: number;
+  channelId: string;
+}
+
+/** A binary min-heap of due times (ties in insertion order); re-planning pushes a new entry. */
+class DueHeap {
+  readonly #items: DueEntry[] = [];
+  #seq = 0;
+
+  peek(): DueEntry | undefined {
+    return this.#items[0];
+  }
+
+  push(channelId: string, at: number): void {
+    const items = this.#items;
+    items.push({ at, seq: this.#seq++, channelId });
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(items[i]!, items[parent]!)) break;
+      [items[i], items[parent]] = [items[parent]!, items[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): DueEntry | undefined {
+    const items = this.#items;
+    const top = items[0];
+    const last = items.pop();
+    if (top === undefined || last === undefined || items.length === 0) return top;
+    items[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < items.length && before(items[l]!, items[m]!)) m = l;
+      if (r < items.length && before(items[r]!, items[m]!)) m = r;
+      if (m === i) break;
+      [items[i], items[m]] = [items[m]!, items[i]!];
+      i = m;
+    }
+    return top;
+  }
+}
+
+function before(a: DueEntry, b: DueEntry): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
 
 function describe(error: unknown): { code?: string; message: string } {

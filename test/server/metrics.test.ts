@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { request, startTestBroker, testApiKey } from "./helpers.ts";
 import { clearFaults, deliverTestWebhook, injectFault } from "../helpers/emulator.ts";
+import { ServerMetrics } from "../../src/server/metrics.ts";
 
 function value(metrics: string, line: RegExp): number {
   const m = metrics.split("\n").find((l) => line.test(l));
@@ -42,6 +43,37 @@ test("/metrics: issuances and failures by reason, expiry and budget per channel,
     assert.match(m, /^# TYPE kagiya_lock_wait_seconds histogram$/m);
     assert.equal(value(m, /^kagiya_token_api_requests_total\{outcome="ok"\}/), 10);
     assert.equal(value(m, /^kagiya_token_api_requests_total\{outcome="failed"\}/), 1);
+  } finally {
+    await t.close();
+  }
+});
+
+test("/metrics leaves per-channel series out past the channel limit unless forced, and can be forced off", async () => {
+  let count = 2;
+  const auto = new ServerMetrics({ perChannelLimit: 2 });
+  auto.setChannelCount(() => count);
+  auto.observer.issued!("1111111111", "cold", 1);
+  count = 3;
+  auto.observer.issued!("2222222222", "cold", 1);
+  const text = (await auto.render()).body;
+  assert.equal(value(text, /^kagiya_token_issuances_total\{channel="1111111111",reason="cold"\}/), 1);
+  assert.equal(value(text, /^kagiya_token_issuances_total\{channel="\*",reason="cold"\}/), 1);
+  assert.doesNotMatch(text, /2222222222/);
+  const forced = new ServerMetrics({ perChannel: true, perChannelLimit: 2 });
+  forced.setChannelCount(() => 1000);
+  forced.observer.issued!("2222222222", "cold", 1);
+  assert.equal(value((await forced.render()).body, /^kagiya_token_issuances_total\{channel="2222222222",reason="cold"\}/), 1);
+
+  // A broker with them off: issuances are counted under "*", and no per-channel gauge is read.
+  const t = await startTestBroker({ channels: 1, server: { perChannelMetrics: false } });
+  try {
+    const [a] = t.channels;
+    const { key } = await testApiKey(t.store, [a!.channelId]);
+    assert.equal((await request(`${t.url}/v1/channels/${a!.channelId}/token`, { headers: { authorization: `Bearer ${key}` } })).status, 200);
+    const m = (await request(`${t.url}/metrics`)).text;
+    assert.equal(value(m, /^kagiya_token_issuances_total\{channel="\*",reason="cold"\}/), 1);
+    assert.doesNotMatch(m, new RegExp(a!.channelId));
+    assert.doesNotMatch(m, /^kagiya_token_seconds_to_expiry\{/m);
   } finally {
     await t.close();
   }

@@ -10,6 +10,8 @@ import { openStore, parseStoreSpec } from "../../store/open.ts";
 import { ChannelRegistry } from "../../store/registry.ts";
 import { loadSealer } from "../../store/rotate.ts";
 import { startBroker } from "../../server/broker.ts";
+import { DEFAULT_MAX_ISSUE_RATE } from "../../server/issue-rate.ts";
+import { PER_CHANNEL_METRICS_LIMIT } from "../../server/metrics.ts";
 import { MIN_ADMIN_TOKEN_LENGTH } from "../../server/admin.ts";
 
 /**
@@ -24,7 +26,7 @@ function storeLabel(spec: string | undefined, env: Record<string, string | undef
 }
 
 /**
- * `kagiya serve [--port 8080] [--host 127.0.0.1] [--store SPEC]`: the token broker, webhook
+ * `kagiya serve [--port 8080] [--host 127.0.0.1] [--store SPEC] [--max-issue-rate 5] [--per-channel-metrics auto]`: the token broker, webhook
  * intake and dashboard. Store: --store, else DATABASE_URL, REDIS_URL, KAGIYA_DB / ./kagiya.db.
  * LINE: KAGIYA_LINE_API_BASE (e.g. the emulator). Dashboard login: KAGIYA_ADMIN_TOKEN or
  * `kagiya admin token`. Per-key rate limit: KAGIYA_RATE_LIMIT requests/s (default 50).
@@ -35,10 +37,16 @@ const serve: Command = async (argv, io) => {
     port: { kind: "string", value: "PORT", help: "TCP port (0 picks a free one)", default: "8080", env: "PORT" },
     host: { kind: "string", value: "HOST", help: "interface to listen on", default: "127.0.0.1" },
     store: STORE_FLAG,
+    "max-issue-rate": { kind: "string", value: "N", help: "token issuances per second by the scheduler, across every instance on the store", default: String(DEFAULT_MAX_ISSUE_RATE) },
+    "per-channel-metrics": { kind: "string", value: "on|off|auto", help: `/metrics series per channel (auto: while there are at most ${PER_CHANNEL_METRICS_LIMIT} channels)`, default: "auto" },
   });
-  if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}" (options: --port, --host, --store)`);
+  if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}" (options: --port, --host, --store, --max-issue-rate, --per-channel-metrics)`);
   const port = flags.port !== undefined ? parsePort(flags.port) : io.env["PORT"] !== undefined ? parsePort(io.env["PORT"], "PORT") : 8080;
   const host = flags.host ?? "127.0.0.1";
+  const perChannel = flags["per-channel-metrics"] ?? "auto";
+  if (!["on", "off", "auto"].includes(perChannel)) throw new InvalidInputError("--per-channel-metrics must be on, off or auto");
+  const maxIssueRate = flags["max-issue-rate"] === undefined ? DEFAULT_MAX_ISSUE_RATE : Number(flags["max-issue-rate"]);
+  if (!Number.isInteger(maxIssueRate) || maxIssueRate < 1 || maxIssueRate > 1000) throw new InvalidInputError("--max-issue-rate must be a whole number of issuances per second from 1 to 1000");
   const rate = io.env["KAGIYA_RATE_LIMIT"] === undefined ? 50 : Number(io.env["KAGIYA_RATE_LIMIT"]);
   if (!(rate > 0) || !Number.isFinite(rate)) throw new InvalidInputError("KAGIYA_RATE_LIMIT must be a positive number of requests per second");
   const level = io.env["KAGIYA_LOG_LEVEL"] ?? "info";
@@ -64,6 +72,8 @@ const serve: Command = async (argv, io) => {
       lineApiBase,
       worksAuthBase,
       adminToken,
+      maxIssueRate,
+      perChannelMetrics: perChannel === "auto" ? undefined : perChannel === "on",
       rateLimit: { perSecond: rate, burst: Math.max(1, Math.ceil(rate * 2)) },
       log: { level },
       secureCookies: io.env["KAGIYA_SECURE_COOKIES"] === "1",

@@ -1,0 +1,70 @@
+import type { LockStore } from "../store/types.ts";
+
+/** Options of {@link IssueRateLimiter}. */
+export interface IssueRateLimiterOptions {
+  /** Issuances per second across every instance sharing the store (a positive integer; default 5). */
+  perSecond?: number;
+  now?: () => number;
+}
+
+/** The default of `--max-issue-rate`: issuances per second across the instances sharing a store. */
+export const DEFAULT_MAX_ISSUE_RATE = 5;
+
+const LOCK_PREFIX = "issue-rate:";
+/** Permits are handed out in this first part of each second, so a slow issuance still lands in it. */
+const PERMIT_SPAN_MS = 750;
+
+/**
+ * A rate limit on token issuances shared by every instance on one store, so a cold start of
+ * thousands of credentials never bursts at LINE. The first 750 ms of each second are cut into
+ * `perSecond` slots and each slot is one permit: a store lock named after the slot, taken once
+ * (never released; its TTL only cleans it up). The issuance a permit allows lands in the same
+ * second unless it takes over 250 ms to reach LINE, and any one-second window holds at most
+ * `perSecond` slots' worth of permits. One store operation per attempt, none while the current
+ * slot is known to be taken.
+ *
+ * @example
+ * ```ts
+ * const limiter = new IssueRateLimiter(store, { perSecond: 5 });
+ * if (await limiter.tryTake()) await manager.get(channelId);
+ * else retryAt = limiter.nextSlotAt();
+ * ```
+ */
+export class IssueRateLimiter {
+  readonly #store: LockStore;
+  readonly #perSecond: number;
+  readonly #slotMs: number;
+  readonly #now: () => number;
+  /** The last slot this instance found taken (or took): no store call until the next one. */
+  #spentSlot = "";
+
+  constructor(store: LockStore, options: IssueRateLimiterOptions = {}) {
+    const perSecond = options.perSecond ?? DEFAULT_MAX_ISSUE_RATE;
+    if (!Number.isInteger(perSecond) || perSecond < 1 || perSecond > 1000) throw new RangeError("perSecond must be an integer from 1 to 1000");
+    this.#store = store;
+    this.#perSecond = perSecond;
+    this.#slotMs = PERMIT_SPAN_MS / perSecond;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Takes a permit for one issuance now; false when none is free at this moment (try at {@link nextSlotAt}). */
+  async tryTake(): Promise<boolean> {
+    const now = this.#now();
+    const second = Math.floor(now / 1000);
+    const into = now - second * 1000;
+    const index = Math.floor(into / this.#slotMs);
+    if (index >= this.#perSecond) return false;
+    const slot = `${second}:${index}`;
+    if (slot === this.#spentSlot) return false;
+    this.#spentSlot = slot;
+    return (await this.#store.tryLock(LOCK_PREFIX + slot, 2000)) !== null;
+  }
+
+  /** When the next permit may be free: the start of the next slot. */
+  nextSlotAt(): number {
+    const now = this.#now();
+    const second = Math.floor(now / 1000);
+    const index = Math.floor((now - second * 1000) / this.#slotMs) + 1;
+    return index < this.#perSecond ? second * 1000 + Math.ceil(index * this.#slotMs) : (second + 1) * 1000;
+  }
+}

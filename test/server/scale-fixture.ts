@@ -1,0 +1,45 @@
+// Shared by the scale test and bench: many channels registered in the emulator and a registry,
+// and a store wrapped to count the calls made through it.
+import type { ChannelRegistry } from "../../src/store/registry.ts";
+import type { Store } from "../../src/store/types.ts";
+import { createTestChannel } from "../helpers/emulator.ts";
+
+/** Registers `count` emulator channels (the process's one test key) in the registry; their IDs. */
+export async function registerChannels(emuUrl: string, registry: ChannelRegistry, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const ch = await createTestChannel(emuUrl);
+    await registry.add({ channelId: ch.channelId, kid: ch.kid, privateKey: ch.privateJwk as never, channelSecret: ch.channelSecret });
+    ids.push(ch.channelId);
+  }
+  return ids;
+}
+
+/** A store whose method calls are counted by name (every call, reads and writes). */
+export interface CountingStore {
+  store: Store;
+  calls: Map<string, number>;
+  total(): number;
+  reset(): void;
+}
+
+/** Wraps a store so every method call through it is counted. */
+export function countingStore(inner: Store): CountingStore {
+  const calls = new Map<string, number>();
+  const store = new Proxy(inner, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop);
+      if (typeof value !== "function" || typeof prop !== "string") return value;
+      return (...args: unknown[]) => {
+        calls.set(prop, (calls.get(prop) ?? 0) + 1);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return {
+    store,
+    calls,
+    total: () => [...calls.values()].reduce((a, b) => a + b, 0),
+    reset: () => calls.clear(),
+  };
+}
