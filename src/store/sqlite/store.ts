@@ -5,8 +5,9 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { MicroBatcher } from "../batcher.ts";
 import { byIssuedDesc, channelSealedCells, jsonObject, newOwner, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, sqlApiKey, sqlAudit, sqlChannel, sqlToken, tokenRowKey } from "../common.ts";
 import { StoreError, storeFailure } from "../errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
 import { openDatabaseFile } from "./file.ts";
+import { SqliteInbox } from "./inbox.ts";
 import { MIGRATIONS, SQLITE_SCHEMA_VERSION } from "./migrations.ts";
 
 export { SQLITE_SCHEMA_VERSION };
@@ -63,6 +64,12 @@ export class SqliteStore implements Store {
    */
   readonly #marks = new MicroBatcher<{ key: string; ttlMs: number }, boolean>({ run: (marks) => this.#writeMarks(marks), windowMs: MARK_WINDOW_MS, maxBatch: MARK_BATCH });
   #closed = false;
+  readonly #inbox = new SqliteInbox({
+    stmt: (sql) => this.#stmt(sql),
+    tx: (fn) => this.#tx(fn),
+    run: (what, fn) => this.#run(what, fn),
+    fail: (what, error) => storeFailure("SQLite", what, error),
+  });
 
   constructor(options: SqliteStoreOptions = {}) {
     const path = options.path ?? "./kagiya.db";
@@ -133,6 +140,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#marks.flush();
+    this.#inbox.flush();
     this.#closed = true;
     this.#stmts.clear();
     this.#db.close();
@@ -293,6 +301,25 @@ export class SqliteStore implements Store {
 
   isMarked(key: string): Promise<boolean> {
     return this.#run("isMarked", () => this.#stmt("SELECT 1 FROM dedup WHERE key = ? AND expires_at > ?").get(key, this.#now()) !== undefined);
+  }
+
+  acceptEvent(key: string, payload: string, ttlMs: number, now: number): Promise<boolean> {
+    return this.#inbox.acceptEvent(key, payload, ttlMs, now);
+  }
+  claimEvents(owner: string, leaseMs: number, limit: number, now: number): Promise<InboxEvent[]> {
+    return this.#inbox.claimEvents(owner, leaseMs, limit, now);
+  }
+  finishEvent(key: string, owner: string, now: number): Promise<boolean> {
+    return this.#inbox.finishEvent(key, owner, now);
+  }
+  extendEvent(key: string, owner: string, leaseMs: number, now: number): Promise<boolean> {
+    return this.#inbox.extendEvent(key, owner, leaseMs, now);
+  }
+  releaseEvent(key: string, owner: string): Promise<boolean> {
+    return this.#inbox.releaseEvent(key, owner);
+  }
+  pruneEvents(now: number): Promise<number> {
+    return this.#inbox.pruneEvents(now);
   }
 
   putApiKey(row: ApiKeyRow): Promise<void> {
