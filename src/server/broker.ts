@@ -31,6 +31,14 @@ export interface BrokerOptions extends Omit<StartServerOptions, "tokens" | "webh
   bot?: EventDispatcher | ((manager: TokenManager) => EventDispatcher) | "example" | false;
   /** How long a webhook event ID is remembered in the store for de-duplication (default 24 h). */
   webhookDedupTtlMs?: number;
+  /**
+   * Where accepted webhook events wait for their handlers: "store" (default) writes them to the
+   * store's inbox before the 200, so a crash loses none; "memory" keeps them in process memory
+   * (faster; events not yet handled are lost if the process dies).
+   */
+  inbox?: "store" | "memory";
+  /** How long a claimed inbox event is reserved for one instance, ms (default 30000). */
+  inboxLeaseMs?: number;
   /** A logger, or options for the default pino logger. */
   log?: Logger | LoggerOptions;
 }
@@ -44,7 +52,8 @@ export interface RunningBroker extends RunningServer {
 /**
  * Starts the full `kagiya serve` stack on an open registry: a TokenManager over the registry
  * (metrics wired through its observer), the background scheduler driving its maintain/plan,
- * webhook intake with de-duplication in the store and channel secrets from the registry, and
+ * webhook intake through the store's durable inbox (or in memory with `inbox: "memory"`) with
+ * channel secrets from the registry, and
  * the HTTP server. `kagiya serve` calls this; tests call it in-process on a free port.
  *
  * @example
@@ -56,7 +65,7 @@ export interface RunningBroker extends RunningServer {
  * ```
  */
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
-  const { registry, lineApiBase, manager: given, bot, webhookDedupTtlMs, log: logOption, ...serverOptions } = options;
+  const { registry, lineApiBase, manager: given, bot, webhookDedupTtlMs, inbox, inboxLeaseMs, log: logOption, ...serverOptions } = options;
   const store = registry.store;
   const log = logOption !== undefined && typeof (logOption as Logger).child === "function" ? (logOption as Logger) : createLogger(logOption as LoggerOptions | undefined);
   const metrics = new ServerMetrics();
@@ -119,7 +128,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     metrics,
     webhook: (wiring) => createNodeWebhookListener({
       secretFor: async (channelId) => (CHANNEL_ID_PATTERN.test(channelId) ? ((await registry.get(channelId))?.channelSecret ?? null) : null),
-      dedup: wiring.dedup,
+      ...(inbox === "memory" ? { dedup: wiring.dedup } : { inbox: wiring.inbox, ...(inboxLeaseMs !== undefined ? { inboxLeaseMs } : {}) }),
       ...(webhookDedupTtlMs !== undefined ? { dedupTtlMs: webhookDedupTtlMs } : {}),
       onReject: wiring.onReject,
       onAccept: wiring.onAccept,
