@@ -1,5 +1,5 @@
 import { byIssuedDesc, channelSealedCells, cloneApiKey, cloneAudit, cloneChannel, cloneToken, newOwner, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, tokenRowKey } from "./common.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "./types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "./types.ts";
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -158,11 +158,14 @@ export class MemoryStore implements Store {
     return (this.#once.get(key) ?? 0) > this.#now();
   }
 
-  async acceptEvent(key: string, payload: string, ttlMs: number, now: number): Promise<boolean> {
+  async acceptEvent(key: string, payload: string, ttlMs: number, now: number, lease?: InboxLease): Promise<boolean> {
     const row = this.#inbox.get(key);
     if (row && !(row.finished && row.expiresAt <= now)) return false;
     this.#inbox.delete(key); // re-inserted last, so the Map keeps acceptance order
-    this.#inbox.set(key, { payload, acceptedAt: now, expiresAt: now + ttlMs, owner: null, leaseUntil: 0, attempts: 0, finished: false });
+    this.#inbox.set(key, {
+      payload, acceptedAt: now, expiresAt: now + ttlMs, finished: false,
+      owner: lease?.owner ?? null, leaseUntil: lease ? now + lease.leaseMs : 0, attempts: lease ? 1 : 0,
+    });
     return true;
   }
   async claimEvents(owner: string, leaseMs: number, limit: number, now: number): Promise<InboxEvent[]> {

@@ -22,7 +22,7 @@ export { DEFAULT_CREDENTIAL_KIND, type ChannelRow, type CredentialSettings, type
 export type { CurrentToken, TokenRow, TokenState, TokenStore } from "./roles/tokens.ts";
 export type { Lock, LockStore } from "./roles/locks.ts";
 export type { OnceMarkStore } from "./roles/marks.ts";
-export type { InboxEvent, InboxStore } from "./roles/inbox.ts";
+export type { InboxEvent, InboxLease, InboxStore } from "./roles/inbox.ts";
 export type { ApiKeyRow, ApiKeyStore } from "./roles/apikeys.ts";
 export type { AuditRow, AuditStore } from "./roles/audit.ts";
 export type { SealedCell, SettingsStore } from "./roles/settings.ts";

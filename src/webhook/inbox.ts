@@ -103,6 +103,8 @@ export class InboxRunner {
     if (this.pending >= this.#maxPending) return "busy";
     const now = this.#now();
     const ref = crypto.randomUUID();
+    const lease = { owner: this.#owner, leaseMs: this.#leaseMs };
+    const held: Held[] = [];
     const writes: Array<Promise<boolean>> = [];
     delivery.events.forEach((raw, i) => {
       const problem = envelopeProblem(raw);
@@ -114,8 +116,10 @@ export class InboxRunner {
       // Without an event ID there is nothing to de-duplicate on: a key of its own.
       const key = `webhook:${delivery.channelId}:${typeof id === "string" && id.length > 0 ? id : `~${crypto.randomUUID()}`}`;
       const payload: Payload = { c: delivery.channelId, d: delivery.destination, r: ref, i, e: raw as WebhookEvent };
+      held.push({ key, payload, acceptedAt: now });
+      // Written already leased to this instance, which handles it from memory: no claim needed.
       try {
-        writes.push(this.#inbox.acceptEvent(key, JSON.stringify(payload), this.#ttlMs, now));
+        writes.push(this.#inbox.acceptEvent(key, JSON.stringify(payload), this.#ttlMs, now, lease));
       } catch (err) {
         writes.push(Promise.reject(err));
       }
@@ -125,8 +129,8 @@ export class InboxRunner {
     return Promise.all(writes).then(
       (fresh) => {
         this.#writes--;
-        if (fresh.includes(true)) this.#pump();
-        else this.#settleIdle();
+        this.#enqueue(held.filter((_, at) => fresh[at]));
+        this.#settleIdle();
         return true;
       },
       (err: unknown) => {
@@ -218,7 +222,7 @@ export class InboxRunner {
   }
 
   #take(events: InboxEvent[]): void {
-    const fresh = new Set<string>();
+    const held: Held[] = [];
     for (const e of events) {
       let payload: Payload;
       try {
@@ -229,8 +233,17 @@ export class InboxRunner {
         continue;
       }
       if (e.attempts > 1) this.#logger.warn({ channelId: payload.c, webhookEventId: payload.e.webhookEventId, attempts: e.attempts }, "webhook event handled again: its earlier handling did not finish");
-      const held: Held = { key: e.key, payload, acceptedAt: e.acceptedAt };
-      this.#held.set(e.key, held);
+      held.push({ key: e.key, payload, acceptedAt: e.acceptedAt });
+    }
+    this.#enqueue(held);
+  }
+
+  /** Holds events leased to this instance and queues them by delivery, each delivery in order. */
+  #enqueue(events: Held[]): void {
+    const fresh = new Set<string>();
+    for (const held of events) {
+      const payload = held.payload;
+      this.#held.set(held.key, held);
       let chain = this.#chains.get(payload.r);
       if (chain === undefined) {
         this.#chains.set(payload.r, (chain = []));

@@ -4,17 +4,11 @@
 import type pg from "pg";
 import { MicroBatcher } from "../batcher.ts";
 import { sqlNumber, type SqlRow } from "../common.ts";
-import type { InboxEvent, InboxStore } from "../types.ts";
+import type { InboxAccept as Accept } from "../roles/inbox.ts";
+import type { InboxEvent, InboxLease, InboxStore } from "../types.ts";
 
 /** Runs one statement (named ones are prepared once per connection), failing with the store's error. */
 export type PostgresQuery = (what: string, text: string, values: unknown[], name?: string) => Promise<pg.QueryResult<SqlRow>>;
-
-interface Accept {
-  key: string;
-  payload: string;
-  ttlMs: number;
-  now: number;
-}
 
 /** The inbox role over one schema (`s` is the quoted schema name). */
 export class PostgresInbox implements InboxStore {
@@ -36,13 +30,17 @@ export class PostgresInbox implements InboxStore {
     const rows = [...first.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
     const r = await this.#q(
       "acceptEvent",
-      `INSERT INTO ${this.#s}.inbox AS i (key, payload, accepted_at, expires_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) ORDER BY 1
+      `INSERT INTO ${this.#s}.inbox AS i (key, payload, accepted_at, expires_at, owner, lease_until, attempts)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::int[]) ORDER BY 1
        ON CONFLICT (key) DO UPDATE SET payload = EXCLUDED.payload, accepted_at = EXCLUDED.accepted_at, expires_at = EXCLUDED.expires_at,
-       owner = NULL, lease_until = 0, attempts = 0, finished_at = NULL, seq = nextval(pg_get_serial_sequence('${this.#s}.inbox', 'seq'))
+       owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, attempts = EXCLUDED.attempts, finished_at = NULL,
+       seq = nextval(pg_get_serial_sequence('${this.#s}.inbox', 'seq'))
        WHERE i.finished_at IS NOT NULL AND i.expires_at <= EXCLUDED.accepted_at
        RETURNING key`,
-      [rows.map((a) => a.key), rows.map((a) => a.payload), rows.map((a) => a.now), rows.map((a) => a.now + a.ttlMs)],
+      [
+        rows.map((a) => a.key), rows.map((a) => a.payload), rows.map((a) => a.now), rows.map((a) => a.now + a.ttlMs),
+        rows.map((a) => a.lease?.owner ?? null), rows.map((a) => (a.lease ? a.now + a.lease.leaseMs : 0)), rows.map((a) => (a.lease ? 1 : 0)),
+      ],
       "kagiya_inbox_accept",
     );
     const fresh = new Set(r.rows.map((row) => row["key"] as string));
@@ -67,8 +65,8 @@ export class PostgresInbox implements InboxStore {
     return batch.map((f) => done.delete(f.key));
   }
 
-  acceptEvent(key: string, payload: string, ttlMs: number, now: number): Promise<boolean> {
-    return this.#accept.add({ key, payload, ttlMs, now });
+  acceptEvent(key: string, payload: string, ttlMs: number, now: number, lease?: InboxLease): Promise<boolean> {
+    return this.#accept.add({ key, payload, ttlMs, now, lease });
   }
 
   async claimEvents(owner: string, leaseMs: number, limit: number, now: number): Promise<InboxEvent[]> {

@@ -20,7 +20,7 @@ import {
   type SqlRow,
 } from "../common.ts";
 import { StoreError } from "../errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
 import { MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "./migrations.ts";
 import { connectPool, postgresFailure } from "./connect.ts";
 import { statements, type Statements } from "./statements.ts";
@@ -329,8 +329,8 @@ export class PostgresStore implements Store {
     return r.rows.length === 1;
   }
 
-  acceptEvent(key: string, payload: string, ttlMs: number, now: number): Promise<boolean> {
-    return this.#inbox.acceptEvent(key, payload, ttlMs, now);
+  acceptEvent(key: string, payload: string, ttlMs: number, now: number, lease?: InboxLease): Promise<boolean> {
+    return this.#inbox.acceptEvent(key, payload, ttlMs, now, lease);
   }
   claimEvents(owner: string, leaseMs: number, limit: number, now: number): Promise<InboxEvent[]> {
     return this.#inbox.claimEvents(owner, leaseMs, limit, now);

@@ -2,11 +2,11 @@
 // event is never leased to two owners. `ibx:due` orders unfinished events by when they become
 // claimable (0 = now) and then by acceptance (members are `<16-digit seq>:<key>`).
 import type { Redis } from "ioredis";
-import type { InboxEvent, InboxStore } from "../types.ts";
+import type { InboxEvent, InboxLease, InboxStore } from "../types.ts";
 import type { RedisKeys } from "./layout.ts";
 import { Script } from "./scripts.ts";
 
-// KEYS: event, due, done, seq. ARGV: key, payload, now, expiresAt
+// KEYS: event, due, done, seq. ARGV: key, payload, now, expiresAt, owner ('' = none), leaseUntil
 const ACCEPT = new Script(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
   if (not redis.call('HGET', KEYS[1], 'done')) or tonumber(redis.call('HGET', KEYS[1], 'exp')) > tonumber(ARGV[3]) then return 0 end
@@ -14,8 +14,12 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('DEL', KEYS[1])
 end
 local m = string.format('%016d', redis.call('INCR', KEYS[4])) .. ':' .. ARGV[1]
-redis.call('HSET', KEYS[1], 'payload', ARGV[2], 'at', ARGV[3], 'exp', ARGV[4], 'n', '0', 'm', m)
-redis.call('ZADD', KEYS[2], 0, m)
+if ARGV[5] == '' then
+  redis.call('HSET', KEYS[1], 'payload', ARGV[2], 'at', ARGV[3], 'exp', ARGV[4], 'n', '0', 'm', m)
+else
+  redis.call('HSET', KEYS[1], 'payload', ARGV[2], 'at', ARGV[3], 'exp', ARGV[4], 'n', '1', 'm', m, 'owner', ARGV[5])
+end
+redis.call('ZADD', KEYS[2], ARGV[6], m)
 return 1`);
 
 // KEYS: due. ARGV: event key prefix, owner, leaseUntil, now, limit
@@ -79,8 +83,9 @@ export class RedisInbox implements InboxStore {
     this.#seq = keys.k("ibx:seq");
   }
 
-  acceptEvent(key: string, payload: string, ttlMs: number, now: number): Promise<boolean> {
-    return this.#do("acceptEvent", async () => (await ACCEPT.run(this.#client, [this.#event + key, this.#due, this.#done, this.#seq], [key, payload, now, now + ttlMs])) === 1);
+  acceptEvent(key: string, payload: string, ttlMs: number, now: number, lease?: InboxLease): Promise<boolean> {
+    const args = [key, payload, now, now + ttlMs, lease?.owner ?? "", lease ? now + lease.leaseMs : 0];
+    return this.#do("acceptEvent", async () => (await ACCEPT.run(this.#client, [this.#event + key, this.#due, this.#done, this.#seq], args)) === 1);
   }
 
   claimEvents(owner: string, leaseMs: number, limit: number, now: number): Promise<InboxEvent[]> {

@@ -3,7 +3,7 @@
 import { Redis } from "ioredis";
 import { byIssuedDesc, channelSealedCells, LEGACY_BACKOFF_META, LEGACY_INTENT_META, newOwner, redactSpec, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, tokenRowKey } from "../common.ts";
 import { StoreError } from "../errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
 import { channelFields, num, pairsToHash, toApiKey, toChannel, toToken, tokenFields } from "./codec.ts";
 import { REDIS_LAYOUT_VERSION, RedisKeys } from "./layout.ts";
 import * as lua from "./scripts.ts";
@@ -244,8 +244,8 @@ export class RedisStore implements Store {
     return this.#do("isMarked", async () => (await this.client.exists(this.#k(`once:${key}`))) === 1);
   }
 
-  acceptEvent(key: string, payload: string, ttlMs: number, now: number): Promise<boolean> {
-    return this.#inbox.acceptEvent(key, payload, ttlMs, now);
+  acceptEvent(key: string, payload: string, ttlMs: number, now: number, lease?: InboxLease): Promise<boolean> {
+    return this.#inbox.acceptEvent(key, payload, ttlMs, now, lease);
   }
   claimEvents(owner: string, leaseMs: number, limit: number, now: number): Promise<InboxEvent[]> {
     return this.#inbox.claimEvents(owner, leaseMs, limit, now);

@@ -15,13 +15,21 @@ export interface InboxEvent {
   acceptedAt: number;
 }
 
+/** Who holds a lease, and for how long from `now`. */
+export interface InboxLease {
+  owner: string;
+  leaseMs: number;
+}
+
 /** The inbox role. A key is one event (e.g. `webhook:<channelId>:<webhookEventId>`). */
 export interface InboxStore {
   /**
    * Records an event: true the first time `key` is seen, false while it is remembered (unfinished,
-   * or finished less than `ttlMs` after it was accepted). One write, carrying the event.
+   * or finished less than `ttlMs` after it was accepted). One write, carrying the event. With
+   * `lease`, a new event is written already claimed by `lease.owner` until `now + lease.leaseMs`
+   * (its first attempt), so the instance that accepted it handles it without a claim.
    */
-  acceptEvent(key: string, payload: string, ttlMs: number, now: number): Promise<boolean>;
+  acceptEvent(key: string, payload: string, ttlMs: number, now: number, lease?: InboxLease): Promise<boolean>;
   /**
    * Leases up to `limit` unfinished events whose lease is free or ran out to `owner` until
    * `now + leaseMs`, oldest first; atomic, so no event is leased to two owners at once.
@@ -35,4 +43,13 @@ export interface InboxStore {
   releaseEvent(key: string, owner: string): Promise<boolean>;
   /** Drops finished events whose de-duplication window has passed; returns how many. */
   pruneEvents(now: number): Promise<number>;
+}
+
+/** One acceptEvent call, as the backends that batch them (SQLite, PostgreSQL) queue it. */
+export interface InboxAccept {
+  key: string;
+  payload: string;
+  ttlMs: number;
+  now: number;
+  lease: InboxLease | undefined;
 }

@@ -2,7 +2,8 @@
 // few ms and are written in one transaction each, since a commit is what costs.
 import type { StatementSync } from "node:sqlite";
 import { MicroBatcher } from "../batcher.ts";
-import type { InboxEvent, InboxStore } from "../types.ts";
+import type { InboxAccept as Accept } from "../roles/inbox.ts";
+import type { InboxEvent, InboxLease, InboxStore } from "../types.ts";
 
 /** What the inbox needs of its store: prepared statements and BEGIN IMMEDIATE … COMMIT. */
 export interface SqliteInboxHost {
@@ -23,7 +24,7 @@ const WINDOW_MS = 1;
 export class SqliteInbox implements InboxStore {
   readonly #h: SqliteInboxHost;
   #accepts = 0;
-  readonly #accept: MicroBatcher<{ key: string; payload: string; ttlMs: number; now: number }, boolean>;
+  readonly #accept: MicroBatcher<Accept, boolean>;
   readonly #finish: MicroBatcher<{ key: string; owner: string; now: number }, boolean>;
 
   constructor(host: SqliteInboxHost) {
@@ -46,15 +47,16 @@ export class SqliteInbox implements InboxStore {
     }
   }
 
-  #writeAccepts(batch: ReadonlyArray<{ key: string; payload: string; ttlMs: number; now: number }>): boolean[] {
-    // A new row, or a finished one past its window taken over; RETURNING tells which.
+  #writeAccepts(batch: readonly Accept[]): boolean[] {
+    // A new row, or a finished one past its window taken over; `changes` tells which.
     const put = this.#h.stmt(
-      `INSERT INTO inbox (key, payload, accepted_at, expires_at) VALUES (?, ?, ?, ?)
+      `INSERT INTO inbox (key, payload, accepted_at, expires_at, owner, lease_until, attempts) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (key) DO UPDATE SET payload = excluded.payload, accepted_at = excluded.accepted_at, expires_at = excluded.expires_at,
-       owner = NULL, lease_until = 0, attempts = 0, finished_at = NULL
+       owner = excluded.owner, lease_until = excluded.lease_until, attempts = excluded.attempts, finished_at = NULL
        WHERE inbox.finished_at IS NOT NULL AND inbox.expires_at <= ?`,
     );
-    const out = batch.map((a) => Number(put.run(a.key, a.payload, a.now, a.now + a.ttlMs, a.now).changes) === 1);
+    const out = batch.map((a) =>
+      Number(put.run(a.key, a.payload, a.now, a.now + a.ttlMs, a.lease?.owner ?? null, a.lease ? a.now + a.lease.leaseMs : 0, a.lease ? 1 : 0, a.now).changes) === 1);
     this.#accepts += batch.length;
     if (this.#accepts >= 1000) {
       this.#accepts = 0;
@@ -71,8 +73,8 @@ export class SqliteInbox implements InboxStore {
     return Number(this.#h.stmt("DELETE FROM inbox WHERE finished_at IS NOT NULL AND expires_at <= ?").run(now).changes);
   }
 
-  acceptEvent(key: string, payload: string, ttlMs: number, now: number): Promise<boolean> {
-    return this.#h.run("acceptEvent", () => this.#accept).then((b) => b.add({ key, payload, ttlMs, now }));
+  acceptEvent(key: string, payload: string, ttlMs: number, now: number, lease?: InboxLease): Promise<boolean> {
+    return this.#h.run("acceptEvent", () => this.#accept).then((b) => b.add({ key, payload, ttlMs, now, lease }));
   }
 
   claimEvents(owner: string, leaseMs: number, limit: number, now: number): Promise<InboxEvent[]> {

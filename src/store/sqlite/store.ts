@@ -5,7 +5,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { MicroBatcher } from "../batcher.ts";
 import { byIssuedDesc, channelSealedCells, jsonObject, newOwner, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, sqlApiKey, sqlAudit, sqlChannel, sqlToken, tokenRowKey } from "../common.ts";
 import { StoreError, storeFailure } from "../errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
 import { openDatabaseFile } from "./file.ts";
 import { SqliteInbox } from "./inbox.ts";
 import { MIGRATIONS, SQLITE_SCHEMA_VERSION } from "./migrations.ts";
@@ -303,8 +303,8 @@ export class SqliteStore implements Store {
     return this.#run("isMarked", () => this.#stmt("SELECT 1 FROM dedup WHERE key = ? AND expires_at > ?").get(key, this.#now()) !== undefined);
   }
 
-  acceptEvent(key: string, payload: string, ttlMs: number, now: number): Promise<boolean> {
-    return this.#inbox.acceptEvent(key, payload, ttlMs, now);
+  acceptEvent(key: string, payload: string, ttlMs: number, now: number, lease?: InboxLease): Promise<boolean> {
+    return this.#inbox.acceptEvent(key, payload, ttlMs, now, lease);
   }
   claimEvents(owner: string, leaseMs: number, limit: number, now: number): Promise<InboxEvent[]> {
     return this.#inbox.claimEvents(owner, leaseMs, limit, now);

@@ -60,6 +60,19 @@ export function runInboxContract(name: string, factory: StoreFactory<InboxStore 
       if (extra) await extra.close();
     }));
 
+    it("acceptEvent with a lease: written already claimed by its owner (attempt 1), claimable by others only after the lease", use(async ({ store }) => {
+      assert.equal(await store.acceptEvent("own", "mine", DAY, T0, { owner: "a", leaseMs: 1_000 }), true);
+      assert.equal(await store.acceptEvent("own", "again", DAY, T0 + 1, { owner: "b", leaseMs: 1_000 }), false);
+      assert.equal(await store.acceptEvent("free", "free", DAY, T0 + 2), true);
+      assert.deepEqual((await store.claimEvents("b", 60_000, 10, T0 + 10)).map((e) => e.key), ["free"]);
+      assert.equal(await store.extendEvent("own", "a", 1_000, T0 + 500), true);
+      assert.deepEqual(await store.claimEvents("c", 1_000, 10, T0 + 1_400), [], "a extended its lease to T0 + 1500");
+      const taken = await store.claimEvents("c", 1_000, 10, T0 + 1_600);
+      assert.deepEqual(taken.map((e) => [e.key, e.payload, e.attempts]), [["own", "mine", 2]]);
+      assert.equal(await store.finishEvent("own", "a", T0 + 1_700), false, "a lost it to c");
+      assert.equal(await store.finishEvent("own", "c", T0 + 1_700), true);
+    }));
+
     it("pruneEvents drops finished events past their window, never unfinished ones; the key is then accepted anew", use(async ({ store }) => {
       await store.acceptEvent("done", "1", 1_000, T0);
       await store.acceptEvent("open", "2", 1_000, T0);
