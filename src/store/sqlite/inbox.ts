@@ -9,6 +9,8 @@ import type { InboxEvent, InboxLease, InboxStore } from "../types.ts";
 export interface SqliteInboxHost {
   stmt(sql: string): StatementSync;
   tx<T>(fn: () => T): T;
+  /** The same without an fsync of its own (`synchronous = NORMAL`). */
+  txWithoutSync<T>(fn: () => T): T;
   /** Rejects with the store's failure when it is closed or `fn` throws. */
   run<T>(what: string, fn: () => T): Promise<T>;
   /** The store's failure for an error thrown by `what`. */
@@ -18,7 +20,7 @@ export interface SqliteInboxHost {
 /** Most accepts or finishes written in one transaction. */
 const BATCH = 1000;
 /** How long accepts gather before their transaction (the 200 waits for it: keep it short). */
-const WINDOW_MS = 1;
+const WINDOW_MS = 2;
 
 /** The inbox role over one SQLite database. */
 export class SqliteInbox implements InboxStore {
@@ -29,8 +31,10 @@ export class SqliteInbox implements InboxStore {
 
   constructor(host: SqliteInboxHost) {
     this.#h = host;
-    this.#accept = new MicroBatcher({ run: (batch) => this.#batch("acceptEvent", () => this.#writeAccepts(batch)), windowMs: WINDOW_MS, maxBatch: BATCH });
-    this.#finish = new MicroBatcher({ run: (batch) => this.#batch("finishEvent", () => batch.map((f) => this.#finishOne(f.key, f.owner, f.now))), maxBatch: BATCH });
+    // Accepts are committed with an fsync (an event answered 200 survives a power cut); finishes
+    // are not: a finish lost to a power cut only means the event is handled again.
+    this.#accept = new MicroBatcher({ run: (batch) => this.#batch("acceptEvent", true, () => this.#writeAccepts(batch)), windowMs: WINDOW_MS, maxBatch: BATCH });
+    this.#finish = new MicroBatcher({ run: (batch) => this.#batch("finishEvent", false, () => batch.map((f) => this.#finishOne(f.key, f.owner, f.now))), windowMs: WINDOW_MS, maxBatch: BATCH });
   }
 
   /** Starts the waiting batches now (before the store closes). */
@@ -39,9 +43,9 @@ export class SqliteInbox implements InboxStore {
     this.#finish.flush();
   }
 
-  #batch<T>(what: string, fn: () => T): T {
+  #batch<T>(what: string, sync: boolean, fn: () => T): T {
     try {
-      return this.#h.tx(fn);
+      return sync ? this.#h.tx(fn) : this.#h.txWithoutSync(fn);
     } catch (error) {
       throw this.#h.fail(what, error);
     }

@@ -67,6 +67,7 @@ export class SqliteStore implements Store {
   readonly #inbox = new SqliteInbox({
     stmt: (sql) => this.#stmt(sql),
     tx: (fn) => this.#tx(fn),
+    txWithoutSync: (fn) => this.#txWithoutSync(fn),
     run: (what, fn) => this.#run(what, fn),
     fail: (what, error) => storeFailure("SQLite", what, error),
   });
@@ -94,6 +95,16 @@ export class SqliteStore implements Store {
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw error;
+    }
+  }
+
+  /** {@link #tx} with `synchronous = NORMAL`: committed without an fsync of its own (for writes a power cut may undo). */
+  #txWithoutSync<T>(fn: () => T): T {
+    this.#db.exec("PRAGMA synchronous = NORMAL");
+    try {
+      return this.#tx(fn);
+    } finally {
+      this.#db.exec("PRAGMA synchronous = FULL");
     }
   }
 
@@ -280,20 +291,15 @@ export class SqliteStore implements Store {
       );
       // No fsync for marks: a mark lost to a power cut costs at most one event handled twice, and
       // the next FULL commit (any token write) makes these frames durable as well.
-      this.#db.exec("PRAGMA synchronous = NORMAL");
-      try {
-        return this.#tx(() => {
-          const out = batch.map((m) => mark.run(m.key, now + m.ttlMs, now).changes === 1);
-          this.#markCount += batch.length;
-          if (this.#markCount >= 1000) {
-            this.#markCount = 0;
-            this.#stmt("DELETE FROM dedup WHERE expires_at <= ?").run(now);
-          }
-          return out;
-        });
-      } finally {
-        this.#db.exec("PRAGMA synchronous = FULL");
-      }
+      return this.#txWithoutSync(() => {
+        const out = batch.map((m) => mark.run(m.key, now + m.ttlMs, now).changes === 1);
+        this.#markCount += batch.length;
+        if (this.#markCount >= 1000) {
+          this.#markCount = 0;
+          this.#stmt("DELETE FROM dedup WHERE expires_at <= ?").run(now);
+        }
+        return out;
+      });
     } catch (error) {
       throw storeFailure("SQLite", "markOnce", error);
     }
