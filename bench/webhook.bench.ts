@@ -9,9 +9,11 @@
 //   express   Express + the official @line/bot-sdk `middleware`, then duplicate check, 200, event queued
 //   fastify   Fastify 5 with a raw-body parser, signature check (node:crypto), JSON.parse, then the
 //             same duplicate check and queue: the issue's other reference point
-//   serve     the whole `kagiya serve` route POST /webhook/{channelId} (startBroker): router, metrics,
-//             secret from the registry, duplicate check in the store (SQLite, the default; KAGIYA_BENCH_STORE
-//             = memory: | redis://… | postgres://… for another), 200, event queued
+//   serve     the whole `kagiya serve --inbox memory` route POST /webhook/{channelId} (startBroker): router,
+//             metrics, secret from the registry, duplicate check in the store (SQLite, the default;
+//             KAGIYA_BENCH_STORE = memory: | redis://… | postgres://… for another), 200, event queued in memory
+//   serve-inbox  the same with the durable inbox (serve's default): each event written to the store's
+//             inbox before the 200, handled from there (claim, handle, finish)
 //
 // Server and loader are separate processes pinned to different cores (taskset when present).
 // Loader: `wrk` with a Lua script when installed, else a raw-socket keep-alive Node loader;
@@ -38,7 +40,7 @@ const RUNS = QUICK ? 1 : Number(process.env["KAGIYA_BENCH_RUNS"] ?? 3);
 const SECONDS = QUICK ? 2 : Number(process.env["KAGIYA_BENCH_SECONDS"] ?? 8);
 const WARMUP_SECONDS = QUICK ? 1 : 2;
 const BODIES = 2000;
-const ALL_VARIANTS = ["bare", "bare-json", "kagiya", "kagiya-web", "express", "fastify", "serve"] as const;
+const ALL_VARIANTS = ["bare", "bare-json", "kagiya", "kagiya-web", "express", "fastify", "serve", "serve-inbox"] as const;
 type Variant = (typeof ALL_VARIANTS)[number];
 // KAGIYA_BENCH_VARIANTS=serve runs some only (bare, bare-json and express are always kept: the ratios need them).
 const only = process.env["KAGIYA_BENCH_VARIANTS"]?.split(",");
@@ -126,8 +128,8 @@ async function serve(variant: Variant): Promise<void> {
         res.end(Buffer.from(await response.arrayBuffer()));
       });
     };
-  } else if (variant === "serve") {
-    return serveBroker(onEvent);
+  } else if (variant === "serve" || variant === "serve-inbox") {
+    return serveBroker(onEvent, variant === "serve" ? "memory" : "store");
   } else if (variant === "fastify") {
     return serveFastify(peerQueue(onEvent), () => handled);
   } else {
@@ -205,7 +207,7 @@ async function serveFastify(enqueue: (events: Array<{ webhookEventId: string }>)
 }
 
 /** The full broker on a store (default SQLite in a temporary directory), its channel's secret = SECRET. */
-async function serveBroker(onEvent: () => void): Promise<void> {
+async function serveBroker(onEvent: () => void, inbox: "memory" | "store"): Promise<void> {
   const { openStore } = await import("../src/store/open.ts");
   const { ChannelRegistry } = await import("../src/store/registry.ts");
   const { MasterKey, Sealer, generateMasterKeyText } = await import("../src/store/sealed.ts");
@@ -226,6 +228,7 @@ async function serveBroker(onEvent: () => void): Promise<void> {
     scheduler: false,
     // As for the kagiya variant: every event passes the duplicate check as a fresh one.
     webhookDedupTtlMs: 1,
+    inbox,
     bot: { dispatch: () => void (handled++, onEvent()) },
     log: { level: "warn", destination: new Writable({ write: (_c, _e, cb) => cb() }) },
   });
@@ -358,6 +361,9 @@ async function main(): Promise<void> {
     );
   }
   console.log(`events handled per request (warm-up included; 1.00 = every event passed the duplicate check and was queued): ${VARIANTS.filter((v) => v !== "bare").map((v) => `${v} ${median(handled.get(v)!).toFixed(2)}`).join(", ")}`);
+  if (VARIANTS.includes("serve") && VARIANTS.includes("serve-inbox")) {
+    console.log(`durable inbox: serve-inbox ${(med["serve-inbox"] / med.serve).toFixed(2)}x serve --inbox memory (same run, same store)`);
+  }
   for (const v of (["kagiya", "serve"] as const).filter((x) => VARIANTS.includes(x))) {
     const vsExpress = med[v] / med.express;
     const vsBare = med[v] / med.bare;

@@ -35,6 +35,14 @@ export interface BrokerOptions extends Omit<StartServerOptions, "tokens" | "webh
   bot?: EventDispatcher | ((manager: TokenManager) => EventDispatcher) | "example" | false;
   /** How long a webhook event ID is remembered in the store for de-duplication (default 24 h). */
   webhookDedupTtlMs?: number;
+  /**
+   * Where accepted webhook events wait for their handlers: "store" (default) writes them to the
+   * store's inbox before the 200, so a crash loses none; "memory" keeps them in process memory
+   * (faster; events not yet handled are lost if the process dies).
+   */
+  inbox?: "store" | "memory";
+  /** How long a claimed inbox event is reserved for one instance, ms (default 30000). */
+  inboxLeaseMs?: number;
   /** A logger, or options for the default pino logger. */
   log?: Logger | LoggerOptions;
   /**
@@ -58,7 +66,8 @@ export interface RunningBroker extends RunningServer {
 /**
  * Starts the full `kagiya serve` stack on an open registry: a TokenManager over the registry
  * (metrics wired through its observer), the background scheduler driving its maintain/plan,
- * webhook intake with de-duplication in the store and channel secrets from the registry, and
+ * webhook intake through the store's durable inbox (or in memory with `inbox: "memory"`) with
+ * channel secrets from the registry, and
  * the HTTP server. `kagiya serve` calls this; tests call it in-process on a free port.
  *
  * @example
@@ -70,7 +79,7 @@ export interface RunningBroker extends RunningServer {
  * ```
  */
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
-  const { registry, lineApiBase, worksAuthBase, manager: given, bot, webhookDedupTtlMs, log: logOption, maxIssueRate, perChannelMetrics, ...serverOptions } = options;
+  const { registry, lineApiBase, worksAuthBase, manager: given, bot, webhookDedupTtlMs, inbox, inboxLeaseMs, log: logOption, maxIssueRate, perChannelMetrics, ...serverOptions } = options;
   const store = registry.store;
   const log = logOption !== undefined && typeof (logOption as Logger).child === "function" ? (logOption as Logger) : createLogger(logOption as LoggerOptions | undefined);
   const metrics = new ServerMetrics({ perChannel: perChannelMetrics });
@@ -148,7 +157,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         const ch = await registry.get(channelId);
         return ch !== null && isLineChannelKind(ch.kind) ? ch.channelSecret : null;
       },
-      dedup: wiring.dedup,
+      ...(inbox === "memory" ? { dedup: wiring.dedup } : { inbox: wiring.inbox, ...(inboxLeaseMs !== undefined ? { inboxLeaseMs } : {}) }),
       ...(webhookDedupTtlMs !== undefined ? { dedupTtlMs: webhookDedupTtlMs } : {}),
       onReject: wiring.onReject,
       onAccept: wiring.onAccept,

@@ -20,14 +20,17 @@ import type { MaintenanceTarget, TokenService } from "./types.ts";
 import { CHANNEL_ID_PATTERN } from "./apikeys.ts";
 
 /** A node:http webhook handler, as the webhook module's node adapter makes. */
-export type NodeWebhookHandler = ((req: IncomingMessage, res: ServerResponse) => unknown) & { drain?(): Promise<void> };
+export type NodeWebhookHandler = ((req: IncomingMessage, res: ServerResponse) => unknown) & { drain?(): Promise<void>; close?(): Promise<void> };
 
 /**
- * What the server gives the webhook factory (fits the webhook module's options): de-duplication
- * through the store's markOnce, hooks for audit and metrics, and the server's logger.
+ * What the server gives the webhook factory (fits the webhook module's options): the store's
+ * durable inbox (or, for `--inbox memory`, de-duplication through its markOnce), hooks for audit
+ * and metrics, and the server's logger.
  */
 export interface WebhookWiring {
   dedup: { markOnce(key: string, ttlMs: number): Promise<boolean> };
+  /** The store, as the webhook inbox. */
+  inbox: Store;
   onReject(info: { channelId: string | null; status: number; code: string }): void;
   onAccept(info: { channelId: string; events: number }): void;
   logger: Logger;
@@ -210,6 +213,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const rejectAudit = new AuditThrottle(WEBHOOK_REJECT_AUDIT_MS, WEBHOOK_REJECT_AUDIT_MAX);
     webhook = options.webhook({
       dedup: { markOnce: (key, ttlMs) => store.markOnce(key, ttlMs) },
+      inbox: store,
       logger: log,
       bodyTimeoutMs: ctx.bodyTimeoutMs,
       onAccept: () => accepted.inc(),
@@ -324,6 +328,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       clearInterval(activityTimer);
       await scheduler?.stop();
       await webhook?.drain?.();
+      await webhook?.close?.();
       await options.onClose?.();
       log.info({}, "stopped");
     })();

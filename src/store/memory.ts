@@ -1,5 +1,5 @@
 import { byIssuedDesc, channelSealedCells, cloneApiKey, cloneAudit, cloneChannel, cloneToken, newOwner, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, tokenRowKey } from "./common.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "./types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "./types.ts";
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -27,6 +27,7 @@ export class MemoryStore implements Store {
   readonly #current = new Map<string, { generation: number; keyId: string | null }>();
   readonly #locks = new Map<string, { owner: string; expiresAt: number }>();
   readonly #once = new Map<string, number>();
+  readonly #inbox = new Map<string, { payload: string; acceptedAt: number; expiresAt: number; owner: string | null; leaseUntil: number; attempts: number; finished: boolean }>();
   readonly #apiKeys = new Map<string, ApiKeyRow>();
   readonly #audit: AuditRow[] = [];
   readonly #intents = new Map<string, IssueIntent>();
@@ -155,6 +156,59 @@ export class MemoryStore implements Store {
 
   async isMarked(key: string): Promise<boolean> {
     return (this.#once.get(key) ?? 0) > this.#now();
+  }
+
+  async acceptEvent(key: string, payload: string, ttlMs: number, now: number, lease?: InboxLease): Promise<boolean> {
+    const row = this.#inbox.get(key);
+    if (row && !(row.finished && row.expiresAt <= now)) return false;
+    this.#inbox.delete(key); // re-inserted last, so the Map keeps acceptance order
+    this.#inbox.set(key, {
+      payload, acceptedAt: now, expiresAt: now + ttlMs, finished: false,
+      owner: lease?.owner ?? null, leaseUntil: lease ? now + lease.leaseMs : 0, attempts: lease ? 1 : 0,
+    });
+    return true;
+  }
+  async claimEvents(owner: string, leaseMs: number, limit: number, now: number): Promise<InboxEvent[]> {
+    const out: InboxEvent[] = [];
+    for (const [key, row] of this.#inbox) {
+      if (out.length >= limit) break;
+      if (row.finished || row.leaseUntil > now) continue;
+      row.owner = owner;
+      row.leaseUntil = now + leaseMs;
+      row.attempts++;
+      out.push({ key, payload: row.payload, attempts: row.attempts, acceptedAt: row.acceptedAt });
+    }
+    return out;
+  }
+  async finishEvent(key: string, owner: string, _now: number): Promise<boolean> {
+    const row = this.#inbox.get(key);
+    if (!row || row.finished || row.owner !== owner) return false;
+    row.finished = true;
+    row.owner = null;
+    return true;
+  }
+  async extendEvent(key: string, owner: string, leaseMs: number, now: number): Promise<boolean> {
+    const row = this.#inbox.get(key);
+    if (!row || row.finished || row.owner !== owner) return false;
+    row.leaseUntil = now + leaseMs;
+    return true;
+  }
+  async releaseEvent(key: string, owner: string): Promise<boolean> {
+    const row = this.#inbox.get(key);
+    if (!row || row.finished || row.owner !== owner) return false;
+    row.owner = null;
+    row.leaseUntil = 0;
+    return true;
+  }
+  async pruneEvents(now: number): Promise<number> {
+    let n = 0;
+    for (const [key, row] of this.#inbox) {
+      if (row.finished && row.expiresAt <= now) {
+        this.#inbox.delete(key);
+        n++;
+      }
+    }
+    return n;
   }
 
   async putApiKey(row: ApiKeyRow): Promise<void> {

@@ -22,6 +22,7 @@ export { DEFAULT_CREDENTIAL_KIND, type ChannelRow, type CredentialSettings, type
 export type { CurrentToken, TokenRow, TokenState, TokenStore } from "./roles/tokens.ts";
 export type { Lock, LockStore } from "./roles/locks.ts";
 export type { OnceMarkStore } from "./roles/marks.ts";
+export type { InboxEvent, InboxLease, InboxStore } from "./roles/inbox.ts";
 export type { ApiKeyRow, ApiKeyStore } from "./roles/apikeys.ts";
 export type { AuditRow, AuditStore } from "./roles/audit.ts";
 export type { SealedCell, SettingsStore } from "./roles/settings.ts";
@@ -34,6 +35,7 @@ import type { CredentialStore } from "./roles/credentials.ts";
 import type { StoreLifecycle } from "./roles/lifecycle.ts";
 import type { LockStore } from "./roles/locks.ts";
 import type { OnceMarkStore } from "./roles/marks.ts";
+import type { InboxStore } from "./roles/inbox.ts";
 import type { SettingsStore } from "./roles/settings.ts";
 import type { TokenStore } from "./roles/tokens.ts";
 
@@ -43,6 +45,7 @@ export type Store = StoreLifecycle &
   TokenStore &
   LockStore &
   OnceMarkStore &
+  InboxStore &
   ApiKeyStore &
   AuditStore &
   SettingsStore &

@@ -18,6 +18,8 @@ export interface WebhookHandler {
   (request: Request): Promise<Response>;
   /** Resolves when every queued event has been handled. */
   drain(): Promise<void>;
+  /** Stops the inbox's polling and lease extension (after drain, on shutdown); a no-op without an inbox. */
+  close(): Promise<void>;
   /** Deliveries waiting or being handled. */
   readonly pending: number;
 }
@@ -128,6 +130,7 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
   };
   return Object.defineProperties(handler, {
     drain: { value: () => intake.drain() },
+    close: { value: () => intake.close() },
     pending: { get: () => intake.pending },
   }) as WebhookHandler;
 }

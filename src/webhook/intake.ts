@@ -10,6 +10,7 @@ import { describeError, isPromise } from "./log.ts";
 import { resolveWebhookOptions, type WebhookOptions } from "./options.ts";
 import { createRejecter, OK, type Outcome } from "./outcomes.ts";
 import { parseDelivery, webUtf8Decoder, type Utf8Decoder } from "./parse.ts";
+import { InboxRunner } from "./inbox.ts";
 import { DeliveryQueue } from "./queue.ts";
 import { SecretCache } from "./secrets.ts";
 import type { Logger } from "./types.ts";
@@ -47,6 +48,8 @@ export interface Intake {
   drain(): Promise<void>;
   /** Deliveries accepted and not yet handled: waiting, being checked for duplicates, or running. */
   readonly pending: number;
+  /** Stops the inbox's polling (no-op without an inbox); call after drain() on shutdown. */
+  close(): Promise<void>;
 }
 
 /**
@@ -64,7 +67,8 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
   const { logger, onAccept, singleChannelId } = o;
   const decode = runtime.decode ?? webUtf8Decoder;
   const secrets = new SecretCache(o);
-  const queue = new DeliveryQueue(o);
+  const runner = o.inbox !== undefined ? new InboxRunner(o) : null;
+  const queue = runner === null ? new DeliveryQueue(o) : null;
   const reject = createRejecter(o);
   // Unknown channels are checked against a random secret so they cost the same as known ones.
   // Made on first use: Cloudflare Workers refuse random values at a module's top level, where a
@@ -72,14 +76,25 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
   let decoy: string | undefined;
   const decoySecret = (): string => (decoy ??= Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join(""));
 
-  function accept(channelId: string, body: Uint8Array): Outcome {
+  function accept(channelId: string, body: Uint8Array): Outcome | Promise<Outcome> {
     const delivery = parseDelivery(body, decode);
     if (typeof delivery === "string") return reject(channelId, delivery);
     const { events, destination } = delivery;
-    if (events.length > 0 && !queue.offer({ channelId, destination, events })) return reject(channelId, "ERR_WEBHOOK_BUSY");
+    if (events.length === 0) return accepted(channelId, 0);
+    if (runner !== null) {
+      // The 200 only once the events are in the inbox: a crash after it loses nothing.
+      const written = runner.offer({ channelId, destination, events });
+      if (written === "busy") return reject(channelId, "ERR_WEBHOOK_BUSY");
+      return written.then((ok) => (ok ? accepted(channelId, events.length) : reject(channelId, "ERR_WEBHOOK_UNAVAILABLE")));
+    }
+    if (!queue!.offer({ channelId, destination, events })) return reject(channelId, "ERR_WEBHOOK_BUSY");
+    return accepted(channelId, events.length);
+  }
+
+  function accepted(channelId: string, events: number): Outcome {
     if (onAccept !== undefined) {
       try {
-        onAccept({ channelId, events: events.length });
+        onAccept({ channelId, events });
       } catch (err) {
         logger.error({ err: describeError(err) }, "webhook onAccept hook failed");
       }
@@ -87,7 +102,7 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
     return OK;
   }
 
-  function afterVerify(channelId: string, known: boolean, ok: boolean, body: Uint8Array): Outcome {
+  function afterVerify(channelId: string, known: boolean, ok: boolean, body: Uint8Array): Outcome | Promise<Outcome> {
     if (!ok || !known) return reject(channelId, "ERR_WEBHOOK_SIGNATURE");
     return accept(channelId, body);
   }
@@ -125,9 +140,10 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
       }
       return withSecret(id, secret, signature, body, verify);
     },
-    drain: () => queue.drain(),
+    drain: () => (runner ?? queue!).drain(),
+    close: async () => runner?.stop(),
     get pending() {
-      return queue.pending;
+      return (runner ?? queue!).pending;
     },
   };
 }

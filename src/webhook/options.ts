@@ -4,6 +4,7 @@
  * adapter takes its own keys off first ({@link splitAdapterOptions}), so an adapter-only key given
  * to the core is refused like any other unknown key.
  */
+import type { InboxStore } from "../store/roles/inbox.ts";
 import { MemoryDedup, type DedupStore } from "./dedup.ts";
 import { WebhookConfigError, type WebhookRejectionCode } from "./errors.ts";
 import { defaultLogger } from "./log.ts";
@@ -30,9 +31,9 @@ export const DEFAULT_DEDUP_TTL_MS = 24 * 60 * 60 * 1000;
 
 /**
  * The other defaults, with units: `concurrency` 32 deliveries; `maxPending` 10,000 deliveries;
- * `secretCacheMs` 10,000 ms.
+ * `secretCacheMs` 10,000 ms; `inboxLeaseMs` 30,000 ms; `inboxPollMs` 1,000 ms.
  */
-const DEFAULTS = { concurrency: 32, maxPending: 10_000, secretCacheMs: 10_000 } as const;
+const DEFAULTS = { concurrency: 32, maxPending: 10_000, secretCacheMs: 10_000, inboxLeaseMs: 30_000, inboxPollMs: 1_000 } as const;
 
 /** What a handler learns about the delivery an event came in. */
 export interface DeliveryInfo {
@@ -68,6 +69,21 @@ export interface WebhookOptions {
   dedup?: DedupStore;
   /** How long an event ID is remembered (default 24 h). */
   dedupTtlMs?: number;
+  /**
+   * A durable inbox (the Store has it: every backend implements InboxStore). Events are written to
+   * it before the 200 (that write is the duplicate check, so give no `dedup`), and handlers run
+   * from it: an event accepted with 200 is handled even when the process dies first. Without it,
+   * events wait in memory (faster; lost if the process dies before handling them).
+   */
+  inbox?: InboxStore;
+  /**
+   * How long a claimed inbox event is reserved for this instance (default 30 s). Extended every
+   * third of it while its handler runs; after a crash, other instances (or this one restarted)
+   * take the event once it runs out.
+   */
+  inboxLeaseMs?: number;
+  /** How often the inbox is polled for events left by a restart or another instance (default 1 s). */
+  inboxPollMs?: number;
   /** Largest accepted body (default 1 MiB = 1,048,576); larger gets 413. */
   maxBodyBytes?: number;
   /** The bot whose handlers receive events. Give this or `onEvent`. */
@@ -106,6 +122,9 @@ export interface ResolvedWebhookOptions {
   readonly secretFor: WebhookOptions["secretFor"];
   readonly dedup: DedupStore;
   readonly dedupTtlMs: number;
+  readonly inbox: InboxStore | undefined;
+  readonly inboxLeaseMs: number;
+  readonly inboxPollMs: number;
   readonly maxBodyBytes: number;
   readonly bot: EventDispatcher | undefined;
   readonly onEvent: WebhookOptions["onEvent"];
@@ -119,7 +138,7 @@ export interface ResolvedWebhookOptions {
 }
 
 const KNOWN_OPTIONS = new Set<string>([
-  "channelSecret", "channelId", "secretFor", "dedup", "dedupTtlMs", "maxBodyBytes", "bot", "onEvent",
+  "channelSecret", "channelId", "secretFor", "dedup", "dedupTtlMs", "inbox", "inboxLeaseMs", "inboxPollMs", "maxBodyBytes", "bot", "onEvent",
   "onReject", "onAccept", "logger", "concurrency", "maxPending", "secretCacheMs", "now",
 ] satisfies Array<keyof WebhookOptions>);
 
@@ -166,6 +185,12 @@ export function resolveWebhookOptions(options: WebhookOptions): ResolvedWebhookO
   if (options.bot !== undefined && options.onEvent !== undefined) {
     throw new WebhookConfigError("Give either bot or onEvent, not both.");
   }
+  if (options.inbox !== undefined && options.dedup !== undefined) {
+    throw new WebhookConfigError("Give either inbox or dedup, not both: the inbox de-duplicates by itself.");
+  }
+  if (options.inbox !== undefined && (typeof options.inbox !== "object" || options.inbox === null || typeof options.inbox.acceptEvent !== "function" || typeof options.inbox.claimEvents !== "function")) {
+    throw new WebhookConfigError("Webhook option inbox must be a store with the inbox role (acceptEvent, claimEvents, finishEvent, …).");
+  }
   const now = optionalFunction("now", options.now) ?? Date.now;
   return Object.freeze({
     channelSecret: options.channelSecret,
@@ -173,6 +198,9 @@ export function resolveWebhookOptions(options: WebhookOptions): ResolvedWebhookO
     secretFor: optionalFunction("secretFor", options.secretFor),
     dedup: options.dedup ?? new MemoryDedup({ now }),
     dedupTtlMs: positiveInt("dedupTtlMs", options.dedupTtlMs, DEFAULT_DEDUP_TTL_MS),
+    inbox: options.inbox,
+    inboxLeaseMs: positiveInt("inboxLeaseMs", options.inboxLeaseMs, DEFAULTS.inboxLeaseMs),
+    inboxPollMs: positiveInt("inboxPollMs", options.inboxPollMs, DEFAULTS.inboxPollMs),
     maxBodyBytes: positiveInt("maxBodyBytes", options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES),
     bot: options.bot,
     onEvent: optionalFunction("onEvent", options.onEvent),

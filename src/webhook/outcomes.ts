@@ -20,7 +20,7 @@ const MESSAGES: Record<WebhookRejectionCode, string> = {
   ERR_WEBHOOK_INVALID_JSON: "The signed body is not valid UTF-8 JSON.",
   ERR_WEBHOOK_INVALID_BODY: "The signed body is not a webhook object with an events array.",
   ERR_WEBHOOK_METHOD: "Webhooks are delivered with POST.",
-  ERR_WEBHOOK_UNAVAILABLE: "The webhook receiver cannot look up the channel right now; LINE may redeliver later.",
+  ERR_WEBHOOK_UNAVAILABLE: "The webhook receiver cannot reach its store right now (channel lookup or inbox write); LINE may redeliver later.",
   ERR_WEBHOOK_BUSY: "The webhook receiver has too many deliveries waiting to be handled; LINE may redeliver later.",
 };
 

@@ -6,7 +6,8 @@
  * Work starts on a macrotask after the current I/O callbacks, so the response is on its way first.
  */
 import { MemoryDedup, type DedupStore } from "./dedup.ts";
-import { describeError, isPromise } from "./log.ts";
+import { createDeliver, type Deliver } from "./dispatch.ts";
+import { describeError } from "./log.ts";
 import type { DeliveryInfo, ResolvedWebhookOptions } from "./options.ts";
 import { envelopeProblem } from "./parse.ts";
 import type { Logger, WebhookEvent } from "./types.ts";
@@ -52,7 +53,7 @@ export class DeliveryQueue {
   readonly #maxPending: number;
   readonly #logger: Logger;
   readonly #now: () => number;
-  readonly #dispatch: (event: WebhookEvent, info: DeliveryInfo) => unknown;
+  readonly #deliver: Deliver;
   /** Accepted, not yet checked; #pump takes them all at once, so no read index is needed. */
   readonly #accepted: Job[] = [];
   /** Checked, waiting for a handler slot, read from #readyHead. */
@@ -74,8 +75,7 @@ export class DeliveryQueue {
     this.#maxPending = options.maxPending;
     this.#logger = options.logger;
     this.#now = options.now;
-    const { bot, onEvent } = options;
-    this.#dispatch = bot !== undefined ? (event, info) => bot.dispatch(event, info) : (onEvent ?? (() => undefined));
+    this.#deliver = createDeliver(options);
   }
 
   /** Deliveries accepted and not yet handled: waiting, being checked for duplicates, or running. */
@@ -225,37 +225,12 @@ export class DeliveryQueue {
     const fresh = job.fresh!;
     for (; i < events.length; i++) {
       if (!fresh[i]) continue;
-      const busy = this.#deliver(job, events[i] as WebhookEvent);
+      const busy = this.#deliver(events[i] as WebhookEvent, (job.info ??= { channelId: job.channelId, destination: job.destination }));
       if (busy !== undefined) {
         const next = i + 1;
         return busy.then(() => this.#run(job, next));
       }
     }
     return undefined;
-  }
-
-  /** Calls the handler; a promise (never rejecting) only when the handler returned one. */
-  #deliver(job: Job, event: WebhookEvent): Promise<void> | undefined {
-    let result: unknown;
-    try {
-      result = this.#dispatch(event, (job.info ??= { channelId: job.channelId, destination: job.destination }));
-    } catch (err) {
-      this.#handlerFailed(job, event, err);
-      return undefined;
-    }
-    if (isPromise(result)) {
-      return (result as Promise<unknown>).then(
-        () => undefined,
-        (err: unknown) => this.#handlerFailed(job, event, err),
-      );
-    }
-    return undefined;
-  }
-
-  #handlerFailed(job: Job, event: WebhookEvent, err: unknown): void {
-    this.#logger.error(
-      { channelId: job.channelId, eventType: event.type, webhookEventId: event.webhookEventId, err: describeError(err) },
-      "webhook event handler failed",
-    );
   }
 }

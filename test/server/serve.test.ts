@@ -82,7 +82,8 @@ test("kagiya serve on SQLite serves tokens; SIGTERM drains an in-flight request,
 });
 
 test("kagiya serve refuses bad flags and a missing master key with one line and exit 2", async () => {
-  for (const [args, env] of [[["serve", "--port", "x"], {}], [["serve", "--bogus"], {}], [["serve", "extra"], {}], [["serve"], { KAGIYA_LINE_API_BASE: "api.line.me" }], [["serve", "--max-issue-rate", "0"], {}], [["serve", "--max-issue-rate", "2.5"], {}], [["serve", "--per-channel-metrics", "yes"], {}]] as const) {
+  for (const [args, env] of [[["serve", "--port", "x"], {}], [["serve", "--bogus"], {}], [["serve", "extra"], {}], [["serve"], { KAGIYA_LINE_API_BASE: "api.line.me" }], [["serve", "--max-issue-rate", "0"], {}], [["serve", "--max-issue-rate", "2.5"], {}], [["serve", "--per-channel-metrics", "yes"], {}],
+    [["serve", "--inbox", "disk"], {}], [["serve", "--inbox-lease", "5s"], {}], [["serve", "--inbox-lease", "10"], {}], [["serve", "--inbox", "memory", "--inbox-lease", "5000"], {}]] as const) {
     const r = await runCli([...args], { env: { KAGIYA_MASTER_KEY: masterKey, ...env }, cwd: dir });
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);

@@ -8,6 +8,7 @@ import { runCoordinationContract } from "./contract/coordination.ts";
 import { runCredentialContract } from "./contract/credentials.ts";
 import type { StoreFactory, SuiteOptions } from "./contract/harness.ts";
 import { runLifecycleContract } from "./contract/lifecycle.ts";
+import { runInboxContract } from "./contract/inbox.ts";
 import { runLockContract } from "./contract/locks.ts";
 import { runOnceMarkContract } from "./contract/marks.ts";
 import { runSealingContract } from "./contract/sealing.ts";
@@ -15,7 +16,7 @@ import { runSettingsContract } from "./contract/settings.ts";
 import { runTokenContract } from "./contract/tokens.ts";
 
 export { sharedStoreHarness, tokenRow, type StoreFactory, type StoreHarness } from "./contract/harness.ts";
-export { runApiKeyContract, runAuditContract, runCoordinationContract, runCredentialContract, runLifecycleContract, runLockContract, runOnceMarkContract, runSealingContract, runSettingsContract, runTokenContract };
+export { runApiKeyContract, runAuditContract, runCoordinationContract, runCredentialContract, runInboxContract, runLifecycleContract, runLockContract, runOnceMarkContract, runSealingContract, runSettingsContract, runTokenContract };
 
 /** Every role's suite on one full backend. */
 export function runStoreContract(name: string, factory: StoreFactory<Store>, options: SuiteOptions = {}): void {
@@ -26,6 +27,7 @@ export function runStoreContract(name: string, factory: StoreFactory<Store>, opt
     runTokenContract,
     runLockContract,
     runOnceMarkContract,
+    runInboxContract,
     runApiKeyContract,
     runAuditContract,
     runCoordinationContract,

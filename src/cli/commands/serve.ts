@@ -26,8 +26,9 @@ function storeLabel(spec: string | undefined, env: Record<string, string | undef
 }
 
 /**
- * `kagiya serve [--port 8080] [--host 127.0.0.1] [--store SPEC] [--max-issue-rate 5] [--per-channel-metrics auto]`: the token broker, webhook
- * intake and dashboard. Store: --store, else DATABASE_URL, REDIS_URL, KAGIYA_DB / ./kagiya.db.
+ * `kagiya serve [--port 8080] [--host 127.0.0.1] [--store SPEC] [--inbox store|memory] [--max-issue-rate 5] [--per-channel-metrics auto]`:
+ * the token broker, webhook intake (events written to the store's inbox before the 200 unless
+ * `--inbox memory`) and dashboard. Store: --store, else DATABASE_URL, REDIS_URL, KAGIYA_DB / ./kagiya.db.
  * LINE: KAGIYA_LINE_API_BASE (e.g. the emulator). Dashboard login: KAGIYA_ADMIN_TOKEN or
  * `kagiya admin token`. Per-key rate limit: KAGIYA_RATE_LIMIT requests/s (default 50).
  * Logs: JSON lines on stdout (KAGIYA_LOG_LEVEL, default info). SIGTERM/SIGINT drain and exit 0.
@@ -39,8 +40,23 @@ const serve: Command = async (argv, io) => {
     store: STORE_FLAG,
     "max-issue-rate": { kind: "string", value: "N", help: "token issuances per second by the scheduler, across every instance on the store", default: String(DEFAULT_MAX_ISSUE_RATE) },
     "per-channel-metrics": { kind: "string", value: "on|off|auto", help: `/metrics series per channel (auto: while there are at most ${PER_CHANNEL_METRICS_LIMIT} channels)`, default: "auto" },
+    inbox: {
+      kind: "string",
+      value: "WHERE",
+      help: "where accepted webhook events wait for their handlers: store (written before the 200; none lost if the process dies) or memory (faster; unhandled events die with the process)",
+      default: "store",
+    },
+    "inbox-lease": { kind: "string", value: "MS", help: "how long a claimed inbox event is reserved for one instance before another (or this one restarted) takes it", default: "30000 ms" },
   });
-  if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}" (options: --port, --host, --store, --max-issue-rate, --per-channel-metrics)`);
+  if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}" (options: --port, --host, --store, --inbox, --inbox-lease, --max-issue-rate, --per-channel-metrics)`);
+  const inbox = flags.inbox ?? "store";
+  if (inbox !== "store" && inbox !== "memory") throw new InvalidInputError(`--inbox must be store or memory, not "${inbox.slice(0, 40)}"`);
+  const leaseText = flags["inbox-lease"];
+  const inboxLeaseMs = leaseText === undefined ? undefined : Number(leaseText);
+  if (inboxLeaseMs !== undefined && (!/^\d+$/.test(leaseText!) || inboxLeaseMs < 100 || inboxLeaseMs > 3_600_000)) {
+    throw new InvalidInputError("--inbox-lease must be a whole number of milliseconds from 100 to 3600000");
+  }
+  if (inboxLeaseMs !== undefined && inbox === "memory") throw new InvalidInputError("--inbox-lease applies to --inbox store only");
   const port = flags.port !== undefined ? parsePort(flags.port) : io.env["PORT"] !== undefined ? parsePort(io.env["PORT"], "PORT") : 8080;
   const host = flags.host ?? "127.0.0.1";
   const perChannel = flags["per-channel-metrics"] ?? "auto";
@@ -77,6 +93,8 @@ const serve: Command = async (argv, io) => {
       rateLimit: { perSecond: rate, burst: Math.max(1, Math.ceil(rate * 2)) },
       log: { level },
       secureCookies: io.env["KAGIYA_SECURE_COOKIES"] === "1",
+      inbox,
+      ...(inboxLeaseMs !== undefined ? { inboxLeaseMs } : {}),
       onClose: () => store.close(),
     });
   } catch (error) {

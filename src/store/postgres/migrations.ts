@@ -8,7 +8,8 @@
 // access_token, generation, state, issued_at, expires_at, refresh_at, revoke_at, updated_at) ·
 // locks(name, owner, expires_at timestamptz) · dedup(key, expires_at timestamptz) · api_keys ·
 // audit · issue_intents(credential_id, owner, at) · backoffs(credential_id, retry_at, code, message).
-// Times are epoch ms (bigint), except lock and mark expiry, judged on the server's clock.
+// v3 adds inbox(key, payload, seq, accepted_at, expires_at, owner, lease_until, attempts, finished_at),
+// the webhook inbox. Times are epoch ms (bigint), except lock and mark expiry, judged on the server's clock.
 import type pg from "pg";
 import { legacyCoordination, type SqlRow } from "../common.ts";
 
@@ -59,6 +60,17 @@ export const MIGRATIONS: readonly PostgresMigration[] = [
       for (const [id, v] of intents) await c.query(`INSERT INTO ${s}.issue_intents (credential_id, owner, at) VALUES ($1, $2, $3)`, [id, v.owner, v.at]);
       for (const [id, v] of backoffs) await c.query(`INSERT INTO ${s}.backoffs (credential_id, retry_at, code, message) VALUES ($1, $2, $3, $4)`, [id, v.retryAt, v.code, v.message]);
     },
+  },
+  {
+    // The durable webhook inbox (store role InboxStore); claims take unfinished rows in seq order.
+    version: 3,
+    sql: `
+      CREATE TABLE S.inbox (
+        key text PRIMARY KEY, payload text NOT NULL, seq bigserial NOT NULL, accepted_at bigint NOT NULL, expires_at bigint NOT NULL,
+        owner text, lease_until bigint NOT NULL DEFAULT 0, attempts integer NOT NULL DEFAULT 0, finished_at bigint);
+      CREATE INDEX inbox_open ON S.inbox (seq) WHERE finished_at IS NULL;
+      CREATE INDEX inbox_done ON S.inbox (expires_at) WHERE finished_at IS NOT NULL;
+    `,
   },
 ];
 

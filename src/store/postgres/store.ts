@@ -20,10 +20,11 @@ import {
   type SqlRow,
 } from "../common.ts";
 import { StoreError } from "../errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
 import { MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "./migrations.ts";
 import { connectPool, postgresFailure } from "./connect.ts";
 import { statements, type Statements } from "./statements.ts";
+import { PostgresInbox } from "./inbox.ts";
 
 export { POSTGRES_SCHEMA_VERSION };
 
@@ -79,6 +80,7 @@ export class PostgresStore implements Store {
    * each of its callers called, so a read never returns data older than the call.
    */
   readonly #reads: MicroBatcher<string, CurrentToken>;
+  readonly #inbox: PostgresInbox;
 
   private constructor(pool: pg.Pool, schema: string, where: string, readSlots: number) {
     this.pool = pool;
@@ -87,6 +89,7 @@ export class PostgresStore implements Store {
     this.#where = where;
     this.#s = `"${schema.replace(/"/g, '""')}"`;
     this.#sql = statements(this.#s);
+    this.#inbox = new PostgresInbox((what, text, values, name) => this.#q(what, text, values, name), this.#s);
   }
 
   /** Connects and checks the server answers (fails within the connect timeout when it does not). */
@@ -324,6 +327,25 @@ export class PostgresStore implements Store {
   async isMarked(key: string): Promise<boolean> {
     const r = await this.#q("isMarked", `SELECT 1 FROM ${this.#s}.dedup WHERE key = $1 AND expires_at > clock_timestamp()`, [key]);
     return r.rows.length === 1;
+  }
+
+  acceptEvent(key: string, payload: string, ttlMs: number, now: number, lease?: InboxLease): Promise<boolean> {
+    return this.#inbox.acceptEvent(key, payload, ttlMs, now, lease);
+  }
+  claimEvents(owner: string, leaseMs: number, limit: number, now: number): Promise<InboxEvent[]> {
+    return this.#inbox.claimEvents(owner, leaseMs, limit, now);
+  }
+  finishEvent(key: string, owner: string, now: number): Promise<boolean> {
+    return this.#inbox.finishEvent(key, owner, now);
+  }
+  extendEvent(key: string, owner: string, leaseMs: number, now: number): Promise<boolean> {
+    return this.#inbox.extendEvent(key, owner, leaseMs, now);
+  }
+  releaseEvent(key: string, owner: string): Promise<boolean> {
+    return this.#inbox.releaseEvent(key, owner);
+  }
+  pruneEvents(now: number): Promise<number> {
+    return this.#inbox.pruneEvents(now);
   }
 
   async putApiKey(row: ApiKeyRow): Promise<void> {

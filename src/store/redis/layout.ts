@@ -22,16 +22,21 @@
  * | `audit`, `audit:ch:<id>` | list | audit IDs, newest first (all, per channel) |
  * | `intent:<id>` | hash | owner, at (issue intent) — layout 2 |
  * | `backoff:<id>` | hash | retryAt, code, message (shared backoff) — layout 2 |
+ * | `ibx:e:<key>` | hash | one inbox event: payload, at (accepted), exp (end of its window), n (claims), m (its `ibx:due` member), owner, done (finished at) — layout 3 |
+ * | `ibx:due` | sorted set | unfinished events: score = lease end (0 = free), member `<16-digit seq>:<key>` — layout 3 |
+ * | `ibx:done` | sorted set | finished events: score = end of the window, member = key — layout 3 |
+ * | `ibx:seq` | string | last inbox sequence number — layout 3 |
  *
  * Layouts: 1 (kagiya 0.1); 2 adds channel kind/settings/secrets (absent fields read as
  * "line-v2.1", {}, {}) and the typed coordination keys, copied from the 0.1 meta fields
- * `tokens.issuing.<id>` / `tokens.backoff.<id>` by one atomic upgrade script (./scripts.ts).
+ * `tokens.issuing.<id>` / `tokens.backoff.<id>` by one atomic upgrade script (./scripts.ts); 3 adds
+ * the webhook inbox keys (nothing to copy: the version alone moves, ./inbox.ts).
  *
  * @module
  */
 
 /** Key-layout version this code writes (stored at `<prefix>layout`). */
-export const REDIS_LAYOUT_VERSION = 2;
+export const REDIS_LAYOUT_VERSION = 3;
 
 /** Key names under one prefix. */
 export class RedisKeys {

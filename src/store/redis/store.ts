@@ -3,10 +3,11 @@
 import { Redis } from "ioredis";
 import { byIssuedDesc, channelSealedCells, LEGACY_BACKOFF_META, LEGACY_INTENT_META, newOwner, redactSpec, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, tokenRowKey } from "../common.ts";
 import { StoreError } from "../errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
 import { channelFields, num, pairsToHash, toApiKey, toChannel, toToken, tokenFields } from "./codec.ts";
 import { REDIS_LAYOUT_VERSION, RedisKeys } from "./layout.ts";
 import * as lua from "./scripts.ts";
+import { RedisInbox, UPGRADE_LAYOUT_3 } from "./inbox.ts";
 
 export { REDIS_LAYOUT_VERSION };
 
@@ -45,12 +46,14 @@ export class RedisStore implements Store {
   readonly client: Redis;
   readonly #where: string;
   readonly #keys: RedisKeys;
+  readonly #inbox: RedisInbox;
 
   private constructor(client: Redis, prefix: string, where: string) {
     this.client = client;
     this.prefix = prefix;
     this.#where = where;
     this.#keys = new RedisKeys(prefix);
+    this.#inbox = new RedisInbox(client, this.#keys, (what, fn) => this.#do(what, fn));
   }
 
   /** Connects (fails within the connect timeout when the server is unreachable). */
@@ -116,6 +119,7 @@ export class RedisStore implements Store {
       if (v < REDIS_LAYOUT_VERSION) {
         // Each upgrade step is one atomic script guarded by the version it starts from.
         await lua.UPGRADE_LAYOUT_2.run(this.client, [this.#k("layout"), this.#k("meta")], [this.prefix, "2", LEGACY_INTENT_META, LEGACY_BACKOFF_META]);
+        await UPGRADE_LAYOUT_3.run(this.client, [this.#k("layout")], []);
       }
     });
   }
@@ -238,6 +242,25 @@ export class RedisStore implements Store {
 
   isMarked(key: string): Promise<boolean> {
     return this.#do("isMarked", async () => (await this.client.exists(this.#k(`once:${key}`))) === 1);
+  }
+
+  acceptEvent(key: string, payload: string, ttlMs: number, now: number, lease?: InboxLease): Promise<boolean> {
+    return this.#inbox.acceptEvent(key, payload, ttlMs, now, lease);
+  }
+  claimEvents(owner: string, leaseMs: number, limit: number, now: number): Promise<InboxEvent[]> {
+    return this.#inbox.claimEvents(owner, leaseMs, limit, now);
+  }
+  finishEvent(key: string, owner: string, now: number): Promise<boolean> {
+    return this.#inbox.finishEvent(key, owner, now);
+  }
+  extendEvent(key: string, owner: string, leaseMs: number, now: number): Promise<boolean> {
+    return this.#inbox.extendEvent(key, owner, leaseMs, now);
+  }
+  releaseEvent(key: string, owner: string): Promise<boolean> {
+    return this.#inbox.releaseEvent(key, owner);
+  }
+  pruneEvents(now: number): Promise<number> {
+    return this.#inbox.pruneEvents(now);
   }
 
   putApiKey(row: ApiKeyRow): Promise<void> {

@@ -6,7 +6,8 @@
 // sealed per value) · current_tokens(channel_id, generation, key_id) · tokens(channel_id, key_id,
 // access_token, generation, state, issued_at, expires_at, refresh_at, revoke_at, updated_at) ·
 // locks(name, owner, expires_at) · dedup(key, expires_at) · api_keys · audit · issue_intents
-// (credential_id, owner, at) · backoffs(credential_id, retry_at, code, message).
+// (credential_id, owner, at) · backoffs(credential_id, retry_at, code, message) · (v3) inbox(key,
+// payload, accepted_at, expires_at, owner, lease_until, attempts, finished_at): the webhook inbox.
 import type { DatabaseSync } from "node:sqlite";
 import { legacyCoordination } from "../common.ts";
 
@@ -58,6 +59,17 @@ export const MIGRATIONS: readonly SqliteMigration[] = [
       for (const [id, v] of intents) db.prepare("INSERT INTO issue_intents (credential_id, owner, at) VALUES (?, ?, ?)").run(id, v.owner, v.at);
       for (const [id, v] of backoffs) db.prepare("INSERT INTO backoffs (credential_id, retry_at, code, message) VALUES (?, ?, ?, ?)").run(id, v.retryAt, v.code, v.message);
     },
+  },
+  {
+    // The durable webhook inbox (store role InboxStore); claims scan unfinished rows oldest first.
+    version: 3,
+    sql: `
+      CREATE TABLE inbox (
+        key TEXT PRIMARY KEY, payload TEXT NOT NULL, accepted_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+        owner TEXT, lease_until INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, finished_at INTEGER);
+      CREATE INDEX inbox_open ON inbox (accepted_at) WHERE finished_at IS NULL;
+      CREATE INDEX inbox_done ON inbox (expires_at) WHERE finished_at IS NOT NULL;
+    `,
   },
 ];
 

@@ -5,8 +5,9 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { MicroBatcher } from "../batcher.ts";
 import { byIssuedDesc, channelSealedCells, jsonObject, newOwner, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, sqlApiKey, sqlAudit, sqlChannel, sqlToken, tokenRowKey } from "../common.ts";
 import { StoreError, storeFailure } from "../errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
 import { openDatabaseFile } from "./file.ts";
+import { SqliteInbox } from "./inbox.ts";
 import { MIGRATIONS, SQLITE_SCHEMA_VERSION } from "./migrations.ts";
 
 export { SQLITE_SCHEMA_VERSION };
@@ -63,6 +64,13 @@ export class SqliteStore implements Store {
    */
   readonly #marks = new MicroBatcher<{ key: string; ttlMs: number }, boolean>({ run: (marks) => this.#writeMarks(marks), windowMs: MARK_WINDOW_MS, maxBatch: MARK_BATCH });
   #closed = false;
+  readonly #inbox = new SqliteInbox({
+    stmt: (sql) => this.#stmt(sql),
+    tx: (fn) => this.#tx(fn),
+    txWithoutSync: (fn) => this.#txWithoutSync(fn),
+    run: (what, fn) => this.#run(what, fn),
+    fail: (what, error) => storeFailure("SQLite", what, error),
+  });
 
   constructor(options: SqliteStoreOptions = {}) {
     const path = options.path ?? "./kagiya.db";
@@ -87,6 +95,16 @@ export class SqliteStore implements Store {
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw error;
+    }
+  }
+
+  /** {@link #tx} with `synchronous = NORMAL`: committed without an fsync of its own (for writes a power cut may undo). */
+  #txWithoutSync<T>(fn: () => T): T {
+    this.#db.exec("PRAGMA synchronous = NORMAL");
+    try {
+      return this.#tx(fn);
+    } finally {
+      this.#db.exec("PRAGMA synchronous = FULL");
     }
   }
 
@@ -133,6 +151,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#marks.flush();
+    this.#inbox.flush();
     this.#closed = true;
     this.#stmts.clear();
     this.#db.close();
@@ -272,20 +291,15 @@ export class SqliteStore implements Store {
       );
       // No fsync for marks: a mark lost to a power cut costs at most one event handled twice, and
       // the next FULL commit (any token write) makes these frames durable as well.
-      this.#db.exec("PRAGMA synchronous = NORMAL");
-      try {
-        return this.#tx(() => {
-          const out = batch.map((m) => mark.run(m.key, now + m.ttlMs, now).changes === 1);
-          this.#markCount += batch.length;
-          if (this.#markCount >= 1000) {
-            this.#markCount = 0;
-            this.#stmt("DELETE FROM dedup WHERE expires_at <= ?").run(now);
-          }
-          return out;
-        });
-      } finally {
-        this.#db.exec("PRAGMA synchronous = FULL");
-      }
+      return this.#txWithoutSync(() => {
+        const out = batch.map((m) => mark.run(m.key, now + m.ttlMs, now).changes === 1);
+        this.#markCount += batch.length;
+        if (this.#markCount >= 1000) {
+          this.#markCount = 0;
+          this.#stmt("DELETE FROM dedup WHERE expires_at <= ?").run(now);
+        }
+        return out;
+      });
     } catch (error) {
       throw storeFailure("SQLite", "markOnce", error);
     }
@@ -293,6 +307,25 @@ export class SqliteStore implements Store {
 
   isMarked(key: string): Promise<boolean> {
     return this.#run("isMarked", () => this.#stmt("SELECT 1 FROM dedup WHERE key = ? AND expires_at > ?").get(key, this.#now()) !== undefined);
+  }
+
+  acceptEvent(key: string, payload: string, ttlMs: number, now: number, lease?: InboxLease): Promise<boolean> {
+    return this.#inbox.acceptEvent(key, payload, ttlMs, now, lease);
+  }
+  claimEvents(owner: string, leaseMs: number, limit: number, now: number): Promise<InboxEvent[]> {
+    return this.#inbox.claimEvents(owner, leaseMs, limit, now);
+  }
+  finishEvent(key: string, owner: string, now: number): Promise<boolean> {
+    return this.#inbox.finishEvent(key, owner, now);
+  }
+  extendEvent(key: string, owner: string, leaseMs: number, now: number): Promise<boolean> {
+    return this.#inbox.extendEvent(key, owner, leaseMs, now);
+  }
+  releaseEvent(key: string, owner: string): Promise<boolean> {
+    return this.#inbox.releaseEvent(key, owner);
+  }
+  pruneEvents(now: number): Promise<number> {
+    return this.#inbox.pruneEvents(now);
   }
 
   putApiKey(row: ApiKeyRow): Promise<void> {

@@ -22,6 +22,8 @@ export interface ExpressWebhookOptions extends WebhookOptions {
 export interface ExpressWebhookHandler {
   (req: Request, res: Response, next: NextFunction): void;
   drain(): Promise<void>;
+  /** Stops the inbox's polling and lease extension (after drain, on shutdown); a no-op without an inbox. */
+  close(): Promise<void>;
   readonly pending: number;
 }
 
@@ -58,6 +60,7 @@ export function createExpressWebhookHandler(options: ExpressWebhookOptions): Exp
   };
   return Object.defineProperties(handler, {
     drain: { value: () => intake.drain() },
+    close: { value: () => intake.close() },
     pending: { get: () => intake.pending },
   }) as ExpressWebhookHandler;
 }

@@ -21,6 +21,8 @@ export interface FastifyWebhookOptions extends WebhookOptions {
 export interface FastifyWebhookPlugin {
   (fastify: FastifyInstance): Promise<void>;
   drain(): Promise<void>;
+  /** Stops the inbox's polling and lease extension (after drain, on shutdown); a no-op without an inbox. */
+  close(): Promise<void>;
   readonly pending: number;
 }
 
@@ -77,6 +79,7 @@ export function createFastifyWebhookPlugin(options: FastifyWebhookOptions): Fast
   };
   return Object.defineProperties(plugin, {
     drain: { value: () => intake.drain() },
+    close: { value: () => intake.close() },
     pending: { get: () => intake.pending },
   }) as FastifyWebhookPlugin;
 }

@@ -74,6 +74,8 @@ export function bodyDeadlines(intake: Intake, ms = 10_000): BodyDeadlines {
 export interface NodeWebhookListener {
   (req: IncomingMessage, res: ServerResponse): void;
   drain(): Promise<void>;
+  /** Stops the inbox's polling and lease extension (after drain, on shutdown); a no-op without an inbox. */
+  close(): Promise<void>;
   readonly pending: number;
 }
 
@@ -216,6 +218,7 @@ export function createNodeWebhookListener(options: NodeWebhookOptions): NodeWebh
   };
   return Object.defineProperties(listener, {
     drain: { value: () => intake.drain() },
+    close: { value: () => intake.close() },
     pending: { get: () => intake.pending },
   }) as NodeWebhookListener;
 }
