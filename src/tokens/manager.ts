@@ -19,10 +19,9 @@ import { TokenCache } from "./cache.ts";
 import { CredentialCache } from "./credentials.ts";
 import { singleFlight, type Engine, type EngineConfig } from "./engine.ts";
 import { HealthBook } from "./health.ts";
-import { resolve } from "./issuer.ts";
+import { resolve, waitForLock } from "./issuer.ts";
 import { KindRegistry } from "./kind.ts";
 import { reconcileLocked } from "./ledger.ts";
-import { waitForLock } from "./issuer.ts";
 import { lineTokenApi } from "./line.ts";
 import { worksTokenApi, type WorksTokenApi } from "../clients/works/port.ts";
 import { maintainCredential, plan, status } from "./maintenance.ts";
@@ -198,13 +197,7 @@ export class TokenManager implements TokenSource {
       return Promise.reject(error);
     }
     // Many callers report the same 401 at once: one store update and one revocation between them.
-    const flight = `${id}/${keyId}`;
-    let p = this.#invalidating.get(flight);
-    if (p === undefined) {
-      p = invalidate(this.#e, id, keyId, options.actor ?? this.#e.config.actor).finally(() => this.#invalidating.delete(flight));
-      this.#invalidating.set(flight, p);
-    }
-    return p;
+    return singleFlight(this.#invalidating, `${id}/${keyId}`, () => invalidate(this.#e, id, keyId, options.actor ?? this.#e.config.actor));
   }
 
   /**
