@@ -5,6 +5,8 @@ import { createNodeWebhookListener } from "../webhook/adapters/node.ts";
 import type { EventDispatcher } from "../webhook/intake.ts";
 import { createExampleBot } from "../webhook/example-bot.ts";
 import { createLineClient } from "../clients/line/index.ts";
+import { createWorksClient } from "../clients/works/index.ts";
+import { WorksBotDirectory } from "./works-bots.ts";
 import { isLineChannelKind } from "../store/registry.ts";
 import { CHANNEL_ID_PATTERN } from "./apikeys.ts";
 import { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
@@ -25,11 +27,14 @@ export interface BrokerOptions extends Omit<StartServerOptions, "tokens" | "webh
   lineApiBase?: string | undefined;
   /** LINE WORKS auth origin (default KAGIYA_WORKS_AUTH_BASE, else https://auth.worksmobile.com). */
   worksAuthBase?: string | undefined;
+  /** LINE WORKS API origin, for bot messages (default KAGIYA_WORKS_API_BASE, else https://www.worksapis.com). */
+  worksApiBase?: string | undefined;
   /** A TokenManager to use instead of building one (tests inject clocks this way). */
   manager?: TokenManager;
   /**
    * Webhook event handlers: a bot, a function building one from the manager, or "example" for
-   * the built-in bot that replies "こんにちは!" to every text message (default: "example").
+   * the built-in bot that replies "こんにちは!" to every text message, on LINE and on LINE WORKS
+   * (default: "example"). LINE WORKS callbacks arrive at /webhook/works/{botId}.
    * `false`: events are accepted and dropped.
    */
   bot?: EventDispatcher | ((manager: TokenManager) => EventDispatcher) | "example" | false;
@@ -79,7 +84,7 @@ export interface RunningBroker extends RunningServer {
  * ```
  */
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
-  const { registry, lineApiBase, worksAuthBase, manager: given, bot, webhookDedupTtlMs, inbox, inboxLeaseMs, log: logOption, maxIssueRate, perChannelMetrics, ...serverOptions } = options;
+  const { registry, lineApiBase, worksAuthBase, worksApiBase, manager: given, bot, webhookDedupTtlMs, inbox, inboxLeaseMs, log: logOption, maxIssueRate, perChannelMetrics, ...serverOptions } = options;
   const store = registry.store;
   const log = logOption !== undefined && typeof (logOption as Logger).child === "function" ? (logOption as Logger) : createLogger(logOption as LoggerOptions | undefined);
   const metrics = new ServerMetrics({ perChannel: perChannelMetrics });
@@ -137,10 +142,16 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       return report.nextAt;
     },
   };
+  const worksBots = new WorksBotDirectory(registry, { now, log });
   const dispatcher = bot === false
     ? undefined
     : bot === undefined || bot === "example"
-      ? createExampleBot({ tokens: reads, line: createLineClient(lineApiBase !== undefined ? { baseUrl: lineApiBase } : {}), logger: log })
+      ? createExampleBot({
+        tokens: reads,
+        line: createLineClient(lineApiBase !== undefined ? { baseUrl: lineApiBase } : {}),
+        works: { client: createWorksClient(worksApiBase !== undefined ? { apiBaseUrl: worksApiBase } : {}), credentialFor: (botId) => worksBots.credentialFor(botId) },
+        logger: log,
+      })
       : typeof bot === "function" ? bot(manager) : bot;
   const server = await startServer({
     // Every instance holds the master key, so a session started on one is good on all of them.
@@ -157,6 +168,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         const ch = await registry.get(channelId);
         return ch !== null && isLineChannelKind(ch.kind) ? ch.channelSecret : null;
       },
+      // LINE WORKS callbacks are signed with the Bot Secret of the app that owns the bot.
+      botSecretFor: (botId) => worksBots.secretFor(botId),
       ...(inbox === "memory" ? { dedup: wiring.dedup } : { inbox: wiring.inbox, ...(inboxLeaseMs !== undefined ? { inboxLeaseMs } : {}) }),
       ...(webhookDedupTtlMs !== undefined ? { dedupTtlMs: webhookDedupTtlMs } : {}),
       onReject: wiring.onReject,

@@ -20,7 +20,12 @@ import type { MaintenanceTarget, TokenService } from "./types.ts";
 import { CHANNEL_ID_PATTERN } from "./apikeys.ts";
 
 /** A node:http webhook handler, as the webhook module's node adapter makes. */
-export type NodeWebhookHandler = ((req: IncomingMessage, res: ServerResponse) => unknown) & { drain?(): Promise<void>; close?(): Promise<void> };
+export type NodeWebhookHandler = ((req: IncomingMessage, res: ServerResponse) => unknown) & {
+  /** LINE WORKS bot callbacks through the same intake, mounted at POST /webhook/works/{botId}. */
+  works?(req: IncomingMessage, res: ServerResponse): unknown;
+  drain?(): Promise<void>;
+  close?(): Promise<void>;
+};
 
 /**
  * What the server gives the webhook factory (fits the webhook module's options): the store's
@@ -31,8 +36,8 @@ export interface WebhookWiring {
   dedup: { markOnce(key: string, ttlMs: number): Promise<boolean> };
   /** The store, as the webhook inbox. */
   inbox: Store;
-  onReject(info: { channelId: string | null; status: number; code: string }): void;
-  onAccept(info: { channelId: string; events: number }): void;
+  onReject(info: { channelId: string | null; status: number; code: string; platform?: "line-works" }): void;
+  onAccept(info: { channelId: string; events: number; platform?: "line-works" }): void;
   logger: Logger;
   /** The server's body deadline (bodyTimeoutMs), for the webhook body too. */
   bodyTimeoutMs: number;
@@ -108,6 +113,9 @@ export interface RunningServer {
   /** Drains in-flight requests, stops the scheduler, drains webhook events, then calls onClose. */
   close(): Promise<void>;
 }
+
+/** A LINE WORKS bot ID in a callback URL (as `kagiya works add --bot-id` takes them). */
+const BOT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Webhook rejections are audited at most once per channel and code per window… */
 const WEBHOOK_REJECT_AUDIT_MS = 10_000;
@@ -219,9 +227,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       onAccept: () => accepted.inc(),
       onReject: (info) => {
         metrics.webhooks.inc({ outcome: webhookOutcome(info.code) });
-        const channelId = info.channelId !== null && CHANNEL_ID_PATTERN.test(info.channelId) ? info.channelId : null;
-        const detail = rejectAudit.admit(`${channelId}|${info.code}`, now());
-        if (detail !== null) void audit({ action: "webhook.reject", actor: "webhook", channelId, keyId: null, detail: `${info.code} (${info.status})${detail}` });
+        // A LINE WORKS bot ID is not a channel: named in the detail, within the same bounds.
+        const bot = info.platform === "line-works" && info.channelId !== null && BOT_ID_PATTERN.test(info.channelId) ? info.channelId : null;
+        const channelId = bot === null && info.channelId !== null && CHANNEL_ID_PATTERN.test(info.channelId) ? info.channelId : null;
+        const detail = rejectAudit.admit(`${bot === null ? channelId : `works:${bot}`}|${info.code}`, now());
+        if (detail !== null) void audit({ action: "webhook.reject", actor: "webhook", channelId, keyId: null, detail: `${bot === null ? "" : `LINE WORKS bot ${bot}: `}${info.code} (${info.status})${detail}` });
       },
     });
     const handler = webhook;
@@ -232,6 +242,16 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       }
       return handler(req, res) as void | Promise<void>;
     });
+    const works = handler.works;
+    if (works !== undefined) {
+      router.add("POST", "/webhook/works/:botId", ({ req, res, params }) => {
+        if (!BOT_ID_PATTERN.test(params["botId"]!)) {
+          metrics.webhooks.inc({ outcome: "bad_request" });
+          throw new HttpError(404, "ERR_NOT_FOUND", "LINE WORKS callback URLs are /webhook/works/{botId} with the bot's ID");
+        }
+        return works(req, res) as void | Promise<void>;
+      });
+    }
   }
 
   // --- dashboard (after the hot routes: the router tries routes in order) ---

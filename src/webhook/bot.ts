@@ -1,14 +1,18 @@
 /**
  * Bots as code: `createBot()` returns a dispatcher whose handlers receive typed events and a
  * context with `reply()` and `push()` that use the managed token (a TokenSource) and the LINE
- * client. On a 401 from LINE the token is invalidated and the call retried once.
+ * client. On a 401 from LINE the token is invalidated and the call retried once. LINE WORKS
+ * events (`delivery.platform === "line-works"`) go to `onWorks` handlers (./works-bot.ts).
  */
 import type { TokenSource } from "../tokens/types.ts";
-import { BotSendError, WebhookConfigError } from "./errors.ts";
+import { WebhookConfigError } from "./errors.ts";
 import { eventProblem } from "./events.ts";
 import { defaultLogger, describeError } from "./log.ts";
 import type { DeliveryInfo, EventDispatcher } from "./options.ts";
+import { withTokenRetry } from "./token-retry.ts";
 import type { Logger, Message, WebhookEvent, WebhookEventMap } from "./types.ts";
+import { worksContexts, type BotWorksOptions, type WorksBotContext } from "./works-bot.ts";
+import { worksEventProblem, type WorksEvent, type WorksEventMap } from "./works-events.ts";
 
 import type { SentMessage } from "../clients/line/messaging.ts";
 
@@ -35,6 +39,8 @@ export interface BotOptions {
   line: BotLineClient;
   /** Notes (skipped replies) and handler errors; default warnings/errors to stderr. */
   logger?: Logger;
+  /** LINE WORKS: the client and which app owns a bot, for `onWorks` handlers' reply and send. */
+  works?: BotWorksOptions;
 }
 
 /** Options of {@link BotContext.push}. */
@@ -67,8 +73,14 @@ export interface Bot extends EventDispatcher {
   /** Adds a handler for one event type; handlers of a type run in the order they were added. */
   on<K extends keyof WebhookEventMap>(type: K, handler: BotHandler<WebhookEventMap[K]>): Bot;
   on(type: string, handler: BotHandler): Bot;
+  /** Adds a handler for one LINE WORKS event type (callbacks at `/webhook/works/{botId}`). */
+  onWorks<K extends keyof WorksEventMap>(type: K, handler: WorksBotHandler<WorksEventMap[K]>): Bot;
+  onWorks(type: string, handler: WorksBotHandler): Bot;
   dispatch(event: WebhookEvent, info: DeliveryInfo): Promise<void>;
 }
+
+/** A LINE WORKS event handler. */
+export type WorksBotHandler<E extends WorksEvent = WorksEvent> = (event: E, ctx: WorksBotContext) => unknown;
 
 function isUnauthorized(err: unknown): boolean {
   const e = err as { status?: unknown; code?: unknown } | null;
@@ -90,7 +102,7 @@ function isUnauthorized(err: unknown): boolean {
 export function createBot(options: BotOptions): Bot {
   if (options === null || typeof options !== "object") throw new WebhookConfigError("createBot needs an options object.");
   for (const key of Object.keys(options)) {
-    if (key !== "tokens" && key !== "line" && key !== "logger") throw new WebhookConfigError(`Unknown bot option "${key}".`);
+    if (key !== "tokens" && key !== "line" && key !== "logger" && key !== "works") throw new WebhookConfigError(`Unknown bot option "${key}".`);
   }
   const { tokens, line } = options;
   if (typeof tokens?.get !== "function" || typeof tokens.invalidate !== "function") {
@@ -99,28 +111,44 @@ export function createBot(options: BotOptions): Bot {
   if (typeof line?.replyMessage !== "function" || typeof line.pushMessage !== "function") {
     throw new WebhookConfigError("createBot needs line: a LINE client from createLineClient().");
   }
+  const works = options.works;
+  if (works !== undefined && (typeof works?.client?.sendBotMessage !== "function" || typeof works.credentialFor !== "function")) {
+    throw new WebhookConfigError("createBot's works option needs client (createWorksClient()) and credentialFor(botId).");
+  }
   const logger = options.logger ?? defaultLogger;
   const handlers = new Map<string, BotHandler[]>();
+  const worksHandlers = new Map<string, WorksBotHandler[]>();
+  const worksContextFor = worksContexts(works, tokens, logger);
 
-  /** Runs `call` with the channel's token; on a 401 invalidates it and tries once more. */
-  async function withToken<T>(channelId: string, endpoint: string, call: (accessToken: string) => Promise<T>): Promise<T> {
-    const first = await tokens.get(channelId);
-    try {
-      return await call(first.accessToken);
-    } catch (err) {
-      if (!isUnauthorized(err)) throw err;
-      logger.warn({ channelId, keyId: first.keyId, endpoint }, "LINE refused the access token (401); invalidating it and retrying once");
-      await tokens.invalidate(channelId, first.keyId);
-      const second = await tokens.get(channelId);
+  async function dispatchWorks(event: WorksEvent, info: DeliveryInfo): Promise<void> {
+    const list = worksHandlers.get(event?.type);
+    if (list === undefined) return;
+    const problem = worksEventProblem(event);
+    if (problem !== null) {
+      logger.warn({ botId: info.channelId, platform: "line-works", eventType: event.type, problem: `the event ${problem}` }, "malformed LINE WORKS event skipped");
+      return;
+    }
+    const ctx = worksContextFor(event, info.channelId);
+    for (const handler of list) {
       try {
-        return await call(second.accessToken);
-      } catch (again) {
-        if (isUnauthorized(again)) {
-          throw new BotSendError(`LINE refused a fresh access token for channel ${channelId} on ${endpoint} (401 twice); check the channel's key registration.`, 401, { cause: again });
-        }
-        throw again;
+        await handler(event, ctx);
+      } catch (err) {
+        logger.error({ botId: info.channelId, platform: "line-works", eventType: event.type, err: describeError(err) }, "bot handler failed");
       }
     }
+  }
+
+  function add<H>(map: Map<string, H[]>, method: string, type: string, handler: H): void {
+    if (typeof type !== "string" || type.length === 0) throw new WebhookConfigError(`bot.${method} needs an event type such as "message".`);
+    if (typeof handler !== "function") throw new WebhookConfigError(`bot.${method}("${type}") needs a handler function.`);
+    const list = map.get(type) ?? [];
+    list.push(handler);
+    map.set(type, list);
+  }
+
+  /** Runs `call` with the channel's token; on a 401 invalidates it and tries once more. */
+  function withToken<T>(channelId: string, endpoint: string, call: (accessToken: string) => Promise<T>): Promise<T> {
+    return withTokenRetry({ tokens, id: channelId, endpoint, logger, isUnauthorized, refused: "LINE refused the access token (401)", call });
   }
 
   function contextFor(event: WebhookEvent, info: DeliveryInfo): BotContext {
@@ -163,14 +191,15 @@ export function createBot(options: BotOptions): Bot {
 
   const bot: Bot = {
     on(type: string, handler: BotHandler<never>) {
-      if (typeof type !== "string" || type.length === 0) throw new WebhookConfigError("bot.on needs an event type such as \"message\".");
-      if (typeof handler !== "function") throw new WebhookConfigError(`bot.on("${type}") needs a handler function.`);
-      const list = handlers.get(type) ?? [];
-      list.push(handler as BotHandler);
-      handlers.set(type, list);
+      add(handlers, "on", type, handler as BotHandler);
+      return bot;
+    },
+    onWorks(type: string, handler: WorksBotHandler<never>) {
+      add(worksHandlers, "onWorks", type, handler as WorksBotHandler);
       return bot;
     },
     async dispatch(event, info) {
+      if (info?.platform === "line-works") return dispatchWorks(event as unknown as WorksEvent, info);
       // `?.`: dispatch is public, and must not throw on what a caller hands it.
       const list = handlers.get(event?.type);
       if (list === undefined) return;

@@ -6,6 +6,7 @@ import { verifyWebhookSignature } from "../core/webhook/signature.ts";
 import { WebhookConfigError } from "./errors.ts";
 import { createIntake, splitAdapterOptions, type Outcome, type Verifier, type WebhookOptions } from "./intake.ts";
 import { channelIdFromPath } from "./parse.ts";
+import { LINE_PLATFORM, LINE_WORKS_PLATFORM, type WebhookPlatform } from "./platform.ts";
 
 /** Options of {@link createWebhookHandler}. */
 export interface WebhookHandlerOptions extends WebhookOptions {
@@ -16,6 +17,11 @@ export interface WebhookHandlerOptions extends WebhookOptions {
 /** The handler, with a way to wait for queued events (shutdown, tests). */
 export interface WebhookHandler {
   (request: Request): Promise<Response>;
+  /**
+   * The same intake for LINE WORKS bot callbacks (`X-WORKS-Signature`, the secret from
+   * `botSecretFor`); the bot ID is the last segment of the URL's path (`/webhook/works/{botId}`).
+   */
+  works(request: Request): Promise<Response>;
   /** Resolves when every queued event has been handled. */
   drain(): Promise<void>;
   /** Stops the inbox's polling and lease extension (after drain, on shutdown); a no-op without an inbox. */
@@ -98,6 +104,29 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
   const channelIdFrom = own.channelIdFrom;
   const max = intake.maxBodyBytes;
 
+  const handle = async (request: Request, channelId: string | null, platform: WebhookPlatform): Promise<Response> => {
+    if (request.method !== "POST") return respond(intake.reject(channelId, "ERR_WEBHOOK_METHOD", platform), { allow: "POST" });
+    const signature = request.headers.get(platform.signatureHeader);
+    if (signature === null || signature.length === 0 || channelId === null) {
+      await request.body?.cancel().catch(() => {});
+      return respond(intake.reject(channelId, "ERR_WEBHOOK_SIGNATURE", platform));
+    }
+    const declared = request.headers.get("content-length");
+    if (declared !== null && Number(declared) > max) {
+      await request.body?.cancel().catch(() => {});
+      return respond(intake.reject(channelId, "ERR_WEBHOOK_BODY_TOO_LARGE", platform));
+    }
+    let body: Uint8Array | typeof TOO_LARGE;
+    try {
+      body = await readLimited(request, max);
+    } catch {
+      // The client went away or sent a broken stream; nothing was signed.
+      return respond(intake.reject(channelId, "ERR_WEBHOOK_SIGNATURE", platform));
+    }
+    if (body === TOO_LARGE) return respond(intake.reject(channelId, "ERR_WEBHOOK_BODY_TOO_LARGE", platform));
+    return respond(await intake.process(channelId, signature, body, webCryptoVerifier, platform));
+  };
+
   const handler = async (request: Request): Promise<Response> => {
     let channelId: string | null = intake.singleChannelId;
     if (channelId === null) {
@@ -107,28 +136,19 @@ export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHan
         channelId = null;
       }
     }
-    if (request.method !== "POST") return respond(intake.reject(channelId, "ERR_WEBHOOK_METHOD"), { allow: "POST" });
-    const signature = request.headers.get("x-line-signature");
-    if (signature === null || signature.length === 0 || channelId === null) {
-      await request.body?.cancel().catch(() => {});
-      return respond(intake.reject(channelId, "ERR_WEBHOOK_SIGNATURE"));
-    }
-    const declared = request.headers.get("content-length");
-    if (declared !== null && Number(declared) > max) {
-      await request.body?.cancel().catch(() => {});
-      return respond(intake.reject(channelId, "ERR_WEBHOOK_BODY_TOO_LARGE"));
-    }
-    let body: Uint8Array | typeof TOO_LARGE;
+    return handle(request, channelId, LINE_PLATFORM);
+  };
+  const works = (request: Request): Promise<Response> => {
+    let botId: string | null;
     try {
-      body = await readLimited(request, max);
+      botId = channelIdFromPath(new URL(request.url).pathname);
     } catch {
-      // The client went away or sent a broken stream; nothing was signed.
-      return respond(intake.reject(channelId, "ERR_WEBHOOK_SIGNATURE"));
+      botId = null;
     }
-    if (body === TOO_LARGE) return respond(intake.reject(channelId, "ERR_WEBHOOK_BODY_TOO_LARGE"));
-    return respond(await intake.process(channelId, signature, body, webCryptoVerifier));
+    return handle(request, botId, LINE_WORKS_PLATFORM);
   };
   return Object.defineProperties(handler, {
+    works: { value: works },
     drain: { value: () => intake.drain() },
     close: { value: () => intake.close() },
     pending: { get: () => intake.pending },

@@ -10,6 +10,7 @@ import { createDeliver, type Deliver } from "./dispatch.ts";
 import { describeError } from "./log.ts";
 import type { DeliveryInfo, ResolvedWebhookOptions } from "./options.ts";
 import { envelopeProblem } from "./parse.ts";
+import { LINE_PLATFORM } from "./platform.ts";
 import type { Delivery } from "./queue.ts";
 import type { Logger, WebhookEvent } from "./types.ts";
 
@@ -25,6 +26,8 @@ interface Payload {
   r: string;
   i: number;
   e: WebhookEvent;
+  /** "w" for a LINE WORKS callback; absent for LINE. */
+  p?: "w";
 }
 
 interface Held {
@@ -112,10 +115,11 @@ export class InboxRunner {
         this.#logger.warn({ channelId: delivery.channelId, eventIndex: i, problem: `the event ${problem}` }, "malformed webhook event skipped");
         return;
       }
-      const id = (raw as WebhookEvent).webhookEventId;
+      const platform = delivery.platform ?? LINE_PLATFORM;
       // Without an event ID there is nothing to de-duplicate on: a key of its own.
-      const key = `webhook:${delivery.channelId}:${typeof id === "string" && id.length > 0 ? id : `~${crypto.randomUUID()}`}`;
+      const key = platform.key(delivery.channelId, raw, delivery.digest ?? null) ?? `webhook:${delivery.channelId}:~${crypto.randomUUID()}`;
       const payload: Payload = { c: delivery.channelId, d: delivery.destination, r: ref, i, e: raw as WebhookEvent };
+      if (platform !== LINE_PLATFORM) payload.p = "w";
       held.push({ key, payload, acceptedAt: now });
       // Written already leased to this instance, which handles it from memory: no claim needed.
       try {
@@ -276,7 +280,7 @@ export class InboxRunner {
     while (chain.length > 0) {
       const held = chain[0]!;
       {
-        const info: DeliveryInfo = { channelId: held.payload.c, destination: held.payload.d };
+        const info: DeliveryInfo = { channelId: held.payload.c, destination: held.payload.d, platform: held.payload.p === "w" ? "line-works" : "line" };
         const busy = this.#deliver(held.payload.e, info);
         if (busy !== undefined) await busy;
         try {

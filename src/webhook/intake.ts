@@ -9,9 +9,10 @@ import type { WebhookRejectionCode } from "./errors.ts";
 import { describeError, isPromise } from "./log.ts";
 import { resolveWebhookOptions, type WebhookOptions } from "./options.ts";
 import { createRejecter, OK, type Outcome } from "./outcomes.ts";
-import { parseDelivery, webUtf8Decoder, type Utf8Decoder } from "./parse.ts";
+import { webUtf8Decoder, type Utf8Decoder } from "./parse.ts";
+import { digestInput, LINE_PLATFORM, webDigest, type BodyDigest, type WebhookPlatform } from "./platform.ts";
 import { InboxRunner } from "./inbox.ts";
-import { DeliveryQueue } from "./queue.ts";
+import { DeliveryQueue, type Delivery } from "./queue.ts";
 import { SecretCache } from "./secrets.ts";
 import type { Logger } from "./types.ts";
 
@@ -27,6 +28,7 @@ export {
 } from "./options.ts";
 export { OK, type Outcome } from "./outcomes.ts";
 export { channelIdFromPath, webUtf8Decoder, type Utf8Decoder } from "./parse.ts";
+export { LINE_PLATFORM, LINE_WORKS_PLATFORM, webDigest, type BodyDigest, type WebhookPlatform, type WebhookPlatformName } from "./platform.ts";
 
 /** Checks a signature; may answer synchronously (node:crypto) or not (WebCrypto). */
 export type Verifier = (secret: string, body: Uint8Array, signature: string) => boolean | Promise<boolean>;
@@ -38,12 +40,13 @@ export interface Intake {
   /** The channel ID in single-channel mode (every request is for it), else null. */
   readonly singleChannelId: string | null;
   /** The refusal for `code` (and the onReject call), for front ends that decide early. */
-  reject(channelId: string | null, code: WebhookRejectionCode): Outcome;
+  reject(channelId: string | null, code: WebhookRejectionCode, platform?: WebhookPlatform): Outcome;
   /**
    * Decides the response for a body that was read in full (at most maxBodyBytes). Synchronous
-   * when the secret lookup and the verifier are.
+   * when the secret lookup, the verifier (and for LINE WORKS the digest) are. `platform` (default
+   * LINE) says whose delivery it is; `channelId` is then the LINE WORKS bot ID.
    */
-  process(channelId: string | null, signature: string | null, body: Uint8Array, verify: Verifier): Outcome | Promise<Outcome>;
+  process(channelId: string | null, signature: string | null, body: Uint8Array, verify: Verifier, platform?: WebhookPlatform): Outcome | Promise<Outcome>;
   /** Resolves once every queued event has been handled (for shutdown and tests). */
   drain(): Promise<void>;
   /** Deliveries accepted and not yet handled: waiting, being checked for duplicates, or running. */
@@ -62,11 +65,14 @@ export interface Intake {
  * const outcome = await intake.process("default", signatureHeader, bodyBytes, verifyWithWebCrypto);
  * ```
  */
-export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8Decoder } = {}): Intake {
+export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8Decoder; digest?: BodyDigest } = {}): Intake {
   const o = resolveWebhookOptions(options);
   const { logger, onAccept, singleChannelId } = o;
   const decode = runtime.decode ?? webUtf8Decoder;
+  const digest = runtime.digest ?? webDigest;
   const secrets = new SecretCache(o);
+  // LINE WORKS bots have secrets of their own, looked up and cached apart from channels'.
+  const botSecrets = o.botSecretFor !== undefined ? new SecretCache({ ...o, channelSecret: undefined, secretFor: o.botSecretFor }) : null;
   const runner = o.inbox !== undefined ? new InboxRunner(o) : null;
   const queue = runner === null ? new DeliveryQueue(o) : null;
   const reject = createRejecter(o);
@@ -76,25 +82,34 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
   let decoy: string | undefined;
   const decoySecret = (): string => (decoy ??= Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join(""));
 
-  function accept(channelId: string, body: Uint8Array): Outcome | Promise<Outcome> {
-    const delivery = parseDelivery(body, decode);
-    if (typeof delivery === "string") return reject(channelId, delivery);
+  function accept(channelId: string, body: Uint8Array, platform: WebhookPlatform): Outcome | Promise<Outcome> {
+    const delivery = platform.split(channelId, body, decode);
+    if (typeof delivery === "string") return reject(channelId, delivery, platform.name);
     const { events, destination } = delivery;
-    if (events.length === 0) return accepted(channelId, 0);
-    if (runner !== null) {
-      // The 200 only once the events are in the inbox: a crash after it loses nothing.
-      const written = runner.offer({ channelId, destination, events });
-      if (written === "busy") return reject(channelId, "ERR_WEBHOOK_BUSY");
-      return written.then((ok) => (ok ? accepted(channelId, events.length) : reject(channelId, "ERR_WEBHOOK_UNAVAILABLE")));
-    }
-    if (!queue!.offer({ channelId, destination, events })) return reject(channelId, "ERR_WEBHOOK_BUSY");
-    return accepted(channelId, events.length);
+    if (events.length === 0) return accepted(channelId, 0, platform);
+    if (!delivery.keyedByDigest) return enqueue({ channelId, destination, events, platform, digest: null });
+    const d = digest(digestInput(channelId, body));
+    if (isPromise(d)) return d.then((hex) => enqueue({ channelId, destination, events, platform, digest: hex }));
+    return enqueue({ channelId, destination, events, platform, digest: d });
   }
 
-  function accepted(channelId: string, events: number): Outcome {
+  function enqueue(delivery: Delivery & { platform: WebhookPlatform }): Outcome | Promise<Outcome> {
+    const { channelId, platform } = delivery;
+    const count = delivery.events.length;
+    if (runner !== null) {
+      // The 200 only once the events are in the inbox: a crash after it loses nothing.
+      const written = runner.offer(delivery);
+      if (written === "busy") return reject(channelId, "ERR_WEBHOOK_BUSY", platform.name);
+      return written.then((ok) => (ok ? accepted(channelId, count, platform) : reject(channelId, "ERR_WEBHOOK_UNAVAILABLE", platform.name)));
+    }
+    if (!queue!.offer(delivery)) return reject(channelId, "ERR_WEBHOOK_BUSY", platform.name);
+    return accepted(channelId, count, platform);
+  }
+
+  function accepted(channelId: string, events: number, platform: WebhookPlatform): Outcome {
     if (onAccept !== undefined) {
       try {
-        onAccept({ channelId, events });
+        onAccept(platform === LINE_PLATFORM ? { channelId, events } : { channelId, events, platform: "line-works" });
       } catch (err) {
         logger.error({ err: describeError(err) }, "webhook onAccept hook failed");
       }
@@ -102,43 +117,50 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
     return OK;
   }
 
-  function afterVerify(channelId: string, known: boolean, ok: boolean, body: Uint8Array): Outcome | Promise<Outcome> {
-    if (!ok || !known) return reject(channelId, "ERR_WEBHOOK_SIGNATURE");
-    return accept(channelId, body);
+  function afterVerify(channelId: string, known: boolean, ok: boolean, body: Uint8Array, platform: WebhookPlatform): Outcome | Promise<Outcome> {
+    if (!ok || !known) return reject(channelId, "ERR_WEBHOOK_SIGNATURE", platform.name);
+    return accept(channelId, body, platform);
   }
 
-  function withSecret(channelId: string, secret: string | null, signature: string, body: Uint8Array, verify: Verifier): Outcome | Promise<Outcome> {
+  function withSecret(channelId: string, secret: string | null, signature: string, body: Uint8Array, verify: Verifier, platform: WebhookPlatform): Outcome | Promise<Outcome> {
     const ok = verify(secret ?? decoySecret(), body, signature);
-    if (isPromise(ok)) return ok.then((v) => afterVerify(channelId, secret !== null, v, body));
-    return afterVerify(channelId, secret !== null, ok, body);
+    if (isPromise(ok)) return ok.then((v) => afterVerify(channelId, secret !== null, v, body, platform));
+    return afterVerify(channelId, secret !== null, ok, body, platform);
   }
 
-  function lookupFailed(channelId: string, err: unknown): Outcome {
-    logger.error({ channelId, err: describeError(err) }, "webhook secret lookup failed");
-    return reject(channelId, "ERR_WEBHOOK_UNAVAILABLE");
+  function lookupFailed(channelId: string, err: unknown, platform: WebhookPlatform): Outcome {
+    logger.error({ channelId, ...(platform === LINE_PLATFORM ? {} : { platform: platform.name }), err: describeError(err) }, "webhook secret lookup failed");
+    return reject(channelId, "ERR_WEBHOOK_UNAVAILABLE", platform.name);
+  }
+
+  function lookup(id: string, platform: WebhookPlatform): string | null | Promise<string | null> {
+    if (platform === LINE_PLATFORM) return secrets.lookup(id);
+    // No bot secrets configured: every bot is unknown (checked against the decoy all the same).
+    return botSecrets === null ? null : botSecrets.lookup(id);
   }
 
   return {
     maxBodyBytes: o.maxBodyBytes,
     logger,
     singleChannelId,
-    reject,
-    process(channelId, signature, body, verify) {
-      const id = singleChannelId ?? channelId;
-      if (id === null || signature === null || signature.length === 0) return reject(id, "ERR_WEBHOOK_SIGNATURE");
+    reject: (channelId, code, platform) => reject(channelId, code, platform?.name),
+    process(channelId, signature, body, verify, platform = LINE_PLATFORM) {
+      // Single-channel mode names the LINE channel; a LINE WORKS bot is always named by its URL.
+      const id = platform === LINE_PLATFORM ? (singleChannelId ?? channelId) : channelId;
+      if (id === null || signature === null || signature.length === 0) return reject(id, "ERR_WEBHOOK_SIGNATURE", platform.name);
       let secret: string | null | Promise<string | null>;
       try {
-        secret = secrets.lookup(id);
+        secret = lookup(id, platform);
       } catch (err) {
-        return lookupFailed(id, err);
+        return lookupFailed(id, err, platform);
       }
       if (isPromise(secret)) {
         return secret.then(
-          (s) => withSecret(id, s, signature, body, verify),
-          (err: unknown) => lookupFailed(id, err),
+          (s) => withSecret(id, s, signature, body, verify, platform),
+          (err: unknown) => lookupFailed(id, err, platform),
         );
       }
-      return withSecret(id, secret, signature, body, verify);
+      return withSecret(id, secret, signature, body, verify, platform);
     },
     drain: () => (runner ?? queue!).drain(),
     close: async () => runner?.stop(),

@@ -8,6 +8,7 @@ import type { InboxStore } from "../store/roles/inbox.ts";
 import { MemoryDedup, type DedupStore } from "./dedup.ts";
 import { WebhookConfigError, type WebhookRejectionCode } from "./errors.ts";
 import { defaultLogger } from "./log.ts";
+import type { WebhookPlatformName } from "./platform.ts";
 import type { Logger, WebhookEvent } from "./types.ts";
 
 /**
@@ -37,9 +38,12 @@ const DEFAULTS = { concurrency: 32, maxPending: 10_000, secretCacheMs: 10_000, i
 
 /** What a handler learns about the delivery an event came in. */
 export interface DeliveryInfo {
+  /** The LINE channel ID; for a LINE WORKS callback, the bot ID. */
   channelId: string;
-  /** The bot's user ID from the body. */
+  /** LINE: the bot's user ID from the body. LINE WORKS: the bot ID. */
   destination: string;
+  /** The platform the event came from; absent means LINE (infos built by hand before it existed). */
+  platform?: WebhookPlatformName;
 }
 
 /** Something that takes events: a {@link Bot} from createBot() fits. */
@@ -49,9 +53,12 @@ export interface EventDispatcher {
 
 /** Why a request was refused, for audit and metrics. Never holds the signature or body. */
 export interface RejectInfo {
+  /** The LINE channel ID, or the LINE WORKS bot ID (with `platform: "line-works"`). */
   channelId: string | null;
   status: number;
   code: WebhookRejectionCode;
+  /** Set for LINE WORKS callbacks only; absent means LINE. */
+  platform?: "line-works";
 }
 
 /** Options shared by createWebhookHandler() and every adapter. Durations in ms, sizes in bytes. */
@@ -65,6 +72,12 @@ export interface WebhookOptions {
    * (answered 401, the same as a bad signature, so channels cannot be enumerated).
    */
   secretFor?: (channelId: string) => string | null | undefined | Promise<string | null | undefined>;
+  /**
+   * LINE WORKS bots (callbacks at a bot's own URL, signed with its Bot Secret in
+   * `X-WORKS-Signature`): the secret of a bot, or null/undefined when it is not registered (401).
+   * Without it, every LINE WORKS callback is refused 401. Works beside either LINE mode.
+   */
+  botSecretFor?: (botId: string) => string | null | undefined | Promise<string | null | undefined>;
   /** Shared de-duplication (the Store has `markOnce`); default an in-memory TTL set. */
   dedup?: DedupStore;
   /** How long an event ID is remembered (default 24 h). */
@@ -93,7 +106,7 @@ export interface WebhookOptions {
   /** Called on every refused request (after the response is decided). */
   onReject?: (info: RejectInfo) => void;
   /** Called on every accepted request with the number of events queued. */
-  onAccept?: (info: { channelId: string; events: number }) => void;
+  onAccept?: (info: { channelId: string; events: number; platform?: "line-works" }) => void;
   /** Where handler errors and notes go (pino-compatible); default warnings/errors to stderr. */
   logger?: Logger;
   /** Deliveries processed at the same time (default 32); events of one delivery run in order. */
@@ -120,6 +133,7 @@ export interface ResolvedWebhookOptions {
   /** Single-channel mode: the channel ID; null in multi-channel mode. */
   readonly singleChannelId: string | null;
   readonly secretFor: WebhookOptions["secretFor"];
+  readonly botSecretFor: WebhookOptions["botSecretFor"];
   readonly dedup: DedupStore;
   readonly dedupTtlMs: number;
   readonly inbox: InboxStore | undefined;
@@ -138,7 +152,7 @@ export interface ResolvedWebhookOptions {
 }
 
 const KNOWN_OPTIONS = new Set<string>([
-  "channelSecret", "channelId", "secretFor", "dedup", "dedupTtlMs", "inbox", "inboxLeaseMs", "inboxPollMs", "maxBodyBytes", "bot", "onEvent",
+  "channelSecret", "channelId", "secretFor", "botSecretFor", "dedup", "dedupTtlMs", "inbox", "inboxLeaseMs", "inboxPollMs", "maxBodyBytes", "bot", "onEvent",
   "onReject", "onAccept", "logger", "concurrency", "maxPending", "secretCacheMs", "now",
 ] satisfies Array<keyof WebhookOptions>);
 
@@ -196,6 +210,7 @@ export function resolveWebhookOptions(options: WebhookOptions): ResolvedWebhookO
     channelSecret: options.channelSecret,
     singleChannelId: single ? (options.channelId ?? "default") : null,
     secretFor: optionalFunction("secretFor", options.secretFor),
+    botSecretFor: optionalFunction("botSecretFor", options.botSecretFor),
     dedup: options.dedup ?? new MemoryDedup({ now }),
     dedupTtlMs: positiveInt("dedupTtlMs", options.dedupTtlMs, DEFAULT_DEDUP_TTL_MS),
     inbox: options.inbox,

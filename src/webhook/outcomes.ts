@@ -5,6 +5,7 @@
 import { WEBHOOK_REJECTION_CODES, type WebhookRejectionCode } from "./errors.ts";
 import { describeError } from "./log.ts";
 import type { ResolvedWebhookOptions } from "./options.ts";
+import type { WebhookPlatformName } from "./platform.ts";
 
 /** A response decided by the intake: status and a JSON body. */
 export interface Outcome {
@@ -31,11 +32,24 @@ const REJECTIONS = Object.fromEntries(
   ]),
 ) as Record<WebhookRejectionCode, Outcome>;
 
+// LINE WORKS' refusals say its header and the bot, not LINE's.
+const WORKS_REJECTIONS: Record<WebhookRejectionCode, Outcome> = {
+  ...REJECTIONS,
+  ERR_WEBHOOK_SIGNATURE: Object.freeze({
+    status: 401,
+    body: JSON.stringify({
+      error: "ERR_WEBHOOK_SIGNATURE",
+      message: "X-WORKS-Signature is missing or does not match the body under this bot's Bot Secret (check the Bot Secret and that the URL names the right bot).",
+    }),
+  }),
+  ERR_WEBHOOK_INVALID_BODY: Object.freeze({ status: 400, body: JSON.stringify({ error: "ERR_WEBHOOK_INVALID_BODY", message: "The signed body is not a LINE WORKS callback object." }) }),
+};
+
 /** The 200 answer: no body (LINE reads only the status), so it costs what a bare 200 costs. */
 export const OK: Outcome = Object.freeze({ status: 200, body: "" });
 
 /** Refuses a request: the prebuilt outcome for `code`, after telling `onReject` (whose failure is only logged). */
-export type Rejecter = (channelId: string | null, code: WebhookRejectionCode) => Outcome;
+export type Rejecter = (channelId: string | null, code: WebhookRejectionCode, platform?: WebhookPlatformName) => Outcome;
 
 /**
  * Makes the rejecter of one intake.
@@ -48,11 +62,11 @@ export type Rejecter = (channelId: string | null, code: WebhookRejectionCode) =>
  */
 export function createRejecter(options: Pick<ResolvedWebhookOptions, "onReject" | "logger">): Rejecter {
   const { onReject, logger } = options;
-  return (channelId, code) => {
-    const outcome = REJECTIONS[code];
+  return (channelId, code, platform) => {
+    const outcome = platform === "line-works" ? WORKS_REJECTIONS[code] : REJECTIONS[code];
     if (onReject !== undefined) {
       try {
-        onReject({ channelId, status: outcome.status, code });
+        onReject(platform === "line-works" ? { channelId, status: outcome.status, code, platform } : { channelId, status: outcome.status, code });
       } catch (err) {
         logger.error({ err: describeError(err) }, "webhook onReject hook failed");
       }

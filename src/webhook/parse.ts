@@ -41,6 +41,23 @@ export interface ParsedDelivery {
  * ```
  */
 export function parseDelivery(body: Uint8Array, decode: Utf8Decoder): ParsedDelivery | WebhookRejectionCode {
+  const parsed = parseSignedObject(body, decode);
+  if (typeof parsed === "string") return parsed;
+  const { events, destination } = parsed as { events?: unknown; destination?: unknown };
+  if (!Array.isArray(events)) return "ERR_WEBHOOK_INVALID_BODY";
+  return { destination: typeof destination === "string" ? destination : "", events };
+}
+
+/**
+ * A signed body as a JSON object, or the refusal: ERR_WEBHOOK_INVALID_JSON for bytes that are not
+ * UTF-8 JSON, ERR_WEBHOOK_INVALID_BODY for JSON that is not an object. Shared by both platforms.
+ *
+ * @example
+ * ```ts
+ * parseSignedObject(bytes, webUtf8Decoder); // { type: "message", … } or "ERR_WEBHOOK_INVALID_JSON"
+ * ```
+ */
+export function parseSignedObject(body: Uint8Array, decode: Utf8Decoder): Record<string, unknown> | WebhookRejectionCode {
   let parsed: unknown;
   try {
     const text = decode(body);
@@ -50,9 +67,7 @@ export function parseDelivery(body: Uint8Array, decode: Utf8Decoder): ParsedDeli
     return "ERR_WEBHOOK_INVALID_JSON";
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return "ERR_WEBHOOK_INVALID_BODY";
-  const { events, destination } = parsed as { events?: unknown; destination?: unknown };
-  if (!Array.isArray(events)) return "ERR_WEBHOOK_INVALID_BODY";
-  return { destination: typeof destination === "string" ? destination : "", events };
+  return parsed as Record<string, unknown>;
 }
 
 /**

@@ -10,13 +10,19 @@ import { createDeliver, type Deliver } from "./dispatch.ts";
 import { describeError } from "./log.ts";
 import type { DeliveryInfo, ResolvedWebhookOptions } from "./options.ts";
 import { envelopeProblem } from "./parse.ts";
+import { LINE_PLATFORM, type WebhookPlatform } from "./platform.ts";
 import type { Logger, WebhookEvent } from "./types.ts";
 
 /** One accepted delivery. */
 export interface Delivery {
+  /** The LINE channel ID, or the LINE WORKS bot ID. */
   channelId: string;
   destination: string;
   events: unknown[];
+  /** Where it came from: how its events are keyed for de-duplication (default LINE). */
+  platform?: WebhookPlatform;
+  /** SHA-256 of the bot ID and raw body (hex), for platforms that key by it. */
+  digest?: string | null;
 }
 
 interface Job extends Delivery {
@@ -176,12 +182,12 @@ export class DeliveryQueue {
         this.#logger.warn({ channelId: job.channelId, eventIndex: i, problem: `the event ${problem}` }, "malformed webhook event skipped");
         continue;
       }
-      const id = (raw as WebhookEvent).webhookEventId;
-      if (typeof id !== "string" || id.length === 0) {
+      const key = (job.platform ?? LINE_PLATFORM).key(job.channelId, raw, job.digest ?? null);
+      if (key === null) {
         fresh[i] = true;
         continue;
       }
-      const key = `webhook:${job.channelId}:${id}`;
+      const id = (raw as WebhookEvent).webhookEventId ?? key;
       if (this.#memoryDedup !== null) {
         if (this.#memoryDedup.markOnceSync(key, this.#dedupTtlMs)) fresh[i] = true;
         else this.#duplicate(job, id);
@@ -225,7 +231,7 @@ export class DeliveryQueue {
     const fresh = job.fresh!;
     for (; i < events.length; i++) {
       if (!fresh[i]) continue;
-      const busy = this.#deliver(events[i] as WebhookEvent, (job.info ??= { channelId: job.channelId, destination: job.destination }));
+      const busy = this.#deliver(events[i] as WebhookEvent, (job.info ??= { channelId: job.channelId, destination: job.destination, platform: (job.platform ?? LINE_PLATFORM).name }));
       if (busy !== undefined) {
         const next = i + 1;
         return busy.then(() => this.#run(job, next));

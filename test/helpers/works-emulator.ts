@@ -1,7 +1,7 @@
 // Test helpers for the emulator's LINE WORKS side: create an app (with the process's test key
 // pair) and a bot through the control API, and sign service-account assertions by hand with
 // node:crypto (independent of kagiya's JWT code), including each of seed 003's mistakes.
-import { createPrivateKey, sign, type webcrypto } from "node:crypto";
+import { createPrivateKey, randomBytes, sign, type webcrypto } from "node:crypto";
 import { emulatorJson, testKeyPair } from "./emulator.ts";
 
 type JsonWebKey = webcrypto.JsonWebKey;
@@ -12,6 +12,33 @@ export interface TestWorksApp {
   clientSecret: string;
   serviceAccount: string;
   privateJwk: JsonWebKey;
+}
+
+/**
+ * Registers an emulator app as a `line-works` credential (as `kagiya works add` does); the ID
+ * defaults to a random readable one. Returns the ID.
+ *
+ * @example
+ * ```ts
+ * const id = await registerWorksApp(registry, app, { settings: { botId }, secrets: { botSecret } });
+ * ```
+ */
+export async function registerWorksApp(
+  registry: { add(input: Record<string, unknown>): Promise<unknown> },
+  app: TestWorksApp,
+  options: { id?: string; settings?: Record<string, string>; secrets?: Record<string, string> } = {},
+): Promise<string> {
+  const id = options.id ?? `works-${randomBytes(4).toString("hex")}`;
+  await registry.add({
+    channelId: id,
+    kind: "line-works",
+    kid: "",
+    privateKey: app.privateJwk,
+    channelSecret: "",
+    settings: { clientId: app.clientId, serviceAccount: app.serviceAccount, scope: "bot", refresh: "assertion", ...options.settings },
+    secrets: { clientSecret: app.clientSecret, ...options.secrets },
+  });
+  return id;
 }
 
 /** A bot created through the control API. */

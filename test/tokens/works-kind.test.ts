@@ -3,9 +3,8 @@
 // 1 h and 24 h apps refreshed ahead of expiry, a dead token invalidated and minted again once.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { emulatorJson, injectFault, clearFaults } from "../helpers/emulator.ts";
-import { createWorksApp, createWorksBot, postForm, worksAccessTokens, type TestWorksApp } from "../helpers/works-emulator.ts";
+import { createWorksApp, createWorksBot, postForm, registerWorksApp, worksAccessTokens, type TestWorksApp } from "../helpers/works-emulator.ts";
 import { createWorksClient, classifyWorksFailure, WorksApiError } from "../../src/clients/works/index.ts";
 import type { ChannelRegistry } from "../../src/store/registry.ts";
 import { TokenUnavailableError } from "../../src/tokens/errors.ts";
@@ -14,18 +13,8 @@ import { sha, storm } from "./processes.ts";
 import { tokenWorld, type TokenWorld } from "./setup.ts";
 
 /** Registers an emulator app as a `line-works` credential under a readable ID. */
-async function addWorksApp(registry: ChannelRegistry, app: TestWorksApp, settings: Record<string, string> = {}, secrets: Record<string, string> = {}): Promise<string> {
-  const id = `works-${randomBytes(4).toString("hex")}`;
-  await registry.add({
-    channelId: id,
-    kind: "line-works",
-    kid: "",
-    privateKey: app.privateJwk as never,
-    channelSecret: "",
-    settings: { clientId: app.clientId, serviceAccount: app.serviceAccount, scope: "bot", refresh: "assertion", ...settings },
-    secrets: { clientSecret: app.clientSecret, ...secrets },
-  });
-  return id;
+function addWorksApp(registry: ChannelRegistry, app: TestWorksApp, settings: Record<string, string> = {}, secrets: Record<string, string> = {}): Promise<string> {
+  return registerWorksApp(registry as never, app, { settings, secrets });
 }
 
 /** A token world with one LINE WORKS app (emulator settings `appSettings`) registered beside its LINE channel. */

@@ -75,7 +75,9 @@ const serve: Command = async (argv, io) => {
   }
   // Resolved (and a malformed value refused) the way the token client does, to say it at start.
   const lineApiBase = resolveLineConfig({ env: { KAGIYA_LINE_API_BASE: io.env["KAGIYA_LINE_API_BASE"] || undefined } }).baseUrl;
-  const worksAuthBase = resolveWorksConfig({ env: { KAGIYA_WORKS_AUTH_BASE: io.env["KAGIYA_WORKS_AUTH_BASE"] || undefined } }).authBaseUrl;
+  const works = resolveWorksConfig({ env: { KAGIYA_WORKS_AUTH_BASE: io.env["KAGIYA_WORKS_AUTH_BASE"] || undefined, KAGIYA_WORKS_API_BASE: io.env["KAGIYA_WORKS_API_BASE"] || undefined } });
+  const worksAuthBase = works.authBaseUrl;
+  const worksApiBase = works.apiBaseUrl;
   const sealer = loadSealer(io.env, io.cwd);
   const store = await openStore(flags.store, io.env, { cwd: io.cwd });
   let broker;
@@ -87,6 +89,7 @@ const serve: Command = async (argv, io) => {
       host,
       lineApiBase,
       worksAuthBase,
+      worksApiBase,
       adminToken,
       maxIssueRate,
       perChannelMetrics: perChannel === "auto" ? undefined : perChannel === "on",
@@ -130,9 +133,9 @@ export const commands: Record<string, Command> = { "": serve };
 /** Help for `kagiya serve`. */
 export const help: Record<string, CommandHelp> = {
   "": {
-    summary: "run the token broker (GET /v1/channels/ID/token), the webhook intake (POST /webhook/ID) and the dashboard (/ui/)",
+    summary: "run the token broker (GET /v1/channels/ID/token), the webhook intake (POST /webhook/ID; LINE WORKS bots POST /webhook/works/BOT) and the dashboard (/ui/)",
     description: "Logs JSON lines on stdout; says where it listens, which LINE API and which store it uses on stderr.\nSIGTERM or SIGINT drains requests and exits 0.",
-    env: [...SEALED_STORE_ENV, "KAGIYA_LINE_API_BASE", "KAGIYA_WORKS_AUTH_BASE", "KAGIYA_ADMIN_TOKEN", "KAGIYA_RATE_LIMIT", "KAGIYA_LOG_LEVEL", "KAGIYA_SECURE_COOKIES"],
+    env: [...SEALED_STORE_ENV, "KAGIYA_LINE_API_BASE", "KAGIYA_WORKS_AUTH_BASE", "KAGIYA_WORKS_API_BASE", "KAGIYA_ADMIN_TOKEN", "KAGIYA_RATE_LIMIT", "KAGIYA_LOG_LEVEL", "KAGIYA_SECURE_COOKIES"],
     failure: "the store is unreachable at start",
     example: "KAGIYA_LINE_API_BASE=http://127.0.0.1:8787 kagiya serve --port 8080",
   },

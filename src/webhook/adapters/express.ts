@@ -8,7 +8,7 @@ import type { NextFunction, Request, Response } from "express";
 import { WebhookBodyConsumedError } from "../errors.ts";
 import { createIntake, splitAdapterOptions, type WebhookOptions } from "../intake.ts";
 import { channelIdFromPath } from "../parse.ts";
-import { bodyDeadlines, handleNodeRequest, nodeUtf8Decoder } from "./node.ts";
+import { bodyDeadlines, handleNodeRequest, nodeDigest, nodeUtf8Decoder } from "./node.ts";
 
 /** Options of {@link createExpressWebhookHandler}. */
 export interface ExpressWebhookOptions extends WebhookOptions {
@@ -41,7 +41,7 @@ export interface ExpressWebhookHandler {
  */
 export function createExpressWebhookHandler(options: ExpressWebhookOptions): ExpressWebhookHandler {
   const { own, core } = splitAdapterOptions(options, ["channelIdFrom", "bodyTimeoutMs"]);
-  const intake = createIntake(core, { decode: nodeUtf8Decoder });
+  const intake = createIntake(core, { decode: nodeUtf8Decoder, digest: nodeDigest });
   bodyDeadlines(intake, own.bodyTimeoutMs);
   const channelIdFrom = own.channelIdFrom;
   const handler = (req: Request, res: Response, next: NextFunction): void => {

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { WebhookConfigError } from "../errors.ts";
 import { createIntake, splitAdapterOptions, type Outcome, type WebhookOptions } from "../intake.ts";
 import { channelIdFromPath } from "../parse.ts";
-import { nodeUtf8Decoder, nodeVerifier } from "./node.ts";
+import { nodeDigest, nodeUtf8Decoder, nodeVerifier } from "./node.ts";
 
 /** Options of {@link createFastifyWebhookPlugin}. */
 export interface FastifyWebhookOptions extends WebhookOptions {
@@ -48,7 +48,7 @@ export function createFastifyWebhookPlugin(options: FastifyWebhookOptions): Fast
     throw new WebhookConfigError("bodyTimeoutMs is for the node:http and Express adapters; with Fastify use its own requestTimeout / connectionTimeout.");
   }
   const { own, core } = splitAdapterOptions(options, ["path", "channelIdFrom"]);
-  const intake = createIntake(core, { decode: nodeUtf8Decoder });
+  const intake = createIntake(core, { decode: nodeUtf8Decoder, digest: nodeDigest });
   const channelIdFrom = own.channelIdFrom;
   const route = own.path ?? (intake.singleChannelId !== null ? "/webhook" : "/webhook/:channelId");
 

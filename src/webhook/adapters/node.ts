@@ -4,12 +4,14 @@
  * synchronously, and answers without building a web Request.
  */
 import { isUtf8 } from "node:buffer";
+import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { verifyWebhookSignatureSync } from "./node-signature.ts";
 import { WebhookConfigError } from "../errors.ts";
 import { createIntake, splitAdapterOptions, type Intake, type Outcome, type Verifier, type WebhookOptions } from "../intake.ts";
 import { describeError } from "../log.ts";
 import { channelIdFromPath, type Utf8Decoder } from "../parse.ts";
+import { LINE_PLATFORM, LINE_WORKS_PLATFORM, type BodyDigest, type WebhookPlatform } from "../platform.ts";
 
 /** Options of {@link createNodeWebhookListener}. */
 export interface NodeWebhookOptions extends WebhookOptions {
@@ -73,6 +75,12 @@ export function bodyDeadlines(intake: Intake, ms = 10_000): BodyDeadlines {
 /** A node:http listener, with a way to wait for queued events. */
 export interface NodeWebhookListener {
   (req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * The same intake for LINE WORKS bot callbacks (`X-WORKS-Signature`, the bot's secret from
+   * `botSecretFor`): mount it at a URL whose last path segment is the bot ID, e.g.
+   * `/webhook/works/{botId}`. Events go through the same queue or inbox as LINE's.
+   */
+  works(req: IncomingMessage, res: ServerResponse): void;
   drain(): Promise<void>;
   /** Stops the inbox's polling and lease extension (after drain, on shutdown); a no-op without an inbox. */
   close(): Promise<void>;
@@ -93,6 +101,9 @@ export const nodeUtf8Decoder: Utf8Decoder = (bytes) => {
   // Like TextDecoder (ignoreBOM false), a leading BOM is not part of the text.
   return buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? buf.toString("utf8", 3) : buf.toString("utf8");
 };
+
+/** SHA-256 hex with node:crypto (synchronous): the LINE WORKS de-duplication digest. */
+export const nodeDigest: BodyDigest = (bytes) => createHash("sha256").update(bytes).digest("hex");
 
 /** The node:crypto verifier (synchronous). */
 export const nodeVerifier: Verifier = verifyWebhookSignatureSync;
@@ -117,42 +128,42 @@ export function sendOutcome(res: ServerResponse, outcome: Outcome, close = false
  * Handles one request with a given intake: shared by the node:http and Express adapters.
  * `preread` is a body some framework already read as raw bytes.
  */
-export function handleNodeRequest(intake: Intake, channelId: string | null, req: IncomingMessage, res: ServerResponse, preread?: Uint8Array): void {
+export function handleNodeRequest(intake: Intake, channelId: string | null, req: IncomingMessage, res: ServerResponse, preread?: Uint8Array, platform: WebhookPlatform = LINE_PLATFORM): void {
   if (req.method !== "POST") {
     req.resume();
-    return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_METHOD"), false, { allow: "POST" });
+    return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_METHOD", platform), false, { allow: "POST" });
   }
-  const raw = req.headers["x-line-signature"];
+  const raw = req.headers[platform.signatureHeader];
   const signature = typeof raw === "string" ? raw : null;
   if (signature === null || signature.length === 0 || channelId === null) {
     req.resume();
-    return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_SIGNATURE"));
+    return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_SIGNATURE", platform));
   }
   const finish = (body: Uint8Array): void => {
     let out: Outcome | Promise<Outcome>;
     try {
-      out = intake.process(channelId, signature, body, nodeVerifier);
+      out = intake.process(channelId, signature, body, nodeVerifier, platform);
     } catch (err) {
       // Never let one request take the process down.
       intake.logger.error({ channelId, err: describeError(err) }, "webhook intake failed");
-      return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_UNAVAILABLE"));
+      return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_UNAVAILABLE", platform));
     }
     if (out instanceof Promise) {
       out.then(
         (o) => sendOutcome(res, o),
-        () => sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_UNAVAILABLE")),
+        () => sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_UNAVAILABLE", platform)),
       );
     } else sendOutcome(res, out);
   };
   if (preread !== undefined) {
-    if (preread.byteLength > intake.maxBodyBytes) return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_BODY_TOO_LARGE"));
+    if (preread.byteLength > intake.maxBodyBytes) return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_BODY_TOO_LARGE", platform));
     return finish(preread);
   }
   const max = intake.maxBodyBytes;
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > max) {
     req.resume();
-    return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_BODY_TOO_LARGE"), true);
+    return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_BODY_TOO_LARGE", platform), true);
   }
   const chunks: Buffer[] = [];
   let total = 0;
@@ -162,7 +173,7 @@ export function handleNodeRequest(intake: Intake, channelId: string | null, req:
     if (over) return;
     over = true;
     chunks.length = 0;
-    sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_BODY_TIMEOUT"), true);
+    sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_BODY_TIMEOUT", platform), true);
     // Stop reading the rest of a slow body once the answer is out.
     res.once("finish", () => req.destroy());
   });
@@ -173,7 +184,7 @@ export function handleNodeRequest(intake: Intake, channelId: string | null, req:
       over = true;
       deadlines.delete(req);
       chunks.length = 0;
-      sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_BODY_TOO_LARGE"), true);
+      sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_BODY_TOO_LARGE", platform), true);
       return;
     }
     chunks.push(chunk);
@@ -202,7 +213,7 @@ export function handleNodeRequest(intake: Intake, channelId: string | null, req:
  */
 export function createNodeWebhookListener(options: NodeWebhookOptions): NodeWebhookListener {
   const { own, core } = splitAdapterOptions(options, ["channelIdFrom", "bodyTimeoutMs"]);
-  const intake = createIntake(core, { decode: nodeUtf8Decoder });
+  const intake = createIntake(core, { decode: nodeUtf8Decoder, digest: nodeDigest });
   bodyDeadlines(intake, own.bodyTimeoutMs);
   const channelIdFrom = own.channelIdFrom;
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
@@ -216,7 +227,11 @@ export function createNodeWebhookListener(options: NodeWebhookOptions): NodeWebh
     }
     handleNodeRequest(intake, channelId, req, res);
   };
+  const works = (req: IncomingMessage, res: ServerResponse): void => {
+    handleNodeRequest(intake, channelIdFromPath(req.url ?? ""), req, res, undefined, LINE_WORKS_PLATFORM);
+  };
   return Object.defineProperties(listener, {
+    works: { value: works },
     drain: { value: () => intake.drain() },
     close: { value: () => intake.close() },
     pending: { get: () => intake.pending },
