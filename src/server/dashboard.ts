@@ -3,12 +3,12 @@ import type { IncomingMessage } from "node:http";
 import type { ServerContext } from "./context.ts";
 import type { Router, RouteContext } from "./router.ts";
 import type { AdminSession } from "./admin.ts";
-import { CHANNEL_ID_PATTERN, createApiKey, revokeApiKey } from "./apikeys.ts";
+import { createApiKey, revokeApiKey } from "./apikeys.ts";
+import { credentialPage, parseCredentialQuery } from "./dashboard-credentials.ts";
+import { validateCredentialId } from "../store/registry.ts";
 import { HttpError } from "./errors.ts";
 import { readJsonObject, sendJson } from "./http.ts";
 import { toHttpError } from "./context.ts";
-import type { TokenRow } from "../store/types.ts";
-import type { ChannelTokenStatus } from "../tokens/types.ts";
 
 const UI_DIR = new URL("./ui/", import.meta.url);
 const STATIC: Record<string, { file: string; type: string }> = {
@@ -85,18 +85,10 @@ export function mountDashboard(router: Router, ctx: ServerContext): void {
   });
 
   // --- channels and tokens ---
-  get("/ui/api/channels", async (_s, { res }) => {
-    const rows = await ctx.store.listChannels();
-    const channels = await Promise.all(rows.map(async (row) => {
-      try {
-        const [status, stored] = await Promise.all([ctx.tokens.status(row.channelId), ctx.store.listTokens(row.channelId)]);
-        return { channelId: row.channelId, kid: row.kid, createdAt: row.createdAt, status: withTimeline(status, stored), error: null };
-      } catch (error) {
-        const http = toHttpError(error, ctx.now());
-        return { channelId: row.channelId, kid: row.kid, createdAt: row.createdAt, status: null, error: { code: http.code, message: http.message } };
-      }
-    }));
-    sendJson(res, 200, { now: ctx.now(), channels });
+  // Paged and filtered here (kind, state, ID substring): the page asks for one page at a time.
+  get("/ui/api/channels", async (_s, { res, query }) => {
+    const page = await credentialPage(ctx, parseCredentialQuery(query));
+    sendJson(res, 200, { now: ctx.now(), ...page });
   });
   post("/ui/api/channels/:channelId/issue", async (_body, _s, { res, params }) => {
     const channelId = await knownChannel(params["channelId"]!);
@@ -158,7 +150,7 @@ export function mountDashboard(router: Router, ctx: ServerContext): void {
   get("/ui/api/audit", async (_s, { res, query }) => {
     const q = new URLSearchParams(query);
     const channel = q.get("channel");
-    if (channel !== null && !CHANNEL_ID_PATTERN.test(channel)) throw new HttpError(400, "ERR_BAD_REQUEST", "channel must be a channel ID (digits)");
+    if (channel !== null && !isCredentialId(channel)) throw new HttpError(400, "ERR_BAD_REQUEST", "channel must be a credential ID (a LINE channel's digits, or a LINE WORKS app's ID)");
     const limitText = q.get("limit");
     const limit = limitText === null ? 200 : Number(limitText);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new HttpError(400, "ERR_BAD_REQUEST", "limit must be an integer from 1 to 1000");
@@ -194,27 +186,22 @@ export function mountDashboard(router: Router, ctx: ServerContext): void {
   }
 
   async function knownChannel(channelId: string): Promise<string> {
-    if (!CHANNEL_ID_PATTERN.test(channelId)) throw new HttpError(400, "ERR_BAD_REQUEST", "the channel ID in the path must be decimal digits");
+    if (!isCredentialId(channelId)) throw new HttpError(400, "ERR_BAD_REQUEST", "the ID in the path must be a credential ID (a LINE channel's digits, or a LINE WORKS app's ID)");
     if ((await ctx.store.getChannel(channelId)) === null) {
-      throw new HttpError(404, "ERR_CHANNEL_NOT_FOUND", `channel ${channelId} is not registered (add it with kagiya channel add)`);
+      throw new HttpError(404, "ERR_CHANNEL_NOT_FOUND", `credential ${channelId} is not registered (add it with kagiya channel add or kagiya works add)`);
     }
     return channelId;
   }
 }
 
-/**
- * The status the dashboard draws a channel's timeline from: each token with when a superseded one
- * is revoked (`revokeAt`) and when a revoked one ended (`endedAt`, its last update), and when a
- * token was last issued for any reason (manual issues too, by any process sharing the store).
- */
-function withTimeline(status: ChannelTokenStatus, stored: TokenRow[]): ChannelTokenStatus & { lastIssuedAt: number | null; tokens: Array<ChannelTokenStatus["tokens"][number] & { revokeAt: number | null; endedAt: number | null }> } {
-  const rows = new Map(stored.map((r) => [r.keyId, r]));
-  const tokens = status.tokens.map((t) => {
-    const r = rows.get(t.keyId);
-    return { ...t, revokeAt: t.state === "superseded" ? r?.revokeAt ?? null : null, endedAt: t.state === "revoked" ? r?.updatedAt ?? null : null };
-  });
-  const issued = tokens.filter((t) => t.state !== "orphan").map((t) => t.issuedAt);
-  return { ...status, tokens, lastIssuedAt: issued.length > 0 ? Math.max(...issued) : null };
+/** Whether `id` is a credential ID ({@link validateCredentialId}'s rule: LINE channel IDs are ones too). */
+function isCredentialId(id: string): boolean {
+  try {
+    validateCredentialId(id);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A browser that sends Origin must be on this host: a second check behind SameSite and CSRF. */

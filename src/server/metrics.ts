@@ -4,10 +4,26 @@ import type { TokenObserver } from "../tokens/types.ts";
 /** Outcomes counted for webhook requests, from the intake's answer. */
 export type WebhookOutcome = "accepted" | "bad_signature" | "too_large" | "bad_request" | "unknown_channel" | "error";
 
+/** One credential's gauges (a LINE channel or a LINE WORKS app), read at scrape time. */
+export interface ChannelGauges {
+  channelId: string;
+  secondsToExpiry: number | null;
+  /** LINE's budget left; null for kinds without a cap (LINE WORKS). */
+  budgetLeft: number | null;
+  /** The credential's kind ("line-v2.1", "line-works", …). */
+  kind?: string;
+  /** Scopes, space-separated, for kinds that have them (LINE WORKS); "" otherwise. */
+  scope?: string;
+  /** Epoch ms of the last refresh, or null. */
+  lastRefreshAt?: number | null;
+  /** The last error, or null. */
+  lastError?: { at: number; code: string } | null;
+}
+
 /** Source of per-channel gauges, read at scrape time. */
 export interface ChannelGaugeSource {
-  /** Channel id → seconds until the current token expires (absent when none) and budget left. */
-  channelGauges(): Promise<Array<{ channelId: string; secondsToExpiry: number | null; budgetLeft: number | null }>>;
+  /** Per credential: seconds until the current token expires (absent when none), budget left, kind, scope, last refresh and error. */
+  channelGauges(): Promise<ChannelGauges[]>;
 }
 
 /** Options of {@link ServerMetrics}. */
@@ -98,6 +114,40 @@ export class ServerMetrics {
         for (const g of (await self.#gauges())) if (g.budgetLeft !== null) this.set({ channel: g.channelId }, g.budgetLeft);
       },
     });
+    // LINE WORKS apps beside LINE channels: what each credential is, when it last refreshed, its last error.
+    new Gauge({
+      name: "kagiya_credential_info",
+      help: "One series per credential (LINE channel or LINE WORKS app), always 1: its kind and scope as labels.",
+      labelNames: ["channel", "kind", "scope"],
+      registers,
+      async collect() {
+        this.reset();
+        if (!self.perChannel) return;
+        for (const g of (await self.#gauges())) if (g.kind !== undefined) this.set({ channel: g.channelId, kind: g.kind, scope: g.scope ?? "" }, 1);
+      },
+    });
+    new Gauge({
+      name: "kagiya_credential_last_refresh_timestamp_seconds",
+      help: "When the credential's token was last refreshed (Unix seconds).",
+      labelNames: ["channel"],
+      registers,
+      async collect() {
+        this.reset();
+        if (!self.perChannel) return;
+        for (const g of (await self.#gauges())) if (typeof g.lastRefreshAt === "number") this.set({ channel: g.channelId }, g.lastRefreshAt / 1000);
+      },
+    });
+    new Gauge({
+      name: "kagiya_credential_last_error_timestamp_seconds",
+      help: "When the credential's last token error happened (Unix seconds), labelled with its code.",
+      labelNames: ["channel", "code"],
+      registers,
+      async collect() {
+        this.reset();
+        if (!self.perChannel) return;
+        for (const g of (await self.#gauges())) if (g.lastError) this.set({ channel: g.channelId, code: g.lastError.code }, g.lastError.at / 1000);
+      },
+    });
     this.observer = {
       issued: (channelId, reason) => this.issuances.inc({ channel: this.#label(channelId), reason }),
       failed: (channelId, reason) => this.failures.inc({ channel: this.#label(channelId), reason }),
@@ -130,9 +180,9 @@ export class ServerMetrics {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 
-  // Both gauges read the same snapshot within one scrape.
-  #pending: Promise<Array<{ channelId: string; secondsToExpiry: number | null; budgetLeft: number | null }>> | null = null;
-  #gauges(): Promise<Array<{ channelId: string; secondsToExpiry: number | null; budgetLeft: number | null }>> {
+  // Every gauge reads the same snapshot within one scrape.
+  #pending: Promise<ChannelGauges[]> | null = null;
+  #gauges(): Promise<ChannelGauges[]> {
     if (this.#source === null) return Promise.resolve([]);
     if (this.#pending === null) {
       this.#pending = this.#source.channelGauges().catch(() => []);

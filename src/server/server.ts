@@ -180,12 +180,20 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       const rows = await store.listChannels();
       const at = now();
       return Promise.all(rows.map(async (row) => {
+        const described = { kind: row.kind, scope: typeof row.settings["scope"] === "string" ? row.settings["scope"] : "" };
         try {
           const s = await tokens.status(row.channelId);
           const current = s.tokens.filter((t) => t.state === "valid").sort((a, b) => b.expiresAt - a.expiresAt)[0];
-          return { channelId: row.channelId, secondsToExpiry: current ? Math.max(0, (current.expiresAt - at) / 1000) : null, budgetLeft: s.budgetLimit === null ? null : s.budgetLimit - s.budgetUsed };
+          return {
+            channelId: row.channelId,
+            ...described,
+            secondsToExpiry: current ? Math.max(0, (current.expiresAt - at) / 1000) : null,
+            budgetLeft: s.budgetLimit === null ? null : s.budgetLimit - s.budgetUsed,
+            lastRefreshAt: s.lastRefreshAt,
+            lastError: s.lastError === null ? null : { at: s.lastError.at, code: s.lastError.code },
+          };
         } catch {
-          return { channelId: row.channelId, secondsToExpiry: null, budgetLeft: 0 };
+          return { channelId: row.channelId, ...described, secondsToExpiry: null, budgetLeft: 0 };
         }
       }));
     },

@@ -6,7 +6,8 @@ import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { request, startTestBroker, testApiKey, type TestBroker } from "./helpers.ts";
-import { deliverTestWebhook, issueTestToken, tokenLedger } from "../helpers/emulator.ts";
+import { deliverTestWebhook, issueTestToken, testKeyPair, tokenLedger } from "../helpers/emulator.ts";
+import { createWorksApp, registerWorksApp } from "../helpers/works-emulator.ts";
 
 /** Screenshots land in the repository's (git-ignored) test output folder. */
 const SCREENSHOTS = fileURLToPath(new URL("../../.tmp/screenshots/", import.meta.url));
@@ -175,6 +176,58 @@ test("the dashboard to look at: a timeline per valid token, budget gauge and cha
 
     assert.deepEqual(await overflowing(page), [], `horizontal overflow at ${width} px`);
     if (width !== 360) await page.screenshot({ path: `${SCREENSHOTS}dashboard-${width}.png`, fullPage: true });
+    assert.deepEqual(errors, []);
+    await context.close();
+  }
+});
+
+test("many credentials come a page at a time; a LINE WORKS app is shown with its scope and bot; filters go to the server", { skip: executablePath === null }, async () => {
+  // Runs last: it adds credentials the tests above do not expect.
+  const { privateJwk } = await testKeyPair();
+  for (let i = 0; i < 24; i++) await t.registry.add({ channelId: String(4_000_000_000 + i), kid: `kid-${i}`, privateKey: privateJwk as never, channelSecret: `secret-${i}` });
+  const app = await createWorksApp(t.emu.url);
+  await registerWorksApp(t.registry as never, app, { id: "works-browser", settings: { scope: "bot user.read", botId: "2000777" } });
+  const total = 1 + 24 + 1;
+
+  for (const width of [1280, 360]) {
+    const context = await browser.newContext({ viewport: { width, height: 900 } });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${t.url}/ui/`);
+    await page.fill("#admin-token", ADMIN);
+    await page.click("#login-button");
+    await page.locator("#channels .channel").first().waitFor();
+    assert.equal(await page.locator("#channels .channel").count(), 20, "one page of cards, not all of them");
+    assert.equal((await page.textContent("#page-info"))?.trim(), `1–20 of ${total}`);
+    assert.equal(await page.isDisabled("#page-prev"), true);
+
+    await page.click("#page-next");
+    await page.locator("#page-info", { hasText: `21–${total} of ${total}` }).waitFor();
+    assert.equal(await page.locator("#channels .channel").count(), total - 20);
+    assert.equal(await page.isDisabled("#page-next"), true);
+
+    // Filter by kind: the one LINE WORKS app, with what it is.
+    await page.selectOption("#filter-kind", "line-works");
+    await page.click("#filter-form button[type=submit]");
+    const card = page.locator('.channel.works-app[data-channel="works-browser"]');
+    await card.waitFor();
+    assert.equal(await page.locator("#channels .channel").count(), 1);
+    assert.match(await card.locator("h3").textContent() ?? "", /LINE WORKS app works-browser/);
+    assert.match(await card.locator(".scope").textContent() ?? "", /bot user\.read/);
+    assert.match(await card.locator(".bot").textContent() ?? "", /2000777/);
+    assert.match(await card.locator(".expiry").textContent() ?? "", /no valid token/);
+    assert.equal(await card.locator("button.reconcile").count(), 0, "no reconcile for LINE WORKS");
+    assert.equal((await page.textContent("#page-info"))?.trim(), "1–1 of 1");
+
+    // Filter by ID substring, server-side.
+    await page.selectOption("#filter-kind", "");
+    await page.fill("#filter-q", "400000001");
+    await page.click("#filter-form button[type=submit]");
+    await page.locator("#page-info", { hasText: "1–10 of 10" }).waitFor();
+    for (const id of await page.locator("#channels .channel").evaluateAll((cs) => cs.map((c) => c.getAttribute("data-channel")))) assert.match(id ?? "", /400000001/);
+
+    assert.deepEqual(await overflowing(page), [], `horizontal overflow at ${width} px`);
     assert.deepEqual(errors, []);
     await context.close();
   }

@@ -2,7 +2,8 @@
 // Every value from the server is written with textContent, never as HTML.
 "use strict";
 
-const state = { csrf: null, clockSkew: 0, channels: [] };
+// The credential list comes a page at a time, filtered by the server (kind, state, ID substring).
+const state = { csrf: null, clockSkew: 0, channels: [], page: { offset: 0, limit: 20, total: 0 }, filter: { kind: "", state: "", q: "" } };
 const $ = (id) => document.getElementById(id);
 
 function el(tag, attrs, ...children) {
@@ -78,29 +79,60 @@ async function action(label, f) {
   await loadAll();
 }
 
+function filterQuery() {
+  const q = new URLSearchParams();
+  for (const k of ["kind", "state", "q"]) if (state.filter[k]) q.set(k, state.filter[k]);
+  q.set("offset", String(state.page.offset));
+  q.set("limit", String(state.page.limit));
+  return q.toString();
+}
+
+function renderFilters(kinds) {
+  const select = $("filter-kind");
+  const chosen = state.filter.kind;
+  const names = Object.keys(kinds).sort();
+  if (chosen && !names.includes(chosen)) names.push(chosen);
+  select.replaceChildren(el("option", { value: "" }, "all"), ...names.map((k) => el("option", { value: k }, `${k} (${kinds[k] || 0})`)));
+  select.value = chosen;
+}
+
+function renderPager() {
+  const { offset, limit, total } = state.page;
+  const shown = state.channels.length;
+  $("page-info").textContent = total === 0 ? "none" : `${offset + 1}–${offset + shown} of ${total}`;
+  $("page-prev").disabled = offset === 0;
+  $("page-next").disabled = offset + shown >= total;
+}
+
+const isWorks = (ch) => ch.kind === "line-works";
+
 function renderChannels() {
   const box = $("channels");
   box.replaceChildren();
   if (state.channels.length === 0) {
-    box.append(el("p", { class: "empty" }, "No channels registered. Add one with kagiya channel add."));
+    const filtered = state.filter.kind || state.filter.state || state.filter.q;
+    box.append(el("p", { class: "empty" }, filtered ? "No credential matches the filter." : "No credentials registered. Add one with kagiya channel add or kagiya works add."));
     return;
   }
   for (const ch of state.channels) {
     const s = ch.status;
     const id = ch.channelId;
+    const works = isWorks(ch);
+    const buttons = [el("button", { type: "button", class: "primary issue", onclick: () => action(`Issue token for ${id}`, async () => {
+      const r = await api("POST", `/ui/api/channels/${encodeURIComponent(id)}/issue`);
+      return `Issued token ${r.keyId} for ${id}`;
+    }) }, "Issue token")];
+    // Reconcile compares with LINE's list of valid tokens; LINE WORKS has no such list.
+    if (!works) buttons.push(el("button", { type: "button", class: "reconcile", onclick: () => action(`Reconcile ${id}`, async () => {
+      const r = await api("POST", `/ui/api/channels/${id}/reconcile`);
+      return `Reconciled ${id}: ${r.budgetUsed} of 30 used, ${r.orphans.length} orphan(s), ${r.markedRevoked.length} marked revoked`;
+    }) }, "Reconcile"));
     const head = el("div", { class: "channel-head" },
-      el("h3", {}, `Channel ${id}`),
-      el("span", { class: "kid" }, `kid ${ch.kid}`),
-      el("div", { class: "actions" },
-        el("button", { type: "button", class: "primary issue", onclick: () => action(`Issue token for ${id}`, async () => {
-          const r = await api("POST", `/ui/api/channels/${id}/issue`);
-          return `Issued token ${r.keyId} for channel ${id}`;
-        }) }, "Issue token"),
-        el("button", { type: "button", class: "reconcile", onclick: () => action(`Reconcile ${id}`, async () => {
-          const r = await api("POST", `/ui/api/channels/${id}/reconcile`);
-          return `Reconciled ${id}: ${r.budgetUsed} of 30 used, ${r.orphans.length} orphan(s), ${r.markedRevoked.length} marked revoked`;
-        }) }, "Reconcile")));
-    const node = el("div", { class: "channel", "data-channel": id }, head);
+      el("h3", {}, works ? `LINE WORKS app ${id}` : `Channel ${id}`),
+      el("span", { class: "kind-tag" }, ch.kind),
+      works ? el("span", { class: "kid" }, `client ${ch.clientId || "—"}`) : el("span", { class: "kid" }, `kid ${ch.kid}`),
+      el("div", { class: "actions" }, ...buttons));
+    const node = el("div", { class: works ? "channel works-app" : "channel", "data-channel": id, "data-kind": ch.kind }, head);
     if (!s) {
       node.append(el("p", { class: "error-text" }, ch.error ? ch.error.message : "status unavailable"));
       box.append(node);
@@ -109,6 +141,12 @@ function renderChannels() {
     const now = Date.now() + state.clockSkew;
     const orphans = s.tokens.filter((t) => t.state === "orphan" && t.expiresAt > now).length;
     const charts = window.kagiyaCharts;
+    const current = s.tokens.filter((t) => t.state === "valid").sort((a, b) => b.expiresAt - a.expiresAt)[0];
+    if (works) node.append(el("div", { class: "facts works-facts" },
+      el("span", { class: "scope" }, "Scope ", el("b", {}, ch.scope || "—")),
+      el("span", { class: "bot" }, "Bot ", el("b", {}, ch.botId || "none")),
+      el("span", { class: "expiry" }, "Expires in ", current ? el("b", { class: "countdown", "data-expires": String(current.expiresAt) }, countdown(current.expiresAt)) : el("b", {}, "no valid token")),
+      el("span", { class: "last-refresh" }, "Last refresh ", el("b", {}, fmtTime(s.lastRefreshAt)))));
     node.append(el("div", { class: "facts" },
       s.budgetLimit === null
         ? el("span", { class: "budget" }, `${s.kind ?? "Tokens"}: `, el("b", {}, `${s.budgetUsed} live`), " (no cap)")
@@ -199,14 +237,22 @@ async function loadAll() {
   try {
     const channel = $("audit-channel").value.trim();
     const [channels, keys, audit, activity] = await Promise.all([
-      api("GET", "/ui/api/channels"),
+      api("GET", `/ui/api/channels?${filterQuery()}`),
       api("GET", "/ui/api/apikeys"),
       api("GET", "/ui/api/audit" + (channel ? `?channel=${encodeURIComponent(channel)}` : "")),
       api("GET", "/ui/api/activity"),
     ]);
     state.clockSkew = channels.now - Date.now();
     state.channels = channels.channels;
+    state.page.total = channels.total;
+    // The list shrank under the page (a filter, a removal): back to its last page.
+    if (channels.channels.length === 0 && channels.total > 0 && state.page.offset > 0) {
+      state.page.offset = Math.max(0, Math.floor((channels.total - 1) / state.page.limit) * state.page.limit);
+      return loadAll();
+    }
+    renderFilters(channels.kinds);
     renderChannels();
+    renderPager();
     renderActivity(activity);
     renderApiKeys(keys.apiKeys);
     renderAudit(audit.audit);
@@ -235,6 +281,20 @@ async function start() {
     flash("Logged out", "ok");
   });
   $("refresh").addEventListener("click", () => void loadAll());
+  $("filter-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    state.filter = { kind: $("filter-kind").value, state: $("filter-state").value, q: $("filter-q").value.trim() };
+    state.page.offset = 0;
+    void loadAll();
+  });
+  $("page-prev").addEventListener("click", () => {
+    state.page.offset = Math.max(0, state.page.offset - state.page.limit);
+    void loadAll();
+  });
+  $("page-next").addEventListener("click", () => {
+    state.page.offset += state.page.limit;
+    void loadAll();
+  });
   $("audit-channel").addEventListener("change", () => void loadAll());
   $("apikey-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -247,7 +307,7 @@ async function start() {
     });
   });
   setInterval(() => {
-    for (const td of document.querySelectorAll("td.countdown")) td.textContent = countdown(Number(td.getAttribute("data-expires")));
+    for (const td of document.querySelectorAll(".countdown[data-expires]")) td.textContent = countdown(Number(td.getAttribute("data-expires")));
   }, 1000);
   setInterval(() => void loadAll(), 15000);
   let resized = null;
