@@ -23,8 +23,8 @@
 // those (with bare, bare-json and express); KAGIYA_BENCH_STORE: the serve variant's store spec.
 //
 //   node bench/webhook.bench.ts            (also run by `npm run bench`)
-import { spawn, type ChildProcess } from "node:child_process";
-import { fmtCpu, hasCommand, median, medianCpu, pin, pinned, rawSocketLoad, runPinned, withServerCpu, type LoadResult } from "./lib/loader.ts";
+import { fmtCpu, hasCommand, median, medianCpu, pin, rawSocketLoad, runPinned, type LoadResult } from "./lib/loader.ts";
+import { measureVariants, RUNS, SECONDS, serveBenchBroker } from "./lib/variants.ts";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
@@ -35,10 +35,6 @@ const SELF = import.meta.filename;
 const CHANNEL_ID = "1234567890";
 const SECRET = "8c570fa6dd201bb328f1c1eac23a96d8";
 const CONNECTIONS = 50;
-const QUICK = process.env["KAGIYA_BENCH_QUICK"] === "1";
-const RUNS = QUICK ? 1 : Number(process.env["KAGIYA_BENCH_RUNS"] ?? 3);
-const SECONDS = QUICK ? 2 : Number(process.env["KAGIYA_BENCH_SECONDS"] ?? 8);
-const WARMUP_SECONDS = QUICK ? 1 : 2;
 const BODIES = 2000;
 const ALL_VARIANTS = ["bare", "bare-json", "kagiya", "kagiya-web", "express", "fastify", "serve", "serve-inbox"] as const;
 type Variant = (typeof ALL_VARIANTS)[number];
@@ -207,42 +203,10 @@ async function serveFastify(enqueue: (events: Array<{ webhookEventId: string }>)
 }
 
 /** The full broker on a store (default SQLite in a temporary directory), its channel's secret = SECRET. */
-async function serveBroker(onEvent: () => void, inbox: "memory" | "store"): Promise<void> {
-  const { openStore } = await import("../src/store/open.ts");
-  const { ChannelRegistry } = await import("../src/store/registry.ts");
-  const { MasterKey, Sealer, generateMasterKeyText } = await import("../src/store/sealed.ts");
-  const { generateAssertionKeyPair } = await import("../src/core/keys/generate.ts");
-  const { startBroker } = await import("../src/server/broker.ts");
-  const { Writable } = await import("node:stream");
-  const dir = mkdtempSync(join(tmpdir(), "kagiya-bench-serve-"));
-  const spec = process.env["KAGIYA_BENCH_STORE"] || `sqlite:${join(dir, "bench.db")}`;
-  const store = await openStore(spec);
-  await store.migrate();
-  const registry = await ChannelRegistry.open(store, new Sealer(MasterKey.parse(generateMasterKeyText())));
-  const pair = await generateAssertionKeyPair();
-  await registry.add({ channelId: CHANNEL_ID, kid: "bench-kid", privateKey: pair.privateJwk as never, channelSecret: SECRET }, { replace: true });
-  let handled = 0;
-  const broker = await startBroker({
-    registry,
-    lineApiBase: "http://127.0.0.1:9",
-    scheduler: false,
-    // As for the kagiya variant: every event passes the duplicate check as a fresh one.
-    webhookDedupTtlMs: 1,
-    inbox,
-    bot: { dispatch: () => void (handled++, onEvent()) },
-    log: { level: "warn", destination: new Writable({ write: (_c, _e, cb) => cb() }) },
-  });
-  process.stdout.write(JSON.stringify({ port: broker.port }) + "\n");
-  process.on("SIGTERM", () => {
-    void (async () => {
-      await broker.close(); // drains queued events first
-      // KAGIYA_BENCH_STORE names a scratch store: emptied at the end (Redis prefix, PostgreSQL schema).
-      await (store as { destroy?: () => Promise<void> }).destroy?.();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-      process.stdout.write(JSON.stringify({ handled }) + "\n", () => process.exit(0));
-    })();
-  });
+function serveBroker(onEvent: () => void, inbox: "memory" | "store"): Promise<void> {
+  return serveBenchBroker(async (registry, privateJwk) => {
+    await registry.add({ channelId: CHANNEL_ID, kid: "bench-kid", privateKey: privateJwk as never, channelSecret: SECRET }, { replace: true });
+  }, { inbox, onEvent });
 }
 
 // ---------------------------------------------------------------- loader (child process)
@@ -290,25 +254,6 @@ function wrkScript(dir: string): string {
 // ---------------------------------------------------------------- orchestration
 
 
-function startServer(variant: Variant): Promise<{ child: ChildProcess; port: number; handled: () => number }> {
-  const [cmd, args] = pinned(0, [process.execPath, SELF, "--serve", variant]);
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, NODE_ENV: "production" } });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    let started = false;
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
-      out += d;
-      if (!started && out.includes("\n")) {
-        started = true;
-        resolve({ child, port: JSON.parse(out.split("\n")[0]!).port, handled: () => JSON.parse(out.trim().split("\n").pop()!).handled ?? 0 });
-      }
-    });
-    child.on("exit", (code) => {
-      if (!started) reject(new Error(`server ${variant} exited with ${code}`));
-    });
-  });
-}
-
 async function runLoader(port: number, seconds: number, lua: string | null): Promise<LoadResult> {
   const argv = lua !== null
     ? ["wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "-s", lua, `http://127.0.0.1:${port}`]
@@ -326,29 +271,13 @@ async function main(): Promise<void> {
   // KAGIYA_BENCH_LOADER=node forces the Node loader even when wrk is installed.
   const lua = process.env["KAGIYA_BENCH_LOADER"] !== "node" && hasCommand("wrk") ? wrkScript(dir) : null;
   console.log(`webhook intake, 1 KB signed body, ${CONNECTIONS} connections, ${SECONDS}s x ${RUNS} runs per variant; loader: ${lua ? "wrk" : "node raw-socket"}; ${pin ? "server on core 0, loader on core 1 (taskset)" : "not pinned (no taskset or one core)"}`);
-  const results = new Map<Variant, LoadResult[]>(VARIANTS.map((v) => [v, []]));
-  const handled = new Map<Variant, number[]>(VARIANTS.map((v) => [v, []]));
+  let measured: Awaited<ReturnType<typeof measureVariants<Variant>>>;
   try {
-    for (let run = 0; run < RUNS; run++) {
-      for (const variant of VARIANTS) {
-        const server = await startServer(variant);
-        let total = 0;
-        try {
-          const w = await runLoader(server.port, WARMUP_SECONDS, lua);
-          const r = await withServerCpu(server.child.pid, () => runLoader(server.port, SECONDS, lua));
-          if (r.errors > 0 || w.errors > 0) throw new Error(`${variant}: ${r.errors + w.errors} non-200 answers`);
-          results.get(variant)!.push(r);
-          total = w.requests + r.requests;
-        } finally {
-          server.child.kill("SIGTERM");
-          await new Promise((r) => server.child.once("exit", r));
-        }
-        if (variant !== "bare") handled.get(variant)!.push(server.handled() / total);
-      }
-    }
+    measured = await measureVariants(SELF, VARIANTS, (port, seconds) => runLoader(port, seconds, lua));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  const { results, handled } = measured;
   const rps = (v: Variant) => results.get(v)!.map((r) => r.requests / r.seconds);
   const med = Object.fromEntries(VARIANTS.map((v) => [v, median(rps(v))])) as Record<Variant, number>;
   const cpu = Object.fromEntries(VARIANTS.map((v) => [v, medianCpu(results.get(v)!)])) as Record<Variant, number | null>;

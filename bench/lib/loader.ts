@@ -1,6 +1,6 @@
 // Shared by the load benchmarks: the Node fallback loader (when wrk is not installed) and small
 // process helpers. Not a benchmark itself (no .bench.ts suffix).
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { availableParallelism } from "node:os";
@@ -114,6 +114,29 @@ export function runPinned(core: number, argv: string[]): Promise<string> {
     let out = "";
     child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
     child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv[0]} exited with ${code}`))));
+  });
+}
+
+/**
+ * Starts `node self --serve variant` pinned to core 0 (NODE_ENV=production). The child prints
+ * `{"port":…}` once listening and `{"handled":…}` when it gets SIGTERM; `handled()` reads that.
+ */
+export function spawnBenchServer(self: string, variant: string): Promise<{ child: ChildProcess; port: number; handled: () => number }> {
+  const [cmd, args] = pinned(0, [process.execPath, self, "--serve", variant]);
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, NODE_ENV: "production" } });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let started = false;
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      out += d;
+      if (!started && out.includes("\n")) {
+        started = true;
+        resolve({ child, port: JSON.parse(out.split("\n")[0]!).port, handled: () => JSON.parse(out.trim().split("\n").pop()!).handled ?? 0 });
+      }
+    });
+    child.on("exit", (code) => {
+      if (!started) reject(new Error(`server ${variant} exited with ${code}`));
+    });
   });
 }
 

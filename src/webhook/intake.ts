@@ -10,7 +10,7 @@ import { describeError, isPromise } from "./log.ts";
 import { resolveWebhookOptions, type WebhookOptions } from "./options.ts";
 import { createRejecter, OK, type Outcome } from "./outcomes.ts";
 import { webUtf8Decoder, type Utf8Decoder } from "./parse.ts";
-import { digestInput, LINE_PLATFORM, webDigest, type BodyDigest, type WebhookPlatform } from "./platform.ts";
+import { LINE_PLATFORM, webDigest, type BodyDigest, type WebhookPlatform } from "./platform.ts";
 import { InboxRunner } from "./inbox.ts";
 import { DeliveryQueue, type Delivery } from "./queue.ts";
 import { SecretCache } from "./secrets.ts";
@@ -88,7 +88,7 @@ export function createIntake(options: WebhookOptions, runtime: { decode?: Utf8De
     const { events, destination } = delivery;
     if (events.length === 0) return accepted(channelId, 0, platform);
     if (!delivery.keyedByDigest) return enqueue({ channelId, destination, events, platform, digest: null });
-    const d = digest(digestInput(channelId, body));
+    const d = digest(channelId, body);
     if (isPromise(d)) return d.then((hex) => enqueue({ channelId, destination, events, platform, digest: hex }));
     return enqueue({ channelId, destination, events, platform, digest: d });
   }

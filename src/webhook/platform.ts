@@ -75,13 +75,16 @@ export const LINE_WORKS_PLATFORM: WebhookPlatform = Object.freeze({
   },
 });
 
-/** Digest of the bytes a LINE WORKS key is made of, hex; synchronous where the runtime can. */
-export type BodyDigest = (bytes: Uint8Array) => string | Promise<string>;
+/**
+ * SHA-256 (hex) of a LINE WORKS delivery's key material: the bot ID, a NUL, the raw body.
+ * Synchronous where the runtime can (node:crypto), else a promise (WebCrypto).
+ */
+export type BodyDigest = (botId: string, body: Uint8Array) => string | Promise<string>;
 
 const encoder = new TextEncoder();
 
 /** The bytes a LINE WORKS delivery's key is the digest of: the bot ID, a NUL, the raw body. */
-export function digestInput(botId: string, body: Uint8Array): Uint8Array {
+function digestInput(botId: string, body: Uint8Array): Uint8Array {
   const id = encoder.encode(botId);
   const out = new Uint8Array(id.length + 1 + body.length);
   out.set(id, 0);
@@ -94,11 +97,11 @@ export function digestInput(botId: string, body: Uint8Array): Uint8Array {
  *
  * @example
  * ```ts
- * await webDigest(digestInput("2000001", bytes)); // "9f86d0…"
+ * await webDigest("2000001", bytes); // "9f86d0…"
  * ```
  */
-export const webDigest: BodyDigest = async (bytes) => {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+export const webDigest: BodyDigest = async (botId, body) => {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", digestInput(botId, body) as Uint8Array<ArrayBuffer>));
   let hex = "";
   for (const b of d) hex += b.toString(16).padStart(2, "0");
   return hex;

@@ -103,7 +103,8 @@ export const nodeUtf8Decoder: Utf8Decoder = (bytes) => {
 };
 
 /** SHA-256 hex with node:crypto (synchronous): the LINE WORKS de-duplication digest. */
-export const nodeDigest: BodyDigest = (bytes) => createHash("sha256").update(bytes).digest("hex");
+export const nodeDigest: BodyDigest = (botId, body) => createHash("sha256").update(botId).update(NUL).update(body).digest("hex");
+const NUL = Buffer.from([0]);
 
 /** The node:crypto verifier (synchronous). */
 export const nodeVerifier: Verifier = verifyWebhookSignatureSync;
