@@ -30,7 +30,19 @@ export { createExampleBot, EXAMPLE_REPLY } from "./example-bot.ts";
 export type { WorksBotHandler } from "./bot.ts";
 export type { BotWorksClient, BotWorksOptions, WorksBotContext, WorksContent, WorksRecipient } from "./works-bot.ts";
 export { worksEventProblem } from "./works-events.ts";
-export type * from "./works-events.ts";
+export type {
+  WorksEvent,
+  WorksEventBase,
+  WorksEventMap,
+  WorksEventSource,
+  WorksJoinEvent,
+  WorksJoinedEvent,
+  WorksLeaveEvent,
+  WorksLeftEvent,
+  WorksMessageContent,
+  WorksMessageEvent,
+  WorksPostbackEvent,
+} from "./works-events.ts";
 export type { WebhookPlatformName } from "./platform.ts";
 export { BotSendError, WebhookBodyConsumedError, WebhookConfigError, WEBHOOK_REJECTION_CODES, type WebhookRejectionCode } from "./errors.ts";
 export type * from "./types.ts";
