@@ -82,7 +82,8 @@ function respond(outcome: Outcome, extra?: Record<string, string>): Response {
  *
  * Answers: 200 accepted (also for an empty events list); 401 missing or bad signature, or an
  * unregistered channel (same body, so channels cannot be probed); 413 body over `maxBodyBytes`;
- * 400 signed but not JSON / no events array; 405 not POST; 503 secret lookup failed.
+ * 400 signed but not JSON / no events array; 405 not POST; 503 secret lookup failed. Its `works`
+ * route answers LINE WORKS bot callbacks by the same rules (`X-WORKS-Signature`, `botSecretFor`).
  *
  * @example
  * ```ts

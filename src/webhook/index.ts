@@ -1,7 +1,8 @@
 /**
  * kagiya's LINE webhook intake: signature check over the raw body, de-duplication, a queue that
  * runs handlers after the response, bots as code, and adapters for node:http, Express and
- * Fastify. This entry is web-standard only (WebCrypto, Request/Response); the Node adapters are
+ * Fastify. LINE WORKS bot callbacks go through the same intake (`handler.works`, `botSecretFor`,
+ * `bot.onWorks`). This entry is web-standard only (WebCrypto, Request/Response); the Node adapters are
  * in `kagiya/webhook/node` (./adapters/index.ts).
  *
  * @example
