@@ -133,6 +133,8 @@ test("works add --refresh refresh-token: the first token by assertion, the next 
   assert.deepEqual([shown.grant.version, shown.grant.status], [2, "active"]);
   for (const t of ledger) assert.ok(!show.stdout.includes(t.token), "a token printed by works show");
   assert.match((await runCli(["works", "show", "works-rt", "--store", store], { env: env() })).stdout, /^grant +refresh token v2 active$/m);
+  assert.match((await runCli(["token", "list", "works-rt", "--store", store], { env: env() })).stdout, /^grant: refresh token v2 active$/m);
+  assert.deepEqual(JSON.parse((await runCli(["token", "list", "works-rt", "--json", "--store", store], { env: env() })).stdout).grant.status, "active");
 });
 
 test("works add bad input: one line, exit 2, nothing stored, no secret echoed", async () => {
