@@ -273,8 +273,11 @@ test("invalid_grant with nothing newer and no key: ERR_OAUTH_REAUTH_REQUIRED, st
   const s = await m.status(id);
   assert.deepEqual([s.grant?.status, s.grant?.version, s.lastError?.code], ["reauth_required", 2, "ERR_OAUTH_REAUTH_REQUIRED"]);
   assert.deepEqual(grants, [[1, "active"], [2, "reauth_required"]]);
-  // Asking again does not send the dead refresh token again.
-  await assert.rejects(m.get(id), ReauthRequiredError);
+  // Asking again, here or in another process, does not send the dead refresh token again.
+  await assert.rejects(m.get(id), (e: unknown) => e instanceof ReauthRequiredError && e.reason === "refused");
+  const elsewhere = w.manager({ works, kinds: [refreshOnlyKind(works)] });
+  await assert.rejects(elsewhere.get(id), (e: unknown) => e instanceof ReauthRequiredError && e.reason === "refused");
+  assert.equal((await elsewhere.status(id)).grant?.status, "reauth_required");
   assert.deepEqual((await worksRefreshTokens(w.emu.url, app.clientId)).map((r) => r.uses), [1]);
   // A new login replaces the refused grant.
   const again = await works.issue(keyApp);
