@@ -134,7 +134,16 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       const report = await manager.maintainChannel(channelId, { actor: "scheduler" });
       if (report.error) log.warn({ channelId, code: report.error.code, message: report.error.message }, "token maintenance reported an error");
       else if (report.refreshed || report.revoked.length > 0) log.info({ channelId, refreshed: report.refreshed, revoked: report.revoked }, "token maintenance");
-      return report.nextAt;
+      if (report.nextAt !== null) return report.nextAt;
+      // No token to plan by: the first one could not be had (or was revoked meanwhile). Try again
+      // once the backoff ends, not at the scheduler's long idle check.
+      const after = await manager.plan(channelId);
+      return after.nextAt ?? Math.max(after.retryAt ?? 0, now() + 5000);
+    },
+    async dueMany(channelIds) {
+      // Start-up: one bulk read says when each channel is due; a channel without a token is due now (warm).
+      const plans = await manager.planMany(channelIds);
+      return new Map([...plans].map(([id, p]) => [id, p.refreshAt === null ? null : p.nextAt]));
     },
   };
   const dispatcher = bot === false

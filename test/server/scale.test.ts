@@ -12,7 +12,7 @@ import { ChannelRegistry } from "../../src/store/registry.ts";
 import { MasterKey, Sealer, generateMasterKeyText } from "../../src/store/sealed.ts";
 import type { Store } from "../../src/store/types.ts";
 import { startBroker, type RunningBroker } from "../../src/server/broker.ts";
-import { startTestEmulator, tokenLedger, type LedgerRow } from "../helpers/emulator.ts";
+import { startTestEmulator, tokenLedgers, type LedgerRow } from "../helpers/emulator.ts";
 import { TestClock } from "../tokens/clock.ts";
 import { countingStore, registerChannels } from "./scale-fixture.ts";
 import { DATABASE_URL, REDIS_URL, postgresSkip, randomNamespace, redisSkip } from "../store/services.ts";
@@ -30,10 +30,8 @@ async function until(what: string, f: () => Promise<boolean>, tries = 2400): Pro
   throw new Error(`gave up waiting for ${what}`);
 }
 
-async function ledgers(url: string, ids: string[]): Promise<Map<string, LedgerRow[]>> {
-  const out = new Map<string, LedgerRow[]>();
-  for (const id of ids) out.set(id, await tokenLedger(url, id));
-  return out;
+function ledgers(url: string, ids: string[]): Promise<Map<string, LedgerRow[]>> {
+  return tokenLedgers(url, ids);
 }
 
 /** The largest number of issuances in one second of the emulator's clock. */
