@@ -2,7 +2,7 @@
 // and a store wrapped to count the calls made through it.
 import type { ChannelRegistry } from "../../src/store/registry.ts";
 import type { Store } from "../../src/store/types.ts";
-import { createTestChannels } from "../helpers/emulator.ts";
+import { createTestChannels, type LedgerRow } from "../helpers/emulator.ts";
 
 /**
  * Creates `count` emulator channels in one control call (the process's one test key registered to
@@ -48,4 +48,11 @@ export function countingStore(inner: Store): CountingStore {
     total: () => [...calls.values()].reduce((a, b) => a + b, 0),
     reset: () => calls.clear(),
   };
+}
+
+/** The largest number of issuances in one second of the emulator's clock, over the ledgers. */
+export function busiestSecond(all: Map<string, LedgerRow[]>): number {
+  const perSecond = new Map<number, number>();
+  for (const rows of all.values()) for (const r of rows) perSecond.set(Math.floor(r.issuedAt / 1000), (perSecond.get(Math.floor(r.issuedAt / 1000)) ?? 0) + 1);
+  return Math.max(0, ...perSecond.values());
 }

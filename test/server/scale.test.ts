@@ -14,7 +14,7 @@ import type { Store } from "../../src/store/types.ts";
 import { startBroker, type RunningBroker } from "../../src/server/broker.ts";
 import { startTestEmulator, tokenLedgers, type LedgerRow } from "../helpers/emulator.ts";
 import { TestClock } from "../tokens/clock.ts";
-import { countingStore, registerChannels } from "./scale-fixture.ts";
+import { busiestSecond, countingStore, registerChannels } from "./scale-fixture.ts";
 import { DATABASE_URL, REDIS_URL, postgresSkip, randomNamespace, redisSkip } from "../store/services.ts";
 
 const CHANNELS = 200;
@@ -32,13 +32,6 @@ async function until(what: string, f: () => Promise<boolean>, tries = 2400): Pro
 
 function ledgers(url: string, ids: string[]): Promise<Map<string, LedgerRow[]>> {
   return tokenLedgers(url, ids);
-}
-
-/** The largest number of issuances in one second of the emulator's clock. */
-function busiestSecond(all: Map<string, LedgerRow[]>): number {
-  const perSecond = new Map<number, number>();
-  for (const rows of all.values()) for (const r of rows) perSecond.set(Math.floor(r.issuedAt / 1000), (perSecond.get(Math.floor(r.issuedAt / 1000)) ?? 0) + 1);
-  return Math.max(0, ...perSecond.values());
 }
 
 const backends: Array<{ name: string; skip: () => Promise<string | false>; connect: (ns: string) => Promise<Store & { destroy(): Promise<void> }> }> = [
