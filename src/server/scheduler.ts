@@ -214,8 +214,9 @@ export class Scheduler {
       for (const id of added) {
         if (this.#plans.has(id)) continue;
         const at = due?.get(id);
-        // Stored due times get this instance's spread too, so instances on one store split them.
-        const nextAt = at === undefined || at === null || at <= now ? now : at + Math.floor(this.#random() * this.#spreadMs);
+        // Due times get this instance's spread, those due now included: instances starting together
+        // on one store then take the channels in different orders instead of all queueing on the same ones.
+        const nextAt = Math.max(now, at ?? now) + Math.floor(this.#random() * this.#spreadMs);
         // Reconciles are staggered over one interval.
         const plan = { nextAt, reconcileAt: now + Math.floor(this.#random() * this.#reconcileMs), failures: 0, running: false };
         this.#plans.set(id, plan);
