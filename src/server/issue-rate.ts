@@ -116,9 +116,10 @@ export function rateLimitedIssuance(api: LineTokenApi & LineStatelessApi, limite
   const random = options.random ?? Math.random;
   const maxWaitMs = options.maxWaitMs ?? 20_000;
   const permit = async (): Promise<void> => {
-    const started = now();
+    // The wait is measured in real time: a clock that jumps (a test clock, NTP) must not end it.
+    const started = performance.now();
     while (!(await limiter.tryTake())) {
-      const waited = now() - started;
+      const waited = performance.now() - started;
       if (waited >= maxWaitMs) throw new IssueRateWaitError(waited);
       // Into the next slot at a random point of its first part, so waiters do not arrive together.
       await sleep(Math.max(1, limiter.nextSlotAt() - now()) + Math.floor(random() * limiter.slotMs * 0.5));
