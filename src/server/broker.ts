@@ -128,6 +128,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       if (warm) {
         try {
           await manager.get(channelId);
+          // A first token and nothing else to do (no superseded token waiting): plan by it, without
+          // the rest of maintenance (a third of a cold start's store calls).
+          if (plan.revokeDueAt === null) {
+            const fresh = await manager.plan(channelId);
+            if (fresh.nextAt !== null) return fresh.nextAt;
+          }
         } catch (error) {
           log.warn({ channelId, code: (error as { code?: string }).code }, "could not warm the channel's first token");
         }
