@@ -84,7 +84,12 @@ export const listTokens = (channelId: string): Handler => (ctx, em) => {
   const c = channelOr404(ctx, em, channelId);
   if (!c) return;
   const now = em.state.now();
-  const tokens = (em.state.tokensByChannel.get(channelId) ?? []).map((t) => ({
+  send(ctx, 200, { channelId, now, tokens: ledgerOf(em, channelId, now) });
+};
+
+/** A channel's issuance ledger as the control API shows it. */
+export function ledgerOf(em: Emulator, channelId: string, now: number): Array<Record<string, unknown>> {
+  return (em.state.tokensByChannel.get(channelId) ?? []).map((t) => ({
     kind: t.kind,
     key_id: t.keyId,
     access_token: t.accessToken,
@@ -93,8 +98,7 @@ export const listTokens = (channelId: string): Handler => (ctx, em) => {
     revokedAt: t.revokedAt,
     state: tokenState(t, now),
   }));
-  send(ctx, 200, { channelId, now, tokens });
-};
+}
 
 function clockBody(em: Emulator): Record<string, unknown> {
   const now = em.state.now();

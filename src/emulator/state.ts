@@ -87,6 +87,9 @@ interface PersistedState {
   tokens: TokenRecord[];
 }
 
+/** Least time between two writes of the state file, ms. */
+const STATE_WRITE_MS = 250;
+
 /** In-memory state plus the emulator-wide clock. */
 export class EmulatorState {
   channels = new Map<string, Channel>();
@@ -172,11 +175,15 @@ export class EmulatorState {
     this.changed();
   }
 
-  /** Marks the state as changed; the file (if any) is rewritten once per event-loop turn. */
+  /**
+   * Marks the state as changed; the file (if any) is rewritten at most every 250 ms (and on
+   * close): each write is the whole state, which with thousands of channels and their ledgers
+   * would otherwise be rewritten on every issuance.
+   */
   changed(): void {
     if (!this.stateFile || this.dirty) return;
     this.dirty = true;
-    setImmediate(() => this.flush());
+    setTimeout(() => this.flush(), STATE_WRITE_MS).unref();
   }
 
   /** Writes the state file now if anything changed (atomic: temp file then rename). */

@@ -14,7 +14,8 @@ import { ServerMetrics } from "./metrics.ts";
 import { startServer, type RunningServer, type StartServerOptions } from "./server.ts";
 import type { MaintenanceTarget, TokenService } from "./types.ts";
 import { ServeWhileRefreshing } from "./serve-while-refreshing.ts";
-import { IssueRateLimiter } from "./issue-rate.ts";
+import { IssueRateLimiter, rateLimitedIssuance } from "./issue-rate.ts";
+import { lineTokenApi } from "../tokens/line.ts";
 
 /** HKDF info for the dashboard session key derived from the master key. */
 const ADMIN_SESSION_KEY_PURPOSE = "kagiya/admin-session/v1";
@@ -51,10 +52,13 @@ export interface BrokerOptions extends Omit<StartServerOptions, "tokens" | "webh
   /** A logger, or options for the default pino logger. */
   log?: Logger | LoggerOptions;
   /**
-   * Issuances per second the scheduler's warm-ups and refreshes may make, across every instance
-   * sharing the store (`--max-issue-rate`, default 5). Token reads that find no token still issue.
+   * LINE token issuances per second across every instance sharing the store (`--max-issue-rate`,
+   * default 5): warm-ups, refreshes and issuances a token read starts alike, each taking a permit
+   * right before LINE is asked. Not applied to a given `manager`.
    */
   maxIssueRate?: number;
+  /** TTL of the store lock held while issuing, ms (default 30000): how soon another instance takes over from one that died. */
+  lockTtlMs?: number;
   /**
    * `/metrics` series per channel: true always, false never, undefined (default) while the
    * scheduler plans at most 200 channels (`--per-channel-metrics`).
@@ -84,23 +88,25 @@ export interface RunningBroker extends RunningServer {
  * ```
  */
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
-  const { registry, lineApiBase, worksAuthBase, worksApiBase, manager: given, bot, webhookDedupTtlMs, inbox, inboxLeaseMs, log: logOption, maxIssueRate, perChannelMetrics, ...serverOptions } = options;
+  const { registry, lineApiBase, worksAuthBase, worksApiBase, manager: given, bot, webhookDedupTtlMs, inbox, inboxLeaseMs, log: logOption, maxIssueRate, lockTtlMs, perChannelMetrics, ...serverOptions } = options;
   const store = registry.store;
   const log = logOption !== undefined && typeof (logOption as Logger).child === "function" ? (logOption as Logger) : createLogger(logOption as LoggerOptions | undefined);
   const metrics = new ServerMetrics({ perChannel: perChannelMetrics });
+  const now = serverOptions.now ?? Date.now;
+  const issueRate = new IssueRateLimiter(store, { ...(maxIssueRate !== undefined ? { perSecond: maxIssueRate } : {}), now });
   const manager = given ?? new TokenManager({
     registry,
-    // The manager builds its LINE client on its own clock, so an injected `now` reaches the assertions too.
-    ...(lineApiBase !== undefined ? { lineApiBase } : {}),
+    // LINE's client on the server's clock (an injected `now` reaches the assertions too); every
+    // issuance waits for a permit right before it is sent.
+    line: rateLimitedIssuance(lineTokenApi({ ...(lineApiBase !== undefined ? { baseUrl: lineApiBase } : {}), now }), issueRate, { now }),
     ...(worksAuthBase !== undefined ? { worksAuthBase } : {}),
+    ...(lockTtlMs !== undefined ? { lockTtlMs } : {}),
     observer: metrics.observer,
     actor: "server",
     ...(serverOptions.now ? { now: serverOptions.now } : {}),
   });
   // Reads (token API and the bot) never wait on LINE while a valid token is known.
   const reads = new ServeWhileRefreshing(manager, serverOptions.now ? { now: serverOptions.now } : {});
-  const now = serverOptions.now ?? Date.now;
-  const issueRate = new IssueRateLimiter(store, { ...(maxIssueRate !== undefined ? { perSecond: maxIssueRate } : {}), now });
   const tokens: TokenService & MaintenanceTarget = {
     get: (channelId) => reads.get(channelId),
     peek: (channelId) => reads.peek(channelId),
@@ -120,18 +126,19 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     reconcile: (channelId, o) => manager.reconcile(channelId, o),
     status: (channelId) => manager.status(channelId),
     async maintain(channelId) {
-      // Warm channels that have no token yet, so the first read does not wait on LINE either.
-      // Start-up only reads: a valid stored token is kept, and issuing waits for a permit.
+      // Warm channels that have no token yet, so the first read does not wait on LINE either. A
+      // valid stored token is kept; issuing waits for a permit (in the LINE client above).
       const plan = await manager.plan(channelId);
-      const at = now();
       const warm = plan.refreshAt === null && plan.retryAt === null;
-      const refresh = plan.refreshAt !== null && Math.max(plan.refreshAt, plan.retryAt ?? 0) <= at;
-      // No permit now: everything due waits (revocations by a second or two). The retry lands at a
-      // random point of a later second, so waiting channels do not lock onto the slots they missed.
-      if ((warm || refresh) && !(await issueRate.tryTake())) return issueRate.nextSlotAt() + 1000 + Math.floor(Math.random() * 1000);
       if (warm) {
         try {
           await manager.get(channelId);
+          // A first token and nothing else to do (no superseded token waiting): plan by it, without
+          // the rest of maintenance (a third of a cold start's store calls).
+          if (plan.revokeDueAt === null) {
+            const fresh = await manager.plan(channelId);
+            if (fresh.nextAt !== null) return fresh.nextAt;
+          }
         } catch (error) {
           log.warn({ channelId, code: (error as { code?: string }).code }, "could not warm the channel's first token");
         }
@@ -139,7 +146,16 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       const report = await manager.maintainChannel(channelId, { actor: "scheduler" });
       if (report.error) log.warn({ channelId, code: report.error.code, message: report.error.message }, "token maintenance reported an error");
       else if (report.refreshed || report.revoked.length > 0) log.info({ channelId, refreshed: report.refreshed, revoked: report.revoked }, "token maintenance");
-      return report.nextAt;
+      if (report.nextAt !== null) return report.nextAt;
+      // No token to plan by: the first one could not be had (or was revoked meanwhile). Try again
+      // once the backoff ends, not at the scheduler's long idle check.
+      const after = await manager.plan(channelId);
+      return after.nextAt ?? Math.max(after.retryAt ?? 0, now() + 5000);
+    },
+    async dueMany(channelIds) {
+      // Start-up: one bulk read says when each channel is due; a channel without a token is due now (warm).
+      const plans = await manager.planMany(channelIds);
+      return new Map([...plans].map(([id, p]) => [id, p.refreshAt === null ? null : p.nextAt]));
     },
   };
   const worksBots = new WorksBotDirectory(registry, { now, log });

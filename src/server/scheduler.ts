@@ -10,7 +10,13 @@ export interface SchedulerOptions {
    * clock that jumps (NTP, suspend, a test clock) is noticed.
    */
   tickMs?: number;
-  /** Each channel is reconciled about this often, ±10 % (default 1 hour). */
+  /**
+   * Each channel is reconciled against the provider's list about this often, ±10 % (default 7
+   * days): a due time of its own in the heap, staggered over the interval and taken once per
+   * interval across instances. Reconciles with a reason happen anyway: the issuer reconciles
+   * before issuing when an earlier attempt may have issued a token nobody stored (an issue intent
+   * left behind, an ambiguous failure), and maintenance checks counted orphans hourly.
+   */
   reconcileMs?: number;
   /** How often the channel list is re-read, to pick up added and removed channels (default 30000). */
   channelListMs?: number;
@@ -19,8 +25,9 @@ export interface SchedulerOptions {
   /** Least time between starting two maintenance calls (default 25): many due channels are spread out. */
   gapMs?: number;
   /**
-   * Longest time a channel goes unchecked, so changes made by other instances are seen (default
-   * 1 hour; every check costs store reads, so this sets the idle store traffic per channel).
+   * Longest time a channel goes unchecked (default 7 days). Changes made by other instances are
+   * seen anyway at the next due time (a refresh point is read again from the store before
+   * acting), so this is only a safety net; every check costs store reads.
    */
   maxIdleMs?: number;
   /**
@@ -34,6 +41,9 @@ export interface SchedulerOptions {
   /** Random in [0, 1) (default Math.random), for jitter. */
   random?: () => number;
 }
+
+/** What the scheduler reads: the channel list (the IDs alone when the store can) and locks. */
+export type SchedulerStore = Pick<CredentialStore, "listChannels"> & Partial<Pick<CredentialStore, "listChannelIds">> & LockStore;
 
 interface ChannelPlan {
   nextAt: number;
@@ -68,7 +78,7 @@ export interface SchedulerHooks {
  * ```
  */
 export class Scheduler {
-  readonly #store: Pick<CredentialStore, "listChannels"> & LockStore;
+  readonly #store: SchedulerStore;
   readonly #target: MaintenanceTarget;
   readonly #hooks: SchedulerHooks;
   readonly #tickMs: number;
@@ -90,17 +100,20 @@ export class Scheduler {
   #lastStartAt = -Infinity;
   #lastTickAt = -Infinity;
   #stopped = false;
+  #readyAt: number | null = null;
+  #resolveReady!: () => void;
+  readonly #ready = new Promise<void>((resolve) => (this.#resolveReady = resolve));
 
-  constructor(store: Pick<CredentialStore, "listChannels"> & LockStore, target: MaintenanceTarget, options: SchedulerOptions = {}, hooks: SchedulerHooks = {}) {
+  constructor(store: SchedulerStore, target: MaintenanceTarget, options: SchedulerOptions = {}, hooks: SchedulerHooks = {}) {
     this.#store = store;
     this.#target = target;
     this.#hooks = hooks;
     this.#tickMs = options.tickMs ?? 1000;
-    this.#reconcileMs = options.reconcileMs ?? 3600_000;
+    this.#reconcileMs = options.reconcileMs ?? 7 * 86_400_000;
     this.#listMs = options.channelListMs ?? 30_000;
     this.#concurrency = options.concurrency ?? 2;
     this.#gapMs = options.gapMs ?? 25;
-    this.#maxIdleMs = options.maxIdleMs ?? 3600_000;
+    this.#maxIdleMs = options.maxIdleMs ?? 7 * 86_400_000;
     this.#spreadMs = options.spreadMs ?? 2000;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
@@ -125,6 +138,19 @@ export class Scheduler {
   /** True while the loop is running and woke recently (for /readyz). */
   get alive(): boolean {
     return this.#started && !this.#stopped && this.#now() - this.#lastTickAt <= this.#tickMs * 3 + 1000;
+  }
+
+  /**
+   * True once the first channel list has been read and every channel planned from what is
+   * stored (start-up reads; it waits for no issuance).
+   */
+  get ready(): boolean {
+    return this.#readyAt !== null;
+  }
+
+  /** Resolves when {@link ready} turns true. */
+  whenReady(): Promise<void> {
+    return this.#ready;
   }
 
   /** How many channels are planned (for metrics and tests). */
@@ -177,26 +203,40 @@ export class Scheduler {
 
   async #list(): Promise<void> {
     try {
-      const rows = await this.#store.listChannels();
+      const store = this.#store;
+      const ids = store.listChannelIds !== undefined ? await store.listChannelIds() : (await store.listChannels()).map((row) => row.channelId);
+      const seen = new Set(ids);
+      const added = ids.filter((id) => !this.#plans.has(id));
+      // What is stored says when each new channel is due (one bulk read, not a maintenance call
+      // each): a valid token at its refresh point, a missing one now.
+      const due = added.length > 0 && this.#target.dueMany !== undefined ? await this.#target.dueMany(added) : null;
       const now = this.#now();
-      const seen = new Set<string>();
-      for (const row of rows) {
-        seen.add(row.channelId);
-        if (!this.#plans.has(row.channelId)) {
-          // New channels are due now; their reconciles are staggered over one interval.
-          const plan = { nextAt: now, reconcileAt: now + Math.floor(this.#random() * this.#reconcileMs), failures: 0, running: false };
-          this.#plans.set(row.channelId, plan);
-          this.#push(row.channelId, plan);
-        }
+      for (const id of added) {
+        if (this.#plans.has(id)) continue;
+        const at = due?.get(id);
+        // Due times get this instance's spread, those due now included: instances starting together
+        // on one store then take the channels in different orders instead of all queueing on the same ones.
+        const nextAt = Math.max(now, at ?? now) + Math.floor(this.#random() * this.#spreadMs);
+        // Reconciles are staggered over one interval.
+        const plan = { nextAt, reconcileAt: now + Math.floor(this.#random() * this.#reconcileMs), failures: 0, running: false };
+        this.#plans.set(id, plan);
+        this.#push(id, plan);
       }
       // Removed channels leave stale heap entries behind; they are dropped when they surface.
       for (const id of this.#plans.keys()) if (!seen.has(id)) this.#plans.delete(id);
       this.#listedAt = now;
+      this.#markReady();
       this.#startDue(now);
     } catch (error) {
       this.#listedAt = this.#now() - this.#listMs + 5000;
       this.#hooks.log?.warn({ err: describe(error) }, "scheduler could not list channels; retrying in 5 s");
     }
+  }
+
+  #markReady(): void {
+    if (this.#readyAt !== null) return;
+    this.#readyAt = this.#now();
+    this.#resolveReady();
   }
 
   #startDue(now: number): void {

@@ -208,8 +208,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     } catch {
       storeOk = false;
     }
-    const schedulerOk = scheduler === null || scheduler.alive;
-    const body = { status: storeOk && schedulerOk ? "ok" : "unavailable", store: storeOk ? "ok" : "unreachable", scheduler: scheduler === null ? "off" : schedulerOk ? "ok" : "stopped" };
+    // Ready once the scheduler has planned every channel from the store (start-up reads, never waits on LINE).
+    const schedulerOk = scheduler === null || (scheduler.alive && scheduler.ready);
+    const schedulerState = scheduler === null ? "off" : !scheduler.alive ? "stopped" : scheduler.ready ? "ok" : "starting";
+    const body = { status: storeOk && schedulerOk ? "ok" : "unavailable", store: storeOk ? "ok" : "unreachable", scheduler: schedulerState };
     sendJson(res, storeOk && schedulerOk ? 200 : 503, body);
   });
   router.add("GET", "/metrics", async ({ res }) => {

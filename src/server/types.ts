@@ -30,6 +30,12 @@ export interface TokenService extends TokenSource {
 export interface MaintenanceTarget {
   /** Does what is due now; resolves to the epoch ms of the next due action (null: nothing planned). */
   maintain(channelId: string): Promise<number | null>;
+  /**
+   * When each of these channels is next due, from a bulk read of the store (a start-up plans this
+   * way instead of maintaining every channel in turn): epoch ms, or null for now. Optional: without
+   * it every new channel is due at once.
+   */
+  dueMany?(channelIds: string[]): Promise<Map<string, number | null>>;
   reconcile(channelId: string, options?: ActorOption): Promise<unknown>;
 }
 

@@ -1,5 +1,5 @@
 import { byIssuedDesc, channelSealedCells, cloneApiKey, cloneAudit, cloneChannel, cloneToken, newOwner, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, tokenRowKey } from "./common.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, GrantState, GrantWrite, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "./types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CredentialTokens, CurrentToken, GrantState, GrantWrite, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "./types.ts";
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -60,6 +60,9 @@ export class MemoryStore implements Store {
   async listChannels(): Promise<ChannelRow[]> {
     return [...this.#channels.values()].sort((a, b) => (a.channelId < b.channelId ? -1 : 1)).map(cloneChannel);
   }
+  async listChannelIds(): Promise<string[]> {
+    return [...this.#channels.keys()].sort((a, b) => (a < b ? -1 : 1));
+  }
   async deleteChannel(channelId: string): Promise<boolean> {
     this.#tokens.delete(channelId);
     this.#current.delete(channelId);
@@ -103,6 +106,11 @@ export class MemoryStore implements Store {
   }
   async listTokens(channelId: string): Promise<TokenRow[]> {
     return [...(this.#tokens.get(channelId)?.values() ?? [])].map(cloneToken).sort(byIssuedDesc);
+  }
+  async listTokensMany(channelIds: readonly string[]): Promise<Map<string, CredentialTokens>> {
+    const out = new Map<string, CredentialTokens>();
+    for (const id of channelIds) out.set(id, { ...(await this.getCurrent(id)), rows: await this.listTokens(id) });
+    return out;
   }
   async setTokenState(channelId: string, keyId: string, state: TokenState, revokeAt?: number | null, at?: number): Promise<boolean> {
     const tokens = this.#tokens.get(channelId);

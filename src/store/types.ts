@@ -19,7 +19,7 @@
 export type { StoreLifecycle } from "./roles/lifecycle.ts";
 export type { Sealed } from "./roles/sealed.ts";
 export { DEFAULT_CREDENTIAL_KIND, type ChannelRow, type CredentialSettings, type CredentialStore, type TokenPolicyOverrides } from "./roles/credentials.ts";
-export type { CurrentToken, TokenRow, TokenState, TokenStore } from "./roles/tokens.ts";
+export type { CredentialTokens, CurrentToken, TokenRow, TokenState, TokenStore } from "./roles/tokens.ts";
 export type { Lock, LockStore } from "./roles/locks.ts";
 export type { OnceMarkStore } from "./roles/marks.ts";
 export type { InboxEvent, InboxLease, InboxStore } from "./roles/inbox.ts";

@@ -26,7 +26,7 @@ import { InvalidInputError } from "../core/errors.ts";
 import { reconcileLocked } from "./ledger.ts";
 import { lineTokenApi } from "./line.ts";
 import { worksTokenApi, type WorksTokenApi } from "../clients/works/port.ts";
-import { maintainCredential, plan, status } from "./maintenance.ts";
+import { maintainCredential, plan, planMany, status } from "./maintenance.ts";
 import type { TokenPolicy } from "./policy.ts";
 import type { TokenPolicyOverrides } from "../store/types.ts";
 import type { ActorOptions, ChannelPlan, MaintainChannelReport, RevokeReport, TokenManagerOptions } from "./options.ts";
@@ -360,6 +360,27 @@ export class TokenManager implements TokenSource {
   async plan(id: string): Promise<ChannelPlan> {
     validateCredentialId(id);
     return plan(this.#e, id);
+  }
+
+  /**
+   * {@link plan} for many credentials from a few bulk reads of the store (a start-up reads this way
+   * instead of asking each credential in turn). Invalid IDs are left out of the answer.
+   *
+   * @example
+   * ```ts
+   * const plans = await manager.planMany(["1234567890", "2345678901"]);
+   * for (const [id, p] of plans) console.log(id, p.nextAt);
+   * ```
+   */
+  async planMany(ids: readonly string[]): Promise<Map<string, ChannelPlan>> {
+    return planMany(this.#e, ids.filter((id) => {
+      try {
+        validateCredentialId(id);
+        return true;
+      } catch {
+        return false;
+      }
+    }));
   }
 
   /** Forgets everything held in memory (tokens, credentials, backoff). The store is untouched. */

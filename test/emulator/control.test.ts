@@ -2,7 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import {
-  createTestChannel, emulatorJson, issueTestToken, startTestEmulator, testKeyPair, tokenLedger, type TestEmulator,
+  createTestChannel, createTestChannels, emulatorJson, issueTestToken, startTestEmulator, testKeyPair, tokenLedger, tokenLedgers, type TestEmulator,
 } from "../helpers/emulator.ts";
 
 let emu: TestEmulator;
@@ -80,6 +80,36 @@ describe("POST /__emulator/channels/{id}/keys", () => {
     await issueTestToken(emu.url, ch);
     assert.equal((await emulatorJson(emu.url, "DELETE", `/__emulator/channels/${ch.channelId}/keys/${ch.kid}`)).status, 204);
     await assert.rejects(issueTestToken(emu.url, ch), /404/);
+  });
+});
+
+describe("bulk channels and ledgers", () => {
+  test("POST /bulk/channels creates N channels with the key registered to each; each issues; ledgers read in one call", async () => {
+    const channels = await createTestChannels(emu.url, 300);
+    assert.equal(channels.length, 300);
+    assert.equal(new Set(channels.map((c) => c.channelId)).size, 300);
+    assert.equal(new Set(channels.map((c) => c.kid)).size, 300);
+    const one = await emulatorJson(emu.url, "GET", `/__emulator/channels/${channels[123]!.channelId}`);
+    assert.deepEqual(one.body.keys.map((k: { kid: string }) => k.kid), [channels[123]!.kid]);
+    assert.equal(one.body.channelSecret, channels[123]!.channelSecret);
+    const issued = await issueTestToken(emu.url, channels[7]!);
+    await issueTestToken(emu.url, channels[299]!);
+    const ledgers = await tokenLedgers(emu.url, [channels[7]!.channelId, channels[299]!.channelId, channels[0]!.channelId, "1"]);
+    assert.deepEqual([...ledgers.keys()], [channels[7]!.channelId, channels[299]!.channelId, channels[0]!.channelId]);
+    assert.deepEqual(ledgers.get(channels[7]!.channelId), await tokenLedger(emu.url, channels[7]!.channelId));
+    assert.equal(ledgers.get(channels[7]!.channelId)![0]!.key_id, issued.key_id);
+    assert.deepEqual(ledgers.get(channels[0]!.channelId), []);
+  });
+
+  test("a bad count or key creates nothing", async () => {
+    const { publicJwk } = await testKeyPair();
+    const before = (await emulatorJson(emu.url, "GET", "/__emulator/channels")).body.channels.length;
+    for (const body of [{ count: 0, publicKey: publicJwk }, { count: 10_001, publicKey: publicJwk }, { count: 1.5, publicKey: publicJwk }, { count: 3, publicKey: { ...publicJwk, kid: "x" } }, { count: 3 }]) {
+      const r = await emulatorJson(emu.url, "POST", "/__emulator/bulk/channels", body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+    }
+    assert.equal((await emulatorJson(emu.url, "GET", "/__emulator/channels")).body.channels.length, before);
+    assert.equal((await emulatorJson(emu.url, "POST", "/__emulator/bulk/ledgers", { channelIds: "x" })).status, 400);
   });
 });
 

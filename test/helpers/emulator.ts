@@ -89,6 +89,25 @@ export async function createTestChannel(url: string, options: { channelId?: stri
 }
 
 /**
+ * Creates `count` channels with the process's test public key registered to each in one control
+ * call (POST /__emulator/bulk/channels), for tests at scale.
+ *
+ * @example
+ * ```ts
+ * const channels = await createTestChannels(emu.url, 500);
+ * ```
+ */
+export async function createTestChannels(url: string, count: number): Promise<TestChannel[]> {
+  const { privateJwk, publicJwk } = await testKeyPair();
+  const out: TestChannel[] = [];
+  for (let left = count; left > 0; left -= 10_000) {
+    const { channels } = await ok(url, "POST", "/__emulator/bulk/channels", { count: Math.min(left, 10_000), publicKey: publicJwk });
+    for (const c of channels as Array<{ channelId: string; channelSecret: string; botUserId: string; kid: string }>) out.push({ ...c, privateJwk, publicJwk });
+  }
+  return out;
+}
+
+/**
  * Signs a LINE client assertion with node:crypto (not kagiya's JWT code). Defaults: iss = sub =
  * channel, aud "https://api.line.me/", exp now + 30 min on `nowSeconds` (default real time), token_exp 30 days.
  * `claims`/`header` override or (with undefined) remove members.
@@ -160,6 +179,18 @@ export interface LedgerRow {
 /** Every token issued for the channel (GET /__emulator/channels/{id}/tokens). */
 export async function tokenLedger(url: string, channelId: string): Promise<LedgerRow[]> {
   return (await ok(url, "GET", `/__emulator/channels/${channelId}/tokens`)).tokens;
+}
+
+/** The ledgers of many channels in one call (POST /__emulator/bulk/ledgers), by channel ID. */
+export async function tokenLedgers(url: string, channelIds: readonly string[]): Promise<Map<string, LedgerRow[]>> {
+  const out = new Map<string, LedgerRow[]>();
+  for (let i = 0; i < channelIds.length; i += 10_000) {
+    const chunk = channelIds.slice(i, i + 10_000);
+    const ledgers = (await ok(url, "POST", "/__emulator/bulk/ledgers", { channelIds: chunk })).ledgers as Record<string, LedgerRow[]>;
+    // In the order asked (a JSON object lists digit-only keys in numeric order).
+    for (const id of chunk) if (Object.hasOwn(ledgers, id)) out.set(id, ledgers[id]!);
+  }
+  return out;
 }
 
 /** The emulator clock, in whole epoch seconds (what `nowSeconds` of {@link signAssertion} wants). */

@@ -7,6 +7,9 @@ export function statements(S: string) {
       LEFT JOIN ${S}.tokens t ON t.channel_id = c.channel_id AND t.key_id = c.key_id WHERE c.channel_id = $1`,
     getCurrentMany: `SELECT c.channel_id AS current_channel_id, c.generation AS current_generation, t.* FROM ${S}.current_tokens c
       LEFT JOIN ${S}.tokens t ON t.channel_id = c.channel_id AND t.key_id = c.key_id WHERE c.channel_id = ANY($1::text[])`,
+    // Every token row of the channels, each with its channel's current pointer (no rows: one row of NULLs).
+    listTokensMany: `SELECT ids.id AS req_channel_id, c.generation AS cur_generation, c.key_id AS cur_key_id, t.* FROM unnest($1::text[]) AS ids(id)
+      LEFT JOIN ${S}.current_tokens c ON c.channel_id = ids.id LEFT JOIN ${S}.tokens t ON t.channel_id = ids.id`,
     putToken: `INSERT INTO ${S}.tokens (channel_id, key_id, access_token, generation, state, issued_at, expires_at, refresh_at, revoke_at, updated_at)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
       ON CONFLICT (channel_id, key_id) DO UPDATE SET access_token = EXCLUDED.access_token, generation = EXCLUDED.generation,

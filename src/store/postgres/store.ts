@@ -21,7 +21,7 @@ import {
   type SqlRow,
 } from "../common.ts";
 import { StoreError } from "../errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, GrantState, GrantWrite, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CredentialTokens, CurrentToken, GrantState, GrantWrite, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
 import { MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "./migrations.ts";
 import { connectPool, postgresFailure } from "./connect.ts";
 import { statements, type Statements } from "./statements.ts";
@@ -192,6 +192,9 @@ export class PostgresStore implements Store {
   async listChannels(): Promise<ChannelRow[]> {
     return (await this.#q("listChannels", `SELECT * FROM ${this.#s}.channels ORDER BY channel_id COLLATE "C"`)).rows.map(sqlChannel);
   }
+  async listChannelIds(): Promise<string[]> {
+    return (await this.#q("listChannelIds", `SELECT channel_id FROM ${this.#s}.channels ORDER BY channel_id COLLATE "C"`)).rows.map((r) => r["channel_id"] as string);
+  }
   async deleteChannel(channelId: string): Promise<boolean> {
     const S = this.#s;
     const r = await this.#q(
@@ -254,6 +257,25 @@ export class PostgresStore implements Store {
   }
   async listTokens(channelId: string): Promise<TokenRow[]> {
     return (await this.#q("listTokens", `SELECT * FROM ${this.#s}.tokens WHERE channel_id = $1`, [channelId])).rows.map(sqlToken).sort(byIssuedDesc);
+  }
+  async listTokensMany(channelIds: readonly string[]): Promise<Map<string, CredentialTokens>> {
+    const out = new Map<string, CredentialTokens>();
+    for (const id of channelIds) out.set(id, { generation: 0, token: null, rows: [] });
+    const ids = [...out.keys()];
+    // One statement per thousand channels (pointers and rows in one snapshot), not two per channel.
+    for (let i = 0; i < ids.length; i += 1000) {
+      const r = await this.#q("listTokensMany", this.#sql.listTokensMany, [ids.slice(i, i + 1000)], "kagiya_list_tokens_many");
+      for (const row of r.rows) {
+        const entry = out.get(row["req_channel_id"] as string)!;
+        if (row["cur_generation"] != null) entry.generation = sqlNumber(row["cur_generation"]);
+        if (row["key_id"] == null) continue;
+        const token = sqlToken(row);
+        entry.rows.push(token);
+        if (row["cur_key_id"] === token.keyId) entry.token = { ...token };
+      }
+    }
+    for (const entry of out.values()) entry.rows.sort(byIssuedDesc);
+    return out;
   }
   async setTokenState(channelId: string, keyId: string, state: TokenState, revokeAt?: number | null, at?: number): Promise<boolean> {
     const updatedAt = at ?? Date.now();

@@ -26,6 +26,23 @@ if not c[1] then return {'0'} end
 if not c[2] then return {c[1]} end
 return {c[1], redis.call('HGETALL', ARGV[1] .. c[2])}`);
 
+// ARGV: prefix, then channel ID and its token-row key base for each channel.
+// Per channel: {generation, current key ID or '', {field, value, ...} per token row}.
+export const LIST_TOKENS_MANY = new Script(`
+local out = {}
+for i = 2, #ARGV, 2 do
+  local id = ARGV[i]
+  local base = ARGV[i + 1]
+  local c = redis.call('HMGET', ARGV[1] .. 'cur:' .. id, 'gen', 'key')
+  local rows = {}
+  for _, k in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'tokids:' .. id)) do
+    local h = redis.call('HGETALL', base .. k)
+    if #h > 0 then rows[#rows + 1] = h end
+  end
+  out[#out + 1] = {c[1] or '0', c[2] or '', rows}
+end
+return out`);
+
 // KEYS: cur, tokids, tokch. ARGV: tokbase, expected, keyId, supersededRevokeAt, updatedAt, channelId, field/value...
 export const COMMIT_TOKEN = new Script(`
 local gen = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0')

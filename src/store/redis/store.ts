@@ -3,7 +3,7 @@
 import { Redis } from "ioredis";
 import { byIssuedDesc, channelSealedCells, LEGACY_BACKOFF_META, LEGACY_INTENT_META, newOwner, redactSpec, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, tokenRowKey } from "../common.ts";
 import { StoreError } from "../errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, GrantState, GrantWrite, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CredentialTokens, CurrentToken, GrantState, GrantWrite, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
 import { channelFields, num, pairsToHash, toApiKey, toChannel, toToken, tokenFields } from "./codec.ts";
 import { REDIS_LAYOUT_VERSION, RedisKeys } from "./layout.ts";
 import * as lua from "./scripts.ts";
@@ -172,6 +172,9 @@ export class RedisStore implements Store {
       return rows.filter((h) => h["channelId"] !== undefined).map(toChannel);
     });
   }
+  listChannelIds(): Promise<string[]> {
+    return this.#do("listChannelIds", async () => (await this.client.smembers(this.#k("chids"))).sort());
+  }
   deleteChannel(channelId: string): Promise<boolean> {
     return this.#do("deleteChannel", async () => {
       const keys = [this.#k("chids"), this.#k(`ch:${channelId}`), this.#k(`cur:${channelId}`), this.#tokIds(channelId), this.#k("tokch"), this.#keys.intent(channelId), this.#keys.backoff(channelId), this.#keys.grant(channelId), this.#keys.grantIds()];
@@ -215,6 +218,22 @@ export class RedisStore implements Store {
       const base = this.#tokBase(channelId);
       const rows = await Promise.all(ids.map((id) => this.client.hgetall(base + id)));
       return rows.filter((h) => h["keyId"] !== undefined).map(toToken).sort(byIssuedDesc);
+    });
+  }
+  listTokensMany(channelIds: readonly string[]): Promise<Map<string, CredentialTokens>> {
+    return this.#do("listTokensMany", async () => {
+      const out = new Map<string, CredentialTokens>();
+      const ids = [...new Set(channelIds)];
+      // One script per 200 channels: a few round trips, each short enough not to hold up the server.
+      const chunks: string[][] = [];
+      for (let i = 0; i < ids.length; i += 200) chunks.push(ids.slice(i, i + 200));
+      const answers = await Promise.all(chunks.map((chunk) => lua.LIST_TOKENS_MANY.run(this.client, [], [this.prefix, ...chunk.flatMap((id) => [id, this.#tokBase(id)])]) as Promise<Array<[string, string, string[][]]>>));
+      answers.forEach((answer, c) => answer.forEach(([gen, key, flats], j) => {
+        const rows = flats.map((flat) => toToken(pairsToHash(flat))).sort(byIssuedDesc);
+        const current = key === "" ? undefined : rows.find((r) => r.keyId === key);
+        out.set(chunks[c]![j]!, { generation: Number(gen), token: current ? { ...current } : null, rows });
+      }));
+      return out;
     });
   }
   setTokenState(channelId: string, keyId: string, state: TokenState, revokeAt?: number | null, at?: number): Promise<boolean> {

@@ -54,6 +54,11 @@ export interface CredentialStore {
   getChannel(channelId: string): Promise<ChannelRow | null>;
   /** Every row, by ID. */
   listChannels(): Promise<ChannelRow[]>;
+  /**
+   * Every channel ID, sorted (byte order): what a scheduler re-reads to see channels come and go,
+   * without reading (and moving) every row's sealed secrets.
+   */
+  listChannelIds(): Promise<string[]>;
   /** Deletes the channel, its tokens, coordination state and grant; false when there was none. */
   deleteChannel(channelId: string): Promise<boolean>;
 }

@@ -35,6 +35,12 @@ export interface CurrentToken {
   token: TokenRow | null;
 }
 
+/** One credential's token rows and current pointer, as {@link TokenStore.listTokensMany} reads them. */
+export interface CredentialTokens extends CurrentToken {
+  /** Every token row of the credential, newest issuedAt first. */
+  rows: TokenRow[];
+}
+
 /** Token rows with generation fencing. */
 export interface TokenStore {
   /**
@@ -55,6 +61,12 @@ export interface TokenStore {
   putToken(token: TokenRow): Promise<void>;
   /** Every token row of the channel, newest issuedAt first. */
   listTokens(channelId: string): Promise<TokenRow[]>;
+  /**
+   * For many channels at once (a broker's start-up): each one's {@link getCurrent} and
+   * {@link listTokens}, in a few round trips instead of two per channel. Every ID asked for is in
+   * the answer (generation 0, no token, no rows when nothing was written); unknown IDs are no error.
+   */
+  listTokensMany(channelIds: readonly string[]): Promise<Map<string, CredentialTokens>>;
   /**
    * Sets a token's state (and revokeAt: undefined leaves it, null clears it) with updatedAt =
    * `at` (the caller's clock; Date.now() only when absent); false when there is no such row.

@@ -5,7 +5,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { MicroBatcher } from "../batcher.ts";
 import { byIssuedDesc, channelSealedCells, jsonObject, newOwner, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, sqlApiKey, sqlAudit, sqlChannel, sqlGrant, sqlToken, tokenRowKey } from "../common.ts";
 import { StoreError, storeFailure } from "../errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, GrantState, GrantWrite, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CredentialTokens, CurrentToken, GrantState, GrantWrite, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
 import { openDatabaseFile } from "./file.ts";
 import { SqliteInbox } from "./inbox.ts";
 import { MIGRATIONS, SQLITE_SCHEMA_VERSION } from "./migrations.ts";
@@ -182,7 +182,10 @@ export class SqliteStore implements Store {
   }
   listChannels(): Promise<ChannelRow[]> {
     return this.#run("listChannels", () => this.#stmt("SELECT * FROM channels ORDER BY channel_id").all().map(sqlChannel));
+  }  listChannelIds(): Promise<string[]> {
+    return this.#run("listChannelIds", () => this.#stmt("SELECT channel_id FROM channels ORDER BY channel_id").all().map((r) => r["channel_id"] as string));
   }
+
   deleteChannel(channelId: string): Promise<boolean> {
     return this.#run("deleteChannel", () =>
       this.#tx(() => {
@@ -243,6 +246,27 @@ export class SqliteStore implements Store {
   }
   listTokens(channelId: string): Promise<TokenRow[]> {
     return this.#run("listTokens", () => this.#stmt("SELECT * FROM tokens WHERE channel_id = ?").all(channelId).map(sqlToken).sort(byIssuedDesc));
+  }
+  listTokensMany(channelIds: readonly string[]): Promise<Map<string, CredentialTokens>> {
+    return this.#run("listTokensMany", () => {
+      const out = new Map<string, CredentialTokens>();
+      for (const id of channelIds) out.set(id, { generation: 0, token: null, rows: [] });
+      // One statement per kind of row for the whole list (a JSON array parameter), not two per channel.
+      const ids = JSON.stringify([...out.keys()]);
+      const pointers = new Map<string, string | null>();
+      for (const r of this.#stmt("SELECT channel_id, generation, key_id FROM current_tokens WHERE channel_id IN (SELECT value FROM json_each(?))").all(ids)) {
+        out.get(r["channel_id"] as string)!.generation = r["generation"] as number;
+        pointers.set(r["channel_id"] as string, (r["key_id"] as string | null) ?? null);
+      }
+      for (const r of this.#stmt("SELECT * FROM tokens WHERE channel_id IN (SELECT value FROM json_each(?))").all(ids)) {
+        const row = sqlToken(r);
+        const entry = out.get(row.channelId)!;
+        entry.rows.push(row);
+        if (pointers.get(row.channelId) === row.keyId) entry.token = { ...row };
+      }
+      for (const entry of out.values()) entry.rows.sort(byIssuedDesc);
+      return out;
+    });
   }
   setTokenState(channelId: string, keyId: string, state: TokenState, revokeAt?: number | null, at?: number): Promise<boolean> {
     return this.#run("setTokenState", () => {

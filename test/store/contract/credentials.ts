@@ -16,6 +16,7 @@ export function runCredentialContract(name: string, factory: StoreFactory<Creden
       got!.policy.maxLiveTokens = 9;
       assert.equal((await store.getChannel("200"))!.policy.maxLiveTokens, 2, "rows are copies");
       assert.deepEqual((await store.listChannels()).map((c) => c.channelId), ["100", "200"]);
+      assert.deepEqual(await store.listChannelIds(), ["100", "200"]);
       assert.ok(await store.commitToken("200", 0, tokenRow("200", "k1"), T0));
       await store.putToken(tokenRow("200", "orphan", { accessToken: null, state: "orphan" }));
       assert.equal(await store.deleteChannel("200"), true);
@@ -24,6 +25,7 @@ export function runCredentialContract(name: string, factory: StoreFactory<Creden
       assert.deepEqual(await store.listTokens("200"), []);
       assert.deepEqual(await store.getCurrent("200"), { generation: 0, token: null });
       assert.equal((await store.getChannel("100"))?.channelId, "100");
+      assert.deepEqual(await store.listChannelIds(), ["100"]);
     }));
 
     it("channels: kind, settings and further secrets round-trip as copies; a replaced row keeps only what it gives", use(async ({ store }) => {

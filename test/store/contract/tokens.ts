@@ -129,5 +129,33 @@ export function runTokenContract(name: string, factory: StoreFactory<TokenStore 
       assert.deepEqual([row.state, row.revokeAt, row.updatedAt], ["revoked", T0 + 50, T0 + 43]);
       assert.equal(await store.setTokenState(ch, "missing", "revoked", null, T0), false);
     }));
+
+    it("listTokensMany: each channel's getCurrent and listTokens in one call, every asked ID answered", use(async ({ store }) => {
+      const ids = Array.from({ length: 450 }, (_, i) => String(3_000_000_000 + i));
+      for (const [i, id] of ids.entries()) {
+        if (i % 3 === 0) continue; // never written
+        assert.ok(await store.commitToken(id, 0, tokenRow(id, `a${i}`), T0 + 600_000));
+        if (i % 3 === 2) {
+          assert.ok(await store.commitToken(id, 1, tokenRow(id, `b${i}`, { issuedAt: T0 + 10 }), T0 + 600_000));
+          await store.putToken(tokenRow(id, `o${i}`, { accessToken: null, state: "orphan", issuedAt: T0 + 5 }));
+        }
+      }
+      // The current token pruned away: the pointer's generation stays, the token reads null.
+      assert.equal(await store.pruneTokens(ids[1]!, T0 + 8 * 86_400_000), 1);
+      const asked = [...ids, "9999999999", ids[2]!];
+      const many = await store.listTokensMany(asked);
+      assert.deepEqual([...many.keys()].sort(), [...new Set(asked)].sort());
+      for (const id of [...ids, "9999999999"]) {
+        const got = many.get(id)!;
+        assert.deepEqual({ generation: got.generation, token: got.token }, await store.getCurrent(id), id);
+        assert.deepEqual(got.rows, await store.listTokens(id), id);
+      }
+      assert.deepEqual(many.get(ids[5]!)!.rows.map((r) => [r.keyId, r.state]), [["b5", "valid"], ["o5", "orphan"], ["a5", "superseded"]]);
+      assert.deepEqual(many.get("9999999999"), { generation: 0, token: null, rows: [] });
+      // Copies: changing an answer changes nothing stored.
+      many.get(ids[2]!)!.token!.state = "revoked";
+      assert.equal((await store.getCurrent(ids[2]!)).token?.state, "valid");
+      assert.deepEqual(await store.listTokensMany([]), new Map());
+    }));
   });
 }
