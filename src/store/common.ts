@@ -1,6 +1,6 @@
 // Small pieces every backend shares.
 import { randomBytes } from "node:crypto";
-import { DEFAULT_CREDENTIAL_KIND, type ApiKeyRow, type AuditRow, type ChannelRow, type IssueIntent, type SealedCell, type SharedBackoff, type TokenRow, type TokenState } from "./types.ts";
+import { DEFAULT_CREDENTIAL_KIND, type ApiKeyRow, type AuditRow, type ChannelRow, type GrantState, type GrantStatus, type IssueIntent, type SealedCell, type SharedBackoff, type TokenRow, type TokenState } from "./types.ts";
 
 /**
  * Meta names beginning with this prefix hold sealed values: `listSealed()` returns them (table
@@ -133,6 +133,16 @@ export function sqlChannel(r: SqlRow): ChannelRow {
     settings: jsonObject(r["settings"]),
     secrets: jsonObject(r["secrets"]),
     createdAt: sqlNumber(r["created_at"]),
+    updatedAt: sqlNumber(r["updated_at"]),
+  };
+}
+/** A `grants` row of the SQL backends. */
+export function sqlGrant(r: SqlRow): GrantState {
+  return {
+    credentialId: r["credential_id"] as string,
+    secret: r["secret"] as string,
+    version: sqlNumber(r["version"]),
+    status: r["status"] as GrantStatus,
     updatedAt: sqlNumber(r["updated_at"]),
   };
 }

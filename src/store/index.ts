@@ -27,6 +27,7 @@ export {
   type SealContext,
   type MasterKeyVariables,
 } from "./sealed.ts";
+export { grantContext, openGrant, sealGrant, type GrantSecret } from "./grants.ts";
 export { ChannelRegistry, isLineChannelKind, verifyMasterKey, validateChannelId, validateCredentialId, validateKind, validatePolicy, type Channel, type ChannelInput, type RegistryStore } from "./registry.ts";
 export { rotateMasterKey, loadSealer, type RotationOptions, type RotationReport } from "./rotate.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./memory.ts";

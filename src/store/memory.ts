@@ -1,5 +1,5 @@
 import { byIssuedDesc, channelSealedCells, cloneApiKey, cloneAudit, cloneChannel, cloneToken, newOwner, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, tokenRowKey } from "./common.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "./types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, GrantState, GrantWrite, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "./types.ts";
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -32,6 +32,7 @@ export class MemoryStore implements Store {
   readonly #audit: AuditRow[] = [];
   readonly #intents = new Map<string, IssueIntent>();
   readonly #backoffs = new Map<string, SharedBackoff>();
+  readonly #grants = new Map<string, GrantState>();
   #auditSeq = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -64,6 +65,7 @@ export class MemoryStore implements Store {
     this.#current.delete(channelId);
     this.#intents.delete(channelId);
     this.#backoffs.delete(channelId);
+    this.#grants.delete(channelId);
     return this.#channels.delete(channelId);
   }
 
@@ -253,6 +255,7 @@ export class MemoryStore implements Store {
         if (t.accessToken !== null) cells.push({ table: "tokens", row: tokenRowKey(t.channelId, t.keyId), column: "accessToken", value: t.accessToken });
       }
     }
+    for (const g of this.#grants.values()) cells.push({ table: "grants", row: g.credentialId, column: "secret", value: g.secret });
     for (const [name, value] of this.#meta) if (name.startsWith(SEALED_META_PREFIX)) cells.push({ table: "meta", row: name, column: "value", value });
     return cells;
   }
@@ -261,6 +264,12 @@ export class MemoryStore implements Store {
     if (cell.table === "meta") {
       if (cell.column !== "value" || this.#meta.get(cell.row) !== expected) return false;
       this.#meta.set(cell.row, cell.value);
+      return true;
+    }
+    if (cell.table === "grants") {
+      const g = this.#grants.get(cell.row);
+      if (!g || cell.column !== "secret" || g.secret !== expected) return false;
+      g.secret = cell.value;
       return true;
     }
     if (cell.table === "channels") {
@@ -302,5 +311,16 @@ export class MemoryStore implements Store {
   }
   async clearBackoff(credentialId: string): Promise<void> {
     this.#backoffs.delete(credentialId);
+  }
+
+  async getGrant(credentialId: string): Promise<GrantState | null> {
+    const g = this.#grants.get(credentialId);
+    return g ? { ...g } : null;
+  }
+  async swapGrant(credentialId: string, expectedVersion: number, next: GrantWrite): Promise<number | null> {
+    if ((this.#grants.get(credentialId)?.version ?? 0) !== expectedVersion) return null;
+    const version = expectedVersion + 1;
+    this.#grants.set(credentialId, { credentialId, secret: next.secret, version, status: next.status, updatedAt: next.updatedAt });
+    return version;
   }
 }

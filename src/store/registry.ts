@@ -10,6 +10,7 @@ import type { Jwk, RsaPrivateJwk } from "../core/keys/types.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import { MASTER_CHECK_META, SECRET_COLUMN_PREFIX } from "./common.ts";
 import { ChannelNotFoundError, MasterKeyError, SealedValueError } from "./errors.ts";
+import { openGrant, sealGrant, type GrantSecret } from "./grants.ts";
 import { openAccessToken, sealAccessToken, type Sealer } from "./sealed.ts";
 import { DEFAULT_CREDENTIAL_KIND, type ChannelRow, type CredentialSettings, type CredentialStore, type Sealed, type SettingsStore, type Store, type StoreLifecycle, type TokenPolicyOverrides, type TokenRow } from "./types.ts";
 
@@ -368,6 +369,16 @@ export class ChannelRegistry<S extends RegistryStore = Store> {
   /** Opens a token row's access token. */
   openAccessToken(row: Pick<TokenRow, "channelId" | "keyId" | "accessToken">): string {
     return openAccessToken(this.sealer, row);
+  }
+
+  /** Seals a credential's grant (see ./grants.ts). */
+  sealGrant(credentialId: string, grant: GrantSecret): Sealed {
+    return sealGrant(this.sealer, credentialId, grant);
+  }
+
+  /** Opens a stored grant. */
+  openGrant(state: { credentialId: string; secret: Sealed }): GrantSecret {
+    return openGrant(this.sealer, state);
   }
 
   #openRow(row: ChannelRow): Channel {

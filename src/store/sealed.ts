@@ -35,7 +35,7 @@ import type { Sealed, SealedCell } from "./types.ts";
 /** Where a sealed value lives; bound into the ciphertext as associated data. */
 export interface SealContext {
   table: SealedCell["table"];
-  /** Row key: channelId, `${channelId}/${keyId}`, or the meta name (as in {@link SealedCell}). */
+  /** Row key: channelId, `${channelId}/${keyId}`, the credential ID (grants) or the meta name (as in {@link SealedCell}). */
   row: string;
   column: string;
 }

@@ -27,11 +27,13 @@ export type { ApiKeyRow, ApiKeyStore } from "./roles/apikeys.ts";
 export type { AuditRow, AuditStore } from "./roles/audit.ts";
 export type { SealedCell, SettingsStore } from "./roles/settings.ts";
 export type { IssueIntent, SharedBackoff, TokenCoordinationStore } from "./roles/coordination.ts";
+export type { GrantState, GrantStatus, GrantStore, GrantWrite } from "./roles/grants.ts";
 
 import type { ApiKeyStore } from "./roles/apikeys.ts";
 import type { AuditStore } from "./roles/audit.ts";
 import type { TokenCoordinationStore } from "./roles/coordination.ts";
 import type { CredentialStore } from "./roles/credentials.ts";
+import type { GrantStore } from "./roles/grants.ts";
 import type { StoreLifecycle } from "./roles/lifecycle.ts";
 import type { LockStore } from "./roles/locks.ts";
 import type { OnceMarkStore } from "./roles/marks.ts";
@@ -49,4 +51,5 @@ export type Store = StoreLifecycle &
   ApiKeyStore &
   AuditStore &
   SettingsStore &
-  TokenCoordinationStore;
+  TokenCoordinationStore &
+  GrantStore;

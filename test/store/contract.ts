@@ -6,6 +6,7 @@ import { runApiKeyContract } from "./contract/apikeys.ts";
 import { runAuditContract } from "./contract/audit.ts";
 import { runCoordinationContract } from "./contract/coordination.ts";
 import { runCredentialContract } from "./contract/credentials.ts";
+import { runGrantContract } from "./contract/grants.ts";
 import type { StoreFactory, SuiteOptions } from "./contract/harness.ts";
 import { runLifecycleContract } from "./contract/lifecycle.ts";
 import { runInboxContract } from "./contract/inbox.ts";
@@ -16,7 +17,7 @@ import { runSettingsContract } from "./contract/settings.ts";
 import { runTokenContract } from "./contract/tokens.ts";
 
 export { sharedStoreHarness, tokenRow, type StoreFactory, type StoreHarness } from "./contract/harness.ts";
-export { runApiKeyContract, runAuditContract, runCoordinationContract, runCredentialContract, runInboxContract, runLifecycleContract, runLockContract, runOnceMarkContract, runSealingContract, runSettingsContract, runTokenContract };
+export { runApiKeyContract, runAuditContract, runCoordinationContract, runCredentialContract, runGrantContract, runInboxContract, runLifecycleContract, runLockContract, runOnceMarkContract, runSealingContract, runSettingsContract, runTokenContract };
 
 /** Every role's suite on one full backend. */
 export function runStoreContract(name: string, factory: StoreFactory<Store>, options: SuiteOptions = {}): void {
@@ -31,6 +32,7 @@ export function runStoreContract(name: string, factory: StoreFactory<Store>, opt
     runApiKeyContract,
     runAuditContract,
     runCoordinationContract,
+    runGrantContract,
     runSealingContract,
   ]) {
     run(name, factory, options);

@@ -60,7 +60,7 @@ describe("PostgresStore specifics", { skip }, () => {
       await Promise.all(stores.map((s) => s.migrate()));
       assert.equal(await stores[0]!.schemaVersion(), POSTGRES_SCHEMA_VERSION);
       const rows = await stores[0]!.pool.query(`SELECT version FROM "${schema}".schema_version ORDER BY version`);
-      assert.deepEqual(rows.rows.map((r) => r["version"]), [1, 2, 3]);
+      assert.deepEqual(rows.rows.map((r) => r["version"]), [1, 2, 3, 4]);
       await stores[0]!.pool.query(`INSERT INTO "${schema}".schema_version (version) VALUES ($1)`, [POSTGRES_SCHEMA_VERSION + 1]);
       await assert.rejects(stores[1]!.migrate(), (e: unknown) => e instanceof StoreError && e.code === "ERR_STORE_SCHEMA");
     } finally {

@@ -32,7 +32,7 @@ describe("SqliteStore specifics", () => {
     assert.equal(await store.schemaVersion(), SQLITE_SCHEMA_VERSION);
     const db = new DatabaseSync(path);
     assert.equal(db.prepare("PRAGMA journal_mode").get()?.["journal_mode"], "wal");
-    assert.deepEqual(db.prepare("SELECT version FROM schema_version ORDER BY version").all().map((r) => r["version"]), [1, 2, 3]);
+    assert.deepEqual(db.prepare("SELECT version FROM schema_version ORDER BY version").all().map((r) => r["version"]), [1, 2, 3, 4]);
     db.close();
     await store.setMeta("x", "y");
     for (const f of [path, `${path}-wal`, `${path}-shm`]) assert.equal(statSync(f).mode & 0o077, 0, f);

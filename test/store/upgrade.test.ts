@@ -88,6 +88,10 @@ async function assertIntact(store: Store): Promise<void> {
   const next = { channelId: one, keyId: "k1-next", accessToken: registry.sealAccessToken(one, "k1-next", "next"), generation: 0, state: "valid" as const, issuedAt: now, expiresAt: now + 1e9, refreshAt: now + 1e8, revokeAt: null, updatedAt: now };
   assert.equal(await store.commitToken(one, expected.currentGeneration[one]!, next, now + 600_000), true);
   assert.equal((await store.getCurrent(one)).generation, expected.currentGeneration[one]! + 1);
+  // Grants came after 0.1: none for the old channels, and the new role works on the upgraded store.
+  assert.equal(await store.getGrant(one), null);
+  assert.equal(await store.swapGrant(one, 0, { secret: registry.sealGrant(one, { refreshToken: "rt-after-upgrade" }), status: "active", updatedAt: now }), 1);
+  assert.equal(registry.openGrant((await store.getGrant(one))!).refreshToken, "rt-after-upgrade");
 }
 
 const [redisSkipped, postgresSkipped] = [await redisSkip(), await postgresSkip()];

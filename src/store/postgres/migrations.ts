@@ -9,7 +9,8 @@
 // locks(name, owner, expires_at timestamptz) · dedup(key, expires_at timestamptz) · api_keys ·
 // audit · issue_intents(credential_id, owner, at) · backoffs(credential_id, retry_at, code, message).
 // v3 adds inbox(key, payload, seq, accepted_at, expires_at, owner, lease_until, attempts, finished_at),
-// the webhook inbox. Times are epoch ms (bigint), except lock and mark expiry, judged on the server's clock.
+// the webhook inbox; v4 adds grants(credential_id, secret, version, status, updated_at): sealed refresh
+// tokens, written by compare-and-set on version. Times are epoch ms (bigint), except lock and mark expiry, judged on the server's clock.
 import type pg from "pg";
 import { legacyCoordination, type SqlRow } from "../common.ts";
 
@@ -70,6 +71,14 @@ export const MIGRATIONS: readonly PostgresMigration[] = [
         owner text, lease_until bigint NOT NULL DEFAULT 0, attempts integer NOT NULL DEFAULT 0, finished_at bigint);
       CREATE INDEX inbox_open ON S.inbox (seq) WHERE finished_at IS NULL;
       CREATE INDEX inbox_done ON S.inbox (expires_at) WHERE finished_at IS NOT NULL;
+    `,
+  },
+  {
+    // Grants (store role GrantStore): one sealed refresh token (and its data) per credential.
+    version: 4,
+    sql: `
+      CREATE TABLE S.grants (
+        credential_id text PRIMARY KEY, secret text NOT NULL, version bigint NOT NULL, status text NOT NULL, updated_at bigint NOT NULL);
     `,
   },
 ];

@@ -34,6 +34,11 @@ export function statements(S: string) {
       ON CONFLICT (credential_id) DO UPDATE SET owner = EXCLUDED.owner, at = EXCLUDED.at`,
     setBackoff: `INSERT INTO ${S}.backoffs (credential_id, retry_at, code, message) VALUES ($1, $2, $3, $4)
       ON CONFLICT (credential_id) DO UPDATE SET retry_at = EXCLUDED.retry_at, code = EXCLUDED.code, message = EXCLUDED.message`,
+    // Compare-and-set on the version: an insert when there is none yet (0), else a guarded update.
+    insertGrant: `INSERT INTO ${S}.grants (credential_id, secret, version, status, updated_at) VALUES ($1, $2, 1, $3, $4)
+      ON CONFLICT (credential_id) DO NOTHING`,
+    updateGrant: `UPDATE ${S}.grants SET secret = $2, version = version + 1, status = $3, updated_at = $4
+      WHERE credential_id = $1 AND version = $5`,
   };
 }
 

@@ -14,13 +14,14 @@ import {
   sqlApiKey,
   sqlAudit,
   sqlChannel,
+  sqlGrant,
   sqlNumber,
   sqlToken,
   tokenRowKey,
   type SqlRow,
 } from "../common.ts";
 import { StoreError } from "../errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, GrantState, GrantWrite, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
 import { MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "./migrations.ts";
 import { connectPool, postgresFailure } from "./connect.ts";
 import { statements, type Statements } from "./statements.ts";
@@ -196,7 +197,8 @@ export class PostgresStore implements Store {
     const r = await this.#q(
       "deleteChannel",
       `WITH t AS (DELETE FROM ${S}.tokens WHERE channel_id = $1), c AS (DELETE FROM ${S}.current_tokens WHERE channel_id = $1),
-       i AS (DELETE FROM ${S}.issue_intents WHERE credential_id = $1), b AS (DELETE FROM ${S}.backoffs WHERE credential_id = $1)
+       i AS (DELETE FROM ${S}.issue_intents WHERE credential_id = $1), b AS (DELETE FROM ${S}.backoffs WHERE credential_id = $1),
+       g AS (DELETE FROM ${S}.grants WHERE credential_id = $1)
        DELETE FROM ${S}.channels WHERE channel_id = $1`,
       [channelId],
     );
@@ -397,6 +399,9 @@ export class PostgresStore implements Store {
     for (const r of (await this.#q("listSealed", `SELECT channel_id, key_id, access_token FROM ${S}.tokens WHERE access_token IS NOT NULL`)).rows) {
       cells.push({ table: "tokens", row: tokenRowKey(r["channel_id"] as string, r["key_id"] as string), column: "accessToken", value: r["access_token"] as string });
     }
+    for (const r of (await this.#q("listSealed", `SELECT credential_id, secret FROM ${S}.grants ORDER BY credential_id COLLATE "C"`)).rows) {
+      cells.push({ table: "grants", row: r["credential_id"] as string, column: "secret", value: r["secret"] as string });
+    }
     for (const r of (await this.#q("listSealed", `SELECT name, value FROM ${S}.meta WHERE left(name, $1) = $2`, [SEALED_META_PREFIX.length, SEALED_META_PREFIX])).rows) {
       cells.push({ table: "meta", row: r["name"] as string, column: "value", value: r["value"] as string });
     }
@@ -413,6 +418,8 @@ export class PostgresStore implements Store {
       r = await this.#q("replaceSealed", `UPDATE ${S}.channels SET ${col} = $1 WHERE channel_id = $2 AND ${col} = $3`, [cell.value, cell.row, expected]);
     } else if (cell.table === "channels" && cell.column.startsWith(SECRET_COLUMN_PREFIX)) {
       r = await this.#q("replaceSealed", this.#sql.replaceSecret, [cell.row, cell.column.slice(SECRET_COLUMN_PREFIX.length), cell.value, expected]);
+    } else if (cell.table === "grants" && cell.column === "secret") {
+      r = await this.#q("replaceSealed", `UPDATE ${S}.grants SET secret = $1 WHERE credential_id = $2 AND secret = $3`, [cell.value, cell.row, expected]);
     } else if (cell.table === "tokens" && cell.column === "accessToken") {
       const [channelId, keyId] = splitTokenRowKey(cell.row);
       r = await this.#q("replaceSealed", `UPDATE ${S}.tokens SET access_token = $1 WHERE channel_id = $2 AND key_id = $3 AND access_token = $4`, [cell.value, channelId, keyId, expected]);
@@ -443,6 +450,18 @@ export class PostgresStore implements Store {
   }
 
   /** Drops this store's schema and everything in it (tests use it to clean up). */
+  async getGrant(credentialId: string): Promise<GrantState | null> {
+    const r = (await this.#q("getGrant", `SELECT * FROM ${this.#s}.grants WHERE credential_id = $1`, [credentialId])).rows[0];
+    return r ? sqlGrant(r) : null;
+  }
+  async swapGrant(credentialId: string, expectedVersion: number, next: GrantWrite): Promise<number | null> {
+    const r =
+      expectedVersion === 0
+        ? await this.#q("swapGrant", this.#sql.insertGrant, [credentialId, next.secret, next.status, next.updatedAt], "kagiya_insert_grant")
+        : await this.#q("swapGrant", this.#sql.updateGrant, [credentialId, next.secret, next.status, next.updatedAt, expectedVersion], "kagiya_update_grant");
+    return r.rowCount === 1 ? expectedVersion + 1 : null;
+  }
+
   async destroy(): Promise<void> {
     await this.#q("destroy", `DROP SCHEMA IF EXISTS ${this.#s} CASCADE`);
   }

@@ -26,17 +26,20 @@
  * | `ibx:due` | sorted set | unfinished events: score = lease end (0 = free), member `<16-digit seq>:<key>` — layout 3 |
  * | `ibx:done` | sorted set | finished events: score = end of the window, member = key — layout 3 |
  * | `ibx:seq` | string | last inbox sequence number — layout 3 |
+ * | `grant:<id>` | hash | secret (sealed), version, status, updatedAt: the credential's grant — layout 4 |
+ * | `grantids` | set | credential IDs that have a grant (for master-key rotation) — layout 4 |
  *
  * Layouts: 1 (kagiya 0.1); 2 adds channel kind/settings/secrets (absent fields read as
  * "line-v2.1", {}, {}) and the typed coordination keys, copied from the 0.1 meta fields
  * `tokens.issuing.<id>` / `tokens.backoff.<id>` by one atomic upgrade script (./scripts.ts); 3 adds
- * the webhook inbox keys (nothing to copy: the version alone moves, ./inbox.ts).
+ * the webhook inbox keys (nothing to copy: the version alone moves, ./inbox.ts); 4 adds the grant
+ * keys (likewise nothing to copy: ./grants.ts).
  *
  * @module
  */
 
 /** Key-layout version this code writes (stored at `<prefix>layout`). */
-export const REDIS_LAYOUT_VERSION = 3;
+export const REDIS_LAYOUT_VERSION = 4;
 
 /** Key names under one prefix. */
 export class RedisKeys {
@@ -64,5 +67,11 @@ export class RedisKeys {
   }
   backoff(id: string): string {
     return `${this.prefix}backoff:${id}`;
+  }
+  grant(id: string): string {
+    return `${this.prefix}grant:${id}`;
+  }
+  grantIds(): string {
+    return `${this.prefix}grantids`;
   }
 }

@@ -66,11 +66,12 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return n`);
 
-// KEYS: chids, ch, cur, tokids, tokch, intent, backoff. ARGV: tokbase, channelId
+// KEYS: chids, ch, cur, tokids, tokch, intent, backoff, grant, grantids. ARGV: tokbase, channelId
 export const DELETE_CHANNEL = new Script(`
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do redis.call('DEL', ARGV[1] .. id) end
-redis.call('DEL', KEYS[3], KEYS[4], KEYS[6], KEYS[7])
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[6], KEYS[7], KEYS[8])
 redis.call('SREM', KEYS[5], ARGV[2])
+redis.call('SREM', KEYS[9], ARGV[2])
 redis.call('SREM', KEYS[1], ARGV[2])
 return redis.call('DEL', KEYS[2])`);
 

@@ -3,11 +3,12 @@
 import { Redis } from "ioredis";
 import { byIssuedDesc, channelSealedCells, LEGACY_BACKOFF_META, LEGACY_INTENT_META, newOwner, redactSpec, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, tokenRowKey } from "../common.ts";
 import { StoreError } from "../errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, GrantState, GrantWrite, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
 import { channelFields, num, pairsToHash, toApiKey, toChannel, toToken, tokenFields } from "./codec.ts";
 import { REDIS_LAYOUT_VERSION, RedisKeys } from "./layout.ts";
 import * as lua from "./scripts.ts";
 import { RedisInbox, UPGRADE_LAYOUT_3 } from "./inbox.ts";
+import { RedisGrants, UPGRADE_LAYOUT_4 } from "./grants.ts";
 
 export { REDIS_LAYOUT_VERSION };
 
@@ -47,6 +48,7 @@ export class RedisStore implements Store {
   readonly #where: string;
   readonly #keys: RedisKeys;
   readonly #inbox: RedisInbox;
+  readonly #grants: RedisGrants;
 
   private constructor(client: Redis, prefix: string, where: string) {
     this.client = client;
@@ -54,6 +56,7 @@ export class RedisStore implements Store {
     this.#where = where;
     this.#keys = new RedisKeys(prefix);
     this.#inbox = new RedisInbox(client, this.#keys, (what, fn) => this.#do(what, fn));
+    this.#grants = new RedisGrants(client, this.#keys, (what, fn) => this.#do(what, fn));
   }
 
   /** Connects (fails within the connect timeout when the server is unreachable). */
@@ -120,6 +123,7 @@ export class RedisStore implements Store {
         // Each upgrade step is one atomic script guarded by the version it starts from.
         await lua.UPGRADE_LAYOUT_2.run(this.client, [this.#k("layout"), this.#k("meta")], [this.prefix, "2", LEGACY_INTENT_META, LEGACY_BACKOFF_META]);
         await UPGRADE_LAYOUT_3.run(this.client, [this.#k("layout")], []);
+        await UPGRADE_LAYOUT_4.run(this.client, [this.#k("layout")], []);
       }
     });
   }
@@ -170,7 +174,7 @@ export class RedisStore implements Store {
   }
   deleteChannel(channelId: string): Promise<boolean> {
     return this.#do("deleteChannel", async () => {
-      const keys = [this.#k("chids"), this.#k(`ch:${channelId}`), this.#k(`cur:${channelId}`), this.#tokIds(channelId), this.#k("tokch"), this.#keys.intent(channelId), this.#keys.backoff(channelId)];
+      const keys = [this.#k("chids"), this.#k(`ch:${channelId}`), this.#k(`cur:${channelId}`), this.#tokIds(channelId), this.#k("tokch"), this.#keys.intent(channelId), this.#keys.backoff(channelId), this.#keys.grant(channelId), this.#keys.grantIds()];
       return (await lua.DELETE_CHANNEL.run(this.client, keys, [this.#tokBase(channelId), channelId])) === 1;
     });
   }
@@ -331,6 +335,7 @@ export class RedisStore implements Store {
           if (v != null) cells.push({ table: "tokens", row: tokenRowKey(ch, keyId), column: "accessToken", value: v });
         }
       }
+      for (const [id, value] of await this.#grants.sealedSecrets()) cells.push({ table: "grants", row: id, column: "secret", value });
       const meta = await this.client.hgetall(this.#k("meta"));
       for (const [name, value] of Object.entries(meta)) {
         if (name.startsWith(SEALED_META_PREFIX)) cells.push({ table: "meta", row: name, column: "value", value });
@@ -347,7 +352,8 @@ export class RedisStore implements Store {
       else if (cell.table === "tokens" && cell.column === "accessToken") {
         const [ch, keyId] = splitTokenRowKey(cell.row);
         key = this.#tokBase(ch) + keyId;
-      } else return false;
+      } else if (cell.table === "grants" && cell.column === "secret") key = this.#keys.grant(cell.row);
+      else return false;
       const field = cell.table === "meta" ? cell.row : cell.column;
       return (await lua.REPLACE_FIELD.run(this.client, [key], [field, expected, cell.value])) === 1;
     });
@@ -386,6 +392,13 @@ export class RedisStore implements Store {
   }
   clearBackoff(credentialId: string): Promise<void> {
     return this.#do("clearBackoff", async () => void (await this.client.del(this.#keys.backoff(credentialId))));
+  }
+
+  getGrant(credentialId: string): Promise<GrantState | null> {
+    return this.#grants.getGrant(credentialId);
+  }
+  swapGrant(credentialId: string, expectedVersion: number, next: GrantWrite): Promise<number | null> {
+    return this.#grants.swapGrant(credentialId, expectedVersion, next);
   }
 
   /** Deletes every key under this store's prefix (tests use it to clean up). */

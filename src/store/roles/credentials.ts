@@ -54,6 +54,6 @@ export interface CredentialStore {
   getChannel(channelId: string): Promise<ChannelRow | null>;
   /** Every row, by ID. */
   listChannels(): Promise<ChannelRow[]>;
-  /** Deletes the channel and its tokens; false when there was none. */
+  /** Deletes the channel, its tokens, coordination state and grant; false when there was none. */
   deleteChannel(channelId: string): Promise<boolean>;
 }

@@ -3,12 +3,12 @@ import type { Sealed } from "./sealed.ts";
 /**
  * Which rows hold sealed values, for master-key rotation (walks every sealed column): channels
  * (privateKey, channelSecret, and `secrets.<name>` for each further secret), tokens (accessToken,
- * when not null) and meta values whose name begins with `sealed.` (column "value"), e.g. the
- * master-key check value `sealed.master_check`.
+ * when not null), grants (column "secret", row = credentialId) and meta values whose name begins
+ * with `sealed.` (column "value"), e.g. the master-key check value `sealed.master_check`.
  */
 export interface SealedCell {
-  table: "channels" | "tokens" | "meta";
-  /** Row key: channelId, `${channelId}/${keyId}`, or the meta name. */
+  table: "channels" | "tokens" | "grants" | "meta";
+  /** Row key: channelId, `${channelId}/${keyId}`, the credential ID (grants), or the meta name. */
   row: string;
   column: string;
   value: Sealed;

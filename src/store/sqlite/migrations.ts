@@ -7,7 +7,8 @@
 // access_token, generation, state, issued_at, expires_at, refresh_at, revoke_at, updated_at) ·
 // locks(name, owner, expires_at) · dedup(key, expires_at) · api_keys · audit · issue_intents
 // (credential_id, owner, at) · backoffs(credential_id, retry_at, code, message) · (v3) inbox(key,
-// payload, accepted_at, expires_at, owner, lease_until, attempts, finished_at): the webhook inbox.
+// payload, accepted_at, expires_at, owner, lease_until, attempts, finished_at): the webhook inbox ·
+// (v4) grants(credential_id, secret, version, status, updated_at): refresh tokens, sealed, CAS on version.
 import type { DatabaseSync } from "node:sqlite";
 import { legacyCoordination } from "../common.ts";
 
@@ -69,6 +70,14 @@ export const MIGRATIONS: readonly SqliteMigration[] = [
         owner TEXT, lease_until INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, finished_at INTEGER);
       CREATE INDEX inbox_open ON inbox (accepted_at) WHERE finished_at IS NULL;
       CREATE INDEX inbox_done ON inbox (expires_at) WHERE finished_at IS NOT NULL;
+    `,
+  },
+  {
+    // Grants (store role GrantStore): one sealed refresh token (and its data) per credential.
+    version: 4,
+    sql: `
+      CREATE TABLE grants (
+        credential_id TEXT PRIMARY KEY, secret TEXT NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL, updated_at INTEGER NOT NULL);
     `,
   },
 ];

@@ -3,9 +3,9 @@
 import { resolve } from "node:path";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { MicroBatcher } from "../batcher.ts";
-import { byIssuedDesc, channelSealedCells, jsonObject, newOwner, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, sqlApiKey, sqlAudit, sqlChannel, sqlToken, tokenRowKey } from "../common.ts";
+import { byIssuedDesc, channelSealedCells, jsonObject, newOwner, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, sqlApiKey, sqlAudit, sqlChannel, sqlGrant, sqlToken, tokenRowKey } from "../common.ts";
 import { StoreError, storeFailure } from "../errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, GrantState, GrantWrite, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
 import { openDatabaseFile } from "./file.ts";
 import { SqliteInbox } from "./inbox.ts";
 import { MIGRATIONS, SQLITE_SCHEMA_VERSION } from "./migrations.ts";
@@ -27,6 +27,7 @@ const SEALED_COLUMNS: Record<string, { table: string; column: string }> = {
   "channels.privateKey": { table: "channels", column: "private_key" },
   "channels.channelSecret": { table: "channels", column: "channel_secret" },
   "tokens.accessToken": { table: "tokens", column: "access_token" },
+  "grants.secret": { table: "grants", column: "secret" },
   "meta.value": { table: "meta", column: "value" },
 };
 
@@ -189,6 +190,7 @@ export class SqliteStore implements Store {
         this.#stmt("DELETE FROM current_tokens WHERE channel_id = ?").run(channelId);
         this.#stmt("DELETE FROM issue_intents WHERE credential_id = ?").run(channelId);
         this.#stmt("DELETE FROM backoffs WHERE credential_id = ?").run(channelId);
+        this.#stmt("DELETE FROM grants WHERE credential_id = ?").run(channelId);
         return Number(this.#stmt("DELETE FROM channels WHERE channel_id = ?").run(channelId).changes) > 0;
       }),
     );
@@ -383,6 +385,9 @@ export class SqliteStore implements Store {
       for (const r of this.#stmt("SELECT channel_id, key_id, access_token FROM tokens WHERE access_token IS NOT NULL").all()) {
         cells.push({ table: "tokens", row: tokenRowKey(r["channel_id"] as string, r["key_id"] as string), column: "accessToken", value: r["access_token"] as string });
       }
+      for (const r of this.#stmt("SELECT credential_id, secret FROM grants ORDER BY credential_id").all()) {
+        cells.push({ table: "grants", row: r["credential_id"] as string, column: "secret", value: r["secret"] as string });
+      }
       for (const r of this.#stmt("SELECT name, value FROM meta WHERE substr(name, 1, ?) = ?").all(SEALED_META_PREFIX.length, SEALED_META_PREFIX)) {
         cells.push({ table: "meta", row: r["name"] as string, column: "value", value: r["value"] as string });
       }
@@ -409,7 +414,7 @@ export class SqliteStore implements Store {
         const [channelId, keyId] = splitTokenRowKey(cell.row);
         r = this.#stmt(`UPDATE tokens SET ${target.column} = ? WHERE channel_id = ? AND key_id = ? AND ${target.column} = ?`).run(cell.value, channelId, keyId, expected);
       } else {
-        const key = cell.table === "channels" ? "channel_id" : "name";
+        const key = cell.table === "channels" ? "channel_id" : cell.table === "grants" ? "credential_id" : "name";
         r = this.#stmt(`UPDATE ${target.table} SET ${target.column} = ? WHERE ${key} = ? AND ${target.column} = ?`).run(cell.value, cell.row, expected);
       }
       return Number(r.changes) > 0;
@@ -442,5 +447,22 @@ export class SqliteStore implements Store {
   }
   clearBackoff(credentialId: string): Promise<void> {
     return this.#run("clearBackoff", () => void this.#stmt("DELETE FROM backoffs WHERE credential_id = ?").run(credentialId));
+  }
+
+  getGrant(credentialId: string): Promise<GrantState | null> {
+    return this.#run("getGrant", () => {
+      const r = this.#stmt("SELECT * FROM grants WHERE credential_id = ?").get(credentialId);
+      return r ? sqlGrant(r) : null;
+    });
+  }
+  swapGrant(credentialId: string, expectedVersion: number, next: GrantWrite): Promise<number | null> {
+    return this.#run("swapGrant", () => {
+      // One statement either way, so the compare and the set are one step.
+      const r =
+        expectedVersion === 0
+          ? this.#stmt("INSERT INTO grants (credential_id, secret, version, status, updated_at) VALUES (?, ?, 1, ?, ?) ON CONFLICT (credential_id) DO NOTHING").run(credentialId, next.secret, next.status, next.updatedAt)
+          : this.#stmt("UPDATE grants SET secret = ?, version = version + 1, status = ?, updated_at = ? WHERE credential_id = ? AND version = ?").run(next.secret, next.status, next.updatedAt, credentialId, expectedVersion);
+      return Number(r.changes) === 1 ? expectedVersion + 1 : null;
+    });
   }
 }
