@@ -3,7 +3,7 @@
 // and closes. Nothing but the one path is answered; nothing received is logged.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { KagiyaError } from "../core/errors.ts";
+import { InvalidInputError, KagiyaError } from "../core/errors.ts";
 
 /** No callback arrived in time: exit 1 (the login may be retried as is). */
 export class LoginTimeoutError extends KagiyaError {
@@ -44,7 +44,7 @@ export async function listenForCallback(options: { host: string; port: number; p
     settle.resolve(`${redirectBase}${url.search}`);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (error: NodeJS.ErrnoException) => reject(new KagiyaError("ERR_INVALID_INPUT", error.code === "EADDRINUSE" ? `port ${options.port} on ${options.host} is in use (choose another with --port, or leave it out for a free one)` : `cannot listen on ${options.host}:${options.port}: ${error.code ?? error.message}`)));
+    server.once("error", (error: NodeJS.ErrnoException) => reject(new InvalidInputError(error.code === "EADDRINUSE" ? `port ${options.port} on ${options.host} is in use (choose another with --port, or leave it out for a free one)` : `cannot listen on ${options.host}:${options.port}: ${error.code ?? error.message}`)));
     server.listen(options.port, options.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;

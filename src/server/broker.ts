@@ -13,6 +13,7 @@ import { startServer, type RunningServer, type StartServerOptions } from "./serv
 import type { MaintenanceTarget, TokenService } from "./types.ts";
 import { ServeWhileRefreshing } from "./serve-while-refreshing.ts";
 import { IssueRateLimiter } from "./issue-rate.ts";
+import { presetOriginsFromEnv } from "../kinds/oauth2/registration.ts";
 
 /** HKDF info for the dashboard session key derived from the master key. */
 const ADMIN_SESSION_KEY_PURPOSE = "kagiya/admin-session/v1";
@@ -55,6 +56,8 @@ export interface BrokerOptions extends Omit<StartServerOptions, "tokens" | "webh
    * scheduler plans at most 200 channels (`--per-channel-metrics`).
    */
   perChannelMetrics?: boolean | undefined;
+  /** OAuth presets' production origins → replacements (default from KAGIYA_LINE_LOGIN_BASE, KAGIYA_LINE_API_BASE, KAGIYA_WORKS_AUTH_BASE). */
+  oauthOrigins?: Readonly<Record<string, string>>;
 }
 
 /** A running broker: the server plus the TokenManager it serves from. */
@@ -79,7 +82,8 @@ export interface RunningBroker extends RunningServer {
  * ```
  */
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
-  const { registry, lineApiBase, worksAuthBase, manager: given, bot, webhookDedupTtlMs, inbox, inboxLeaseMs, log: logOption, maxIssueRate, perChannelMetrics, ...serverOptions } = options;
+  const { registry, lineApiBase, worksAuthBase, manager: given, bot, webhookDedupTtlMs, inbox, inboxLeaseMs, log: logOption, maxIssueRate, perChannelMetrics, oauthOrigins: givenOrigins, ...serverOptions } = options;
+  const oauthOrigins = givenOrigins ?? presetOriginsFromEnv(process.env);
   const store = registry.store;
   const log = logOption !== undefined && typeof (logOption as Logger).child === "function" ? (logOption as Logger) : createLogger(logOption as LoggerOptions | undefined);
   const metrics = new ServerMetrics({ perChannel: perChannelMetrics });
@@ -88,6 +92,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     // The manager builds its LINE client on its own clock, so an injected `now` reaches the assertions too.
     ...(lineApiBase !== undefined ? { lineApiBase } : {}),
     ...(worksAuthBase !== undefined ? { worksAuthBase } : {}),
+    oauthOrigins,
     observer: metrics.observer,
     actor: "server",
     ...(serverOptions.now ? { now: serverOptions.now } : {}),
@@ -150,6 +155,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     tokens,
     log,
     metrics,
+    oauth: { registry, origins: { ...oauthOrigins } },
     webhook: (wiring) => createNodeWebhookListener({
       // LINE's webhooks are signed with a LINE channel's secret; other kinds' IDs get no secret here.
       secretFor: async (channelId) => {

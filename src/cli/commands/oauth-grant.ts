@@ -5,13 +5,12 @@ import { spawn } from "node:child_process";
 import { InvalidInputError } from "../../core/errors.ts";
 import { createAuthorizationRequest, createAuthorizedFetch, exchangeCode } from "../../clients/oauth/index.ts";
 import { checkLoopbackRedirect, checkProviderName, insecureHttpAllowed } from "../../kinds/oauth2/registration.ts";
-import { engineTokenHolder, resolveGrantProvider, revokeGrant, storeLoginGrant } from "../../kinds/oauth2/grants.ts";
+import { engineTokenHolder, registrationRow, resolveGrantProvider, revokeGrant, storeLoginGrant } from "../../tokens/oauth-grants.ts";
 import { openTokenContext } from "../../tokens/context.ts";
 import { parseArgs, parsePort } from "../args.ts";
 import { JSON_FLAG, SEALED_STORE_ENV, STORE_FLAG } from "../help.ts";
 import type { CliIO, Command } from "../io.ts";
 import { listenForCallback } from "../oauth-loopback.ts";
-import { registrationRow } from "./oauth.ts";
 
 /** Variables the grant commands read: the store, the master key, the preset origins, insecure http. */
 export const OAUTH_ENV = [...SEALED_STORE_ENV, "KAGIYA_LINE_LOGIN_BASE", "KAGIYA_LINE_API_BASE", "KAGIYA_WORKS_AUTH_BASE", "KAGIYA_ALLOW_INSECURE_HTTP"] as const;

@@ -7,12 +7,10 @@ import { discoverProvider, OAUTH_PRESETS, scopeList } from "../../clients/oauth/
 import { OAuthError } from "../../clients/oauth/errors.ts";
 import {
   checkApiOrigin, checkEndpoint, checkPreset, checkProviderName, insecureHttpAllowed, isWebGrant, OAUTH2_KIND, providerNameOf,
-  REGISTRATION_AUTH_METHODS, registrationOf, registrationSettings, type OAuthRegistration,
+  REGISTRATION_AUTH_METHODS, registrationSettings, type OAuthRegistration,
 } from "../../kinds/oauth2/registration.ts";
-import { grantSummaries } from "../../kinds/oauth2/grants.ts";
-import { ChannelNotFoundError } from "../../store/errors.ts";
-import type { ChannelRow } from "../../store/types.ts";
-import { openTokenContext, type TokenContext } from "../../tokens/context.ts";
+import { grantSummaries, registrationRow, revokeGrant } from "../../tokens/oauth-grants.ts";
+import { openTokenContext } from "../../tokens/context.ts";
 import { parseArgs, required } from "../args.ts";
 import { JSON_FLAG, SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
 import type { Command } from "../io.ts";
@@ -153,14 +151,6 @@ function publicView(r: OAuthRegistration) {
   };
 }
 
-/** The registration row NAME, or ChannelNotFoundError; another kind's credential is refused. */
-export async function registrationRow(ctx: TokenContext, name: string): Promise<ChannelRow> {
-  const row = await ctx.store.getChannel(name);
-  if (row === null || (row.kind === OAUTH2_KIND && isWebGrant(row))) throw new ChannelNotFoundError(name);
-  if (row.kind !== OAUTH2_KIND) throw new InvalidInputError(`${name} is a ${row.kind} credential, not an OAuth provider`, { field: "NAME" });
-  return row;
-}
-
 const list: Command = async (argv, io) => {
   const { flags, positionals } = parseArgs(argv, {
     store: STORE_FLAG,
@@ -200,7 +190,6 @@ const remove: Command = async (argv, io) => {
     const ids = (await ctx.store.listChannels()).filter((r) => r.kind === OAUTH2_KIND && providerNameOf(r.channelId) === name).map((r) => r.channelId);
     // The provider's own row last: web grants need it to revoke.
     ids.sort((a, b) => Number(a === name) - Number(b === name));
-    const { revokeGrant } = await import("../../kinds/oauth2/grants.ts");
     let revoked = 0;
     for (const id of ids) {
       if (flags["keep-grants"] !== true && (await revokeGrant(ctx, id, { env: io.env }))) revoked++;

@@ -1,0 +1,201 @@
+/**
+ * OAuth 2.0 grants outside the engine's refresh path: what a login stores (the grant, sealed, by
+ * compare-and-set, and its first access token as the credential's current token), revocation of a
+ * grant at the provider, the listing (never a token), and a {@link TokenHolder} over the engine for
+ * the authorized fetch. Used by `kagiya oauth` and by serve's web login.
+ *
+ * @module
+ */
+import { createAuthorizedFetch, revokeToken, type AuthorizedFetch, type TokenHolder, type TokenSet } from "../clients/oauth/index.ts";
+import { derivedKeyId } from "../kinds/derived-key-id.ts";
+import { OAUTH_KEY_PREFIX, oauthGrantSecret, resolveOAuthPolicy } from "../kinds/oauth2/index.ts";
+import {
+  insecureHttpAllowed, isWebGrant, OAUTH2_KIND, presetOriginsFromEnv, registrationOf, resolveRegistration, type ResolvedRegistration,
+} from "../kinds/oauth2/registration.ts";
+import { InvalidInputError } from "../core/errors.ts";
+import { ChannelNotFoundError } from "../store/errors.ts";
+import type { ChannelRegistry, RegistryStore } from "../store/registry.ts";
+import type { ChannelRow, GrantStore, TokenRow, TokenStore } from "../store/types.ts";
+import { planRefreshAt } from "./policy.ts";
+import type { TokenSource } from "./types.ts";
+
+/** The registration row NAME, or ChannelNotFoundError; another kind's credential is refused. */
+export async function registrationRow(ctx: { store: Pick<RegistryStore, "getChannel"> }, name: string): Promise<ChannelRow> {
+  const row = await ctx.store.getChannel(name);
+  if (row === null || (row.kind === OAUTH2_KIND && isWebGrant(row))) throw new ChannelNotFoundError(name);
+  if (row.kind !== OAUTH2_KIND) throw new InvalidInputError(`${name} is a ${row.kind} credential, not an OAuth provider`, { field: "NAME" });
+  return row;
+}
+
+/** What these functions need of a token context. */
+export interface GrantContext {
+  registry: ChannelRegistry<RegistryStore & TokenStore & GrantStore>;
+  store: RegistryStore & TokenStore & GrantStore;
+}
+
+/** Assumed lifetime of an access token whose answer had no `expires_in` (RFC 6749 §5.1 leaves it optional), seconds. */
+export const DEFAULT_ACCESS_TOKEN_SECONDS = 3600;
+
+/** The credential row holding the registration a grant uses: itself, or its provider for a web grant. */
+export async function registrationRowOf(store: Pick<RegistryStore, "getChannel">, row: Pick<ChannelRow, "channelId" | "settings">): Promise<ChannelRow> {
+  if (!isWebGrant(row)) return row as ChannelRow;
+  const name = row.settings["provider"] as string;
+  const provider = await store.getChannel(name);
+  if (provider === null) throw new ChannelNotFoundError(name);
+  return provider;
+}
+
+/**
+ * The provider and client of a grant (or registration) by credential ID, from the store. `env`
+ * gives the preset origins (KAGIYA_LINE_LOGIN_BASE, …) and KAGIYA_ALLOW_INSECURE_HTTP.
+ */
+export async function resolveGrantProvider(ctx: GrantContext, id: string, options: { env: Record<string, string | undefined>; insecure?: boolean }): Promise<ResolvedRegistration> {
+  const channel = await ctx.registry.require(id);
+  const source = isWebGrant(channel) ? await ctx.registry.require(channel.settings["provider"] as string) : channel;
+  const registration = registrationOf(source);
+  if (options.insecure === true || insecureHttpAllowed(options.env)) registration.allowInsecure = true;
+  return resolveRegistration(registration, source.secrets["clientSecret"], { origins: presetOriginsFromEnv(options.env) });
+}
+
+/**
+ * Stores what a login returned: the grant (refresh token, scope, ID token claims) sealed, replacing
+ * any earlier grant of the credential by compare-and-set, and the access token as its current
+ * token, so the first call after a login needs no refresh. A login without a refresh token stores
+ * the access token only (the grant then ends with it).
+ */
+export async function storeLoginGrant(ctx: GrantContext, id: string, tokens: TokenSet, options: { now?: () => number; random?: () => number } = {}): Promise<void> {
+  const now = (options.now ?? Date.now)();
+  if (tokens.refreshToken !== undefined) {
+    const secret = ctx.registry.sealGrant(id, oauthGrantSecret(tokens));
+    for (let attempt = 0; ; attempt++) {
+      const current = await ctx.store.getGrant(id);
+      const written = await ctx.store.swapGrant(id, current?.version ?? 0, { secret, status: "active", updatedAt: now });
+      if (written !== null || attempt >= 5) break;
+    }
+  }
+  const policy = resolveOAuthPolicy(undefined);
+  const expiresAt = tokens.expiresAt ?? tokens.obtainedAt + DEFAULT_ACCESS_TOKEN_SECONDS * 1000;
+  const keyId = derivedKeyId(OAUTH_KEY_PREFIX, tokens.accessToken);
+  const cur = await ctx.store.getCurrent(id);
+  const row: TokenRow = {
+    channelId: id,
+    keyId,
+    accessToken: ctx.registry.sealAccessToken(id, keyId, tokens.accessToken),
+    generation: cur.generation + 1,
+    state: "valid",
+    issuedAt: tokens.obtainedAt,
+    expiresAt,
+    refreshAt: planRefreshAt(policy, tokens.obtainedAt, expiresAt, (options.random ?? Math.random)()),
+    revokeAt: null,
+    updatedAt: now,
+  };
+  // Lost to a concurrent refresh: that one came from this very grant, and is as good.
+  await ctx.store.commitToken(id, cur.generation, row, expiresAt);
+}
+
+/**
+ * Revokes a credential's grant at the provider (its refresh token, which ends the grant under RFC
+ * 7009 §2.1; LINE's endpoint takes the access token) and marks the grant `reauth_required` and its
+ * tokens revoked. False when there was nothing to revoke. Throws the provider's refusal (nothing changed).
+ */
+export async function revokeGrant(ctx: GrantContext, id: string, options: { env: Record<string, string | undefined>; insecure?: boolean }): Promise<boolean> {
+  const state = await ctx.store.getGrant(id);
+  const rows = (await ctx.store.listTokens(id)).filter((r) => r.state === "valid" && r.accessToken !== null);
+  if ((state === null || state.status !== "active") && rows.length === 0) return false;
+  const resolved = await resolveGrantProvider(ctx, id, options);
+  if (!resolved.provider.revocationEndpoint) return false;
+  if (resolved.provider.revocationStyle === "line") {
+    for (const r of rows) await revokeToken(resolved.provider, resolved.client, ctx.registry.openAccessToken(r), "access_token");
+  } else if (state !== null && state.status === "active") {
+    await revokeToken(resolved.provider, resolved.client, ctx.registry.openGrant(state).refreshToken, "refresh_token");
+  } else {
+    for (const r of rows) await revokeToken(resolved.provider, resolved.client, ctx.registry.openAccessToken(r), "access_token");
+  }
+  const at = Date.now();
+  if (state !== null && state.status === "active") await ctx.store.swapGrant(id, state.version, { secret: state.secret, status: "reauth_required", updatedAt: at });
+  for (const r of rows) await ctx.store.setTokenState(id, r.keyId, "revoked", null, at);
+  return true;
+}
+
+/** A grant as listed: never a token. */
+export interface GrantSummary {
+  name: string;
+  /** The provider registration it belongs to (itself for a command-line grant). */
+  provider: string;
+  issuer: string;
+  scope: string;
+  /** The OpenID subject, for serve's web logins (kept public in the grant's settings). */
+  subject: string | null;
+  /** When the current access token expires, epoch ms; null when there is none. */
+  expiresAt: number | null;
+  /** `active`, `reauth_required` (log in again), or `no_grant` (never logged in). */
+  state: "active" | "reauth_required" | "no_grant";
+  updatedAt: number | null;
+}
+
+/** Summaries of oauth2 credential rows, for `oauth list` and the admin listing. */
+export async function grantSummaries(ctx: { store: RegistryStore & TokenStore & GrantStore }, rows: ChannelRow[], now = Date.now()): Promise<GrantSummary[]> {
+  const out: GrantSummary[] = [];
+  for (const row of rows) {
+    let issuer = "";
+    let scope = typeof row.settings["scope"] === "string" ? (row.settings["scope"] as string) : "";
+    try {
+      const reg = registrationOf(await registrationRowOf(ctx.store, row));
+      issuer = reg.issuer;
+      if (!isWebGrant(row)) scope = reg.scope;
+    } catch {
+      // A web grant whose provider was removed: listed without an issuer.
+    }
+    const [grant, current] = await Promise.all([ctx.store.getGrant(row.channelId), ctx.store.getCurrent(row.channelId)]);
+    const token = current.token !== null && current.token.state === "valid" && current.token.expiresAt > now ? current.token : null;
+    const state = grant !== null ? grant.status : token !== null ? "active" : "no_grant";
+    out.push({
+      name: row.channelId,
+      provider: isWebGrant(row) ? (row.settings["provider"] as string) : row.channelId,
+      issuer,
+      scope,
+      subject: typeof row.settings["subject"] === "string" ? (row.settings["subject"] as string) : null,
+      expiresAt: token?.expiresAt ?? null,
+      state,
+      updatedAt: grant?.updatedAt ?? current.token?.updatedAt ?? null,
+    });
+  }
+  return out;
+}
+
+/**
+ * The engine as the authorized fetch's token holder: `current()` is the engine's get() (refreshed
+ * once across processes when due), `renew()` after a 401 invalidates that token (one refresh,
+ * however many callers saw the 401) and gets the next.
+ */
+export function engineTokenHolder(tokens: TokenSource, id: string): TokenHolder {
+  const keyIds = new Map<string, string>();
+  const get = async (): Promise<string> => {
+    const t = await tokens.get(id);
+    if (keyIds.size > 100) keyIds.clear();
+    keyIds.set(t.accessToken, t.keyId);
+    return t.accessToken;
+  };
+  return {
+    current: get,
+    async renew(rejected) {
+      const keyId = keyIds.get(rejected);
+      if (keyId !== undefined) await tokens.invalidate(id, keyId);
+      return get();
+    },
+  };
+}
+
+/**
+ * An authorized fetch for a grant: the token from the engine, sent only to the registration's API origins.
+ *
+ * @example
+ * ```ts
+ * const api = await grantFetch(ctx, ctx.manager, "acme", { env: process.env });
+ * const me = await (await api("https://api.acme.example/me")).json();
+ * ```
+ */
+export async function grantFetch(ctx: GrantContext, tokens: TokenSource, id: string, options: { env: Record<string, string | undefined>; fetch?: typeof fetch }): Promise<AuthorizedFetch> {
+  const resolved = await resolveGrantProvider(ctx, id, options);
+  return createAuthorizedFetch({ holder: engineTokenHolder(tokens, id), allowedOrigins: resolved.apiOrigins, allowInsecureHttp: resolved.registration.allowInsecure, ...(options.fetch ? { fetch: options.fetch } : {}) });
+}
