@@ -58,6 +58,8 @@ export interface BrokerOptions extends Omit<StartServerOptions, "tokens" | "webh
   perChannelMetrics?: boolean | undefined;
   /** OAuth presets' production origins → replacements (default from KAGIYA_LINE_LOGIN_BASE, KAGIYA_LINE_API_BASE, KAGIYA_WORKS_AUTH_BASE). */
   oauthOrigins?: Readonly<Record<string, string>>;
+  /** fetch for OAuth providers' endpoints (default the global one; tests route through proxies with it). */
+  oauthFetch?: typeof fetch;
 }
 
 /** A running broker: the server plus the TokenManager it serves from. */
@@ -82,7 +84,7 @@ export interface RunningBroker extends RunningServer {
  * ```
  */
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
-  const { registry, lineApiBase, worksAuthBase, manager: given, bot, webhookDedupTtlMs, inbox, inboxLeaseMs, log: logOption, maxIssueRate, perChannelMetrics, oauthOrigins: givenOrigins, ...serverOptions } = options;
+  const { registry, lineApiBase, worksAuthBase, manager: given, bot, webhookDedupTtlMs, inbox, inboxLeaseMs, log: logOption, maxIssueRate, perChannelMetrics, oauthOrigins: givenOrigins, oauthFetch, ...serverOptions } = options;
   const oauthOrigins = givenOrigins ?? presetOriginsFromEnv(process.env);
   const store = registry.store;
   const log = logOption !== undefined && typeof (logOption as Logger).child === "function" ? (logOption as Logger) : createLogger(logOption as LoggerOptions | undefined);
@@ -93,6 +95,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     ...(lineApiBase !== undefined ? { lineApiBase } : {}),
     ...(worksAuthBase !== undefined ? { worksAuthBase } : {}),
     oauthOrigins,
+    ...(oauthFetch ? { oauthFetch } : {}),
     observer: metrics.observer,
     actor: "server",
     ...(serverOptions.now ? { now: serverOptions.now } : {}),
@@ -155,7 +158,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     tokens,
     log,
     metrics,
-    oauth: { registry, origins: { ...oauthOrigins } },
+    oauth: { registry, origins: { ...oauthOrigins }, ...(oauthFetch ? { fetch: oauthFetch } : {}) },
     webhook: (wiring) => createNodeWebhookListener({
       // LINE's webhooks are signed with a LINE channel's secret; other kinds' IDs get no secret here.
       secretFor: async (channelId) => {

@@ -33,6 +33,8 @@ export interface OAuthWebOptions {
   origins?: PresetOrigins;
   /** How long a login may take from start to callback, ms (default 600000). */
   loginTtlMs?: number;
+  /** fetch for the provider's endpoints (default the global one). */
+  fetch?: typeof fetch;
 }
 
 /** Grant IDs: a provider name, optionally `.` and the random part of a web login. */
@@ -61,6 +63,7 @@ interface PendingCookie {
 export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuthWebOptions): void {
   const { registry } = options;
   const ttlMs = options.loginTtlMs ?? 600_000;
+  const fetchOption = options.fetch ? { fetch: options.fetch } : {};
   const sealContext = (name: string) => ({ table: "meta" as const, row: "oauth.pending", column: name });
 
   async function registrationFor(name: string): Promise<ResolvedRegistration> {
@@ -69,7 +72,7 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
     if (row === null || row.kind !== OAUTH2_KIND || isWebGrant(row)) throw new HttpError(404, "ERR_NOT_FOUND", "no such OAuth provider");
     const reg = registrationOf(row);
     if (reg.webRedirectUri === undefined) throw new HttpError(404, "ERR_NOT_FOUND", `OAuth provider ${name} has no web login (register it with --web-redirect-uri)`);
-    return resolveRegistration(reg, row.secrets["clientSecret"], { ...(options.origins ? { origins: options.origins } : {}), now: ctx.now });
+    return resolveRegistration(reg, row.secrets["clientSecret"], { ...(options.origins ? { origins: options.origins } : {}), ...fetchOption, now: ctx.now });
   }
 
   const cookie = (name: string, value: string, maxAgeS: number): string =>
@@ -99,7 +102,7 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
       if (!(await ctx.store.markOnce(`oauth.state.${pending.state}`, ttlMs))) {
         throw new KagiyaError("ERR_OAUTH_STATE_MISMATCH", "this login was already completed");
       }
-      const tokens = await exchangeCode(resolved.provider, resolved.client, pending, callback, { now: ctx.now });
+      const tokens = await exchangeCode(resolved.provider, resolved.client, pending, callback, { ...fetchOption, now: ctx.now });
       const id = `${name}.${randomBytes(12).toString("base64url")}`;
       const subject = tokens.idTokenClaims?.sub;
       await registry.add({

@@ -1,0 +1,158 @@
+// serve's OAuth side against a real authorization server (oidc-provider): the web login of end users
+// (start → provider → callback → a stored grant per user, its ID handed to the return URL), the
+// broker API for a grant's token with API keys scoped to a provider, the admin listing (never a
+// token), and the refusals of the callback, each with a specific error and nothing stored.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { headlessLogin, startOidcProvider, type TestOidc } from "../helpers/oidc.ts";
+import { startProxy, type TestProxy } from "../clients/line/proxy.ts";
+import { dashboardLogin, request, startTestBroker, type TestBroker } from "./helpers.ts";
+import { createApiKey } from "../../src/server/apikeys.ts";
+import { OAUTH2_KIND, registrationSettings, type OAuthRegistration } from "../../src/kinds/oauth2/registration.ts";
+
+const SECRET = "web-client-secret-0123456789abcdef";
+const ADMIN = "oauth-web-admin-token-" + "z".repeat(24);
+const RETURN = "https://app.example/after-login";
+
+describe("serve: web login and grant API", () => {
+  let oidc: TestOidc;
+  let proxy: TestProxy;
+  let t: TestBroker;
+
+  before(async () => {
+    oidc = await startOidcProvider({
+      accessTokenTtlS: 30,
+      clients: [{
+        client_id: "kagiya-web", client_secret: SECRET, application_type: "native",
+        redirect_uris: ["http://127.0.0.1/oauth/acme/callback", "http://127.0.0.1/oauth/plain/callback"],
+        grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "client_secret_basic",
+      }],
+    });
+    proxy = await startProxy(oidc.issuer);
+    // The provider's token endpoint is reached through a recording proxy, which can alter answers.
+    const viaProxy: typeof fetch = (input, init) => {
+      const url = String(input instanceof Request ? input.url : input);
+      return fetch(url === `${oidc.issuer}/token` ? `${proxy.url}/token` : input, init);
+    };
+    t = await startTestBroker({ channels: 0, server: { adminToken: ADMIN, oauthFetch: viaProxy, rateLimit: { perSecond: 1000, burst: 1000 } } });
+    const reg = (name: string, returnUrl: string | undefined): OAuthRegistration => ({
+      name, preset: undefined, issuer: oidc.issuer, discovery: true, authorizeUrl: undefined, tokenUrl: undefined, revokeUrl: undefined, userinfoUrl: undefined,
+      clientId: "kagiya-web", authMethod: "client_secret_basic", scope: "openid profile offline_access", redirectUri: undefined,
+      webRedirectUri: `${t.url}/oauth/${name}/callback`, returnUrl, apiOrigins: [oidc.issuer], allowInsecure: false,
+    });
+    for (const [name, back] of [["acme", RETURN], ["plain", undefined]] as const) {
+      await t.registry.add({ channelId: name, kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "", settings: registrationSettings(reg(name, back)), secrets: { clientSecret: SECRET } });
+    }
+  });
+  after(async () => {
+    await t.close();
+    await proxy.close();
+    await oidc.close();
+  });
+
+  /** /start → the provider's login (headless) → the callback as the browser would send it, with the cookie. */
+  async function webLogin(name: string, options: { deny?: boolean; alterUrl?: (u: URL) => void; alterCallback?: (u: URL) => void } = {}) {
+    const start = await fetch(`${t.url}/oauth/${name}/start`, { redirect: "manual" });
+    assert.equal(start.status, 302);
+    const cookie = start.headers.get("set-cookie")!;
+    assert.match(cookie, new RegExp(`^kagiya_oauth_${name}=v1\\.[^;]+; Path=/oauth/${name}/; HttpOnly; SameSite=Lax`));
+    const url = new URL(start.headers.get("location")!);
+    assert.equal(url.origin, oidc.issuer);
+    options.alterUrl?.(url);
+    const callback = new URL(await headlessLogin(url.href, options.deny ? { deny: true } : {}));
+    assert.equal(callback.origin + callback.pathname, `${t.url}/oauth/${name}/callback`);
+    options.alterCallback?.(callback);
+    const pair = cookie.split(";")[0]!;
+    const answer = await fetch(callback, { headers: { cookie: pair }, redirect: "manual" });
+    return { answer, callback, cookie: pair };
+  }
+
+  const grantRows = async () => (await t.store.listChannels()).filter((r) => r.kind === OAUTH2_KIND && r.channelId.includes("."));
+
+  test("a web login stores a grant per user and sends its ID to the return URL; the grant API hands out its token", async () => {
+    const { answer } = await webLogin("acme");
+    assert.equal(answer.status, 302);
+    const back = new URL(answer.headers.get("location")!);
+    assert.equal(back.origin + back.pathname, RETURN);
+    const grant = back.searchParams.get("grant")!;
+    assert.match(grant, /^acme\.[A-Za-z0-9_-]{16}$/);
+    assert.match(answer.headers.get("set-cookie")!, /Max-Age=0/);
+
+    const { key } = await createApiKey(t.store, { channels: [], credentials: ["acme"], name: "acme-app" });
+    const r = await request(`${t.url}/v1/grants/${grant}/token`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.subject, "alice");
+    assert.equal(r.headers.get("cache-control"), "no-store");
+    assert.equal((await oidc.introspect(r.body.access_token)).active, true);
+
+    // A second user's login is a second grant.
+    const second = new URL((await webLogin("acme")).answer.headers.get("location")!).searchParams.get("grant")!;
+    assert.notEqual(second, grant);
+
+    // Keys scoped elsewhere, unknown grants, malformed IDs, no key.
+    const { key: other } = await createApiKey(t.store, { channels: [], credentials: ["plain"], name: "other" });
+    assert.equal((await request(`${t.url}/v1/grants/${grant}/token`, { headers: { authorization: `Bearer ${other}` } })).status, 403);
+    assert.equal((await request(`${t.url}/v1/grants/acme.doesnotexist0000/token`, { headers: { authorization: `Bearer ${key}` } })).status, 404);
+    assert.equal((await request(`${t.url}/v1/grants/acme..x/token`, { headers: { authorization: `Bearer ${key}` } })).status, 400);
+    assert.equal((await request(`${t.url}/v1/grants/${grant}/token`)).status, 401);
+
+    // The admin listing: every grant, never a token.
+    const s = await dashboardLogin(t.url, ADMIN);
+    const listing = await request(`${t.url}/ui/api/grants?provider=acme`, { headers: { cookie: s.cookie } });
+    assert.equal(listing.status, 200, listing.text);
+    const ids = listing.body.grants.map((g: { name: string }) => g.name).sort();
+    assert.deepEqual(ids, ["acme", grant, second].sort());
+    const mine = listing.body.grants.find((g: { name: string }) => g.name === grant);
+    assert.equal(mine.state, "active");
+    assert.equal(mine.subject, "alice");
+    assert.equal(mine.provider, "acme");
+    assert.ok(!listing.text.includes(r.body.access_token));
+    assert.ok(!/refresh_?token|access_?token|idTokenClaims/i.test(listing.text), listing.text);
+    assert.equal((await request(`${t.url}/ui/api/grants`)).status, 401);
+  });
+
+  test("refusals: state, iss, access_denied, a wrong nonce, a tampered ID token, a replayed callback — each specific, nothing stored", async () => {
+    const before = (await grantRows()).length;
+    const refused = async (what: string, options: Parameters<typeof webLogin>[1], code: string) => {
+      const { answer } = await webLogin("acme", options);
+      assert.equal(answer.status, 302, what);
+      const back = new URL(answer.headers.get("location")!);
+      assert.equal(back.searchParams.get("error"), code, what);
+      assert.equal(back.searchParams.get("grant"), null);
+      assert.equal((await grantRows()).length, before, `${what}: nothing stored`);
+    };
+    await refused("state", { alterCallback: (c) => c.searchParams.set("state", "forged") }, "ERR_OAUTH_STATE_MISMATCH");
+    await refused("iss", { alterCallback: (c) => c.searchParams.set("iss", "https://evil.example") }, "ERR_OAUTH_ISS_MISMATCH");
+    await refused("access_denied", { deny: true }, "ERR_OAUTH_ACCESS_DENIED");
+    await refused("nonce", { alterUrl: (u) => u.searchParams.set("nonce", "another-attempts-nonce") }, "ERR_OAUTH_ID_TOKEN_NONCE");
+    proxy.rewrite = (req, res) => {
+      if (req.url !== "/token" || res.status !== 200) return undefined;
+      const body = JSON.parse(res.body) as { id_token: string };
+      const [h, p, sig] = body.id_token.split(".");
+      const claims = JSON.parse(Buffer.from(p!, "base64url").toString("utf8")) as Record<string, unknown>;
+      claims["sub"] = "mallory";
+      body.id_token = `${h}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${sig}`;
+      return { ...res, body: JSON.stringify(body) };
+    };
+    try {
+      await refused("tampered ID token", {}, "ERR_OAUTH_ID_TOKEN_SIGNATURE");
+    } finally {
+      proxy.rewrite = undefined;
+    }
+    // A login that succeeded, replayed with its cookie and callback URL: refused, nothing more stored.
+    const ok = await webLogin("acme");
+    assert.ok(new URL(ok.answer.headers.get("location")!).searchParams.get("grant"));
+    const count = (await grantRows()).length;
+    const replay = await fetch(ok.callback, { headers: { cookie: ok.cookie }, redirect: "manual" });
+    assert.equal(new URL(replay.headers.get("location")!).searchParams.get("error"), "ERR_OAUTH_STATE_MISMATCH");
+    assert.equal((await grantRows()).length, count);
+    // Without a return URL the refusal is JSON; without the cookie nothing is in progress.
+    const plain = await webLogin("plain", { alterCallback: (c) => c.searchParams.set("state", "forged") });
+    assert.equal(plain.answer.status, 400);
+    assert.equal((await plain.answer.json() as { error: string }).error, "ERR_OAUTH_STATE_MISMATCH");
+    const bare = await request(`${t.url}/oauth/plain/callback?code=x&state=y`);
+    assert.equal(bare.status, 400);
+    assert.equal(bare.body.error, "ERR_OAUTH_STATE_MISMATCH");
+    assert.equal((await request(`${t.url}/oauth/nobody/start`)).status, 404);
+  });
+});
