@@ -6,9 +6,10 @@
  * @module
  */
 import type { ChannelRegistry, RegistryStore } from "../store/registry.ts";
-import type { AuditStore, CredentialStore, LockStore, TokenCoordinationStore, TokenStore } from "../store/types.ts";
+import type { AuditStore, CredentialStore, GrantStore, LockStore, TokenCoordinationStore, TokenStore } from "../store/types.ts";
 import { TokenCache } from "./cache.ts";
 import { CredentialCache } from "./credentials.ts";
+import type { GrantBook } from "./grants.ts";
 import { HealthBook } from "./health.ts";
 import type { KindRegistry } from "./kind.ts";
 import type { ManagedToken, TokenObserver } from "./types.ts";
@@ -26,7 +27,7 @@ export interface EngineConfig {
 }
 
 /** The slice of the store the engine uses. */
-export type EngineStore = TokenStore & LockStore & TokenCoordinationStore & AuditStore & Pick<CredentialStore, "listChannels">;
+export type EngineStore = TokenStore & LockStore & TokenCoordinationStore & GrantStore & AuditStore & Pick<CredentialStore, "listChannels">;
 
 /** One manager's engine state. */
 export interface Engine {
@@ -40,6 +41,8 @@ export interface Engine {
   readonly cache: TokenCache;
   readonly credentials: CredentialCache;
   readonly health: HealthBook;
+  /** Grant writes waiting for the store, and the grant/token hooks. */
+  readonly grants: GrantBook;
   /** In-process single flight of get()/maintenance per credential. */
   readonly flights: Map<string, Promise<ManagedToken>>;
 }

@@ -85,3 +85,49 @@ export class NoLedgerError extends KagiyaError {
     this.kind = kind;
   }
 }
+
+/**
+ * A kind's provider refused the credential's grant (OAuth `invalid_grant` on a refresh): the
+ * refresh token is spent, revoked or expired. Kinds throw it (with the provider's error as
+ * `cause`); the engine then adopts a newer grant another process stored, or starts over without
+ * one where the kind can (LINE WORKS: a fresh assertion), or marks the grant `reauth_required`.
+ * Code `ERR_GRANT_INVALID`.
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (isInvalidGrant(e)) throw new InvalidGrantError(credential.channelId, { cause: e }); throw e; }
+ * ```
+ */
+export class InvalidGrantError extends KagiyaError {
+  readonly credentialId: string;
+  constructor(credentialId: string, options?: { cause?: unknown }) {
+    super("ERR_GRANT_INVALID", `the provider refused the stored grant (refresh token) of ${credentialId}`, options);
+    this.credentialId = credentialId;
+  }
+}
+
+/**
+ * The credential's grant is gone: the provider refused it and nothing newer was stored, or none
+ * was ever stored, and its kind cannot start over on its own. Someone has to log in again (for an
+ * OAuth grant, `kagiya oauth login`); until then `status()` shows the grant as `reauth_required`.
+ * Code `ERR_OAUTH_REAUTH_REQUIRED`.
+ *
+ * @example
+ * ```ts
+ * try { await manager.get("my-grant"); }
+ * catch (e) { if (e instanceof ReauthRequiredError) console.error(`log in again: ${e.credentialId}`); }
+ * ```
+ */
+export class ReauthRequiredError extends KagiyaError {
+  readonly credentialId: string;
+  constructor(credentialId: string, reason: "refused" | "missing", options?: { cause?: unknown }) {
+    super(
+      "ERR_OAUTH_REAUTH_REQUIRED",
+      reason === "refused"
+        ? `the grant of ${credentialId} was refused by the provider and no newer one was stored: log in again`
+        : `${credentialId} has no stored grant (refresh token): log in first`,
+      options,
+    );
+    this.credentialId = credentialId;
+  }
+}

@@ -15,8 +15,9 @@ export type { ManagedToken, ReconcileReport, ChannelTokenStatus, TokenObserver, 
 export { TokenManager } from "./manager.ts";
 export type { TokenManagerOptions, IssueReason, RevokeReport, MaintainChannelReport, ChannelPlan, ActorOptions } from "./options.ts";
 export { DEFAULT_TOKEN_POLICY, LINE_TOKEN_LIMITS, resolveTokenPolicy, planRefreshAt, type TokenPolicy } from "./policy.ts";
-export { TokenUnavailableError, TokenBudgetExhaustedError, TokenNotFoundError, NoLedgerError } from "./errors.ts";
-export { KindRegistry, type CredentialKind, type ObtainedToken, type KeyLedger } from "./kind.ts";
+export { TokenUnavailableError, TokenBudgetExhaustedError, TokenNotFoundError, NoLedgerError, InvalidGrantError, ReauthRequiredError } from "./errors.ts";
+export { KindRegistry, type CredentialKind, type ObtainedToken, type KeyLedger, type GrantSecret, type GrantUse } from "./kind.ts";
+export type { GrantChange, GrantHooks, TokenUpdate } from "./grants.ts";
 export { builtinKinds, lineV21Kind, lineStatelessKind, lineWorksKind, LINE_WORKS_KIND, STATELESS_LIFETIME_SECONDS, type KindUpstreams, type StatelessAuth } from "../kinds/index.ts";
 export { lineTokenApi, type LineTokenApiOptions } from "./line.ts";
 export { classifyFailure, type LineTokenApi, type LineStatelessApi, type IssuedToken, type UpstreamFailure } from "./upstream.ts";

@@ -12,7 +12,9 @@ import { ChannelNotFoundError } from "../store/errors.ts";
 import type { CurrentToken, Lock, TokenRow } from "../store/types.ts";
 import type { CredentialEntry } from "./credentials.ts";
 import { audit, singleFlight, upstreamCall, type Engine } from "./engine.ts";
-import { TokenBudgetExhaustedError, TokenUnavailableError } from "./errors.ts";
+import { ReauthRequiredError, TokenBudgetExhaustedError, TokenUnavailableError } from "./errors.ts";
+import { adoptGiven, commitWithGrant, flushPending, grantAfter, notifyTokens, obtainWithGrant, type Obtained } from "./grants.ts";
+import type { GrantSecret, ObtainedToken } from "./kind.ts";
 import { ensureBudget, reconcileLocked } from "./ledger.ts";
 import { keepAlive, LOCK_PREFIX } from "./locks.ts";
 import type { IssueReason } from "./options.ts";
@@ -22,8 +24,11 @@ import { freezeToken, usableRow } from "./rows.ts";
 import type { ManagedToken } from "./types.ts";
 import { classifyFailure } from "./upstream.ts";
 
-/** A forced issue (manual) and who asked for it; null: only when needed. */
-export type Force = { reason: IssueReason; actor: string } | null;
+/**
+ * A forced issue (manual) and who asked for it; null: only when needed. With `given`, nothing is
+ * asked of the provider: that token (and grant), obtained elsewhere (an OAuth login), is stored.
+ */
+export type Force = { reason: IssueReason; actor: string; given?: ObtainedToken } | null;
 
 /** Remembers a stored row as the credential's token and returns the token handed out. */
 export function remember(e: Engine, id: string, generation: number, row: TokenRow, entry: CredentialEntry, now: number, until: number): ManagedToken {
@@ -34,6 +39,8 @@ export function remember(e: Engine, id: string, generation: number, row: TokenRo
 
 /** The credential's token: the stored one while it is usable and before its refresh point, else a new one. */
 export async function resolve(e: Engine, id: string, force: Force, actor: string = e.config.actor): Promise<ManagedToken> {
+  // A grant and token kept in memory while the store was failing are written before anything else.
+  if (e.grants.pending.size > 0) await flushPending(e, id);
   const entry = await e.credentials.load(id, e.now());
   const cur = await e.store.getCurrent(id);
   const now = e.now();
@@ -46,7 +53,7 @@ export async function resolve(e: Engine, id: string, force: Force, actor: string
     throw e.health.unavailable(id);
   }
   const reason: IssueReason = force?.reason ?? (usable !== null ? "refresh" : (health.reason ?? "cold"));
-  const issue = (): Promise<ManagedToken> => issueLocked(e, entry, cur, reason, force?.actor ?? actor, force !== null);
+  const issue = (): Promise<ManagedToken> => issueLocked(e, entry, cur, reason, force?.actor ?? actor, force !== null, force?.given);
   try {
     // With the memory cache on, get() is single-flight as a whole; with it off, only issuing is.
     return force === null && !e.config.cacheOn ? await singleFlight(e.flights, id, issue) : await issue();
@@ -58,7 +65,7 @@ export async function resolve(e: Engine, id: string, force: Force, actor: string
   }
 }
 
-async function issueLocked(e: Engine, entry: CredentialEntry, seen: CurrentToken, reason: IssueReason, actor: string, force: boolean): Promise<ManagedToken> {
+async function issueLocked(e: Engine, entry: CredentialEntry, seen: CurrentToken, reason: IssueReason, actor: string, force: boolean, given?: ObtainedToken): Promise<ManagedToken> {
   const id = entry.channel.channelId;
   // With a valid token in hand, wait only briefly for another process's refresh: if its holder
   // is stuck, keep serving the valid token (and look again a little later) rather than block.
@@ -101,7 +108,7 @@ async function issueLocked(e: Engine, entry: CredentialEntry, seen: CurrentToken
         }
       }
       await ensureBudget(e, entry, actor, now);
-      const token = await issueAndCommit(e, entry, cur, reason, actor);
+      const token = await issueAndCommit(e, entry, cur, reason, actor, given);
       if (shared !== null) await e.store.clearBackoff(id).catch(() => {});
       return token;
     } catch (error) {
@@ -149,15 +156,15 @@ export async function waitForLock(e: Engine, id: string, seenGeneration: number 
   }
 }
 
-async function obtain(e: Engine, entry: CredentialEntry, current: TokenRow | null, reason: IssueReason) {
+async function obtain(e: Engine, entry: CredentialEntry, current: TokenRow | null, reason: IssueReason, grant: GrantSecret | null) {
   const { kind, channel, policy } = entry;
   if (kind.refresh !== undefined && reason === "refresh" && current !== null && current.accessToken !== null) {
-    return kind.refresh(channel, { accessToken: e.registry.openAccessToken(current), keyId: current.keyId }, policy);
+    return kind.refresh(channel, { accessToken: e.registry.openAccessToken(current), keyId: current.keyId }, policy, grant);
   }
-  return kind.obtain(channel, policy);
+  return kind.obtain(channel, policy, grant);
 }
 
-async function issueAndCommit(e: Engine, entry: CredentialEntry, seen: CurrentToken, reason: IssueReason, actor: string): Promise<ManagedToken> {
+async function issueAndCommit(e: Engine, entry: CredentialEntry, seen: CurrentToken, reason: IssueReason, actor: string, given?: ObtainedToken): Promise<ManagedToken> {
   const { channel, policy, kind } = entry;
   const id = channel.channelId;
   const generation = seen.generation;
@@ -166,10 +173,16 @@ async function issueAndCommit(e: Engine, entry: CredentialEntry, seen: CurrentTo
   await e.store.setIssueIntent(id, { owner, at: e.now() });
   const startedAt = e.now();
   const t0 = performance.now();
-  let issued;
+  let obtained: Obtained;
   try {
-    issued = await upstreamCall(e, "issue", () => obtain(e, entry, seen.token, reason));
+    obtained = given !== undefined ? await adoptGiven(e, entry, given) : await obtainWithGrant(e, entry, (grant) => upstreamCall(e, "issue", () => obtain(e, entry, seen.token, reason, grant)));
   } catch (error) {
+    if (error instanceof ReauthRequiredError) {
+      // Asking again cannot help, so no backoff: only a new login (or a stored grant) can.
+      await e.store.clearIssueIntent(id, owner).catch(() => {});
+      health.lastError = { at: e.now(), code: error.code, message: error.message };
+      throw error;
+    }
     const f = classifyFailure(error);
     if (f.ambiguous) health.checkKeyIds = true;
     else await e.store.clearIssueIntent(id, owner).catch(() => {});
@@ -181,6 +194,7 @@ async function issueAndCommit(e: Engine, entry: CredentialEntry, seen: CurrentTo
     }
     throw e.health.upstreamFailed(id, error);
   }
+  const issued = obtained.issued;
   const expiresAt = startedAt + issued.expiresIn * 1000;
   const now = e.now();
   const row: TokenRow = {
@@ -195,10 +209,12 @@ async function issueAndCommit(e: Engine, entry: CredentialEntry, seen: CurrentTo
     revokeAt: null,
     updatedAt: now,
   };
-  let committed: boolean;
+  let committed: boolean | "pending";
   try {
     row.accessToken = e.registry.sealAccessToken(id, issued.keyId, issued.accessToken);
-    committed = await e.store.commitToken(id, generation, row, now + policy.revokeGraceSeconds * 1000);
+    const revokeAt = now + policy.revokeGraceSeconds * 1000;
+    // A grant kind's store failure keeps grant and token in memory ("pending") instead of throwing.
+    committed = obtained.base !== null ? await commitWithGrant(e, id, { ...obtained, base: obtained.base }, row, generation, revokeAt) : await e.store.commitToken(id, generation, row, revokeAt);
   } catch (error) {
     // Never hand out a token the store does not know: revoke it so it does not count.
     if (await revokeQuietly(e, entry, issued.accessToken)) await settleRevoked(e, id, issued.keyId, owner);
@@ -207,8 +223,9 @@ async function issueAndCommit(e: Engine, entry: CredentialEntry, seen: CurrentTo
     throw error;
   }
   if (!committed) {
-    // Our lock expired while we were stalled and someone else stored a newer token.
-    if (await revokeQuietly(e, entry, issued.accessToken)) await settleRevoked(e, id, issued.keyId, owner);
+    // Our lock expired while we were stalled and someone else stored a newer token. (A grant's
+    // access token is left to lapse: some providers revoke the whole grant with it.)
+    if (obtained.base === null && (await revokeQuietly(e, entry, issued.accessToken))) await settleRevoked(e, id, issued.keyId, owner);
     await audit(e, "token.revoke", actor, id, issued.keyId, "late write rejected: a newer token was stored meanwhile");
     const cur = await e.store.getCurrent(id);
     const usable = usableRow(cur.token, policy, e.now());
@@ -221,6 +238,7 @@ async function issueAndCommit(e: Engine, entry: CredentialEntry, seen: CurrentTo
   await audit(e, reason === "refresh" ? "token.refresh" : "token.issue", actor, id, issued.keyId, reason);
   const token = freezeToken(id, issued.accessToken, row);
   e.cache.put(id, generation + 1, token, row, policy, now);
+  notifyTokens(e, id, token, grantAfter(obtained));
   return token;
 }
 

@@ -10,18 +10,39 @@
  * @module
  */
 import { InvalidInputError } from "../core/errors.ts";
+import type { GrantSecret } from "../store/grants.ts";
 import type { Channel } from "../store/registry.ts";
 import { DEFAULT_CREDENTIAL_KIND, type TokenPolicyOverrides } from "../store/types.ts";
 import type { TokenPolicy } from "./policy.ts";
 
-/** What a provider answered to a token request, validated. `accessToken` is a secret. */
+export type { GrantSecret };
+
+/** What a provider answered to a token request, validated. `accessToken` and `grant` are secrets. */
 export interface ObtainedToken {
   accessToken: string;
   /** The provider's ID for this token (LINE's key_id), or one the kind derives from the token. */
   keyId: string;
   /** Seconds. */
   expiresIn: number;
+  /**
+   * The grant to keep from now on, when the answer carried one (a first refresh token, or a
+   * rotated one), with the kind's data beside it. The engine stores it by compare-and-set on the
+   * version it read before the call, before the access token is handed out. Absent: the stored
+   * grant stays as it is (rotation off: the old refresh token is still the one to use).
+   */
+  grant?: GrantSecret;
 }
+
+/**
+ * Whether a credential keeps a grant (a refresh token) in the store:
+ * - `none`: it does not (LINE channels, LINE WORKS apps minting assertions);
+ * - `optional`: the kind uses the grant when there is one and can start over without it
+ *   (`obtain(…, null)`: LINE WORKS' `refresh-token` policy mints an assertion), which the engine
+ *   does when the stored grant is refused or was never stored;
+ * - `required`: only the grant can get a token (an OAuth authorization-code grant): when it is
+ *   refused and nothing newer is stored, the credential needs a new login (ReauthRequiredError).
+ */
+export type GrantUse = "none" | "optional" | "required";
 
 /**
  * A provider that caps how many tokens a credential may hold and lists the valid ones by ID
@@ -50,10 +71,17 @@ export interface CredentialKind {
   readonly description: string;
   /** Merges overrides over the kind's defaults, validates once and freezes (InvalidInputError on bad input). */
   resolvePolicy(overrides: TokenPolicyOverrides | undefined): TokenPolicy;
-  /** Obtains a new token. `policy.lifetimeSeconds` is what to ask for where the provider takes one. */
-  obtain(credential: Channel, policy: TokenPolicy): Promise<ObtainedToken>;
-  /** Replaces `current` when refreshing works differently from obtaining (refresh tokens); else obtain() is used. */
-  refresh?(credential: Channel, current: { accessToken: string; keyId: string }, policy: TokenPolicy): Promise<ObtainedToken>;
+  /**
+   * Obtains a new token. `policy.lifetimeSeconds` is what to ask for where the provider takes one.
+   * `grant` is the credential's current grant, open (null when it has none, or it must start
+   * over): for kinds whose {@link grantUse} is not `none`. A refused grant is reported by throwing
+   * `InvalidGrantError` (./errors.ts).
+   */
+  obtain(credential: Channel, policy: TokenPolicy, grant: GrantSecret | null): Promise<ObtainedToken>;
+  /** Replaces `current` when refreshing works differently from obtaining; else obtain() is used. `grant` as for obtain(). */
+  refresh?(credential: Channel, current: { accessToken: string; keyId: string }, policy: TokenPolicy, grant: GrantSecret | null): Promise<ObtainedToken>;
+  /** How credentials of this kind keep a grant (see {@link GrantUse}); absent: `none`. */
+  grantUse?(credential: Channel): GrantUse;
   /** Revokes a token at the provider; absent when tokens cannot be revoked (they lapse at expiry). */
   revoke?(credential: Channel, accessToken: string): Promise<void>;
   /** Present when the provider caps and lists valid tokens. */

@@ -7,6 +7,7 @@
  */
 import { KagiyaError } from "../core/errors.ts";
 import { singleFlight, type Engine } from "./engine.ts";
+import { flushPending } from "./grants.ts";
 import { resolve } from "./issuer.ts";
 import { reconcileOrphansIfDue } from "./ledger.ts";
 import { keepAlive, MAINTAIN_LOCK_PREFIX } from "./locks.ts";
@@ -19,6 +20,7 @@ import type { ChannelTokenStatus } from "./types.ts";
 export async function maintainCredential(e: Engine, id: string, actor: string): Promise<MaintainChannelReport> {
   const report: MaintainChannelReport = { channelId: id, refreshed: false, revoked: [], pruned: 0, error: null, nextAt: null };
   try {
+    await flushPending(e, id);
     const before = await e.store.getCurrent(id);
     const now = e.now();
     if (before.token !== null && before.token.state === "valid" && now >= before.token.refreshAt && now >= e.health.of(id).retryAt) {
@@ -72,6 +74,9 @@ export async function status(e: Engine, id: string): Promise<ChannelTokenStatus>
   const entry = await e.credentials.load(id, now).catch(() => undefined);
   const health = e.health.peek(id);
   const current = rows.find((r) => r.state === "valid");
+  const stored = await e.store.getGrant(id);
+  const pendingWrite = e.grants.pending.has(id);
+  const grant = stored !== null ? { version: stored.version, status: stored.status, updatedAt: stored.updatedAt, pendingWrite } : pendingWrite ? { version: 0, status: "active" as const, updatedAt: null, pendingWrite } : null;
   return {
     channelId: id,
     kind: entry?.kind.name ?? null,
@@ -80,5 +85,6 @@ export async function status(e: Engine, id: string): Promise<ChannelTokenStatus>
     budgetLimit: entry === undefined ? null : (entry.kind.ledger?.limit ?? null),
     lastRefreshAt: health?.lastRefreshAt ?? current?.issuedAt ?? null,
     lastError: health?.lastError ?? null,
+    grant,
   };
 }

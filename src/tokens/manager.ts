@@ -18,9 +18,11 @@ import { validateCredentialId } from "../store/registry.ts";
 import { TokenCache } from "./cache.ts";
 import { CredentialCache } from "./credentials.ts";
 import { singleFlight, type Engine, type EngineConfig } from "./engine.ts";
+import { GrantBook } from "./grants.ts";
 import { HealthBook } from "./health.ts";
 import { resolve, waitForLock } from "./issuer.ts";
-import { KindRegistry } from "./kind.ts";
+import { KindRegistry, type ObtainedToken } from "./kind.ts";
+import { InvalidInputError } from "../core/errors.ts";
 import { reconcileLocked } from "./ledger.ts";
 import { lineTokenApi } from "./line.ts";
 import { worksTokenApi, type WorksTokenApi } from "../clients/works/port.ts";
@@ -70,6 +72,16 @@ function worksUpstream(o: TokenManagerOptions, now: () => number): WorksTokenApi
   return { issue: (app) => api().issue(app), refresh: (app, rt) => api().refresh(app, rt), revoke: (app, t) => api().revoke(app, t) };
 }
 
+/** A token given to {@link TokenManager.adopt}: the checks the kinds make of a provider's answer. Never shows a value. */
+function checkObtained(t: ObtainedToken): void {
+  const bad = (field: string, what: string) => new InvalidInputError(`token.${field} ${what}`, { field: `token.${field}` });
+  if (t === null || typeof t !== "object") throw new InvalidInputError("token must be an object with accessToken, keyId and expiresIn", { field: "token" });
+  if (typeof t.accessToken !== "string" || t.accessToken === "") throw bad("accessToken", "must be a non-empty string");
+  if (typeof t.keyId !== "string" || t.keyId === "" || t.keyId.length > 256) throw bad("keyId", "must be a non-empty string of at most 256 characters");
+  if (typeof t.expiresIn !== "number" || !Number.isFinite(t.expiresIn) || t.expiresIn <= 0) throw bad("expiresIn", "must be a positive number of seconds");
+  if (t.grant !== undefined && (t.grant === null || typeof t.grant !== "object" || typeof t.grant.refreshToken !== "string" || t.grant.refreshToken === "")) throw bad("grant", "must carry a non-empty refreshToken");
+}
+
 /**
  * Issues, stores, serves, refreshes, revokes and reconciles the tokens of every registered
  * credential. Implements {@link TokenSource}.
@@ -102,6 +114,7 @@ export class TokenManager implements TokenSource {
       cache: new TokenCache(config.cacheOn, config.cacheCheckMs),
       credentials: new CredentialCache(options.registry, kinds, config.cacheCheckMs),
       health: new HealthBook({ now, random, backoffBaseMs: config.backoffBaseMs, backoffMaxMs: config.backoffMaxMs, observer }),
+      grants: new GrantBook({ onGrant: options.onGrant, onTokens: options.onTokens, onHookError: options.onHookError }),
       flights: new Map(),
     });
   }
@@ -179,6 +192,28 @@ export class TokenManager implements TokenSource {
    */
   issue(id: string, options: ActorOptions = {}): Promise<ManagedToken> {
     return resolve(this.#e, id, { reason: "manual", actor: options.actor ?? this.#e.config.actor });
+  }
+
+  /**
+   * Stores a token obtained outside the manager (an OAuth login's code exchange) as the
+   * credential's current token, with its grant when it carries one (written by compare-and-set on
+   * the stored version, which a new login replaces whatever its status), under the issue lock like
+   * any issue. Nothing is asked of the provider. Throws InvalidInputError for a malformed token.
+   *
+   * @example
+   * ```ts
+   * await manager.adopt("my-grant", { accessToken, keyId: "login-1", expiresIn: 3600, grant: { refreshToken } }, { actor: "cli" });
+   * ```
+   */
+  adopt(id: string, token: ObtainedToken, options: ActorOptions = {}): Promise<ManagedToken> {
+    try {
+      validateCredentialId(id);
+      checkObtained(token);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const given: ObtainedToken = { accessToken: token.accessToken, keyId: token.keyId, expiresIn: token.expiresIn, ...(token.grant !== undefined ? { grant: { ...token.grant } } : {}) };
+    return resolve(this.#e, id, { reason: "manual", actor: options.actor ?? this.#e.config.actor, given });
   }
 
   /**

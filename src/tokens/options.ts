@@ -9,9 +9,14 @@ import type { TokenObserver } from "./types.ts";
 import type { CredentialKind } from "./kind.ts";
 import type { LineTokenApi } from "./upstream.ts";
 import type { WorksTokenApi } from "../clients/works/port.ts";
+import type { GrantHooks } from "./grants.ts";
 
-/** Options of {@link TokenManager}. Durations in ms unless the name says otherwise. */
-export interface TokenManagerOptions {
+/**
+ * Options of {@link TokenManager}. Durations in ms unless the name says otherwise. The grant hooks
+ * (`onGrant`, `onTokens`, `onHookError`, see ./grants.ts) are called in-process; what they throw
+ * is caught and reported, and never loses a token.
+ */
+export interface TokenManagerOptions extends GrantHooks {
   /** Credentials (and, through it, the store and the sealer); the store needs only the engine's slice. */
   registry: ChannelRegistry<EngineStore & RegistryStore>;
   /**

@@ -1,3 +1,5 @@
+import type { GrantStatus } from "../store/types.ts";
+
 /**
  * The public shape of the token lifecycle (implemented by ./manager.ts). Defined on its own so
  * the server, the webhook bot and the bot-sdk adapter depend on this contract, not on the class.
@@ -42,6 +44,12 @@ export interface ChannelTokenStatus {
   budgetLimit: number | null;
   lastRefreshAt: number | null;
   lastError: { at: number; code: string; message: string } | null;
+  /**
+   * The credential's grant (refresh token), never its text: stored version, status
+   * (`reauth_required`: a new login is needed), and whether a write still waits for the store in
+   * this process. Null when it keeps none. Optional for sources that know nothing of grants.
+   */
+  grant?: { version: number; status: GrantStatus; updatedAt: number | null; pendingWrite: boolean } | null;
 }
 
 /** Hooks for metrics; every field optional. Never given a token or secret. */

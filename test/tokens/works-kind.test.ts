@@ -163,13 +163,12 @@ test("failures are the engine's: a wrong Client Secret is named (not retried at 
   assert.equal((await m.get(ok)).accessToken, (await worksAccessTokens(w.emu.url, app.clientId))[0]!.token);
 });
 
-test("an app stored with refresh policy refresh-token is refused as not available yet, without a request", async () => {
+test("an app stored with an unknown refresh policy is refused without a request; the policy's lifetime is LINE WORKS'", async () => {
   const w = await tokenWorld();
   const app = await createWorksApp(w.emu.url);
-  const id = await addWorksApp(w.registry, app, { refresh: "refresh-token" });
+  const id = await addWorksApp(w.registry, app, { refresh: "sometimes" });
   const m = w.manager({ worksAuthBase: w.emu.url });
-  await assert.rejects(m.get(id), /not available yet/);
-  assert.equal((await m.status(id)).lastError?.code, "ERR_WORKS_REFRESH_UNAVAILABLE");
+  await assert.rejects(m.get(id), /settings\.refresh must be "assertion" or "refresh-token"/);
   assert.equal((await worksAccessTokens(w.emu.url, app.clientId)).length, 0);
   assert.throws(() => m.policyFor("line-works", { lifetimeSeconds: 3600 }), /cannot be set for LINE WORKS/);
   assert.equal(m.policyFor("line-works").refreshMin, 0.6);

@@ -6,11 +6,17 @@
  *
  * A credential of this kind holds: `privateKey` = the service account's private key (a JWK;
  * `kagiya works add` converts the console's PKCS #8 PEM), `settings` = `{ clientId, serviceAccount,
- * scope (space-separated), refresh: "assertion", botId? }`, `secrets` = `{ clientSecret, botSecret? }`,
- * `kid` = "" (LINE WORKS' assertions carry none).
+ * scope (space-separated), refresh: "assertion" | "refresh-token", botId? }`, `secrets` =
+ * `{ clientSecret, botSecret? }`, `kid` = "" (LINE WORKS' assertions carry none).
  *
- * Refresh policy `assertion` mints a fresh assertion for every token. `refresh-token` needs
- * refresh-token storage the engine does not have yet, and is refused.
+ * Refresh policy `assertion` (the default) mints a fresh assertion for every token: no refresh
+ * token is kept, so no refresh-token race is possible. `refresh-token` keeps the refresh token as
+ * the credential's grant (engine: ../../tokens/grants.ts): the first token comes from an assertion,
+ * whose answer carries a refresh token; later ones from the stored refresh token. With rotation off
+ * the answer has no refresh token and the stored one stays; with rotation on the new one is stored
+ * by compare-and-set on the old one. A refused refresh token (`invalid_grant`) makes the engine
+ * adopt a newer one another process stored, else start over with an assertion (the key is always
+ * there), so a LINE WORKS app never needs a person to log in again.
  *
  * @module
  */
@@ -19,7 +25,9 @@ import { checkServiceAccount, checkWorksClientId, parseWorksScopes } from "../..
 import type { WorksApp, WorksTokenApi } from "../../clients/works/port.ts";
 import type { Channel } from "../../store/registry.ts";
 import type { TokenPolicyOverrides } from "../../store/types.ts";
-import type { CredentialKind } from "../../tokens/kind.ts";
+import { classifyWorksFailure } from "../../clients/works/port.ts";
+import { InvalidGrantError } from "../../tokens/errors.ts";
+import type { CredentialKind, GrantSecret, ObtainedToken } from "../../tokens/kind.ts";
 import { resolveTokenPolicy, type TokenPolicy } from "../../tokens/policy.ts";
 import { derivedKeyId } from "../derived-key-id.ts";
 
@@ -29,7 +37,7 @@ export const LINE_WORKS_KIND = "line-works";
 /** The longest token LINE WORKS gives (24 h), seconds: the policy's informational lifetime. */
 export const WORKS_TOKEN_LIFETIME_SECONDS = 86_400;
 
-/** Refresh policies a LINE WORKS app may name; only `assertion` is available today. */
+/** Refresh policies a LINE WORKS app may name. */
 export const WORKS_REFRESH_POLICIES = ["assertion", "refresh-token"] as const;
 
 /** A refresh policy of a LINE WORKS app. */
@@ -56,24 +64,22 @@ function resolveWorksPolicy(overrides: TokenPolicyOverrides | undefined): TokenP
 }
 
 /**
- * Checks a refresh policy: `assertion` is returned; `refresh-token` is refused as not available
- * yet (`ERR_WORKS_REFRESH_UNAVAILABLE`); anything else is bad input.
+ * Checks a refresh policy: `assertion` or `refresh-token` is returned; anything else is bad input.
  *
  * @example
  * ```ts
- * checkWorksRefreshPolicy("assertion"); // "assertion"
+ * checkWorksRefreshPolicy("refresh-token"); // "refresh-token"
  * ```
  */
-export function checkWorksRefreshPolicy(value: unknown, field = "refresh"): "assertion" {
-  if (value === "assertion") return value;
-  if (value === "refresh-token") {
-    throw new InvalidInputError(`${field} "refresh-token" is not available yet (it needs refresh-token storage kagiya does not have yet): use "assertion", which mints a fresh JWT for every token`, {
-      field,
-      code: "ERR_WORKS_REFRESH_UNAVAILABLE",
-    });
-  }
+export function checkWorksRefreshPolicy(value: unknown, field = "refresh"): WorksRefreshPolicy {
+  if (value === "assertion" || value === "refresh-token") return value;
   const shown = typeof value === "string" ? JSON.stringify(value.slice(0, 40)) : typeof value;
-  throw new InvalidInputError(`${field} must be "assertion" (or, later, "refresh-token"), not ${shown}`, { field });
+  throw new InvalidInputError(`${field} must be "assertion" or "refresh-token", not ${shown}`, { field });
+}
+
+/** The refresh policy a credential of this kind names (absent: `assertion`). */
+function refreshPolicyOf(credential: Channel): WorksRefreshPolicy {
+  return checkWorksRefreshPolicy(setting(credential, "refresh") ?? "assertion", `credential ${credential.channelId}: settings.refresh`);
 }
 
 function setting(credential: Channel, name: string): unknown {
@@ -91,7 +97,7 @@ function setting(credential: Channel, name: string): unknown {
  */
 export function worksAppOf(credential: Channel): WorksApp {
   const at = (name: string): string => `credential ${credential.channelId}: settings.${name}`;
-  checkWorksRefreshPolicy(setting(credential, "refresh") ?? "assertion", at("refresh"));
+  refreshPolicyOf(credential);
   const clientId = checkWorksClientId(setting(credential, "clientId"), at("clientId"));
   const serviceAccount = checkServiceAccount(setting(credential, "serviceAccount"), at("serviceAccount"));
   const scope = parseWorksScopes(setting(credential, "scope"), at("scope"));
@@ -121,9 +127,27 @@ export function lineWorksKind(works: WorksTokenApi): CredentialKind {
     name: LINE_WORKS_KIND,
     description: "LINE WORKS service-account access token (1 h or 24 h, as the app is set; revocable)",
     resolvePolicy: resolveWorksPolicy,
-    async obtain(credential) {
-      const t = await works.issue(appOf(credential));
-      return { accessToken: t.accessToken, keyId: derivedKeyId("works", t.accessToken), expiresIn: t.expiresIn };
+    grantUse: (credential) => (refreshPolicyOf(credential) === "refresh-token" ? "optional" : "none"),
+    async obtain(credential, _policy, grant) {
+      const app = appOf(credential);
+      if (grant === null || refreshPolicyOf(credential) !== "refresh-token") {
+        const t = await works.issue(app);
+        const out: ObtainedToken = { accessToken: t.accessToken, keyId: derivedKeyId("works", t.accessToken), expiresIn: t.expiresIn };
+        // Kept only under the refresh-token policy: with `assertion` nothing is stored.
+        if (t.refreshToken !== undefined && refreshPolicyOf(credential) === "refresh-token") out.grant = { refreshToken: t.refreshToken, scope: t.scope };
+        return out;
+      }
+      let t;
+      try {
+        t = await works.refresh(app, grant.refreshToken);
+      } catch (error) {
+        if (classifyWorksFailure(error).invalidGrant) throw new InvalidGrantError(credential.channelId, { cause: error });
+        throw error;
+      }
+      const out: ObtainedToken = { accessToken: t.accessToken, keyId: derivedKeyId("works", t.accessToken), expiresIn: t.expiresIn };
+      // Rotation on: a new refresh token (the one sent is spent). Off: none, and the stored one stays.
+      if (t.refreshToken !== undefined) out.grant = { ...grant, refreshToken: t.refreshToken, scope: t.scope } satisfies GrantSecret;
+      return out;
     },
     async revoke(credential, accessToken) {
       await works.revoke(appOf(credential), accessToken);
