@@ -158,7 +158,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     tokens,
     log,
     metrics,
-    oauth: { registry, origins: { ...oauthOrigins }, ...(oauthFetch ? { fetch: oauthFetch } : {}) },
+    oauth: { registry, tokens: manager, origins: { ...oauthOrigins }, ...(oauthFetch ? { fetch: oauthFetch } : {}) },
     webhook: (wiring) => createNodeWebhookListener({
       // LINE's webhooks are signed with a LINE channel's secret; other kinds' IDs get no secret here.
       secretFor: async (channelId) => {

@@ -20,6 +20,7 @@ import { createAuthorizationRequest, exchangeCode, validateCallback, type Pendin
 import { KagiyaError } from "../core/errors.ts";
 import { isWebGrant, OAUTH2_KIND, PROVIDER_NAME_PATTERN, providerNameOf, registrationOf, resolveRegistration, type PresetOrigins, type ResolvedRegistration } from "../kinds/oauth2/registration.ts";
 import type { ChannelRegistry } from "../store/registry.ts";
+import type { TokenManager } from "../tokens/manager.ts";
 import { grantSummaries, storeLoginGrant } from "../tokens/oauth-grants.ts";
 import { toHttpError, type ServerContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
@@ -29,6 +30,8 @@ import type { Router } from "./router.ts";
 /** What the web login needs beyond the server's context. */
 export interface OAuthWebOptions {
   registry: ChannelRegistry;
+  /** Stores a login's token and grant through the engine (the broker's TokenManager). */
+  tokens: Pick<TokenManager, "adopt">;
   /** Preset origins (development against the emulator). */
   origins?: PresetOrigins;
   /** How long a login may take from start to callback, ms (default 600000). */
@@ -110,7 +113,7 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
         settings: { provider: name, scope: tokens.scope.join(" "), ...(subject !== undefined ? { subject } : {}) },
       });
       try {
-        await storeLoginGrant({ registry, store: registry.store }, id, tokens, { now: ctx.now });
+        await storeLoginGrant(options.tokens, id, tokens, "oauth-web");
       } catch (error) {
         await registry.remove(id).catch(() => {});
         throw error;

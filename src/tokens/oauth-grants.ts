@@ -8,15 +8,16 @@
  */
 import { createAuthorizedFetch, revokeToken, type AuthorizedFetch, type TokenHolder, type TokenSet } from "../clients/oauth/index.ts";
 import { derivedKeyId } from "../kinds/derived-key-id.ts";
-import { OAUTH_KEY_PREFIX, oauthGrantSecret, resolveOAuthPolicy } from "../kinds/oauth2/index.ts";
+import { OAUTH_KEY_PREFIX, oauthGrantSecret } from "../kinds/oauth2/index.ts";
 import {
   insecureHttpAllowed, isWebGrant, OAUTH2_KIND, presetOriginsFromEnv, registrationOf, resolveRegistration, type ResolvedRegistration,
 } from "../kinds/oauth2/registration.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import { ChannelNotFoundError } from "../store/errors.ts";
 import type { ChannelRegistry, RegistryStore } from "../store/registry.ts";
-import type { ChannelRow, GrantStore, TokenRow, TokenStore } from "../store/types.ts";
-import { planRefreshAt } from "./policy.ts";
+import type { ChannelRow, GrantStore, TokenStore } from "../store/types.ts";
+import type { ObtainedToken } from "./kind.ts";
+import type { TokenManager } from "./manager.ts";
 import type { TokenSource } from "./types.ts";
 
 /** The registration row NAME, or ChannelNotFoundError; another kind's credential is refused. */
@@ -58,39 +59,26 @@ export async function resolveGrantProvider(ctx: GrantContext, id: string, option
 }
 
 /**
- * Stores what a login returned: the grant (refresh token, scope, ID token claims) sealed, replacing
- * any earlier grant of the credential by compare-and-set, and the access token as its current
- * token, so the first call after a login needs no refresh. A login without a refresh token stores
- * the access token only (the grant then ends with it).
+ * What a login returned, as the engine takes it ({@link TokenManager.adopt}): the access token and,
+ * when there is a refresh token, the grant to keep (refresh token, granted scope, ID token claims).
  */
-export async function storeLoginGrant(ctx: GrantContext, id: string, tokens: TokenSet, options: { now?: () => number; random?: () => number } = {}): Promise<void> {
-  const now = (options.now ?? Date.now)();
-  if (tokens.refreshToken !== undefined) {
-    const secret = ctx.registry.sealGrant(id, oauthGrantSecret(tokens));
-    for (let attempt = 0; ; attempt++) {
-      const current = await ctx.store.getGrant(id);
-      const written = await ctx.store.swapGrant(id, current?.version ?? 0, { secret, status: "active", updatedAt: now });
-      if (written !== null || attempt >= 5) break;
-    }
-  }
-  const policy = resolveOAuthPolicy(undefined);
-  const expiresAt = tokens.expiresAt ?? tokens.obtainedAt + DEFAULT_ACCESS_TOKEN_SECONDS * 1000;
-  const keyId = derivedKeyId(OAUTH_KEY_PREFIX, tokens.accessToken);
-  const cur = await ctx.store.getCurrent(id);
-  const row: TokenRow = {
-    channelId: id,
-    keyId,
-    accessToken: ctx.registry.sealAccessToken(id, keyId, tokens.accessToken),
-    generation: cur.generation + 1,
-    state: "valid",
-    issuedAt: tokens.obtainedAt,
-    expiresAt,
-    refreshAt: planRefreshAt(policy, tokens.obtainedAt, expiresAt, (options.random ?? Math.random)()),
-    revokeAt: null,
-    updatedAt: now,
+export function loginObtained(tokens: TokenSet): ObtainedToken {
+  const seconds = tokens.expiresAt === undefined ? DEFAULT_ACCESS_TOKEN_SECONDS : Math.max(1, Math.floor((tokens.expiresAt - tokens.obtainedAt) / 1000));
+  return {
+    accessToken: tokens.accessToken,
+    keyId: derivedKeyId(OAUTH_KEY_PREFIX, tokens.accessToken),
+    expiresIn: seconds,
+    ...(tokens.refreshToken !== undefined ? { grant: oauthGrantSecret(tokens) } : {}),
   };
-  // Lost to a concurrent refresh: that one came from this very grant, and is as good.
-  await ctx.store.commitToken(id, cur.generation, row, expiresAt);
+}
+
+/**
+ * Stores what a login returned through the engine: the grant sealed (compare-and-set), then the
+ * access token as the credential's current token, so the first call after a login needs no
+ * refresh. A login without a refresh token stores the access token only (the grant ends with it).
+ */
+export async function storeLoginGrant(tokens: Pick<TokenManager, "adopt">, id: string, set: TokenSet, actor = "cli"): Promise<void> {
+  await tokens.adopt(id, loginObtained(set), { actor });
 }
 
 /**

@@ -56,7 +56,7 @@ async function registerAndLogin(store: Store, name: string): Promise<ChannelRegi
   const client = { clientId: "kagiya-kind", auth: clientSecretBasic(SECRET) };
   const pending = await createAuthorizationRequest(provider, { clientId: client.clientId, redirectUri: "http://127.0.0.1:40000/callback", scope: "openid profile offline_access" });
   const tokens = await exchangeCode(provider, client, pending, await headlessLogin(pending.url));
-  await storeLoginGrant({ registry, store }, name, tokens);
+  await storeLoginGrant(new TokenManager({ registry }), name, tokens);
   return registry;
 }
 
@@ -174,11 +174,14 @@ describe("oauth2 grants in one process", () => {
       let offset = (TTL_S + 10) * 1000;
       const manager = new TokenManager({ registry: await ChannelRegistry.open(flaky, sealer()), now: () => Date.now() + offset });
       const t1 = await manager.get("flaky");
+      assert.equal(failSwaps, 0, "the grant write failed");
       assert.equal((await oidc.introspect(t1.accessToken)).active, true);
       assert.equal(events("refresh_token.consumed") - consumed, 1);
+      assert.equal((await store.getGrant("flaky"))?.version, 1, "not written yet");
       // Later, the store answers again: the kept grant is written (no second refresh from a spent token).
       offset += 1000;
-      await manager.get("flaky");
+      await manager.maintain("flaky");
+      assert.equal((await store.getGrant("flaky"))?.version, 2, "written once the store answered");
       offset += (TTL_S + 10) * 1000;
       const t3 = await manager.get("flaky");
       assert.equal((await oidc.introspect(t3.accessToken)).active, true);

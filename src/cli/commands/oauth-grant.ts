@@ -85,7 +85,7 @@ export const login: Command = async (argv, io) => {
       else if (flags["no-browser"] !== true) openBrowser(pending.url);
       const callback = flags.manual ? manualCallback(await io.readStdin(), pending.state, resolved.provider.issuer) : await listener!.callback;
       const tokens = await exchangeCode(resolved.provider, resolved.client, pending, callback);
-      await storeLoginGrant(ctx, name, tokens);
+      await storeLoginGrant(ctx.manager, name, tokens);
       const who = tokens.idTokenClaims?.sub;
       if (flags.json) io.stdout(JSON.stringify({ name, subject: who ?? null, scope: tokens.scope.join(" "), expiresAt: tokens.expiresAt ?? null, refreshable: tokens.refreshToken !== undefined }) + "\n");
       else io.stdout(`logged in to ${name}${who ? ` as ${who}` : ""}; scope ${tokens.scope.join(" ") || "(none)"}${tokens.refreshToken ? "" : " (no refresh token: log in again when it expires)"}\n`);
