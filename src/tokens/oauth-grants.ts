@@ -61,6 +61,11 @@ export async function resolveGrantProvider(ctx: GrantContext, id: string, option
 /**
  * What a login returned, as the engine takes it ({@link TokenManager.adopt}): the access token and,
  * when there is a refresh token, the grant to keep (refresh token, granted scope, ID token claims).
+ *
+ * @example
+ * ```ts
+ * await manager.adopt("acme", loginObtained(await exchangeCode(provider, client, pending, callbackUrl)));
+ * ```
  */
 export function loginObtained(tokens: TokenSet): ObtainedToken {
   const seconds = tokens.expiresAt === undefined ? DEFAULT_ACCESS_TOKEN_SECONDS : Math.max(1, Math.floor((tokens.expiresAt - tokens.obtainedAt) / 1000));
@@ -76,6 +81,11 @@ export function loginObtained(tokens: TokenSet): ObtainedToken {
  * Stores what a login returned through the engine: the grant sealed (compare-and-set), then the
  * access token as the credential's current token, so the first call after a login needs no
  * refresh. A login without a refresh token stores the access token only (the grant ends with it).
+ *
+ * @example
+ * ```ts
+ * await storeLoginGrant(ctx.manager, "acme", tokens);
+ * ```
  */
 export async function storeLoginGrant(tokens: Pick<TokenManager, "adopt">, id: string, set: TokenSet, actor = "cli"): Promise<void> {
   await tokens.adopt(id, loginObtained(set), { actor });
@@ -85,6 +95,11 @@ export async function storeLoginGrant(tokens: Pick<TokenManager, "adopt">, id: s
  * Revokes a credential's grant at the provider (its refresh token, which ends the grant under RFC
  * 7009 §2.1; LINE's endpoint takes the access token) and marks the grant `reauth_required` and its
  * tokens revoked. False when there was nothing to revoke. Throws the provider's refusal (nothing changed).
+ *
+ * @example
+ * ```ts
+ * if (await revokeGrant(ctx, "acme", { env: process.env })) console.log("revoked");
+ * ```
  */
 export async function revokeGrant(ctx: GrantContext, id: string, options: { env: Record<string, string | undefined>; insecure?: boolean }): Promise<boolean> {
   const state = await ctx.store.getGrant(id);
@@ -121,7 +136,15 @@ export interface GrantSummary {
   updatedAt: number | null;
 }
 
-/** Summaries of oauth2 credential rows, for `oauth list` and the admin listing. */
+/**
+ * Summaries of oauth2 credential rows, for `oauth list` and the admin listing.
+ *
+ * @example
+ * ```ts
+ * const rows = (await ctx.store.listChannels()).filter((r) => r.kind === "oauth2");
+ * for (const g of await grantSummaries(ctx, rows)) console.log(g.name, g.state);
+ * ```
+ */
 export async function grantSummaries(ctx: { store: RegistryStore & TokenStore & GrantStore }, rows: ChannelRow[], now = Date.now()): Promise<GrantSummary[]> {
   const out: GrantSummary[] = [];
   for (const row of rows) {
@@ -155,6 +178,11 @@ export async function grantSummaries(ctx: { store: RegistryStore & TokenStore & 
  * The engine as the authorized fetch's token holder: `current()` is the engine's get() (refreshed
  * once across processes when due), `renew()` after a 401 invalidates that token (one refresh,
  * however many callers saw the 401) and gets the next.
+ *
+ * @example
+ * ```ts
+ * const api = createAuthorizedFetch({ holder: engineTokenHolder(manager, "acme"), allowedOrigins: ["https://api.acme.example"] });
+ * ```
  */
 export function engineTokenHolder(tokens: TokenSource, id: string): TokenHolder {
   const keyIds = new Map<string, string>();

@@ -225,7 +225,7 @@ export const help: Record<string, CommandHelp> = {
     args: "NAME",
     description: [
       "Listens once on http://127.0.0.1:PORT/callback (RFC 8252), PKCE S256, state and nonce checked; the grant is sealed in the store.",
-      "--manual reads the code, or the whole redirect URL, from standard input (servers showing the code out of band).",
+      "With --manual the code, or the whole redirect URL, is read from standard input (servers showing the code out of band).",
     ].join("\n"),
     env: [...OAUTH_ENV],
     failure: "the login was refused (state, iss, error=, ID token) or did not arrive before --timeout, or the provider is unreachable",
