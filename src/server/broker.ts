@@ -136,7 +136,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         try {
           await manager.get(channelId);
         } catch (error) {
-          log.warn({ channelId, code: (error as { code?: string }).code }, "could not warm the channel's first token");
+          const code = (error as { code?: string }).code;
+          // An OAuth grant nobody has logged in to yet (or that needs a new login) is no fault of the server.
+          if (code === "ERR_OAUTH_REAUTH_REQUIRED") log.debug({ channelId, code }, "the credential waits for a login");
+          else log.warn({ channelId, code }, "could not warm the channel's first token");
         }
       }
       const report = await manager.maintainChannel(channelId, { actor: "scheduler" });

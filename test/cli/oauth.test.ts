@@ -128,7 +128,7 @@ describe("kagiya oauth against oidc-provider", () => {
     assert.match(rejected.stdout, /invalid_token/);
     // The token is never sent elsewhere.
     const elsewhere = await runCli(["oauth", "fetch", "acme", `${oidc.issuer}/me`, "--store", spec], { env: env() });
-    assert.equal(elsewhere.code, 1);
+    assert.equal(elsewhere.code, 2);
     assert.match(elsewhere.stderr, /not an origin this grant's token may be sent to/);
   });
 
