@@ -4,7 +4,7 @@
 // token), and the refusals of the callback, each with a specific error and nothing stored.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { headlessLogin, startOidcProvider, type TestOidc } from "../helpers/oidc.ts";
+import { headlessLogin, startOidcProvider, tamperIdTokenSub, type TestOidc } from "../helpers/oidc.ts";
 import { startProxy, type TestProxy } from "../clients/line/proxy.ts";
 import { dashboardLogin, request, startTestBroker, type TestBroker } from "./helpers.ts";
 import { createApiKey } from "../../src/server/apikeys.ts";
@@ -125,15 +125,7 @@ describe("serve: web login and grant API", () => {
     await refused("iss", { alterCallback: (c) => c.searchParams.set("iss", "https://evil.example") }, "ERR_OAUTH_ISS_MISMATCH");
     await refused("access_denied", { deny: true }, "ERR_OAUTH_ACCESS_DENIED");
     await refused("nonce", { alterUrl: (u) => u.searchParams.set("nonce", "another-attempts-nonce") }, "ERR_OAUTH_ID_TOKEN_NONCE");
-    proxy.rewrite = (req, res) => {
-      if (req.url !== "/token" || res.status !== 200) return undefined;
-      const body = JSON.parse(res.body) as { id_token: string };
-      const [h, p, sig] = body.id_token.split(".");
-      const claims = JSON.parse(Buffer.from(p!, "base64url").toString("utf8")) as Record<string, unknown>;
-      claims["sub"] = "mallory";
-      body.id_token = `${h}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${sig}`;
-      return { ...res, body: JSON.stringify(body) };
-    };
+    proxy.rewrite = tamperIdTokenSub;
     try {
       await refused("tampered ID token", {}, "ERR_OAUTH_ID_TOKEN_SIGNATURE");
     } finally {
