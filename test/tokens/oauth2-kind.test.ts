@@ -15,7 +15,7 @@ import type { Store } from "../../src/store/types.ts";
 import { TokenManager } from "../../src/tokens/manager.ts";
 import { storeLoginGrant, grantSummaries } from "../../src/tokens/oauth-grants.ts";
 import { headlessLogin, startOidcProvider, startResourceServer, type TestOidc, type TestResource } from "../helpers/oidc.ts";
-import { redisBackend, sqliteBackend, type Backend } from "./backends.ts";
+import { postgresBackend, redisBackend, sqliteBackend, type Backend } from "./backends.ts";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/oauth-calls.ts", import.meta.url));
 const SECRET = "kind-client-secret-0123456789abcdef";
@@ -84,7 +84,7 @@ function child(spec: string, grant: string): { ready: Promise<void>; go(): void;
   return { ready, go: () => c.stdin.end("go\n"), done };
 }
 
-const backends: Backend[] = [sqliteBackend(), await redisBackend()];
+const backends: Backend[] = [sqliteBackend(), await redisBackend(), await postgresBackend()];
 
 for (const backend of backends) {
   describe(`oauth2 grants on ${backend.name}`, { skip: backend.skip }, () => {
@@ -145,6 +145,38 @@ describe("oauth2 grants in one process", () => {
       await assert.rejects(late.get("refused"), { code: "ERR_OAUTH_REAUTH_REQUIRED" });
       assert.equal((await store.getGrant("refused"))?.status, "reauth_required");
       assert.ok(first.accessToken);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("onTokens (the seed's token_updater) sees every refresh with the rotated grant; a failing hook loses nothing", async () => {
+    const store = await sqliteBackend().open();
+    try {
+      await registerAndLogin(store, "hooked");
+      const seen: Array<{ refreshToken: string | undefined; accessToken: string }> = [];
+      const hookErrors: string[] = [];
+      let offset = 0;
+      const manager = new TokenManager({
+        registry: await ChannelRegistry.open(store, sealer()),
+        now: () => Date.now() + offset,
+        onTokens: (_id, t) => {
+          seen.push({ refreshToken: t.grant?.refreshToken, accessToken: t.accessToken });
+          throw new Error("the updater's disk is full");
+        },
+        onHookError: (id, hook) => hookErrors.push(`${id} ${hook}`),
+      });
+      for (let i = 0; i < 2; i++) {
+        offset += (TTL_S + 10) * 1000;
+        const t = await manager.get("hooked");
+        assert.equal((await oidc.introspect(t.accessToken)).active, true);
+        assert.equal(seen.at(-1)?.accessToken, t.accessToken);
+      }
+      assert.equal(seen.length, 2);
+      assert.notEqual(seen[0]!.refreshToken, seen[1]!.refreshToken, "rotated each time");
+      assert.deepEqual(hookErrors, ["hooked onTokens", "hooked onTokens"]);
+      const stored = (await ChannelRegistry.open(store, sealer())).openGrant((await store.getGrant("hooked"))!);
+      assert.equal(stored.refreshToken, seen[1]!.refreshToken);
     } finally {
       await store.close();
     }
