@@ -10,7 +10,8 @@
  *   stored on any failure;
  * - `GET /v1/grants/{grantId}/token` hands a grant's access token to a service holding an API key
  *   scoped to the provider (`kagiya apikey create --credential NAME`);
- * - `GET /ui/api/grants` lists grants for the dashboard (admin session): never a token.
+ * - `GET /ui/api/grants[?provider=NAME][&limit=N][&after=ID]` lists grants for the dashboard (admin
+ *   session), by ID, a page at a time (`next` is the `after` of the following page): never a token.
  *
  * @module
  */
@@ -183,11 +184,21 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
   // --- the dashboard's listing (admin session): never a token ---
   router.add("GET", "/ui/api/grants", async ({ req, res, query }) => {
     await ctx.admin.require(req.headers.cookie);
-    const provider = new URLSearchParams(query).get("provider");
+    const q = new URLSearchParams(query);
+    const provider = q.get("provider");
     if (provider !== null && !PROVIDER_NAME_PATTERN.test(provider)) throw new HttpError(400, "ERR_BAD_REQUEST", "provider must be a provider name");
+    const after = q.get("after");
+    if (after !== null && !GRANT_ID_PATTERN.test(after)) throw new HttpError(400, "ERR_BAD_REQUEST", "after must be a grant ID (the previous page's next)");
+    const limitText = q.get("limit");
+    const limit = limitText === null ? 200 : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new HttpError(400, "ERR_BAD_REQUEST", "limit must be an integer from 1 to 1000");
     try {
-      const rows = (await ctx.store.listChannels()).filter((r) => r.kind === OAUTH2_KIND && (provider === null || providerNameOf(r.channelId) === provider));
-      sendJson(res, 200, { grants: await grantSummaries({ store: registry.store }, rows, ctx.now()) });
+      const rows = (await ctx.store.listChannels())
+        .filter((r) => r.kind === OAUTH2_KIND && (provider === null || providerNameOf(r.channelId) === provider) && (after === null || r.channelId > after))
+        .sort((a, b) => (a.channelId < b.channelId ? -1 : a.channelId > b.channelId ? 1 : 0));
+      const page = rows.slice(0, limit);
+      const next = rows.length > limit ? page.at(-1)!.channelId : null;
+      sendJson(res, 200, { grants: await grantSummaries({ store: registry.store }, page, ctx.now()), next });
     } catch (error) {
       throw toHttpError(error, ctx.now());
     }

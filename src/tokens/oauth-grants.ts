@@ -147,11 +147,20 @@ export interface GrantSummary {
  */
 export async function grantSummaries(ctx: { store: RegistryStore & TokenStore & GrantStore }, rows: ChannelRow[], now = Date.now()): Promise<GrantSummary[]> {
   const out: GrantSummary[] = [];
+  // Web grants share their provider's registration: read each once.
+  const sources = new Map<string, Promise<ChannelRow>>();
+  const sourceOf = (row: ChannelRow): Promise<ChannelRow> => {
+    if (!isWebGrant(row)) return Promise.resolve(row);
+    const name = row.settings["provider"] as string;
+    let p = sources.get(name);
+    if (p === undefined) sources.set(name, (p = registrationRowOf(ctx.store, row)));
+    return p;
+  };
   for (const row of rows) {
     let issuer = "";
     let scope = typeof row.settings["scope"] === "string" ? (row.settings["scope"] as string) : "";
     try {
-      const reg = registrationOf(await registrationRowOf(ctx.store, row));
+      const reg = registrationOf(await sourceOf(row));
       issuer = reg.issuer;
       if (!isWebGrant(row)) scope = reg.scope;
     } catch {

@@ -109,6 +109,13 @@ describe("serve: web login and grant API", () => {
     assert.ok(!listing.text.includes(r.body.access_token));
     assert.ok(!/refresh_?token|access_?token|idTokenClaims/i.test(listing.text), listing.text);
     assert.equal((await request(`${t.url}/ui/api/grants`)).status, 401);
+    // Paged by ID.
+    const page1 = await request(`${t.url}/ui/api/grants?provider=acme&limit=2`, { headers: { cookie: s.cookie } });
+    assert.equal(page1.body.grants.length, 2);
+    const page2 = await request(`${t.url}/ui/api/grants?provider=acme&limit=2&after=${page1.body.next}`, { headers: { cookie: s.cookie } });
+    assert.equal(page2.body.next, null);
+    assert.deepEqual([...page1.body.grants, ...page2.body.grants].map((g: { name: string }) => g.name), [...ids].sort());
+    assert.equal((await request(`${t.url}/ui/api/grants?limit=0`, { headers: { cookie: s.cookie } })).status, 400);
   });
 
   test("refusals: state, iss, access_denied, a wrong nonce, a tampered ID token, a replayed callback — each specific, nothing stored", async () => {
