@@ -58,7 +58,7 @@ await registry.add({
   channelId: "bench", kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "", secrets: { clientSecret: "bench-secret" },
   settings: registrationSettings({
     name: "bench", preset: undefined, issuer: origin, discovery: false, authorizeUrl: `${origin}/authorize`, tokenUrl: `${origin}/token`, revokeUrl: undefined, userinfoUrl: undefined,
-    clientId: "bench", authMethod: "client_secret_basic", scope: "", redirectUri: undefined, webRedirectUri: undefined, returnUrl: undefined, apiOrigins: [origin], allowInsecure: false,
+    clientId: "bench", authMethod: "client_secret_basic", scope: "", redirectUri: undefined, webRedirectUri: undefined, returnUrl: undefined, apiOrigins: [origin], allowInsecure: false, authParams: {},
   }),
 });
 const manager = new TokenManager({ registry });

@@ -217,6 +217,8 @@ describe("kagiya oauth bad input: one line, exit 2, nothing stored", () => {
     ["two sources", () => ["acme", "--issuer", "https://a.example", "--preset", "line-login", ...base], /exactly one of/],
     ["secret as a value", () => ["acme", "--issuer", "https://a.example", "--client-id", "x", "--client-secret-env", "s3cr3t-value!"], /takes a variable name/],
     ["bad api origin", () => ["acme", "--issuer", "https://a.example", ...base, "--api-origin", "ftp://files.example"], /--api-origin must be an https URL/],
+    ["auth param unknown to the preset", () => ["acme", "--preset", "line-login", ...base, "--auth-param", "foo=bar"], /--auth-param foo is not a parameter of line-login/],
+    ["auth param the client sets", () => ["acme", "--issuer", "https://a.example", ...base, "--auth-param", "state=x"], /--auth-param state is set by kagiya itself/],
     ["bad name", () => ["a.b", "--issuer", "https://a.example", ...base], /provider name "a.b" is not valid/],
   ];
   for (const [what, args, message] of cases) {
@@ -257,7 +259,7 @@ describe("the LINE Login preset against the emulator", () => {
     assert.equal((await emulatorJson(emu.url, "POST", "/__emulator/line-login", { channelId: body.channelId })).status, 200);
     const lineEnv = { KAGIYA_LINE_LOGIN_BASE: emu.url, KAGIYA_LINE_API_BASE: emu.url, LINE_SECRET: body.channelSecret };
     const { spec } = newStore();
-    const a = await runCli(["oauth", "add", "line", "--preset", "line-login", "--client-id", body.channelId, "--client-secret-env", "LINE_SECRET", "--store", spec, "--json"], { env: env(lineEnv) });
+    const a = await runCli(["oauth", "add", "line", "--preset", "line-login", "--client-id", body.channelId, "--client-secret-env", "LINE_SECRET", "--auth-param", "bot_prompt=aggressive", "--store", spec, "--json"], { env: env(lineEnv) });
     assert.equal(a.code, 0, a.stderr);
     const reg = JSON.parse(a.stdout);
     assert.equal(reg.issuer, "https://access.line.me");
@@ -268,6 +270,7 @@ describe("the LINE Login preset against the emulator", () => {
     const url = new URL(await p.url);
     assert.equal(url.origin, emu.url);
     assert.equal(url.searchParams.get("code_challenge_method"), "S256");
+    assert.equal(url.searchParams.get("bot_prompt"), "aggressive");
     await fetch(await headlessLogin(url.href)).then((r) => r.text());
     const r = await p.done;
     assert.equal(r.code, 0, r.stderr);

@@ -38,7 +38,7 @@ describe("serve: web login and grant API", () => {
     const reg = (name: string, returnUrl: string | undefined): OAuthRegistration => ({
       name, preset: undefined, issuer: oidc.issuer, discovery: true, authorizeUrl: undefined, tokenUrl: undefined, revokeUrl: undefined, userinfoUrl: undefined,
       clientId: "kagiya-web", authMethod: "client_secret_basic", scope: "openid profile offline_access", redirectUri: undefined,
-      webRedirectUri: `${t.url}/oauth/${name}/callback`, returnUrl, apiOrigins: [oidc.issuer], allowInsecure: false,
+      webRedirectUri: `${t.url}/oauth/${name}/callback`, returnUrl, apiOrigins: [oidc.issuer], allowInsecure: false, authParams: {},
     });
     for (const [name, back] of [["acme", RETURN], ["plain", undefined]] as const) {
       await t.registry.add({ channelId: name, kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "", settings: registrationSettings(reg(name, back)), secrets: { clientSecret: SECRET } });

@@ -44,7 +44,7 @@ function registration(name: string): OAuthRegistration {
   return {
     name, preset: undefined, issuer: oidc.issuer, discovery: true, authorizeUrl: undefined, tokenUrl: undefined, revokeUrl: undefined, userinfoUrl: undefined,
     clientId: "kagiya-kind", authMethod: "client_secret_basic", scope: "openid profile offline_access", redirectUri: undefined, webRedirectUri: undefined,
-    returnUrl: undefined, apiOrigins: [api.url], allowInsecure: false,
+    returnUrl: undefined, apiOrigins: [api.url], allowInsecure: false, authParams: {},
   };
 }
 

@@ -6,7 +6,7 @@ import { InvalidInputError } from "../../core/errors.ts";
 import { discoverProvider, OAUTH_PRESETS, scopeList } from "../../clients/oauth/index.ts";
 import { OAuthError } from "../../clients/oauth/errors.ts";
 import {
-  checkApiOrigin, checkEndpoint, checkPreset, checkProviderName, insecureHttpAllowed, isWebGrant, OAUTH2_KIND, providerNameOf,
+  checkApiOrigin, checkEndpoint, checkPreset, parseAuthParams, checkProviderName, insecureHttpAllowed, isWebGrant, OAUTH2_KIND, providerNameOf,
   REGISTRATION_AUTH_METHODS, registrationSettings, type OAuthRegistration,
 } from "../../kinds/oauth2/registration.ts";
 import { grantSummaries, registrationRow, revokeGrant } from "../../tokens/oauth-grants.ts";
@@ -37,6 +37,7 @@ const ADD_FLAGS = {
   "redirect-uri": { kind: "string", value: "URI", help: "redirect URI registered at the provider for oauth login: loopback http (its port is used), or any URI with login --manual", default: "http://127.0.0.1:<free port>/callback" },
   "web-redirect-uri": { kind: "string", value: "URL", help: "serve's web login callback registered at the provider: https://HOST/oauth/NAME/callback" },
   "return-url": { kind: "string", value: "URL", help: "where serve's web login sends the user back, with ?grant=ID (or ?error=CODE)" },
+  "auth-param": { kind: "strings", value: "NAME=VALUE", help: "an extra authorization parameter (LINE Login: bot_prompt=normal, …)" },
   "api-origin": { kind: "strings", value: "URL", help: "an origin the access token may be sent to (oauth fetch refuses others)", default: "the issuer's origin (a preset's API origin)" },
   "allow-insecure": INSECURE_FLAG,
   replace: { kind: "boolean", help: "replace a registration already stored (its grant is kept)" },
@@ -117,6 +118,7 @@ const add: Command = async (argv, io) => {
   const registration: OAuthRegistration = {
     name, preset: preset?.name, issuer, discovery: flags.issuer !== undefined, authorizeUrl, tokenUrl, revokeUrl, userinfoUrl, clientId,
     authMethod: authMethod as OAuthRegistration["authMethod"], scope, redirectUri, webRedirectUri, returnUrl, apiOrigins, allowInsecure: insecure,
+    authParams: parseAuthParams(flags["auth-param"] ?? [], preset),
   };
   if (registration.discovery) {
     // A provider whose discovery document is unusable is refused before anything is stored.
@@ -147,7 +149,7 @@ const add: Command = async (argv, io) => {
 function publicView(r: OAuthRegistration) {
   return {
     name: r.name, preset: r.preset ?? null, issuer: r.issuer, clientId: r.clientId, authMethod: r.authMethod, scope: r.scope,
-    redirectUri: r.redirectUri ?? null, webRedirectUri: r.webRedirectUri ?? null, returnUrl: r.returnUrl ?? null, apiOrigins: r.apiOrigins,
+    redirectUri: r.redirectUri ?? null, webRedirectUri: r.webRedirectUri ?? null, returnUrl: r.returnUrl ?? null, apiOrigins: r.apiOrigins, authParams: r.authParams,
   };
 }
 

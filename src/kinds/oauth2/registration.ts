@@ -54,6 +54,8 @@ export interface OAuthRegistration {
   /** Origins the token may be sent to (the authorized fetch's allow list). */
   apiOrigins: string[];
   allowInsecure: boolean;
+  /** Extra authorization parameters (LINE Login's `bot_prompt`, `login_hint`, …). */
+  authParams: Record<string, string>;
 }
 
 /** Base URLs that replace LINE's production origins for presets (development against the emulator). */
@@ -127,6 +129,7 @@ export function registrationSettings(r: OAuthRegistration): CredentialSettings {
     ["redirectUri", r.redirectUri], ["webRedirectUri", r.webRedirectUri], ["returnUrl", r.returnUrl],
   ];
   for (const [k, v] of optional) if (v !== undefined) s[k] = v;
+  if (Object.keys(r.authParams).length > 0) s["authParams"] = new URLSearchParams(r.authParams).toString();
   return s;
 }
 
@@ -169,6 +172,7 @@ export function registrationOf(credential: Pick<Channel, "channelId" | "settings
     returnUrl: str("returnUrl"),
     apiOrigins: scopeList(str("apiOrigins")),
     allowInsecure: s["allowInsecure"] === true,
+    authParams: Object.fromEntries(new URLSearchParams(str("authParams") ?? "")),
   };
 }
 
@@ -179,7 +183,7 @@ export interface ResolvedRegistration {
   client: OAuthClient;
   /** `apiOrigins`, with preset origins rewritten like the endpoints. */
   apiOrigins: string[];
-  /** Extra authorization parameters (none today; presets may add some later). */
+  /** Extra authorization parameters (the registration's `authParams`). */
   params: Record<string, string>;
 }
 
@@ -211,7 +215,7 @@ export async function resolveRegistration(r: OAuthRegistration, clientSecret: st
     ? missingSecret(r)
     : r.authMethod === "client_secret_post" ? clientSecretPost(clientSecret) : clientSecretBasic(clientSecret);
   const rewrite = (o: string): string => origins[o] ?? o;
-  return { registration: r, provider, client: { clientId: r.clientId, auth }, apiOrigins: r.apiOrigins.map(rewrite), params: {} };
+  return { registration: r, provider, client: { clientId: r.clientId, auth }, apiOrigins: r.apiOrigins.map(rewrite), params: { ...r.authParams } };
 }
 
 function missingSecret(r: OAuthRegistration): never {
@@ -223,4 +227,26 @@ export function checkPreset(name: string): (typeof OAUTH_PRESETS)[string] {
   const preset = Object.hasOwn(OAUTH_PRESETS, name) ? OAUTH_PRESETS[name] : undefined;
   if (preset === undefined) throw new InvalidInputError(`unknown preset ${JSON.stringify(name.slice(0, 40))} (known: ${Object.keys(OAUTH_PRESETS).join(", ")})`, { field: "--preset" });
   return preset;
+}
+
+/** Parameters the client sets itself: never taken from `--auth-param`. */
+const RESERVED_AUTH_PARAMS = new Set(["response_type", "client_id", "redirect_uri", "state", "nonce", "code_challenge", "code_challenge_method", "scope"]);
+
+/**
+ * Parses `--auth-param NAME=VALUE` flags. A preset accepts only the parameters it documents
+ * (LINE Login: bot_prompt, prompt, …); protocol parameters are never accepted.
+ */
+export function parseAuthParams(values: readonly string[], preset: { name: string; authorizationParams: readonly string[] } | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf("=");
+    const name = eq === -1 ? "" : v.slice(0, eq);
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name) || v.length > 1024) throw new InvalidInputError(`--auth-param must be NAME=VALUE, not ${JSON.stringify(v.slice(0, 40))}`, { field: "--auth-param" });
+    if (RESERVED_AUTH_PARAMS.has(name)) throw new InvalidInputError(`--auth-param ${name} is set by kagiya itself`, { field: "--auth-param" });
+    if (preset !== undefined && !preset.authorizationParams.includes(name)) {
+      throw new InvalidInputError(`--auth-param ${name} is not a parameter of ${preset.name} (known: ${preset.authorizationParams.join(", ")})`, { field: "--auth-param" });
+    }
+    out[name] = v.slice(eq + 1);
+  }
+  return out;
 }
