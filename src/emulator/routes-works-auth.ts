@@ -47,6 +47,7 @@ function record(works: WorksState, app: WorksApp, type: WorksTokenRecord["type"]
     issuedAt: now,
     expiresAt: now + (type === "access" ? app.tokenLifetime : WORKS_REFRESH_LIFETIME_S) * 1000,
     revokedAt: null,
+    uses: 0,
   };
   works.tokens.set(r.token, r);
   return r;
@@ -83,6 +84,7 @@ export const worksToken: Handler = async (ctx, em) => {
   const given = form.get("refresh_token");
   if (!given) return oauthError(ctx, 400, "invalid_request", "refresh_token is required");
   const old = works.tokens.get(given);
+  if (old?.type === "refresh") old.uses++;
   if (!old || old.type !== "refresh" || old.clientId !== app.clientId || worksTokenState(old, now) !== "valid") {
     return oauthError(ctx, 400, "invalid_grant", "The refresh token is invalid, expired, revoked or was rotated");
   }

@@ -47,6 +47,11 @@ export interface WorksTokenRecord {
   issuedAt: number;
   expiresAt: number;
   revokedAt: number | null;
+  /**
+   * Refresh tokens: how many times the token was sent to the token endpoint, accepted or refused
+   * (a witness for "a refresh token is never used twice"); always 0 for access tokens.
+   */
+  uses: number;
 }
 
 /** A message a bot sent. */

@@ -120,6 +120,8 @@ export class InvalidGrantError extends KagiyaError {
  */
 export class ReauthRequiredError extends KagiyaError {
   readonly credentialId: string;
+  /** `refused`: the provider refused the stored grant; `missing`: none was ever stored. */
+  readonly reason: "refused" | "missing";
   constructor(credentialId: string, reason: "refused" | "missing", options?: { cause?: unknown }) {
     super(
       "ERR_OAUTH_REAUTH_REQUIRED",
@@ -129,5 +131,6 @@ export class ReauthRequiredError extends KagiyaError {
       options,
     );
     this.credentialId = credentialId;
+    this.reason = reason;
   }
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { KagiyaError } from "../core/errors.ts";
-import { TokenBudgetExhaustedError, TokenUnavailableError } from "./errors.ts";
+import { ReauthRequiredError, TokenBudgetExhaustedError, TokenUnavailableError } from "./errors.ts";
 import type { IssueReason } from "./options.ts";
 import type { TokenObserver } from "./types.ts";
 import { classifyFailure, type UpstreamFailure } from "./upstream.ts";
@@ -23,6 +23,8 @@ export interface Health {
   lastReconcileAt: number | null;
   /** The credential's cap when it was refused for it (0: no cap known), for the error it is shown. */
   capLimit: number;
+  /** Why the last attempt found the grant unusable (ReauthRequiredError), for the error it is shown. */
+  reauth: "refused" | "missing" | null;
 }
 
 /** What the book needs to decide a backoff. */
@@ -47,7 +49,7 @@ export class HealthBook {
   of(id: string): Health {
     let h = this.#entries.get(id);
     if (h === undefined) {
-      h = { failures: 0, retryAt: 0, lastError: null, lastRefreshAt: null, checkKeyIds: false, reason: null, lastReconcileAt: null, capLimit: 0 };
+      h = { failures: 0, retryAt: 0, lastError: null, lastRefreshAt: null, checkKeyIds: false, reason: null, lastReconcileAt: null, capLimit: 0, reauth: null };
       this.#entries.set(id, h);
     }
     return h;
@@ -76,6 +78,7 @@ export class HealthBook {
     const h = this.of(id);
     h.failures = 0;
     h.retryAt = 0;
+    h.reauth = null;
     h.lastRefreshAt = at;
     h.reason = null;
   }
@@ -93,6 +96,7 @@ export class HealthBook {
   unavailable(id: string): KagiyaError {
     const h = this.of(id);
     const code = h.lastError?.code;
+    if (code === "ERR_OAUTH_REAUTH_REQUIRED") return new ReauthRequiredError(id, h.reauth ?? "refused");
     if (code === "ERR_TOKEN_BUDGET_EXHAUSTED" || code === "ERR_LINE_TOKEN_LIMIT") {
       return new TokenBudgetExhaustedError(id, h.capLimit, h.capLimit, { lineRefused: code === "ERR_LINE_TOKEN_LIMIT" });
     }

@@ -178,9 +178,12 @@ async function issueAndCommit(e: Engine, entry: CredentialEntry, seen: CurrentTo
     obtained = given !== undefined ? await adoptGiven(e, entry, given) : await obtainWithGrant(e, entry, (grant) => upstreamCall(e, "issue", () => obtain(e, entry, seen.token, reason, grant)));
   } catch (error) {
     if (error instanceof ReauthRequiredError) {
-      // Asking again cannot help, so no backoff: only a new login (or a stored grant) can.
+      // Only a new login can help: the provider is not asked again, and the store is looked at
+      // again (for a login made elsewhere) after cacheCheckMs, not on every get().
       await e.store.clearIssueIntent(id, owner).catch(() => {});
       health.lastError = { at: e.now(), code: error.code, message: error.message };
+      health.reauth = error.reason;
+      health.retryAt = Math.max(health.retryAt, e.now() + e.config.cacheCheckMs);
       throw error;
     }
     const f = classifyFailure(error);

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { runCli } from "../helpers/cli.ts";
 import type { TestEmulator } from "../helpers/emulator.ts";
 import { startEmulatorWithTempDir } from "../helpers/emulator-fixture.ts";
-import { createWorksApp, worksAccessTokens, type TestWorksApp } from "../helpers/works-emulator.ts";
+import { createWorksApp, worksAccessTokens, worksLedger, type TestWorksApp } from "../helpers/works-emulator.ts";
 import { generateMasterKeyText } from "../../src/store/sealed.ts";
 
 let emu: TestEmulator;
@@ -117,6 +117,26 @@ test("works add takes a JWK too (no alg or use needed) and a bot; a LINE WORKS a
   assert.equal(channel.code, 2);
 });
 
+test("works add --refresh refresh-token: the first token by assertion, the next by the stored refresh token; show names the grant, never its text", async () => {
+  const app = await createWorksApp(emu.url, { rotation: true });
+  const store = `sqlite:${join(mkdtempSync(join(dir, "rt-")), "kagiya.db")}`;
+  const add = await runCli([...addArgs("works-rt", app, pemFile("rt.pem", app), store), "--refresh", "refresh-token"], { env: env({ WORKS_SECRET: app.clientSecret }) });
+  assert.equal(add.code, 0, add.stderr);
+  assert.equal((await runCli(["token", "get", "works-rt", "--store", store], { env: env() })).code, 0);
+  const issue = await runCli(["token", "issue", "works-rt", "--store", store], { env: env() });
+  assert.equal(issue.code, 0, issue.stderr);
+  const ledger = await worksLedger(emu.url, app.clientId);
+  assert.deepEqual(ledger.filter((t) => t.type === "access").map((t) => t.grant), ["jwt-bearer", "refresh_token"]);
+  const show = await runCli(["works", "show", "works-rt", "--json", "--store", store], { env: env() });
+  const shown = JSON.parse(show.stdout);
+  assert.equal(shown.refresh, "refresh-token");
+  assert.deepEqual([shown.grant.version, shown.grant.status], [2, "active"]);
+  for (const t of ledger) assert.ok(!show.stdout.includes(t.token), "a token printed by works show");
+  assert.match((await runCli(["works", "show", "works-rt", "--store", store], { env: env() })).stdout, /^grant +refresh token v2 active$/m);
+  assert.match((await runCli(["token", "list", "works-rt", "--store", store], { env: env() })).stdout, /^grant: refresh token v2 active$/m);
+  assert.deepEqual(JSON.parse((await runCli(["token", "list", "works-rt", "--json", "--store", store], { env: env() })).stdout).grant.status, "active");
+});
+
 test("works add bad input: one line, exit 2, nothing stored, no secret echoed", async () => {
   const app = await createWorksApp(emu.url);
   const storeDir = mkdtempSync(join(dir, "c-"));
@@ -146,8 +166,7 @@ test("works add bad input: one line, exit 2, nothing stored, no secret echoed", 
     ["the secret as the flag's value", base({ "--client-secret-env": "s3cr3t-value/+=" }), /takes a variable name, not a value/],
     ["a secret-looking name that is not set", base({ "--client-secret-env": secret }), /the environment variable it names \(from --client-secret-env\) is not set/],
     ["the secret as a flag", [...base({ "--client-secret-env": null }), "--client-secret", secret], /unknown option --client-secret/],
-    ["--refresh refresh-token", [...base(), "--refresh", "refresh-token"], /refresh-token" is not available yet/],
-    ["--refresh something else", [...base(), "--refresh", "sometimes"], /--refresh must be "assertion"/],
+    ["--refresh something else", [...base(), "--refresh", "sometimes"], /--refresh must be "assertion" or "refresh-token"/],
     ["a bot without its secret", [...base(), "--bot-id", "2000001"], /--bot-id and --bot-secret-env go together/],
     ["a path as the ID", base({ "--id": "../works" }), /credential ID/],
   ];

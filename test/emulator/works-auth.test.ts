@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { emulatorJson, injectFault, startTestEmulator, testKeyPair, type TestEmulator } from "../helpers/emulator.ts";
-import { createWorksApp, createWorksBot, jwtBearerForm, postForm, signWorksAssertion, type TestWorksApp } from "../helpers/works-emulator.ts";
+import { createWorksApp, createWorksBot, jwtBearerForm, postForm, signWorksAssertion, worksAccessTokens, worksRefreshTokens, type TestWorksApp } from "../helpers/works-emulator.ts";
 
 let emu: TestEmulator;
 let app: TestWorksApp;
@@ -135,6 +135,10 @@ describe("refresh-token grant", () => {
     const answers = await Promise.all([refresh(rotating, rt), refresh(rotating, rt)]);
     assert.deepEqual(answers.map((a) => a.status).sort(), [200, 400]);
     assert.equal(answers.find((a) => a.status === 400)!.body.error, "invalid_grant");
+    // The ledger counts every time a refresh token was sent, the refused use included.
+    const refreshTokens = await worksRefreshTokens(emu.url, rotating.clientId);
+    assert.deepEqual(refreshTokens.map((t) => [t.token === rt, t.uses, t.state]), [[true, 2, "revoked"], [false, 0, "valid"]]);
+    assert.equal((await worksAccessTokens(emu.url, rotating.clientId)).every((t) => t.uses === 0), true);
   });
 
   test("rotation can be switched on and off on a live app; another app's refresh token is refused", async () => {

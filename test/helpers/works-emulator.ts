@@ -95,12 +95,24 @@ export interface WorksLedgerRow {
   issuedAt: number;
   expiresAt: number;
   revokedAt: number | null;
+  /** Refresh tokens: times sent to the token endpoint, accepted or refused. */
+  uses: number;
   state: string;
+}
+
+/** Every token LINE WORKS (the emulator) issued to an app, access and refresh, oldest first. */
+export async function worksLedger(url: string, clientId: string): Promise<WorksLedgerRow[]> {
+  const r = await emulatorJson(url, "GET", `/__emulator/works/apps/${encodeURIComponent(clientId)}/tokens`);
+  if (r.status !== 200) throw new Error(`the LINE WORKS ledger answered ${r.status}`);
+  return r.body.tokens as WorksLedgerRow[];
 }
 
 /** The access tokens LINE WORKS (the emulator) issued to an app, oldest first. */
 export async function worksAccessTokens(url: string, clientId: string): Promise<WorksLedgerRow[]> {
-  const r = await emulatorJson(url, "GET", `/__emulator/works/apps/${encodeURIComponent(clientId)}/tokens`);
-  if (r.status !== 200) throw new Error(`the LINE WORKS ledger answered ${r.status}`);
-  return (r.body.tokens as WorksLedgerRow[]).filter((t) => t.type === "access");
+  return (await worksLedger(url, clientId)).filter((t) => t.type === "access");
+}
+
+/** The refresh tokens LINE WORKS (the emulator) issued to an app, oldest first. */
+export async function worksRefreshTokens(url: string, clientId: string): Promise<WorksLedgerRow[]> {
+  return (await worksLedger(url, clientId)).filter((t) => t.type === "refresh");
 }

@@ -57,7 +57,7 @@ const list: Command = (argv, io) =>
   withChannel(argv, io, "list", {}, "none", async (ctx, channelId, flags) => {
     const s = await ctx.manager.status(channelId);
     if (flags.json) {
-      io.stdout(JSON.stringify({ channelId, tokens: s.tokens, budgetUsed: s.budgetUsed, budgetLimit: s.budgetLimit }) + "\n");
+      io.stdout(JSON.stringify({ channelId, tokens: s.tokens, budgetUsed: s.budgetUsed, budgetLimit: s.budgetLimit, grant: s.grant ?? null }) + "\n");
       return 0;
     }
     if (s.tokens.length === 0) io.stdout(`no tokens for channel ${channelId} (kagiya token get ${channelId} issues one)\n`);
@@ -67,6 +67,8 @@ const list: Command = (argv, io) =>
       for (const t of s.tokens) io.stdout(`${t.keyId.padEnd(w)}  ${t.state.padEnd(10)}  ${iso(t.issuedAt).padEnd(24)}  ${iso(t.expiresAt)}\n`);
     }
     io.stdout(s.budgetLimit === null ? `live: ${s.budgetUsed} token(s) (${s.kind ?? "this kind"} has no cap)\n` : `budget: ${s.budgetUsed} of ${s.budgetLimit} valid tokens used\n`);
+    // The grant (refresh token) by version and status, never its text; reauth_required: log in again.
+    if (s.grant) io.stdout(`grant: refresh token v${s.grant.version} ${s.grant.status}${s.grant.pendingWrite ? " (write pending)" : ""}\n`);
     return 0;
   });
 

@@ -26,7 +26,7 @@ const ADD_FLAGS = {
   "service-account": { kind: "string", value: "SA", help: "service account ID, e.g. ab1cd.serviceaccount@example.com" },
   key: { kind: "string", value: "FILE", help: "the service account's private key: the console's PKCS #8 PEM, or a JWK" },
   scope: { kind: "string", value: "SCOPES", help: 'scopes, space- or comma-separated (e.g. "bot user.read")', default: "bot" },
-  refresh: { kind: "string", value: "POLICY", help: 'how tokens are renewed: assertion (a fresh JWT each time); "refresh-token" is not available yet', default: "assertion" },
+  refresh: { kind: "string", value: "POLICY", help: "how tokens are renewed: assertion (a fresh JWT each time) or refresh-token (the first by a JWT, then by the stored refresh token, rotation on or off; a refused one falls back to a JWT)", default: "assertion" },
   "bot-id": { kind: "string", value: "BOT", help: "the app's bot ID, for bot messages and callbacks (with --bot-secret-env)" },
   "bot-secret-env": { kind: "string", value: "VAR", help: "name of the variable holding the bot's Bot Secret (with --bot-id)" },
   replace: { kind: "boolean", help: "replace an app already registered (its tokens are kept)" },
@@ -149,7 +149,8 @@ const show: Command = async (argv, io) => {
     const app = publicView(await appRow(ctx, id));
     const status = await ctx.manager.status(id);
     const current = status.tokens.find((t) => t.state === "valid");
-    const out = { ...app, tokens: status.tokens.length, expiresAt: current?.expiresAt ?? null, lastRefreshAt: status.lastRefreshAt, lastError: status.lastError };
+    const grant = status.grant ?? null;
+    const out = { ...app, tokens: status.tokens.length, expiresAt: current?.expiresAt ?? null, lastRefreshAt: status.lastRefreshAt, lastError: status.lastError, grant };
     if (flags.json) io.stdout(JSON.stringify(out) + "\n");
     else {
       io.stdout(
@@ -162,6 +163,7 @@ const show: Command = async (argv, io) => {
           `bot       ${app.botId === null ? "(none)" : String(app.botId)}`,
           `added     ${iso(app.createdAt)}`,
           `token     ${current === undefined ? "none yet" : `expires ${iso(current.expiresAt)}`}`,
+          ...(grant === null ? [] : [`grant     refresh token v${grant.version} ${grant.status}${grant.pendingWrite ? " (write pending)" : ""}`]),
           ...(status.lastError === null ? [] : [`error     ${status.lastError.code}: ${status.lastError.message}`]),
           "",
         ].join("\n"),
