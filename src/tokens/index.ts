@@ -25,5 +25,5 @@ export { openTokenContext, type TokenContext, type TokenContextOptions } from ".
 export { oauth2Kind, resolveOAuthPolicy, OAUTH2_KIND, type OAuth2KindOptions } from "../kinds/index.ts";
 export {
   engineTokenHolder, grantFetch, grantSummaries, loginObtained, revokeGrant, storeLoginGrant,
-  type GrantSummary, type GrantContext,
+  type GrantSummary, type GrantContext, type GrantRevocation,
 } from "./oauth-grants.ts";

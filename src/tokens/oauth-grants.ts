@@ -91,33 +91,36 @@ export async function storeLoginGrant(tokens: Pick<TokenManager, "adopt">, id: s
   await tokens.adopt(id, loginObtained(set), { actor });
 }
 
+/** What {@link revokeGrant} did: revoked at the provider, nothing to revoke, or forgotten here only (the provider has no revocation endpoint). */
+export type GrantRevocation = "revoked" | "none" | "forgotten";
+
 /**
  * Revokes a credential's grant at the provider (its refresh token, which ends the grant under RFC
  * 7009 §2.1; LINE's endpoint takes the access token) and marks the grant `reauth_required` and its
- * tokens revoked. False when there was nothing to revoke. Throws the provider's refusal (nothing changed).
+ * tokens revoked. A provider without a revocation endpoint: the grant is only marked here
+ * (`forgotten`; it stays valid at the provider until it expires). Throws the provider's refusal
+ * (nothing changed).
  *
  * @example
  * ```ts
- * if (await revokeGrant(ctx, "acme", { env: process.env })) console.log("revoked");
+ * if ((await revokeGrant(ctx, "acme", { env: process.env })) === "revoked") console.log("revoked");
  * ```
  */
-export async function revokeGrant(ctx: GrantContext, id: string, options: { env: Record<string, string | undefined>; insecure?: boolean }): Promise<boolean> {
+export async function revokeGrant(ctx: GrantContext, id: string, options: { env: Record<string, string | undefined>; insecure?: boolean }): Promise<GrantRevocation> {
   const state = await ctx.store.getGrant(id);
   const rows = (await ctx.store.listTokens(id)).filter((r) => r.state === "valid" && r.accessToken !== null);
-  if ((state === null || state.status !== "active") && rows.length === 0) return false;
+  const active = state !== null && state.status === "active";
+  if (!active && rows.length === 0) return "none";
   const resolved = await resolveGrantProvider(ctx, id, options);
-  if (!resolved.provider.revocationEndpoint) return false;
-  if (resolved.provider.revocationStyle === "line") {
-    for (const r of rows) await revokeToken(resolved.provider, resolved.client, ctx.registry.openAccessToken(r), "access_token");
-  } else if (state !== null && state.status === "active") {
-    await revokeToken(resolved.provider, resolved.client, ctx.registry.openGrant(state).refreshToken, "refresh_token");
-  } else {
-    for (const r of rows) await revokeToken(resolved.provider, resolved.client, ctx.registry.openAccessToken(r), "access_token");
+  const { provider, client } = resolved;
+  if (provider.revocationEndpoint !== undefined) {
+    if (active && provider.revocationStyle !== "line") await revokeToken(provider, client, ctx.registry.openGrant(state).refreshToken, "refresh_token");
+    else for (const r of rows) await revokeToken(provider, client, ctx.registry.openAccessToken(r), "access_token");
   }
   const at = Date.now();
-  if (state !== null && state.status === "active") await ctx.store.swapGrant(id, state.version, { secret: state.secret, status: "reauth_required", updatedAt: at });
+  if (active) await ctx.store.swapGrant(id, state.version, { secret: state.secret, status: "reauth_required", updatedAt: at });
   for (const r of rows) await ctx.store.setTokenState(id, r.keyId, "revoked", null, at);
-  return true;
+  return provider.revocationEndpoint !== undefined ? "revoked" : "forgotten";
 }
 
 /** A grant as listed: never a token. */

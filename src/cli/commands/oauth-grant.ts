@@ -167,9 +167,12 @@ export const revokeCommand: Command = async (argv, io: CliIO) => {
   try {
     await registrationRow(ctx, name);
     const revoked = await revokeGrant(ctx, name, { env: io.env, insecure: flags["allow-insecure"] === true });
-    await ctx.store.appendAudit({ at: Date.now(), action: "oauth.revoke", actor: "cli", channelId: name, keyId: null, detail: revoked ? "grant revoked at the provider" : "no grant stored" });
-    if (flags.json) io.stdout(JSON.stringify({ name, revoked }) + "\n");
-    else io.stdout(revoked ? `revoked the grant of ${name} at the provider; log in again with: kagiya oauth login ${name}\n` : `${name} has no grant to revoke\n`);
+    const detail = { revoked: "grant revoked at the provider", none: "no grant stored", forgotten: "the provider has no revocation endpoint: grant forgotten here only" }[revoked];
+    await ctx.store.appendAudit({ at: Date.now(), action: "oauth.revoke", actor: "cli", channelId: name, keyId: null, detail });
+    if (flags.json) io.stdout(JSON.stringify({ name, revoked: revoked === "revoked", result: revoked }) + "\n");
+    else if (revoked === "revoked") io.stdout(`revoked the grant of ${name} at the provider; log in again with: kagiya oauth login ${name}\n`);
+    else if (revoked === "forgotten") io.stdout(`${name}: the provider has no revocation endpoint, so the grant is forgotten here but stays valid there until it expires\n`);
+    else io.stdout(`${name} has no grant to revoke\n`);
   } finally {
     await ctx.close();
   }

@@ -194,7 +194,7 @@ const remove: Command = async (argv, io) => {
     ids.sort((a, b) => Number(a === name) - Number(b === name));
     let revoked = 0;
     for (const id of ids) {
-      if (flags["keep-grants"] !== true && (await revokeGrant(ctx, id, { env: io.env }))) revoked++;
+      if (flags["keep-grants"] !== true && (await revokeGrant(ctx, id, { env: io.env, insecure: flags["allow-insecure"] === true })) === "revoked") revoked++;
       await ctx.registry.remove(id);
     }
     await ctx.store.appendAudit({ at: Date.now(), action: "oauth.remove", actor: "cli", channelId: name, keyId: null, detail: `${ids.length - 1} web grant(s) removed with it, ${revoked} grant(s) revoked` });
