@@ -18,6 +18,8 @@ describe("serve: web login and grant API", () => {
   let oidc: TestOidc;
   let proxy: TestProxy;
   let t: TestBroker;
+  /** The broker's clock runs ahead of real time by this much (the provider's stays real). */
+  let offsetMs = 0;
 
   before(async () => {
     oidc = await startOidcProvider({
@@ -34,7 +36,7 @@ describe("serve: web login and grant API", () => {
       const url = String(input instanceof Request ? input.url : input);
       return fetch(url === `${oidc.issuer}/token` ? `${proxy.url}/token` : input, init);
     };
-    t = await startTestBroker({ channels: 0, server: { adminToken: ADMIN, oauthFetch: viaProxy, rateLimit: { perSecond: 1000, burst: 1000 } } });
+    t = await startTestBroker({ channels: 0, server: { adminToken: ADMIN, oauthFetch: viaProxy, rateLimit: { perSecond: 1000, burst: 1000 }, now: () => Date.now() + offsetMs } });
     const reg = (name: string, returnUrl: string | undefined): OAuthRegistration => ({
       name, preset: undefined, issuer: oidc.issuer, discovery: true, authorizeUrl: undefined, tokenUrl: undefined, revokeUrl: undefined, userinfoUrl: undefined,
       clientId: "kagiya-web", authMethod: "client_secret_basic", scope: "openid profile offline_access", redirectUri: undefined,
@@ -84,6 +86,15 @@ describe("serve: web login and grant API", () => {
     assert.equal(r.body.subject, "alice");
     assert.equal(r.headers.get("cache-control"), "no-store");
     assert.equal((await oidc.introspect(r.body.access_token)).active, true);
+
+    // Past the token's end on the broker's clock: the grant is refreshed with its provider's registration.
+    const consumed = oidc.events.get("refresh_token.consumed") ?? 0;
+    offsetMs += 40_000;
+    const refreshed = await request(`${t.url}/v1/grants/${grant}/token`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(refreshed.status, 200, refreshed.text);
+    assert.notEqual(refreshed.body.access_token, r.body.access_token);
+    assert.equal((await oidc.introspect(refreshed.body.access_token)).active, true);
+    assert.equal((oidc.events.get("refresh_token.consumed") ?? 0) - consumed, 1);
 
     // A second user's login is a second grant.
     const second = new URL((await webLogin("acme")).answer.headers.get("location")!).searchParams.get("grant")!;
