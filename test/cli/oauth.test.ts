@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../helpers/cli.ts";
 import { startLogin } from "../helpers/oauth-cli.ts";
-import { headlessLogin, startOidcProvider, startResourceServer, type TestOidc, type TestResource } from "../helpers/oidc.ts";
+import { headlessLogin, nativeClient, startOidcProvider, startResourceServer, type TestOidc, type TestResource } from "../helpers/oidc.ts";
 import { emulatorJson, startTestEmulator, type TestEmulator } from "../helpers/emulator.ts";
 import { generateMasterKeyText } from "../../src/store/sealed.ts";
 import { openStore } from "../../src/store/open.ts";
@@ -27,11 +27,7 @@ let n = 0;
 before(async () => {
   oidc = await startOidcProvider({
     accessTokenTtlS: 30,
-    clients: [{
-      client_id: "kagiya-cli", client_secret: SECRET, application_type: "native",
-      redirect_uris: ["http://127.0.0.1/callback"], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"],
-      token_endpoint_auth_method: "client_secret_basic",
-    }],
+    clients: [nativeClient("kagiya-cli", SECRET)],
   });
   api = await startResourceServer(oidc);
   dir = mkdtempSync(join(tmpdir(), "kagiya-cli-oauth-"));

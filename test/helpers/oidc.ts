@@ -272,3 +272,15 @@ export function tamperIdTokenSub(req: { url: string }, res: { status: number; bo
   body.id_token = `${h}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${s}`;
   return { ...res, body: JSON.stringify(body) };
 }
+
+/**
+ * oidc-provider metadata of a confidential native client (client_secret_basic) whose loopback
+ * redirect URIs match on any port (RFC 8252 §7.3), as `kagiya oauth login` and a test broker need.
+ */
+export function nativeClient(clientId: string, clientSecret: string, redirectPaths: readonly string[] = ["/callback"]): Record<string, unknown> {
+  return {
+    client_id: clientId, client_secret: clientSecret, application_type: "native",
+    redirect_uris: redirectPaths.map((p) => `http://127.0.0.1${p}`), grant_types: ["authorization_code", "refresh_token"], response_types: ["code"],
+    token_endpoint_auth_method: "client_secret_basic",
+  };
+}

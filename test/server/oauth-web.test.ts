@@ -4,7 +4,7 @@
 // token), and the refusals of the callback, each with a specific error and nothing stored.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { headlessLogin, startOidcProvider, tamperIdTokenSub, type TestOidc } from "../helpers/oidc.ts";
+import { headlessLogin, nativeClient, startOidcProvider, tamperIdTokenSub, type TestOidc } from "../helpers/oidc.ts";
 import { startProxy, type TestProxy } from "../clients/line/proxy.ts";
 import { dashboardLogin, request, startTestBroker, type TestBroker } from "./helpers.ts";
 import { createApiKey } from "../../src/server/apikeys.ts";
@@ -24,11 +24,7 @@ describe("serve: web login and grant API", () => {
   before(async () => {
     oidc = await startOidcProvider({
       accessTokenTtlS: 30,
-      clients: [{
-        client_id: "kagiya-web", client_secret: SECRET, application_type: "native",
-        redirect_uris: ["http://127.0.0.1/oauth/acme/callback", "http://127.0.0.1/oauth/plain/callback"],
-        grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "client_secret_basic",
-      }],
+      clients: [nativeClient("kagiya-web", SECRET, ["/oauth/acme/callback", "/oauth/plain/callback"])],
     });
     proxy = await startProxy(oidc.issuer);
     // The provider's token endpoint is reached through a recording proxy, which can alter answers.

@@ -14,7 +14,7 @@ import { generateMasterKeyText, MasterKey, Sealer } from "../../src/store/sealed
 import type { Store } from "../../src/store/types.ts";
 import { TokenManager } from "../../src/tokens/manager.ts";
 import { storeLoginGrant, grantSummaries } from "../../src/tokens/oauth-grants.ts";
-import { headlessLogin, startOidcProvider, startResourceServer, type TestOidc, type TestResource } from "../helpers/oidc.ts";
+import { headlessLogin, nativeClient, startOidcProvider, startResourceServer, type TestOidc, type TestResource } from "../helpers/oidc.ts";
 import { postgresBackend, redisBackend, sqliteBackend, type Backend } from "./backends.ts";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/oauth-calls.ts", import.meta.url));
@@ -28,10 +28,7 @@ let api: TestResource;
 before(async () => {
   oidc = await startOidcProvider({
     accessTokenTtlS: TTL_S,
-    clients: [{
-      client_id: "kagiya-kind", client_secret: SECRET, application_type: "native", redirect_uris: ["http://127.0.0.1/callback"],
-      grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "client_secret_basic",
-    }],
+    clients: [nativeClient("kagiya-kind", SECRET)],
   });
   api = await startResourceServer(oidc);
 });
