@@ -39,7 +39,9 @@ function manualCallback(text: string, state: string, issuer: string): string {
   const line = text.trim().split(/\r?\n/)[0]?.trim() ?? "";
   if (line === "") throw new InvalidInputError("--manual: nothing was read from standard input (paste the code or the redirect URL)", { field: "stdin" });
   if (line.length > 8192) throw new InvalidInputError("--manual: the pasted text is over 8192 characters", { field: "stdin" });
-  if (/^[a-z][a-z0-9+.-]*:/i.test(line) || line.includes("code=") || line.includes("error=")) return line.startsWith("?") || !line.includes(":") ? `?${line.replace(/^\?/, "")}` : line;
+  // The whole redirect URL (any scheme), or just its query string.
+  if (/^[a-z][a-z0-9+.-]*:/i.test(line)) return line;
+  if (/(^|[?&])(code|error)=/.test(line)) return `?${line.replace(/^\?/, "")}`;
   // A bare code shown out of band: the user vouches for it, as for state and iss.
   return `?${new URLSearchParams({ code: line, state, iss: issuer }).toString()}`;
 }
@@ -83,7 +85,9 @@ export const login: Command = async (argv, io) => {
       io.stderr(`open this URL to log in to ${name}:\n${pending.url}\n`);
       if (flags.manual) io.stderr("then paste the code, or the whole URL you were redirected to, and press Enter:\n");
       else if (flags["no-browser"] !== true) openBrowser(pending.url);
-      const callback = flags.manual ? manualCallback(await io.readStdin(), pending.state, resolved.provider.issuer) : await listener!.callback;
+      // On a terminal one line is read (echo off: the code is a secret); piped, all of stdin.
+      const pasted = flags.manual ? (io.readHiddenLine ? await io.readHiddenLine("code or redirect URL: ") : await io.readStdin()) : undefined;
+      const callback = pasted !== undefined ? manualCallback(pasted, pending.state, resolved.provider.issuer) : await listener!.callback;
       const tokens = await exchangeCode(resolved.provider, resolved.client, pending, callback);
       await storeLoginGrant(ctx.manager, name, tokens);
       const who = tokens.idTokenClaims?.sub;
