@@ -25,9 +25,10 @@ const PAGE = (ok: boolean) => `<!doctype html><meta charset="utf-8"><title>kagiy
 
 /**
  * Starts the listener on `host:port` (port 0: a free one) for `path`; `timeoutMs` after it starts
- * listening without a callback, `callback` rejects with {@link LoginTimeoutError}.
+ * listening without a callback, `callback` rejects with {@link LoginTimeoutError}. `redirectHost`
+ * is the host written in the redirect URI when it differs from `host` (a registered `localhost`).
  */
-export async function listenForCallback(options: { host: string; port: number; path: string; timeoutMs: number }): Promise<LoopbackListener> {
+export async function listenForCallback(options: { host: string; port: number; path: string; timeoutMs: number; redirectHost?: string }): Promise<LoopbackListener> {
   let settle!: { resolve: (url: string) => void; reject: (e: unknown) => void };
   const callback = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
   // Rejections are consumed by whoever awaits `callback`; never an unhandled rejection before that.
@@ -48,7 +49,8 @@ export async function listenForCallback(options: { host: string; port: number; p
     server.listen(options.port, options.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const shownHost = options.host.includes(":") ? `[${options.host}]` : options.host;
+  // A registered `localhost` redirect keeps its name (the provider compares strings); we listen on 127.0.0.1 all the same.
+  const shownHost = options.redirectHost ?? (options.host.includes(":") ? `[${options.host}]` : options.host);
   const redirectBase = `http://${shownHost}:${port}${options.path}`;
   const timer = setTimeout(() => {
     done = true;

@@ -77,6 +77,7 @@ export const login: Command = async (argv, io) => {
         port: port ?? (registered?.port ? Number(registered.port) : 0),
         path: registered?.pathname ?? "/callback",
         timeoutMs: timeoutS * 1000,
+        ...(registered?.hostname === "localhost" ? { redirectHost: "localhost" } : {}),
       });
       redirectUri = listener.redirectUri;
     }
