@@ -5,7 +5,8 @@
  *   callback needs (verifier, nonce, state) travels in a cookie sealed with the master key, so any
  *   instance sharing the store can finish the login;
  * - `GET /oauth/{name}/callback` checks the callback (iss, state, error=), trades the code once
- *   (a state is accepted once, across instances), stores a new grant `name.<random>` and sends the
+ *   (a state is accepted once, across instances), stores the user's grant `name.<id>` (the same ID
+ *   for the same OpenID subject: a new login renews it) and sends the
  *   browser to the registration's return URL with `?grant=ID` (or `?error=CODE`); nothing is
  *   stored on any failure;
  * - `GET /v1/grants/{grantId}/token` hands a grant's access token to a service holding an API key
@@ -15,7 +16,7 @@
  *
  * @module
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createAuthorizationRequest, exchangeCode, validateCallback, type PendingAuthorization } from "../clients/oauth/index.ts";
 import { KagiyaError } from "../core/errors.ts";
@@ -107,16 +108,18 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
         throw new KagiyaError("ERR_OAUTH_STATE_MISMATCH", "this login was already completed");
       }
       const tokens = await exchangeCode(resolved.provider, resolved.client, pending, callback, { ...fetchOption, now: ctx.now });
-      const id = `${name}.${randomBytes(12).toString("base64url")}`;
       const subject = tokens.idTokenClaims?.sub;
+      const id = webGrantId(name, subject);
+      // The same user logging in again gets the same grant, renewed; a new one is removed again if storing fails.
+      const existed = (await registry.store.getChannel(id)) !== null;
       await registry.add({
         channelId: id, kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "",
         settings: { provider: name, scope: tokens.scope.join(" "), ...(subject !== undefined ? { subject } : {}) },
-      });
+      }, { replace: existed });
       try {
         await storeLoginGrant(options.tokens, id, tokens, "oauth-web");
       } catch (error) {
-        await registry.remove(id).catch(() => {});
+        if (!existed) await registry.remove(id).catch(() => {});
         throw error;
       }
       await ctx.audit({ action: "oauth.web_login", actor: "oauth-web", channelId: id, keyId: null, detail: `provider ${name}` });
@@ -203,6 +206,15 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
       throw toHttpError(error, ctx.now());
     }
   });
+}
+
+/**
+ * A web login's grant ID: `name.` and 16 base64url characters, derived from the OpenID subject when
+ * there is one (the same user, the same grant), else random.
+ */
+function webGrantId(name: string, subject: string | undefined): string {
+  const tail = subject === undefined ? randomBytes(12) : createHash("sha256").update(`${name}\u0000${subject}`).digest().subarray(0, 12);
+  return `${name}.${Buffer.from(tail).toString("base64url")}`;
 }
 
 function withParam(url: string, name: string, value: string): string {

@@ -49,7 +49,7 @@ describe("serve: web login and grant API", () => {
   });
 
   /** /start → the provider's login (headless) → the callback as the browser would send it, with the cookie. */
-  async function webLogin(name: string, options: { deny?: boolean; alterUrl?: (u: URL) => void; alterCallback?: (u: URL) => void } = {}) {
+  async function webLogin(name: string, options: { deny?: boolean; account?: string; alterUrl?: (u: URL) => void; alterCallback?: (u: URL) => void } = {}) {
     const start = await fetch(`${t.url}/oauth/${name}/start`, { redirect: "manual" });
     assert.equal(start.status, 302);
     const cookie = start.headers.get("set-cookie")!;
@@ -57,7 +57,7 @@ describe("serve: web login and grant API", () => {
     const url = new URL(start.headers.get("location")!);
     assert.equal(url.origin, oidc.issuer);
     options.alterUrl?.(url);
-    const callback = new URL(await headlessLogin(url.href, options.deny ? { deny: true } : {}));
+    const callback = new URL(await headlessLogin(url.href, { ...(options.deny ? { deny: true } : {}), ...(options.account ? { account: options.account } : {}) }));
     assert.equal(callback.origin + callback.pathname, `${t.url}/oauth/${name}/callback`);
     options.alterCallback?.(callback);
     const pair = cookie.split(";")[0]!;
@@ -92,9 +92,11 @@ describe("serve: web login and grant API", () => {
     assert.equal((await oidc.introspect(refreshed.body.access_token)).active, true);
     assert.equal((oidc.events.get("refresh_token.consumed") ?? 0) - consumed, 1);
 
-    // A second user's login is a second grant.
-    const second = new URL((await webLogin("acme")).answer.headers.get("location")!).searchParams.get("grant")!;
+    // The same user again: the same grant, renewed. Another user: another grant.
+    assert.equal(new URL((await webLogin("acme")).answer.headers.get("location")!).searchParams.get("grant"), grant);
+    const second = new URL((await webLogin("acme", { account: "bob" })).answer.headers.get("location")!).searchParams.get("grant")!;
     assert.notEqual(second, grant);
+    assert.equal((await request(`${t.url}/v1/grants/${second}/token`, { headers: { authorization: `Bearer ${key}` } })).body.subject, "bob");
 
     // Keys scoped elsewhere, unknown grants, malformed IDs, no key.
     const { key: other } = await createApiKey(t.store, { channels: [], credentials: ["plain"], name: "other" });
