@@ -2,7 +2,7 @@
  * Kind `oauth2`: OAuth 2.0 authorization-code grants (seed 004). A credential of this kind is either
  * a provider registration (ID NAME, settings = the registration, see ./registration.ts, secrets =
  * `{ clientSecret }`) whose own grant is the command line's, or a web login's grant (ID
- * `NAME.<random>`, settings `{ provider: NAME, subject, scope }`) that uses NAME's registration.
+ * `NAME.<id>`, settings `{ provider: NAME, subject, scope }`) that uses NAME's registration.
  *
  * The grant — refresh token, granted scope, ID token claims — is kept sealed in the store's grants
  * (one per credential, compare-and-set on its version). A token can only be had through the grant

@@ -2,7 +2,7 @@
  * An OAuth 2.0 provider registration (`kagiya oauth add NAME`): public configuration kept as the
  * `settings` of a credential of kind `oauth2` with ID NAME (its client secret in the row's sealed
  * `secrets.clientSecret`, so master-key rotation walks it). The same row is the command line's
- * single-user grant; web logins through `kagiya serve` are rows `NAME.<random>` whose settings
+ * single-user grant; web logins through `kagiya serve` are rows `NAME.<id>` whose settings
  * name the provider (`provider = NAME`) and hold no configuration of their own.
  *
  * Registrations are validated when written and resolved into a {@link Provider} and an
@@ -138,7 +138,7 @@ export function isWebGrant(credential: Pick<Channel, "settings">): boolean {
   return typeof credential.settings["provider"] === "string";
 }
 
-/** The provider name of a grant ID: `NAME` or `NAME.<random>`. */
+/** The provider name of a grant ID: `NAME` or `NAME.<id>`. */
 export function providerNameOf(grantId: string): string {
   const dot = grantId.indexOf(".");
   return dot === -1 ? grantId : grantId.slice(0, dot);
