@@ -23,7 +23,7 @@ describe("serve: web login and grant API", () => {
 
   before(async () => {
     oidc = await startOidcProvider({
-      accessTokenTtlS: 30,
+      accessTokenTtlS: 600,
       clients: [nativeClient("kagiya-web", SECRET, ["/oauth/acme/callback", "/oauth/plain/callback"])],
     });
     proxy = await startProxy(oidc.issuer);
@@ -85,7 +85,7 @@ describe("serve: web login and grant API", () => {
 
     // Past the token's end on the broker's clock: the grant is refreshed with its provider's registration.
     const consumed = oidc.events.get("refresh_token.consumed") ?? 0;
-    offsetMs += 40_000;
+    offsetMs += 610_000;
     const refreshed = await request(`${t.url}/v1/grants/${grant}/token`, { headers: { authorization: `Bearer ${key}` } });
     assert.equal(refreshed.status, 200, refreshed.text);
     assert.notEqual(refreshed.body.access_token, r.body.access_token);

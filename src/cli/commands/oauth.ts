@@ -133,7 +133,7 @@ const add: Command = async (argv, io) => {
   const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd });
   try {
     const existing = await ctx.store.getChannel(name);
-    if (existing !== null && existing.kind !== OAUTH2_KIND) throw new InvalidInputError(`${name} is a ${existing.kind} credential, not an OAuth provider: choose another NAME`, { field: "NAME", code: "ERR_CHANNEL_EXISTS" });
+    if (existing !== null && existing.kind !== OAUTH2_KIND) throw new InvalidInputError(`${name} is a ${existing.kind} credential, not an OAuth provider: choose another NAME`, { field: "NAME" });
     // An oauth2 credential has no assertion key: the slot holds an inert placeholder JWK.
     await ctx.registry.add({ channelId: name, kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "", settings: registrationSettings(registration), secrets }, { replace: flags.replace === true });
     await ctx.store.appendAudit({ at: Date.now(), action: flags.replace ? "oauth.replace" : "oauth.add", actor: "cli", channelId: name, keyId: null, detail: `client ${clientId}, issuer ${issuer}, scope ${scope || "(none)"}` });
