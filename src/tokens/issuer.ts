@@ -184,6 +184,7 @@ async function issueAndCommit(e: Engine, entry: CredentialEntry, seen: CurrentTo
       health.lastError = { at: e.now(), code: error.code, message: error.message };
       health.reauth = error.reason;
       health.retryAt = Math.max(health.retryAt, e.now() + e.config.cacheCheckMs);
+      e.observer.failed?.(id, error.code);
       throw error;
     }
     const f = classifyFailure(error);
