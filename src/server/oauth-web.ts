@@ -22,6 +22,7 @@ import { createAuthorizationRequest, exchangeCode, validateCallback, type Pendin
 import { KagiyaError } from "../core/errors.ts";
 import { isWebGrant, OAUTH2_KIND, PROVIDER_NAME_PATTERN, providerNameOf, registrationOf, resolveRegistration, type PresetOrigins, type ResolvedRegistration } from "../kinds/oauth2/registration.ts";
 import type { ChannelRegistry } from "../store/registry.ts";
+import type { ApiKeyRow } from "../store/types.ts";
 import type { TokenManager } from "../tokens/manager.ts";
 import { grantSummaries, storeLoginGrant } from "../tokens/oauth-grants.ts";
 import { toHttpError, type ServerContext } from "./context.ts";
@@ -154,11 +155,14 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
   const ok = ctx.metrics.tokenApi.labels("ok");
   const refused = ctx.metrics.tokenApi.labels("refused");
   const failed = ctx.metrics.tokenApi.labels("failed");
+  /** Per key: when its use was last written to the audit log (once a minute per instance, as the token API does). */
+  const recorded = new Map<string, number>();
   router.add("GET", "/v1/grants/:grantId/token", async ({ req, res, params }) => {
     const id = params["grantId"]!;
     let subject: string | null = null;
+    let key: ApiKeyRow;
     try {
-      const key = await ctx.apiKeys.authenticate(req.headers.authorization);
+      key = await ctx.apiKeys.authenticate(req.headers.authorization);
       if (!GRANT_ID_PATTERN.test(id)) throw new HttpError(400, "ERR_BAD_REQUEST", 'the grant ID in the path must be NAME or NAME.<id> (letters, digits, "_", "-")');
       const wait = ctx.limiter.take(key.id);
       if (wait > 0) throw new HttpError(429, "ERR_RATE_LIMITED", `API key ${key.id} is over its rate limit; retry after ${wait} s`, { headers: { "retry-after": String(wait) } });
@@ -181,6 +185,14 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
       throw http;
     }
     ok.inc();
+    const at = ctx.now();
+    const last = recorded.get(key.id);
+    if (last === undefined || at - last >= 60_000) {
+      if (recorded.size > 10_000) recorded.clear();
+      recorded.set(key.id, at);
+      void ctx.audit({ at, action: "apikey.use", actor: `apikey:${key.id}`, channelId: id, keyId: key.id, detail: `grant token ${token.keyId}` });
+      ctx.store.touchApiKey(key.id, at).catch((error: unknown) => ctx.log.warn({ code: (error as { code?: string }).code }, "could not record API key use"));
+    }
     sendJson(res, 200, { access_token: token.accessToken, token_type: token.tokenType, expires_at: Math.floor(token.expiresAt / 1000), subject }, { "cache-control": "no-store" });
   });
 

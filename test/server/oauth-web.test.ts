@@ -82,6 +82,10 @@ describe("serve: web login and grant API", () => {
     assert.equal(r.body.subject, "alice");
     assert.equal(r.headers.get("cache-control"), "no-store");
     assert.equal((await oidc.introspect(r.body.access_token)).active, true);
+    const audit = await t.store.listAudit({ channelId: grant, limit: 10 });
+    assert.ok(audit.some((a) => a.action === "apikey.use" && a.actor.startsWith("apikey:")), "the key's use is audited");
+    assert.ok(audit.some((a) => a.action === "oauth.web_login"));
+    assert.ok(!JSON.stringify(audit).includes(r.body.access_token));
 
     // Past the token's end on the broker's clock: the grant is refreshed with its provider's registration.
     const consumed = oidc.events.get("refresh_token.consumed") ?? 0;
@@ -92,8 +96,22 @@ describe("serve: web login and grant API", () => {
     assert.equal((await oidc.introspect(refreshed.body.access_token)).active, true);
     assert.equal((oidc.events.get("refresh_token.consumed") ?? 0) - consumed, 1);
 
+    // The user's grant is revoked at the provider: once the token is past its end, 409 — log in again.
+    const state = await t.store.getGrant(grant);
+    await fetch(`${oidc.issuer}/token/revocation`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${btoa(`kagiya-web:${SECRET}`)}` },
+      body: new URLSearchParams({ token: t.registry.openGrant(state!).refreshToken, token_type_hint: "refresh_token" }).toString(),
+    });
+    offsetMs += 610_000;
+    const dead = await request(`${t.url}/v1/grants/${grant}/token`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(dead.status, 409, dead.text);
+    assert.equal(dead.body.error, "ERR_OAUTH_REAUTH_REQUIRED");
+    assert.equal((await t.store.getGrant(grant))?.status, "reauth_required");
+
     // The same user again: the same grant, renewed. Another user: another grant.
     assert.equal(new URL((await webLogin("acme")).answer.headers.get("location")!).searchParams.get("grant"), grant);
+    assert.equal((await request(`${t.url}/v1/grants/${grant}/token`, { headers: { authorization: `Bearer ${key}` } })).status, 200);
     const second = new URL((await webLogin("acme", { account: "bob" })).answer.headers.get("location")!).searchParams.get("grant")!;
     assert.notEqual(second, grant);
     assert.equal((await request(`${t.url}/v1/grants/${second}/token`, { headers: { authorization: `Bearer ${key}` } })).body.subject, "bob");
