@@ -43,6 +43,8 @@ export const ENVIRONMENT: Readonly<Record<string, string>> = {
   KAGIYA_LINE_API_BASE: "LINE API origin (default https://api.line.me; the emulator's URL in development)",
   KAGIYA_WORKS_AUTH_BASE: "LINE WORKS auth server origin (default https://auth.worksmobile.com; the emulator's URL in development)",
   KAGIYA_WORKS_API_BASE: "LINE WORKS API origin, for bot messages (default https://www.worksapis.com; the emulator's URL in development)",
+  KAGIYA_LINE_LOGIN_BASE: "LINE Login authorization origin for the line-login preset (default https://access.line.me; the emulator's URL in development)",
+  KAGIYA_ALLOW_INSECURE_HTTP: "1 allows OAuth endpoints on plain http off loopback (like --allow-insecure; never in production)",
   KAGIYA_ADMIN_TOKEN: "dashboard admin token (at least 24 characters); else the one from kagiya admin token",
   KAGIYA_RATE_LIMIT: "token API requests per second per API key (default 50)",
   KAGIYA_LOG_LEVEL: "log level: fatal, error, warn, info (default), debug, trace, silent",

@@ -19,6 +19,7 @@ export const groups: Record<string, { summary: string; load: () => Promise<Comma
   emulator: { summary: "run a local LINE platform for development and tests", load: () => import("./commands/emulator.ts") },
   channel: { summary: "register LINE channels (id, kid, key, secret)", load: () => import("./commands/channel.ts") },
   works: { summary: "register LINE WORKS apps (client, service account, key, scopes)", load: () => import("./commands/works.ts") },
+  oauth: { summary: "OAuth 2.0 grants: register a provider, log in once, get tokens, call APIs, revoke (LINE Login, LINE WORKS presets)", load: () => import("./commands/oauth.ts") },
   token: { summary: "get, issue, list, revoke and reconcile access tokens (LINE channels, LINE WORKS apps)", load: () => import("./commands/token.ts") },
   serve: { summary: "run the token broker, webhook intake and dashboard", load: () => import("./commands/serve.ts") },
   apikey: { summary: "create, list and revoke API keys for the token API", load: () => import("./commands/apikey.ts") },

@@ -16,6 +16,7 @@ import type { MaintenanceTarget, TokenService } from "./types.ts";
 import { ServeWhileRefreshing } from "./serve-while-refreshing.ts";
 import { IssueRateLimiter, rateLimitedIssuance } from "./issue-rate.ts";
 import { lineTokenApi } from "../tokens/line.ts";
+import { presetOriginsFromEnv } from "../kinds/oauth2/registration.ts";
 
 /** HKDF info for the dashboard session key derived from the master key. */
 const ADMIN_SESSION_KEY_PURPOSE = "kagiya/admin-session/v1";
@@ -64,6 +65,10 @@ export interface BrokerOptions extends Omit<StartServerOptions, "tokens" | "webh
    * scheduler plans at most 200 channels (`--per-channel-metrics`).
    */
   perChannelMetrics?: boolean | undefined;
+  /** OAuth presets' production origins → replacements (default from KAGIYA_LINE_LOGIN_BASE, KAGIYA_LINE_API_BASE, KAGIYA_WORKS_AUTH_BASE). */
+  oauthOrigins?: Readonly<Record<string, string>>;
+  /** fetch for OAuth providers' endpoints (default the global one; tests route through proxies with it). */
+  oauthFetch?: typeof fetch;
 }
 
 /** A running broker: the server plus the TokenManager it serves from. */
@@ -88,7 +93,8 @@ export interface RunningBroker extends RunningServer {
  * ```
  */
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
-  const { registry, lineApiBase, worksAuthBase, worksApiBase, manager: given, bot, webhookDedupTtlMs, inbox, inboxLeaseMs, log: logOption, maxIssueRate, lockTtlMs, perChannelMetrics, ...serverOptions } = options;
+  const { registry, lineApiBase, worksAuthBase, worksApiBase, manager: given, bot, webhookDedupTtlMs, inbox, inboxLeaseMs, log: logOption, maxIssueRate, lockTtlMs, perChannelMetrics, oauthOrigins: givenOrigins, oauthFetch, ...serverOptions } = options;
+  const oauthOrigins = givenOrigins ?? presetOriginsFromEnv(process.env);
   const store = registry.store;
   const log = logOption !== undefined && typeof (logOption as Logger).child === "function" ? (logOption as Logger) : createLogger(logOption as LoggerOptions | undefined);
   const metrics = new ServerMetrics({ perChannel: perChannelMetrics });
@@ -101,6 +107,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     line: rateLimitedIssuance(lineTokenApi({ ...(lineApiBase !== undefined ? { baseUrl: lineApiBase } : {}), now }), issueRate, { now }),
     ...(worksAuthBase !== undefined ? { worksAuthBase } : {}),
     ...(lockTtlMs !== undefined ? { lockTtlMs } : {}),
+    oauthOrigins,
+    ...(oauthFetch ? { oauthFetch } : {}),
     observer: metrics.observer,
     actor: "server",
     ...(serverOptions.now ? { now: serverOptions.now } : {}),
@@ -140,7 +148,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
             if (fresh.nextAt !== null) return fresh.nextAt;
           }
         } catch (error) {
-          log.warn({ channelId, code: (error as { code?: string }).code }, "could not warm the channel's first token");
+          const code = (error as { code?: string }).code;
+          // An OAuth grant nobody has logged in to yet (or that needs a new login) is no fault of the server.
+          if (code === "ERR_OAUTH_REAUTH_REQUIRED") log.debug({ channelId, code }, "the credential waits for a login");
+          else log.warn({ channelId, code }, "could not warm the channel's first token");
         }
       }
       const report = await manager.maintainChannel(channelId, { actor: "scheduler" });
@@ -177,6 +188,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     tokens,
     log,
     metrics,
+    oauth: { registry, tokens: manager, origins: { ...oauthOrigins }, ...(oauthFetch ? { fetch: oauthFetch } : {}) },
     webhook: (wiring) => createNodeWebhookListener({
       // LINE's webhooks are signed with a LINE channel's secret; other kinds' IDs get no secret here.
       secretFor: async (channelId) => {

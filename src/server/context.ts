@@ -50,6 +50,7 @@ export function toHttpError(error: unknown, now: number): HttpError {
         return new HttpError(503, error.code, error.message, { headers: { "retry-after": String(seconds) } });
       }
       case "ERR_TOKEN_BUDGET_EXHAUSTED":
+      case "ERR_OAUTH_REAUTH_REQUIRED":
         return new HttpError(409, error.code, error.message);
       case "ERR_CHANNEL_NOT_FOUND":
       case "ERR_TOKEN_NOT_FOUND":
@@ -61,7 +62,7 @@ export function toHttpError(error: unknown, now: number): HttpError {
       case "ERR_STORE_UNAVAILABLE":
         return new HttpError(503, "ERR_UNAVAILABLE", "the store is unreachable; try again shortly", { headers: { "retry-after": "5" } });
       default:
-        if (error.code.startsWith("ERR_LINE")) return new HttpError(502, error.code, error.message);
+        if (error.code.startsWith("ERR_LINE") || error.code.startsWith("ERR_OAUTH")) return new HttpError(502, error.code, error.message);
     }
   }
   return new HttpError(500, "ERR_INTERNAL", "internal error; the server log has details");

@@ -16,6 +16,7 @@ import { Router } from "./router.ts";
 import { AuditThrottle } from "./audit-throttle.ts";
 import { Scheduler, type SchedulerOptions } from "./scheduler.ts";
 import { mountTokenApi } from "./token-api.ts";
+import { mountOAuthWeb, type OAuthWebOptions } from "./oauth-web.ts";
 import type { MaintenanceTarget, TokenService } from "./types.ts";
 import { CHANNEL_ID_PATTERN } from "./apikeys.ts";
 
@@ -95,6 +96,8 @@ export interface StartServerOptions {
   now?: () => number;
   /** How often the dashboard's activity charts sample the counters, ms (default 60000: one bar a minute). */
   activitySampleMs?: number;
+  /** OAuth 2.0 web login and grant API (`/oauth/{name}/…`, `/v1/grants/{id}/token`, `/ui/api/grants`); none: not mounted. */
+  oauth?: OAuthWebOptions;
 }
 
 /** A running server. */
@@ -263,6 +266,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       });
     }
   }
+
+  // --- OAuth web login and grants (before the dashboard's /ui/* files) ---
+  if (options.oauth) mountOAuthWeb(router, ctx, options.oauth);
 
   // --- dashboard (after the hot routes: the router tries routes in order) ---
   mountDashboard(router, ctx);

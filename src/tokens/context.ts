@@ -8,6 +8,7 @@ import { loadSealer } from "../store/rotate.ts";
 import type { Store } from "../store/types.ts";
 import { DEFAULT_WORKS_AUTH_BASE } from "../clients/works/options.ts";
 import { lineTokenApi } from "./line.ts";
+import { presetOriginsFromEnv } from "../kinds/oauth2/registration.ts";
 import { TokenManager, type TokenManagerOptions } from "./manager.ts";
 
 /** Options of {@link openTokenContext}. */
@@ -51,7 +52,7 @@ export async function openTokenContext(options: TokenContextOptions = {}): Promi
   try {
     const registry = await ChannelRegistry.open(store, sealer);
     const worksAuthBase = env["KAGIYA_WORKS_AUTH_BASE"] || DEFAULT_WORKS_AUTH_BASE;
-    const manager = new TokenManager({ ...options.manager, registry, line: lineTokenApi({ env }), worksAuthBase });
+    const manager = new TokenManager({ ...options.manager, registry, line: lineTokenApi({ env }), worksAuthBase, oauthOrigins: presetOriginsFromEnv(env) });
     return { store, registry, manager, close: () => store.close() };
   } catch (error) {
     await store.close().catch(() => {});

@@ -22,3 +22,8 @@ export { builtinKinds, lineV21Kind, lineStatelessKind, lineWorksKind, LINE_WORKS
 export { lineTokenApi, type LineTokenApiOptions } from "./line.ts";
 export { classifyFailure, type LineTokenApi, type LineStatelessApi, type IssuedToken, type UpstreamFailure } from "./upstream.ts";
 export { openTokenContext, type TokenContext, type TokenContextOptions } from "./context.ts";
+export { oauth2Kind, resolveOAuthPolicy, OAUTH2_KIND, type OAuth2KindOptions } from "../kinds/index.ts";
+export {
+  engineTokenHolder, grantFetch, grantSummaries, loginObtained, revokeGrant, storeLoginGrant,
+  type GrantSummary, type GrantContext, type GrantRevocation,
+} from "./oauth-grants.ts";

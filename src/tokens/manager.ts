@@ -105,7 +105,8 @@ export class TokenManager implements TokenSource {
     const random = options.random ?? Math.random;
     const config = resolveConfig(options);
     const observer = options.observer ?? {};
-    const kinds = new KindRegistry([...builtinKinds({ line: lineUpstream(options, now), works: worksUpstream(options, now) }), ...(options.kinds ?? [])]);
+    const oauth = { lookup: (id: string) => options.registry.require(id), now, ...(options.oauthOrigins ? { origins: { ...options.oauthOrigins } } : {}), ...(options.oauthFetch ? { fetch: options.oauthFetch } : {}) };
+    const kinds = new KindRegistry([...builtinKinds({ line: lineUpstream(options, now), works: worksUpstream(options, now), oauth }), ...(options.kinds ?? [])]);
     this.#e = Object.freeze({
       config, now, random, observer, kinds,
       registry: options.registry,

@@ -38,6 +38,13 @@ export interface TokenManagerOptions extends GrantHooks {
   works?: WorksTokenApi;
   /** LINE WORKS auth origin when `works` is not given (default `KAGIYA_WORKS_AUTH_BASE`, else https://auth.worksmobile.com). */
   worksAuthBase?: string;
+  /**
+   * For `oauth2` grants registered from a preset: LINE's production origins → replacements
+   * (`presetOriginsFromEnv(process.env)`: KAGIYA_LINE_LOGIN_BASE, KAGIYA_LINE_API_BASE, KAGIYA_WORKS_AUTH_BASE).
+   */
+  oauthOrigins?: Readonly<Record<string, string>>;
+  /** fetch for `oauth2` grants' token endpoints (default the global one). */
+  oauthFetch?: typeof fetch;
   /** Clock, epoch ms (default `Date.now`). Every expiry, refresh and backoff decision reads it. */
   now?: () => number;
   /** Uniform random in [0, 1) for the refresh jitter and backoff jitter (default `Math.random`). */

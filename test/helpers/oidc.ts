@@ -258,3 +258,29 @@ export async function startOidcFixture(options: TestOidcOptions = {}): Promise<O
     close: () => oidc.close(),
   };
 }
+
+/**
+ * A proxy rewrite (test/clients/line/proxy.ts) that changes the `sub` of the ID token in a token
+ * endpoint's answer, keeping the signature: what a tampering party in the middle would send.
+ */
+export function tamperIdTokenSub(req: { url: string }, res: { status: number; body: string; headers: Record<string, string> }): { status: number; body: string; headers: Record<string, string> } | undefined {
+  if (req.url !== "/token" || res.status !== 200) return undefined;
+  const body = JSON.parse(res.body) as { id_token: string };
+  const [h, p, s] = body.id_token.split(".");
+  const claims = JSON.parse(Buffer.from(p!, "base64url").toString("utf8")) as Record<string, unknown>;
+  claims["sub"] = "mallory";
+  body.id_token = `${h}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${s}`;
+  return { ...res, body: JSON.stringify(body) };
+}
+
+/**
+ * oidc-provider metadata of a confidential native client (client_secret_basic) whose loopback
+ * redirect URIs match on any port (RFC 8252 §7.3), as `kagiya oauth login` and a test broker need.
+ */
+export function nativeClient(clientId: string, clientSecret: string, redirectPaths: readonly string[] = ["/callback"]): Record<string, unknown> {
+  return {
+    client_id: clientId, client_secret: clientSecret, application_type: "native",
+    redirect_uris: redirectPaths.map((p) => `http://127.0.0.1${p}`), grant_types: ["authorization_code", "refresh_token"], response_types: ["code"],
+    token_endpoint_auth_method: "client_secret_basic",
+  };
+}

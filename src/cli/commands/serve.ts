@@ -10,6 +10,7 @@ import { openStore, parseStoreSpec } from "../../store/open.ts";
 import { ChannelRegistry } from "../../store/registry.ts";
 import { loadSealer } from "../../store/rotate.ts";
 import { startBroker } from "../../server/broker.ts";
+import { presetOriginsFromEnv } from "../../kinds/oauth2/registration.ts";
 import { DEFAULT_MAX_ISSUE_RATE } from "../../server/issue-rate.ts";
 import { PER_CHANNEL_METRICS_LIMIT } from "../../server/metrics.ts";
 import { MIN_ADMIN_TOKEN_LENGTH } from "../../server/admin.ts";
@@ -90,6 +91,7 @@ const serve: Command = async (argv, io) => {
       lineApiBase,
       worksAuthBase,
       worksApiBase,
+      oauthOrigins: presetOriginsFromEnv(io.env),
       adminToken,
       maxIssueRate,
       perChannelMetrics: perChannel === "auto" ? undefined : perChannel === "on",
@@ -135,7 +137,7 @@ export const help: Record<string, CommandHelp> = {
   "": {
     summary: "run the token broker (GET /v1/channels/ID/token), the webhook intake (POST /webhook/ID; LINE WORKS bots POST /webhook/works/BOT) and the dashboard (/ui/)",
     description: "Logs JSON lines on stdout; says where it listens, which LINE API and which store it uses on stderr.\nSIGTERM or SIGINT drains requests and exits 0.",
-    env: [...SEALED_STORE_ENV, "KAGIYA_LINE_API_BASE", "KAGIYA_WORKS_AUTH_BASE", "KAGIYA_WORKS_API_BASE", "KAGIYA_ADMIN_TOKEN", "KAGIYA_RATE_LIMIT", "KAGIYA_LOG_LEVEL", "KAGIYA_SECURE_COOKIES"],
+    env: [...SEALED_STORE_ENV, "KAGIYA_LINE_API_BASE", "KAGIYA_WORKS_AUTH_BASE", "KAGIYA_WORKS_API_BASE", "KAGIYA_LINE_LOGIN_BASE", "KAGIYA_ADMIN_TOKEN", "KAGIYA_RATE_LIMIT", "KAGIYA_LOG_LEVEL", "KAGIYA_SECURE_COOKIES"],
     failure: "the store is unreachable at start",
     example: "KAGIYA_LINE_API_BASE=http://127.0.0.1:8787 kagiya serve --port 8080",
   },

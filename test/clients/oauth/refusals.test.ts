@@ -6,7 +6,7 @@ import {
   createAuthorizationRequest, defineProvider, discoverProvider, exchangeCode, refreshTokens,
   validateCallback, validateIdToken, type OAuthClient, type Provider,
 } from "../../../src/clients/oauth/index.ts";
-import { startOidcFixture, type OidcFixture, type TestOidc } from "../../helpers/oidc.ts";
+import { startOidcFixture, tamperIdTokenSub, type OidcFixture, type TestOidc } from "../../helpers/oidc.ts";
 import { startProxy, type TestProxy } from "../line/proxy.ts";
 
 const SCOPE = "openid profile offline_access";
@@ -73,15 +73,7 @@ describe("refusals", () => {
 
   test("a tampered ID token is ERR_OAUTH_ID_TOKEN_SIGNATURE; an unconfigured algorithm is ERR_OAUTH_ID_TOKEN_ALG", async () => {
     const viaProxy = defineProvider({ ...provider, tokenEndpoint: `${proxy.url}/token` });
-    proxy.rewrite = (req, res) => {
-      if (req.url !== "/token" || res.status !== 200) return undefined;
-      const body = JSON.parse(res.body) as { id_token: string };
-      const [h, p, s] = body.id_token.split(".");
-      const claims = JSON.parse(Buffer.from(p!, "base64url").toString("utf8")) as Record<string, unknown>;
-      claims["sub"] = "mallory";
-      body.id_token = `${h}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${s}`;
-      return { ...res, body: JSON.stringify(body) };
-    };
+    proxy.rewrite = tamperIdTokenSub;
     try {
       const { pending, callback } = await login();
       await assert.rejects(exchangeCode(viaProxy, client, pending, callback), { code: "ERR_OAUTH_ID_TOKEN_SIGNATURE", check: "signature" });
