@@ -74,3 +74,17 @@ test("activity API: token API and webhook requests per interval over the last ho
   const later = await t.broker.activity.tokenApi.series();
   assert.deepEqual(later.points.map((p) => [p.at, p.counts["refused"]]), [[clockMs, 1]]);
 });
+
+test("the grants script is served with the page's security headers, and the page loads it after app.js", async () => {
+  const js = await fetch(`${t.url}/ui/grants.js`);
+  assert.equal(js.status, 200);
+  assert.equal(js.headers.get("content-type"), "text/javascript; charset=utf-8");
+  assert.match(js.headers.get("content-security-policy") ?? "", /script-src 'self'/);
+  const body = await js.text();
+  assert.match(body, /\/ui\/api\/grants\?/);
+  // It reads the listing only: no token route, no token field.
+  assert.doesNotMatch(body, /\/v1\/grants|access_?token|refresh_?token/i);
+  const html = await (await fetch(`${t.url}/ui/`)).text();
+  assert.ok(html.indexOf('src="/ui/grants.js"') > html.indexOf('src="/ui/app.js"'), "grants.js after app.js");
+  assert.match(html, /<section id="grants-section" hidden>/);
+});
