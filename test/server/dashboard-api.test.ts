@@ -6,7 +6,8 @@ import { dashboardLogin, request, startTestBroker, testApiKey, type TestBroker }
 
 const ADMIN = "dashboard-api-admin-token-" + "q".repeat(20);
 let t: TestBroker;
-let clockMs = Date.now();
+// At the start of a second: the frozen clock must sit in the first 750 ms, where issuance permits are (issue-rate.ts).
+let clockMs = Math.floor(Date.now() / 1000) * 1000;
 before(async () => {
   t = await startTestBroker({ channels: 1, server: { adminToken: ADMIN, now: () => clockMs, activitySampleMs: 3_600_000, rateLimit: { perSecond: 1000, burst: 1000 } } });
 });

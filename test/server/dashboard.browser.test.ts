@@ -321,6 +321,14 @@ test("OAuth grants: grouped by provider, registration first, states spelled out,
   assert.deepEqual(await page.locator("#grants .grant-group").evaluateAll((gs) => gs.map((g) => g.getAttribute("data-provider"))), ["acme"]);
   assert.equal(await page.isHidden("#grant-pager"), true);
   assert.ok(!(await page.content()).includes(secrets[0]!));
+  // A name the server refuses: its message in the section, nothing stale beside it.
+  await page.fill("#grant-provider", "no such!");
+  await page.click("#grant-filter-form button[type=submit]");
+  await page.locator("#grants .error-text", { hasText: "provider must be a provider name" }).waitFor();
+  assert.equal(await page.locator("#grant-counts .grant-count").count(), 0);
+  await page.fill("#grant-provider", "acme");
+  await page.click("#grant-filter-form button[type=submit]");
+  await acme.waitFor();
   await page.locator("#grants-section").screenshot({ path: `${SCREENSHOTS}dashboard-grants-1280.png` });
   await page.setViewportSize({ width: 360, height: 900 });
   assert.deepEqual(await overflowing(page), [], "horizontal overflow at 360 px");

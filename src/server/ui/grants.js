@@ -90,6 +90,8 @@ async function loadGrants(hasOAuth) {
     r = await api("GET", `/ui/api/grants?${q}`);
   } catch (e) {
     $("grants").replaceChildren(el("p", { class: "error-text" }, `Grants: ${e.message}`));
+    $("grant-counts").replaceChildren();
+    $("grant-pager").hidden = true;
     return;
   }
   // The list shrank under a later page: back to the first.
