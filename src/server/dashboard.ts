@@ -15,6 +15,7 @@ const STATIC: Record<string, { file: string; type: string }> = {
   "": { file: "index.html", type: "text/html; charset=utf-8" },
   "app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
   "charts.js": { file: "charts.js", type: "text/javascript; charset=utf-8" },
+  "grants.js": { file: "grants.js", type: "text/javascript; charset=utf-8" },
   "style.css": { file: "style.css", type: "text/css; charset=utf-8" },
 };
 const SECURITY_HEADERS = {

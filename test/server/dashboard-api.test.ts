@@ -6,7 +6,8 @@ import { dashboardLogin, request, startTestBroker, testApiKey, type TestBroker }
 
 const ADMIN = "dashboard-api-admin-token-" + "q".repeat(20);
 let t: TestBroker;
-let clockMs = Date.now();
+// At the start of a second: the frozen clock must sit in the first 750 ms, where issuance permits are (issue-rate.ts).
+let clockMs = Math.floor(Date.now() / 1000) * 1000;
 before(async () => {
   t = await startTestBroker({ channels: 1, server: { adminToken: ADMIN, now: () => clockMs, activitySampleMs: 3_600_000, rateLimit: { perSecond: 1000, burst: 1000 } } });
 });
@@ -73,4 +74,18 @@ test("activity API: token API and webhook requests per interval over the last ho
   clockMs += 3_600_000;
   const later = await t.broker.activity.tokenApi.series();
   assert.deepEqual(later.points.map((p) => [p.at, p.counts["refused"]]), [[clockMs, 1]]);
+});
+
+test("the grants script is served with the page's security headers, and the page loads it after app.js", async () => {
+  const js = await fetch(`${t.url}/ui/grants.js`);
+  assert.equal(js.status, 200);
+  assert.equal(js.headers.get("content-type"), "text/javascript; charset=utf-8");
+  assert.match(js.headers.get("content-security-policy") ?? "", /script-src 'self'/);
+  const body = await js.text();
+  assert.match(body, /\/ui\/api\/grants\?/);
+  // It reads the listing only: no token route, no token field.
+  assert.doesNotMatch(body, /\/v1\/grants|access_?token|refresh_?token/i);
+  const html = await (await fetch(`${t.url}/ui/`)).text();
+  assert.ok(html.indexOf('src="/ui/grants.js"') > html.indexOf('src="/ui/app.js"'), "grants.js after app.js");
+  assert.match(html, /<section id="grants-section" hidden>/);
 });

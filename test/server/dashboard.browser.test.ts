@@ -8,6 +8,8 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { request, startTestBroker, testApiKey, type TestBroker } from "./helpers.ts";
 import { deliverTestWebhook, issueTestToken, testKeyPair, tokenLedger } from "../helpers/emulator.ts";
 import { createWorksApp, registerWorksApp } from "../helpers/works-emulator.ts";
+import { OAUTH2_KIND, registrationSettings, type OAuthRegistration } from "../../src/kinds/oauth2/registration.ts";
+import { storeLoginGrant } from "../../src/tokens/oauth-grants.ts";
 
 /** Screenshots land in the repository's (git-ignored) test output folder. */
 const SCREENSHOTS = fileURLToPath(new URL("../../.tmp/screenshots/", import.meta.url));
@@ -63,6 +65,8 @@ test("log in, issue and revoke a token through the page, and see it reflected", 
   await card.waitFor();
   assert.match(await card.locator(".budget").textContent() ?? "", /0 of 30/);
   assert.match(await card.textContent() ?? "", /No valid tokens/);
+  // No OAuth provider registered: no grants section.
+  assert.equal(await page.isHidden("#grants-section"), true);
 
   // The session cookie is HttpOnly and SameSite=Strict: not visible to page scripts.
   assert.equal(await page.evaluate("document.cookie"), "");
@@ -231,4 +235,104 @@ test("many credentials come a page at a time; a LINE WORKS app is shown with its
     assert.deepEqual(errors, []);
     await context.close();
   }
+});
+
+test("OAuth grants: grouped by provider, registration first, states spelled out, counted, paged and filtered; never a token in the page", { skip: executablePath === null }, async () => {
+  // Runs after the credential tests: the grants listed are exactly the oauth2 rows added here.
+  const reg = (name: string): OAuthRegistration => ({
+    name, preset: undefined, issuer: `https://${name}.idp.example`, discovery: false, authorizeUrl: `https://${name}.idp.example/authorize`,
+    tokenUrl: `https://${name}.idp.example/token`, revokeUrl: undefined, userinfoUrl: undefined, clientId: `${name}-client`,
+    authMethod: "client_secret_basic", scope: "openid profile offline_access", redirectUri: undefined, webRedirectUri: `${t.url}/oauth/${name}/callback`,
+    returnUrl: undefined, apiOrigins: [`https://api.${name}.example`], allowInsecure: false, authParams: {},
+  });
+  for (const name of ["acme", "beta", "many"]) {
+    await t.registry.add({ channelId: name, kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "", settings: registrationSettings(reg(name)), secrets: { clientSecret: `${name}-secret-0123456789` } });
+  }
+  const webGrant = (id: string, provider: string, subject: string) =>
+    t.registry.add({ channelId: id, kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "", settings: { provider, scope: "openid profile", subject } });
+  await webGrant("acme.alice", "acme", "alice-sub");
+  await webGrant("acme.bob", "acme", "bob-sub");
+  for (let i = 0; i < 50; i++) await webGrant(`many.g${String(i).padStart(2, "0")}`, "many", `user-${i}`);
+  // Logins: the registration's own (command line) and two web users; bob's grant is then refused by the provider.
+  const secrets: string[] = [];
+  for (const id of ["acme", "acme.alice", "acme.bob"]) {
+    const accessToken = `at-${id}-${"x".repeat(24)}`;
+    const refreshToken = `rt-${id}-${"y".repeat(24)}`;
+    secrets.push(accessToken, refreshToken);
+    const now = Date.now();
+    await storeLoginGrant(t.broker.manager, id, { accessToken, tokenType: "Bearer", expiresAt: now + 3_600_000, refreshToken, scope: ["openid", "profile"], idToken: undefined, idTokenClaims: undefined, obtainedAt: now }, "test");
+  }
+  const bob = (await t.store.getGrant("acme.bob"))!;
+  assert.notEqual(await t.store.swapGrant("acme.bob", bob.version, { secret: bob.secret, status: "reauth_required", updatedAt: Date.now() }), null);
+
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${t.url}/ui/`);
+  await page.fill("#admin-token", ADMIN);
+  await page.click("#login-button");
+  const acme = page.locator('#grants .grant-group[data-provider="acme"]');
+  await acme.waitFor();
+  assert.equal(await page.isVisible("#grants-section"), true);
+  assert.match(await acme.locator("h3").textContent() ?? "", /Provider acme/);
+  assert.match(await acme.textContent() ?? "", /issuer https:\/\/acme\.idp\.example/);
+  const rows = acme.locator("tr.grant");
+  assert.deepEqual(await rows.evaluateAll((rs) => rs.map((r) => [r.getAttribute("data-grant"), r.getAttribute("data-state")])), [["acme", "active"], ["acme.alice", "active"], ["acme.bob", "reauth_required"]]);
+  const cells = async (id: string) => (await page.locator(`tr.grant[data-grant="${id}"] td`).allTextContents()).map((c) => c.trim());
+  const alice = await cells("acme.alice");
+  assert.equal(alice[1], "active");
+  assert.equal(alice[2], "alice-sub");
+  assert.equal(alice[3], "openid profile");
+  assert.match(alice[4]!, /^(00:59:\d\d|01:00:00)$/);
+  assert.notEqual(alice[5], "—");
+  assert.equal((await cells("acme.bob"))[1], "needs a new login");
+  assert.match((await cells("acme"))[0]!, /acme registration/);
+  const beta = await cells("beta");
+  assert.equal(beta[1], "not logged in");
+  assert.equal(beta[4], "no token");
+  assert.equal(await page.locator('#grants .grant-group[data-provider="beta"] tr.grant').count(), 1);
+  assert.equal((await cells("many.g00"))[1], "not logged in");
+  // Counts per state, for this page (50 of 55 grants).
+  const count = (s: string) => page.locator(`#grant-counts .grant-count[data-state="${s}"]`).textContent();
+  assert.equal(await count("active"), "active 2");
+  assert.equal(await count("reauth_required"), "needs a new login 1");
+  assert.equal(await count("no_grant"), "not logged in 47");
+  assert.match(await page.textContent("#grant-counts") ?? "", /this page/);
+  assert.equal((await page.textContent("#grant-page-info"))?.trim(), "1–50, more follow");
+  assert.equal(await page.isDisabled("#grant-prev"), true);
+
+  // Never a token or a refresh token anywhere in the page.
+  const html = await page.content();
+  for (const secret of secrets) assert.ok(!html.includes(secret), "a token in the page");
+
+  // Next: the rest of provider many's grants.
+  await page.click("#grant-next");
+  await page.locator("#grant-page-info", { hasText: "51–55" }).waitFor();
+  assert.deepEqual(await page.locator("#grants tr.grant").evaluateAll((rs) => rs.map((r) => r.getAttribute("data-grant"))), ["many.g45", "many.g46", "many.g47", "many.g48", "many.g49"]);
+  assert.equal(await page.isDisabled("#grant-next"), true);
+  await page.click("#grant-prev");
+  await page.locator("#grant-page-info", { hasText: "1–50" }).waitFor();
+
+  // The provider filter goes to the server.
+  await page.fill("#grant-provider", "acme");
+  await page.click("#grant-filter-form button[type=submit]");
+  await page.locator("#grant-counts", { hasText: "not logged in 0" }).waitFor();
+  assert.deepEqual(await page.locator("#grants .grant-group").evaluateAll((gs) => gs.map((g) => g.getAttribute("data-provider"))), ["acme"]);
+  assert.equal(await page.isHidden("#grant-pager"), true);
+  assert.ok(!(await page.content()).includes(secrets[0]!));
+  // A name the server refuses: its message in the section, nothing stale beside it.
+  await page.fill("#grant-provider", "no such!");
+  await page.click("#grant-filter-form button[type=submit]");
+  await page.locator("#grants .error-text", { hasText: "provider must be a provider name" }).waitFor();
+  assert.equal(await page.locator("#grant-counts .grant-count").count(), 0);
+  await page.fill("#grant-provider", "acme");
+  await page.click("#grant-filter-form button[type=submit]");
+  await acme.waitFor();
+  await page.locator("#grants-section").screenshot({ path: `${SCREENSHOTS}dashboard-grants-1280.png` });
+  await page.setViewportSize({ width: 360, height: 900 });
+  assert.deepEqual(await overflowing(page), [], "horizontal overflow at 360 px");
+  await page.locator("#grants-section").screenshot({ path: `${SCREENSHOTS}dashboard-grants-360.png` });
+  assert.deepEqual(errors, []);
+  await page.close();
 });

@@ -256,6 +256,7 @@ async function loadAll() {
     renderActivity(activity);
     renderApiKeys(keys.apiKeys);
     renderAudit(audit.audit);
+    await window.kagiyaGrants.load((channels.kinds.oauth2 || 0) > 0);
   } catch (e) {
     if (state.csrf) flash(e.message, "error");
   }
@@ -296,6 +297,7 @@ async function start() {
     void loadAll();
   });
   $("audit-channel").addEventListener("change", () => void loadAll());
+  window.kagiyaGrants.bind();
   $("apikey-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const channels = $("apikey-channels").value.split(",").map((c) => c.trim()).filter(Boolean);
