@@ -27,7 +27,8 @@ interface Lineage {
 
 interface Facts {
   classified: boolean;
-  supersededDone: boolean;
+  supersededChecked: boolean;
+  supersededViolated: boolean;
   lateCalm: number;
   /** The newest listing this token was checked against (tracked-or-orphan). */
   listingChecked: number;
@@ -84,7 +85,7 @@ export class LedgerChecks {
   #factsOf(channelId: string, keyId: string): Facts {
     const k = `${channelId}/${keyId}`;
     let f = this.#facts.get(k);
-    if (!f) this.#facts.set(k, (f = { classified: false, supersededDone: false, lateCalm: 0, listingChecked: -Infinity }));
+    if (!f) this.#facts.set(k, (f = { classified: false, supersededChecked: false, supersededViolated: false, lateCalm: 0, listingChecked: -Infinity }));
     return f;
   }
 
@@ -129,27 +130,29 @@ export class LedgerChecks {
       this.#book.check("tracked-or-orphan", tracked, () => `channel ${id}: key ${t.keyId} valid at LINE, ${row ? `store says ${row.state}` : "not in the store"} after a reconcile`);
     }
 
-    // Superseded tokens revoked within grace + one maintenance interval (lateness counted in calm steps).
+    // Superseded tokens revoked within grace + one maintenance interval (lateness counted in calm
+    // steps). Looked at every step: a token LINE counts as valid again later is late again.
     const byGeneration = new Map<number, string>();
     for (const [keyId, l] of lineage) byGeneration.set(l.generation, keyId);
     for (const [keyId, l] of lineage) {
       if (current.token?.keyId === keyId) continue;
-      const f = this.#factsOf(id, keyId);
-      if (f.supersededDone) continue;
       const successor = byGeneration.get(l.generation + 1);
       const mine = ledgerOf.get(keyId);
       const next = successor === undefined ? undefined : ledgerOf.get(successor);
-      if (mine === undefined || next === undefined) continue;
+      if (mine === undefined || next === undefined || mine.expiresAt <= now) continue;
       const deadline = next.issuedAt + ch.revokeGraceSeconds * 1000 + this.#intervalMs + MAX_SKEW_MS;
       if (now <= deadline) continue;
+      const f = this.#factsOf(id, keyId);
       if (tokenState(mine, now) !== "valid") {
-        f.supersededDone = true;
-        this.#book.check("superseded-revoked", true, () => "");
+        f.lateCalm = 0;
+        if (!f.supersededChecked) this.#book.check("superseded-revoked", true, () => "");
+        f.supersededChecked = true;
         continue;
       }
       if (calm) f.lateCalm++;
-      if (f.lateCalm > CALM_SLACK) {
-        f.supersededDone = true;
+      if (f.lateCalm > CALM_SLACK && !f.supersededViolated) {
+        f.supersededChecked = true;
+        f.supersededViolated = true;
         this.#book.check("superseded-revoked", false, () => `channel ${id}: key ${keyId} superseded at ${new Date(next.issuedAt).toISOString()} still valid at LINE ${Math.round((now - deadline) / 60_000)} min past its deadline`);
       }
     }

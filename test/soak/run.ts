@@ -58,6 +58,8 @@ export interface SoakWorld {
   traffic: Traffic;
   book: InvariantBook;
   masterKey: string;
+  /** The readers' API key (every credential). */
+  apiKey: string;
   env: (skewMs?: number) => Record<string, string>;
   disturb(what: Disturbance["what"]): void;
   planted: Record<string, string>;
@@ -71,6 +73,8 @@ export interface SoakPlants {
   beforeChecks?(step: number, world: SoakWorld): Promise<void>;
   /** During each tick, beside the scheduled traffic. */
   duringTick?(step: number, tick: number, world: SoakWorld): Promise<void>;
+  /** At the end, before the store and the emulator go. */
+  close?(): Promise<void>;
 }
 
 export interface SoakOptions {
@@ -123,7 +127,7 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
     const timeline = new Timeline();
     const checks = new LedgerChecks(emu, store.direct, book, credentials, params.stepSeconds, timeline, disturbances);
     const disturb = (what: Disturbance["what"]) => void disturbances.push({ realAt: Date.now(), what });
-    const world: SoakWorld = { params, schedule, emu, store, credentials, instances, traffic, book, masterKey, env, disturb, planted };
+    const world: SoakWorld = { params, schedule, emu, store, credentials, instances, traffic, book, masterKey, apiKey, env, disturb, planted };
     /** The instance to use: the preferred one, else the next one up. */
     const upFrom = (preferred: number): ServeInstance | undefined => {
       for (let k = 0; k < instances.length; k++) {
@@ -228,10 +232,16 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
     emu.faults.clear();
     await Promise.all(instances.map((i) => i.start().catch(() => {})));
     await Promise.allSettled(cliRuns);
-    const drainUntil = Date.now() + 30_000;
-    while (Date.now() < drainUntil) {
+    // Until every accepted event is handled, or nothing moved for 12 rounds (60 s on the clock: two leases).
+    const drainUntil = Date.now() + 60_000;
+    let still = 0;
+    let left = -1;
+    while (Date.now() < drainUntil && still < 12) {
       await traffic.redeliverUnanswered((i) => upFrom(i));
-      if (traffic.unanswered.length === 0 && traffic.unhandled().length === 0) break;
+      const now = traffic.unhandled().length + traffic.unanswered.length;
+      if (now === 0) break;
+      still = now === left ? still + 1 : 0;
+      left = now;
       emu.state.clockOffsetMs += TICK_SECONDS * 1000;
       await sleep(500);
     }
@@ -282,6 +292,7 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
     };
     return { params, hash: schedule.hash, book, figures, logs, failed: book.violations > 0, planted };
   } finally {
+    await options.plants?.close?.().catch(() => {});
     await Promise.all(instances.map((i) => i.kill().catch(() => {})));
     await Promise.allSettled(cliRuns);
     await store.close().catch(() => {});

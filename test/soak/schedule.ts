@@ -37,6 +37,8 @@ export interface CredentialPlan {
   /** v2.1: the policy's token lifetime and grace (seconds). */
   lifetimeSeconds: number;
   revokeGraceSeconds: number;
+  /** v2.1: the policy's refresh point as fractions of the lifetime, when not kagiya's default 0.7–0.8. */
+  refreshAt: [number, number] | null;
 }
 
 export type FaultName = "5xx" | "reset" | "429" | "timeout" | "ambiguous" | "latency";
@@ -113,9 +115,11 @@ export function buildSchedule(params: Pick<SoakParams, "seed" | "days" | "instan
   const credentials: CredentialPlan[] = Array.from({ length: params.channels }, (_, i) => {
     const kind = shares[i % shares.length]!;
     const id = kind === "line-works" ? `works-soak-${i}` : String(1_600_000_000 + i);
-    // The first v2.1 channel always has the shortest lifetime, so even a short run refreshes.
-    const lifetimeSeconds = kind === "line-v2.1" ? (i === 0 ? V21_LIFETIMES[0]! : pick(V21_LIFETIMES)) : 0;
-    return { index: i, id, kind, lifetimeSeconds, revokeGraceSeconds: kind === "line-v2.1" ? pick([300, 600, 1800]) : 0 };
+    // The first v2.1 channel always lives 12 h and is refreshed at 30–40 % of it, so even a short
+    // run refreshes it, and its superseded tokens have hours of life left to be revoked in.
+    const lifetimeSeconds = kind === "line-v2.1" ? (i === 0 ? 12 * 3600 : pick(V21_LIFETIMES)) : 0;
+    const refreshAt: [number, number] | null = kind === "line-v2.1" && i === 0 ? [0.3, 0.4] : null;
+    return { index: i, id, kind, lifetimeSeconds, revokeGraceSeconds: kind === "line-v2.1" ? pick([300, 600, 1800]) : 0, refreshAt };
   });
   const webhookTargets = credentials.filter((c) => KINDS.find((k) => k.kind === c.kind)!.webhooks).map((c) => c.index);
   const skewsMs = Array.from({ length: params.instances }, (_, i) => (i === 0 ? 0 : between(-MAX_SKEW_MS, MAX_SKEW_MS)));

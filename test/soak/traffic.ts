@@ -7,6 +7,16 @@ import type { InvariantBook } from "./invariants.ts";
 import { MAX_SKEW_MS } from "./schedule.ts";
 import type { ServeInstance, SoakCredential, SoakStore } from "./world.ts";
 
+/** Where a read goes: a `kagiya serve` process (or, for a plant, a broker in this process). */
+export interface ReadTarget {
+  readonly index: number;
+  readonly url: string | null;
+  /** Tokens it served since it started, by credential index: what it holds in memory. */
+  served: Map<number, { expiresAt: number; at: number }>;
+  /** Emulator time it last accepted each API key. */
+  keyAcceptedAt: Map<string, number>;
+}
+
 /** A token is "valid in the store" for the read checks when it has this much life left beyond kagiya's 5 min floor. */
 const VALID_MARGIN_MS = 300_000 + MAX_SKEW_MS + 10_000;
 /** Reads this soon (real ms) after the store came back are not checked: clients are reconnecting. */
@@ -60,7 +70,7 @@ export class Traffic {
   }
 
   /** One token API read, checked: what the store held before and after, and the outage rule. */
-  async read(inst: ServeInstance, cred: SoakCredential, apiKey: string): Promise<boolean> {
+  async read(inst: ReadTarget, cred: SoakCredential, apiKey: string): Promise<boolean> {
     const url = inst.url;
     if (url === null) return false;
     const storeDown = this.#store.outage;
@@ -69,7 +79,7 @@ export class Traffic {
     const validBefore = storeDown || recovering ? false : await this.#validInStore(cred.id, before).catch(() => false);
     // What this process holds in memory, and whether its check of the key is fresh enough.
     const held = inst.served.get(cred.index);
-    const holds = held !== undefined && held.expiresAt - VALID_MARGIN_MS > before && before - inst.keyAcceptedAt < KEY_FRESH_MS;
+    const holds = held !== undefined && held.expiresAt - VALID_MARGIN_MS > before && before - (inst.keyAcceptedAt.get(apiKey) ?? -Infinity) < KEY_FRESH_MS;
     let ok = false;
     let status = "no answer";
     try {
@@ -79,9 +89,13 @@ export class Traffic {
         const body = (await res.json()) as { expires_at: number };
         const now = this.#emu.state.now();
         inst.served.set(cred.index, { expiresAt: body.expires_at * 1000, at: now });
-        inst.keyAcceptedAt = now;
+        inst.keyAcceptedAt.set(apiKey, now);
         ok = true;
-      } else await res.body?.cancel();
+      } else {
+        const text = await res.text();
+        const code = /"(?:error|code)":"(ERR_[A-Z_]+)"/.exec(text)?.[1];
+        if (code) status += ` ${code}`;
+      }
     } catch (error) {
       status = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
     }

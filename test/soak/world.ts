@@ -91,7 +91,7 @@ export async function setUpCredentials(emuUrl: string, store: Store, masterKey: 
     const ch = await createTestChannel(emuUrl, { channelId: p.id });
     await registry.add({
       channelId: p.id, kind: p.kind, kid: ch.kid, privateKey: ch.privateJwk as never, channelSecret: ch.channelSecret,
-      ...(p.kind === "line-v2.1" ? { policy: { lifetimeSeconds: p.lifetimeSeconds, revokeGraceSeconds: p.revokeGraceSeconds } } : {}),
+      ...(p.kind === "line-v2.1" ? { policy: { lifetimeSeconds: p.lifetimeSeconds, revokeGraceSeconds: p.revokeGraceSeconds, ...(p.refreshAt ? { refreshMin: p.refreshAt[0], refreshMax: p.refreshAt[1] } : {}) } } : {}),
     });
     out.push({ ...p, channelSecret: ch.channelSecret, kid: ch.kid, privateJwk: ch.privateJwk, tokenPath: `/v1/channels/${p.id}/token` });
   }
@@ -142,8 +142,8 @@ export class ServeInstance {
   starting: Promise<void> | null = null;
   /** Tokens this process served since it started, by credential: what it holds in memory. */
   served = new Map<number, { expiresAt: number; at: number }>();
-  /** Emulator time the API key was last accepted by this process. */
-  keyAcceptedAt = -Infinity;
+  /** Emulator time each API key was last accepted by this process. */
+  keyAcceptedAt = new Map<string, number>();
   readonly logs: LogCounts;
   starts = 0;
   kills = 0;
@@ -160,8 +160,9 @@ export class ServeInstance {
     return this.url !== null && this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Starts the process; resolves once it listens (a start that fails is retried after a second). */
+  /** Starts the process unless it is up; resolves once it listens (a failed start is retried after a second). */
   start(): Promise<void> {
+    if (this.up) return Promise.resolve();
     this.starting ??= this.#start().finally(() => void (this.starting = null));
     return this.starting;
   }
@@ -180,7 +181,7 @@ export class ServeInstance {
 
   #spawn(): Promise<void> {
     this.served.clear();
-    this.keyAcceptedAt = -Infinity;
+    this.keyAcceptedAt.clear();
     this.url = null;
     this.starts++;
     return new Promise((resolve, reject) => {
