@@ -20,6 +20,13 @@ try {
   process.exit(2);
 }
 const log = (line: string) => process.stderr.write(`${line}\n`);
+// Stopped early: the kagiya processes go with the harness (an exit handler SIGKILLs them).
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`soak: stopped by ${signal} (seed ${params.seed})\n`);
+    process.exit(130);
+  });
+}
 try {
   const result = await runSoak(params, { log });
   process.stdout.write(formatReport(result) + "\n");

@@ -18,6 +18,18 @@ import type { SoakParams } from "./params.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/kagiya.js", import.meta.url));
 
+/** Every kagiya process the harness started and that may still run: killed if the harness exits first. */
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
+function track(child: ChildProcess): ChildProcess {
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  return child;
+}
+
 /** The store as kagiya sees it (through the proxy) and as the harness sees it (directly). */
 export interface SoakStore {
   /** Spec `kagiya serve` and the CLI workers use: through the proxy. */
@@ -101,11 +113,11 @@ export async function setUpCredentials(emuUrl: string, store: Store, masterKey: 
 /** Runs the kagiya CLI once (a worker, or set-up like `apikey create`); resolves with its exit. */
 export function runKagiya(args: string[], env: Record<string, string>, killAfterMs: number | null = null): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = track(spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] }));
     let stdout = "";
     let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     const timer = killAfterMs === null ? null : setTimeout(() => child.kill("SIGKILL"), killAfterMs);
     child.once("exit", (code, signal) => {
       if (timer) clearTimeout(timer);
@@ -185,10 +197,10 @@ export class ServeInstance {
     this.url = null;
     this.starts++;
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...this.args], {
+      const child = track(spawn(process.execPath, [BIN, "serve", "--port", "0", ...this.args], {
         env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...this.env },
         stdio: ["ignore", "pipe", "pipe"],
-      });
+      }));
       this.child = child;
       let err = "";
       let partial = "";
