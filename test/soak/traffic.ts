@@ -39,12 +39,14 @@ interface Sent {
   body: string;
   signature: string;
   replyTokens: string[];
+  /** The events' webhookEventIds, in the order of replyTokens (every event sent is a text message). */
+  eventIds: string[];
 }
 
 export class Traffic {
   readonly stats: TrafficStats = { readsOk: 0, readsFailed: 0, deliveries: 0, deliveriesAccepted: 0, deliveriesRefused: 0, redeliveries: 0, replays: 0 };
-  /** Reply tokens of every event answered 200: each must get its reply at LINE. */
-  readonly accepted = new Map<string, { channelId: string; at: number }>();
+  /** Reply tokens of every event answered 200: each must get its reply at LINE (or its handler fail in a log). */
+  readonly accepted = new Map<string, { channelId: string; at: number; eventId: string }>();
   /** Deliveries not answered 200 yet: LINE sends them again. */
   readonly unanswered: Sent[] = [];
   /** Deliveries answered 200, for replays. */
@@ -130,13 +132,13 @@ export class Traffic {
       return { type: "message", message: { type: "text", id: `soak-${n}`, text: `soak ${n}` } };
     });
     const res = await fetch(`${this.#emu.url}/__emulator/webhooks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ channelId: cred.id, url: `${inst.url}/webhook/${cred.id}`, events: list }) });
-    const r = (await res.json()) as { status: number | null; replyTokens: string[]; body: string; signature: string };
+    const r = (await res.json()) as { status: number | null; replyTokens: string[]; webhookEventIds: string[]; body: string; signature: string };
     // Reply tokens live for the whole run: an event handled late (after a takeover) still leaves its reply.
     for (const t of r.replyTokens) {
       const rt = this.#emu.state.replyTokens.get(t);
       if (rt) rt.expiresAt = Number.MAX_SAFE_INTEGER;
     }
-    const sent: Sent = { channelId: cred.id, body: r.body, signature: r.signature, replyTokens: r.replyTokens };
+    const sent: Sent = { channelId: cred.id, body: r.body, signature: r.signature, replyTokens: r.replyTokens, eventIds: r.webhookEventIds };
     this.#settle(sent, r.status);
   }
 
@@ -144,7 +146,7 @@ export class Traffic {
     if (status === 200) {
       this.stats.deliveriesAccepted++;
       const now = this.#emu.state.now();
-      for (const t of sent.replyTokens) if (!this.accepted.has(t)) this.accepted.set(t, { channelId: sent.channelId, at: now });
+      for (const [i, t] of sent.replyTokens.entries()) if (!this.accepted.has(t)) this.accepted.set(t, { channelId: sent.channelId, at: now, eventId: sent.eventIds[i]! });
       this.answered.push(sent);
     } else {
       this.stats.deliveriesRefused++;
@@ -181,9 +183,9 @@ export class Traffic {
     }));
   }
 
-  /** Reply tokens accepted (answered 200) and not replied to at LINE. */
-  unhandled(): string[] {
+  /** Reply tokens accepted (answered 200) and neither replied to at LINE nor logged as failed by their handler. */
+  unhandled(failedEvents: ReadonlySet<string>): string[] {
     const replied = new Set(this.#emu.state.messages.filter((m) => m.kind === "reply").map((m) => m.replyToken));
-    return [...this.accepted.keys()].filter((t) => !replied.has(t));
+    return [...this.accepted].filter(([t, a]) => !replied.has(t) && !failedEvents.has(a.eventId)).map(([t]) => t);
   }
 }

@@ -143,6 +143,9 @@ export function kagiyaEnv(emuUrl: string, masterKey: string, skewMs = 0): Record
 /** Log lines of interest, counted by message. */
 export type LogCounts = Map<string, number>;
 
+/** Log messages saying an event's handler ran and threw (the event was handled; its reply may be missing). */
+const HANDLER_FAILED = new Set(["bot handler failed", "webhook event handler failed"]);
+
 /** One `kagiya serve` slot: started, SIGKILLed and restarted by the harness. */
 export class ServeInstance {
   readonly index: number;
@@ -157,11 +160,14 @@ export class ServeInstance {
   /** Emulator time each API key was last accepted by this process. */
   keyAcceptedAt = new Map<string, number>();
   readonly logs: LogCounts;
+  /** webhookEventIds whose handler ran and failed, from every instance's log. */
+  readonly failedEvents: Set<string>;
   starts = 0;
   kills = 0;
 
-  constructor(index: number, skewMs: number, args: string[], env: Record<string, string>, logs: LogCounts) {
+  constructor(index: number, skewMs: number, args: string[], env: Record<string, string>, logs: LogCounts, failedEvents: Set<string>) {
     this.index = index;
+    this.failedEvents = failedEvents;
     this.skewMs = skewMs;
     this.args = args;
     this.env = env;
@@ -232,9 +238,10 @@ export class ServeInstance {
     let msg: string;
     let level: number;
     try {
-      const o = JSON.parse(line) as { msg?: unknown; level?: unknown };
+      const o = JSON.parse(line) as { msg?: unknown; level?: unknown; webhookEventId?: unknown };
       msg = String(o.msg);
       level = typeof o.level === "number" ? o.level : 30;
+      if (HANDLER_FAILED.has(msg) && typeof o.webhookEventId === "string") this.failedEvents.add(o.webhookEventId);
     } catch {
       return;
     }
