@@ -17,6 +17,8 @@ export interface SoakFigures {
   instances: number;
   credentials: Record<string, number>;
   serveKills: number;
+  /** `kagiya serve` exits the harness did not cause. */
+  serveCrashes: string[];
   cliWorkers: number;
   cliKills: number;
   storeOutages: number;
@@ -276,6 +278,7 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
       instances: params.instances,
       credentials: kinds,
       serveKills: instances.reduce((n, i) => n + i.kills, 0),
+      serveCrashes: instances.flatMap((i) => i.crashes),
       cliWorkers: schedule.steps.reduce((n, s) => n + s.cli.length, 0),
       cliKills,
       storeOutages: outages,
@@ -310,11 +313,12 @@ export function formatReport(r: SoakResult): string {
   const lines = [
     `soak ${r.failed ? "FAILED" : "passed"}: seed ${r.params.seed}, schedule ${r.hash}, store ${r.params.store}`,
     `simulated days ${f.simulatedDays} in ${f.steps} steps (${f.realSeconds} s real); instances ${f.instances}; credentials ${kv(f.credentials)}`,
-    `kills: serve ${f.serveKills}, CLI workers ${f.cliKills} of ${f.cliWorkers}; store outages ${f.storeOutages}; LINE fault rules ${kv(f.lineFaultRules)} (${f.lineFaultHits} requests hit)`,
+    `kills: serve ${f.serveKills} (crashes the harness did not cause: ${f.serveCrashes.length}), CLI workers ${f.cliKills} of ${f.cliWorkers}; store outages ${f.storeOutages}; LINE fault rules ${kv(f.lineFaultRules)} (${f.lineFaultHits} requests hit)`,
     `LINE: ${f.tokenRequestsAtLine} token requests, issued ${kv(f.issuedAtLine)}; reads ${f.readsOk} ok / ${f.readsFailed} failed; webhook events accepted ${f.webhookEventsAccepted}, handled ${f.webhookEventsHandled}, handled twice ${f.webhookDuplicates}; deliveries ${f.deliveries}, redeliveries ${f.redeliveries}, replays ${f.replays}`,
     "",
     r.book.table(),
   ];
+  for (const c of f.serveCrashes.slice(0, 3)) lines.push(`  crash: ${c}`);
   const details = r.book.details();
   if (details.length > 0) lines.push("", "violations:", ...details.map((d) => `  ${d}`));
   const noisy = [...r.logs].sort((a, b) => b[1] - a[1]).slice(0, 8);

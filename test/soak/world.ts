@@ -164,6 +164,9 @@ export class ServeInstance {
   readonly failedEvents: Set<string>;
   starts = 0;
   kills = 0;
+  /** Exits the harness did not cause, with the end of what the process wrote on stderr. */
+  readonly crashes: string[] = [];
+  #expectExit = false;
 
   constructor(index: number, skewMs: number, args: string[], env: Record<string, string>, logs: LogCounts, failedEvents: Set<string>) {
     this.index = index;
@@ -202,6 +205,7 @@ export class ServeInstance {
     this.keyAcceptedAt.clear();
     this.url = null;
     this.starts++;
+    this.#expectExit = false;
     return new Promise((resolve, reject) => {
       const child = track(spawn(process.execPath, [BIN, "serve", "--port", "0", ...this.args], {
         env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...this.env },
@@ -226,6 +230,7 @@ export class ServeInstance {
         }
       });
       child.once("exit", (code, signal) => {
+        if (done && !this.#expectExit && this.child === child) this.crashes.push(`instance ${this.index} exited with ${code ?? signal}: ${err.slice(-400).trim()}`);
         if (!done) {
           done = true;
           reject(new Error(`kagiya serve (instance ${this.index}) exited with ${code ?? signal} before listening: ${err.slice(-500)}`));
@@ -256,6 +261,7 @@ export class ServeInstance {
     this.url = null;
     if (child === null || child.exitCode !== null || child.signalCode !== null) return;
     this.kills++;
+    this.#expectExit = true;
     const gone = new Promise((r) => child.once("exit", r));
     child.kill("SIGKILL");
     await gone;
@@ -267,6 +273,7 @@ export class ServeInstance {
     const child = this.child;
     this.url = null;
     if (child === null || child.exitCode !== null || child.signalCode !== null) return;
+    this.#expectExit = true;
     const gone = new Promise((r) => child.once("exit", r));
     child.kill("SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
