@@ -54,6 +54,9 @@ export const ENVIRONMENT: Readonly<Record<string, string>> = {
   KAGIYA_EMULATOR_HOST: "emulator interface when --host is not given (default 127.0.0.1)",
   KAGIYA_EMULATOR_STATE: "emulator state file when --state is not given",
   KAGIYA_DEBUG: "1 prints the stack trace of an internal error",
+  KAGIYA_TEST_MODE: "TEST ONLY: 1 allows the test settings below (refused without it)",
+  KAGIYA_TEST_CLOCK_URL: "TEST ONLY: follow this clock (the emulator's /__emulator/clock) instead of real time; needs KAGIYA_TEST_MODE=1",
+  KAGIYA_TEST_CLOCK_SKEW_MS: "TEST ONLY: milliseconds added to the KAGIYA_TEST_CLOCK_URL clock (clock skew between processes)",
 };
 
 /** The variables that choose a store (every command with --store reads them). */

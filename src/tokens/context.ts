@@ -52,7 +52,9 @@ export async function openTokenContext(options: TokenContextOptions = {}): Promi
   try {
     const registry = await ChannelRegistry.open(store, sealer);
     const worksAuthBase = env["KAGIYA_WORKS_AUTH_BASE"] || DEFAULT_WORKS_AUTH_BASE;
-    const manager = new TokenManager({ ...options.manager, registry, line: lineTokenApi({ env }), worksAuthBase, oauthOrigins: presetOriginsFromEnv(env) });
+    // The LINE client signs assertions on the manager's clock, as TokenManager's own default does.
+    const now = options.manager?.now;
+    const manager = new TokenManager({ ...options.manager, registry, line: lineTokenApi({ env, ...(now ? { now } : {}) }), worksAuthBase, oauthOrigins: presetOriginsFromEnv(env) });
     return { store, registry, manager, close: () => store.close() };
   } catch (error) {
     await store.close().catch(() => {});

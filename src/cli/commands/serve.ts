@@ -14,6 +14,7 @@ import { presetOriginsFromEnv } from "../../kinds/oauth2/registration.ts";
 import { DEFAULT_MAX_ISSUE_RATE } from "../../server/issue-rate.ts";
 import { PER_CHANNEL_METRICS_LIMIT } from "../../server/metrics.ts";
 import { MIN_ADMIN_TOKEN_LENGTH } from "../../server/admin.ts";
+import { TEST_CLOCK_ENV, testClockFromEnv } from "../test-clock.ts";
 
 /**
  * Which store a start-up line names: the spec openStore chooses from the flag and the environment
@@ -80,6 +81,8 @@ const serve: Command = async (argv, io) => {
   const worksAuthBase = works.authBaseUrl;
   const worksApiBase = works.apiBaseUrl;
   const sealer = loadSealer(io.env, io.cwd);
+  // TEST ONLY (the soak harness): follow the emulator's clock; refused without KAGIYA_TEST_MODE=1.
+  const testClock = await testClockFromEnv(io.env);
   const store = await openStore(flags.store, io.env, { cwd: io.cwd });
   let broker;
   try {
@@ -100,12 +103,18 @@ const serve: Command = async (argv, io) => {
       secureCookies: io.env["KAGIYA_SECURE_COOKIES"] === "1",
       inbox,
       ...(inboxLeaseMs !== undefined ? { inboxLeaseMs } : {}),
-      onClose: () => store.close(),
+      ...(testClock ? { now: testClock.now } : {}),
+      onClose: () => {
+        testClock?.close();
+        return store.close();
+      },
     });
   } catch (error) {
+    testClock?.close();
     await store.close().catch(() => {});
     throw error;
   }
+  if (testClock) io.stderr(`kagiya serve: TEST CLOCK from ${testClock.url}, skew ${testClock.skewMs} ms (KAGIYA_TEST_MODE=1; never in production)\n`);
   io.stderr(
     `kagiya serve: LINE API ${lineApiBase}${io.env["KAGIYA_LINE_API_BASE"] ? " (KAGIYA_LINE_API_BASE)" : " (set KAGIYA_LINE_API_BASE for the emulator)"}; ` +
       `${store.kind} store ${storeLabel(flags.store, io.env, io.cwd)}\n` +
@@ -137,7 +146,7 @@ export const help: Record<string, CommandHelp> = {
   "": {
     summary: "run the token broker (GET /v1/channels/ID/token), the webhook intake (POST /webhook/ID; LINE WORKS bots POST /webhook/works/BOT) and the dashboard (/ui/)",
     description: "Logs JSON lines on stdout; says where it listens, which LINE API and which store it uses on stderr.\nSIGTERM or SIGINT drains requests and exits 0.",
-    env: [...SEALED_STORE_ENV, "KAGIYA_LINE_API_BASE", "KAGIYA_WORKS_AUTH_BASE", "KAGIYA_WORKS_API_BASE", "KAGIYA_LINE_LOGIN_BASE", "KAGIYA_ADMIN_TOKEN", "KAGIYA_RATE_LIMIT", "KAGIYA_LOG_LEVEL", "KAGIYA_SECURE_COOKIES"],
+    env: [...SEALED_STORE_ENV, "KAGIYA_LINE_API_BASE", "KAGIYA_WORKS_AUTH_BASE", "KAGIYA_WORKS_API_BASE", "KAGIYA_LINE_LOGIN_BASE", "KAGIYA_ADMIN_TOKEN", "KAGIYA_RATE_LIMIT", "KAGIYA_LOG_LEVEL", "KAGIYA_SECURE_COOKIES", ...TEST_CLOCK_ENV],
     failure: "the store is unreachable at start",
     example: "KAGIYA_LINE_API_BASE=http://127.0.0.1:8787 kagiya serve --port 8080",
   },

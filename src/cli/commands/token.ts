@@ -8,6 +8,7 @@ import { openTokenContext, type TokenContext } from "../../tokens/context.ts";
 import { parseArgs, type FlagSpec, type Flags } from "../args.ts";
 import { JSON_FLAG, SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
 import type { CliIO, Command } from "../io.ts";
+import { TEST_CLOCK_ENV, testClockFromEnv } from "../test-clock.ts";
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const COMMON = { store: STORE_FLAG, json: JSON_FLAG } as const;
@@ -24,7 +25,12 @@ async function withChannel<S extends FlagSpec>(
   }
   const channelId = positionals[0]!;
   validateCredentialId(channelId);
-  const ctx = await openTokenContext({ store: flags.store as string | undefined, env: io.env, cwd: io.cwd, mustExist: true, manager: { actor: "cli" } });
+  // TEST ONLY (the soak harness): follow the emulator's clock; refused without KAGIYA_TEST_MODE=1.
+  const clock = await testClockFromEnv(io.env);
+  const ctx = await openTokenContext({ store: flags.store as string | undefined, env: io.env, cwd: io.cwd, mustExist: true, manager: { actor: "cli", ...(clock ? { now: clock.now } : {}) } }).catch((error: unknown) => {
+    clock?.close();
+    throw error;
+  });
   try {
     if (!(await ctx.store.getChannel(channelId))) {
       if (/^[0-9]+$/.test(channelId)) throw new ChannelNotFoundError(channelId);
@@ -33,6 +39,7 @@ async function withChannel<S extends FlagSpec>(
     }
     return await run(ctx, channelId, flags, positionals.slice(1));
   } finally {
+    clock?.close();
     await ctx.close();
   }
 }
@@ -102,7 +109,7 @@ const reconcile: Command = (argv, io) =>
 /** Subcommands of `kagiya token`. */
 export const commands: Record<string, Command> = { get, issue, list, revoke, reconcile };
 
-const TOKEN_ENV = [...SEALED_STORE_ENV, "KAGIYA_LINE_API_BASE", "KAGIYA_WORKS_AUTH_BASE"];
+const TOKEN_ENV = [...SEALED_STORE_ENV, "KAGIYA_LINE_API_BASE", "KAGIYA_WORKS_AUTH_BASE", ...TEST_CLOCK_ENV];
 
 /** Help for `kagiya token …`. */
 export const help: Record<string, CommandHelp> = {
