@@ -1,6 +1,6 @@
 // The Redis backend: one class implementing every role (key layout in ./layout.ts, Lua in
 // ./scripts.ts, hash codec in ./codec.ts).
-import { Redis } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
 import { byIssuedDesc, channelSealedCells, LEGACY_BACKOFF_META, LEGACY_INTENT_META, newOwner, redactSpec, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, tokenRowKey } from "../common.ts";
 import { StoreError } from "../errors.ts";
 import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
@@ -8,12 +8,16 @@ import { channelFields, num, pairsToHash, toApiKey, toChannel, toToken, tokenFie
 import { REDIS_LAYOUT_VERSION, RedisKeys } from "./layout.ts";
 import * as lua from "./scripts.ts";
 import { RedisInbox, UPGRADE_LAYOUT_3 } from "./inbox.ts";
+import { parseSentinelUrl, SENTINEL_SCHEME } from "./sentinel-url.ts";
 
 export { REDIS_LAYOUT_VERSION };
 
 /** Options of {@link RedisStore.connect}. */
 export interface RedisStoreOptions {
-  /** `redis://` or `rediss://` URL (default `REDIS_URL`, else redis://127.0.0.1:6379). */
+  /**
+   * `redis://` or `rediss://` URL, or `redis+sentinel://HOST:PORT[,HOST:PORT…]/MASTER[/DB]` for a
+   * master found through Redis Sentinel (default `REDIS_URL`, else redis://127.0.0.1:6379).
+   */
   url?: string;
   /** Prefix of every key (default `kagiya:`); tests use a random one. */
   prefix?: string;
@@ -21,7 +25,14 @@ export interface RedisStoreOptions {
   connectTimeoutMs?: number;
   /** Per-command timeout, ms (default 5000). */
   commandTimeoutMs?: number;
+  /** For a `redis+sentinel://` URL: the sentinels' own ACL user, when they require one. */
+  sentinelUsername?: string;
+  /** For a `redis+sentinel://` URL: the sentinels' own password, when they require one. */
+  sentinelPassword?: string;
 }
+
+/** Server answers that mean "not the writable master right now" (a failover, a replica still loading). */
+const TRANSIENT = /READONLY|LOADING|MASTERDOWN|TRYAGAIN/;
 
 /**
  * A {@link Store} on Redis (ioredis), shared by every process that uses the same server and key
@@ -33,6 +44,10 @@ export interface RedisStoreOptions {
  * Connecting fails fast with `ERR_STORE_UNAVAILABLE` (connect timeout, no retry on the first
  * connection); later, commands fail at once while the connection is down (no offline queue) and
  * the client reconnects in the background.
+ *
+ * Behind Redis Sentinel (`redis+sentinel://`), the client asks the sentinels for the master,
+ * follows a failover (the sentinels' `+switch-master`, or a `READONLY` answer from a demoted master)
+ * and reconnects to the new master; commands sent meanwhile fail with `ERR_STORE_UNAVAILABLE`.
  *
  * @example
  * ```ts
@@ -62,16 +77,35 @@ export class RedisStore implements Store {
     const where = redactSpec(url);
     let everReady = false;
     let lastError: Error | undefined;
-    const client = new Redis(url, {
+    // Never retry the first connection (fail fast); afterwards reconnect with a capped backoff.
+    const retry = (times: number): number | null => (everReady ? Math.min(100 * 2 ** Math.min(times, 5), 2_000) : null);
+    const common: RedisOptions = {
       lazyConnect: true,
       connectTimeout: options.connectTimeoutMs ?? 2_000,
       commandTimeout: options.commandTimeoutMs ?? 5_000,
       maxRetriesPerRequest: 1,
       enableOfflineQueue: false,
       enableAutoPipelining: true,
-      // Never retry the first connection (fail fast); afterwards reconnect with a capped backoff.
-      retryStrategy: (times) => (everReady ? Math.min(100 * 2 ** Math.min(times, 5), 2_000) : null),
-    });
+      retryStrategy: retry,
+    };
+    const sentinel = url.toLowerCase().startsWith(SENTINEL_SCHEME) ? parseSentinelUrl(url) : null;
+    const client = sentinel === null
+      ? new Redis(url, common)
+      : new Redis({
+        ...common,
+        sentinels: sentinel.sentinels,
+        name: sentinel.masterName,
+        db: sentinel.db,
+        ...(sentinel.username !== undefined ? { username: sentinel.username } : {}),
+        ...(sentinel.password !== undefined ? { password: sentinel.password } : {}),
+        ...(options.sentinelUsername !== undefined ? { sentinelUsername: options.sentinelUsername } : {}),
+        ...(options.sentinelPassword !== undefined ? { sentinelPassword: options.sentinelPassword } : {}),
+        sentinelRetryStrategy: retry,
+        sentinelCommandTimeout: options.connectTimeoutMs ?? 2_000,
+        // Reconnect at once on the sentinels' +switch-master, and when a demoted master refuses a write.
+        failoverDetector: true,
+        reconnectOnError: (e: Error) => (/^READONLY/.test(e.message) ? 1 : false),
+      });
     client.on("error", (e: Error) => (lastError = e));
     client.on("ready", () => (everReady = true));
     try {
@@ -80,7 +114,7 @@ export class RedisStore implements Store {
       client.disconnect();
       const e = (lastError ?? error) as Error & { code?: string };
       const auth = /NOAUTH|WRONGPASS|invalid password|invalid username/i.test(e.message);
-      const hint = auth ? "check the user and password in the URL" : "is the server running? check REDIS_URL";
+      const hint = auth ? "check the user and password in the URL" : sentinel !== null ? `are the sentinels running, and do they monitor "${sentinel.masterName}"?` : "is the server running? check REDIS_URL";
       throw new StoreError(`cannot reach Redis at ${where}: ${auth ? e.message.split("\n")[0] : (e.code ?? e.message)} (${hint})`, { code: "ERR_STORE_UNAVAILABLE", cause: error });
     }
     return new RedisStore(client, options.prefix ?? "kagiya:", where);
@@ -91,7 +125,8 @@ export class RedisStore implements Store {
       return await fn();
     } catch (error) {
       if (error instanceof StoreError) throw error;
-      const down = this.client.status !== "ready" || /Connection is closed|Stream isn't writeable|timed out|ECONN|ETIMEDOUT/i.test(String((error as Error).message));
+      const message = String((error as Error).message);
+      const down = this.client.status !== "ready" || /Connection is closed|Stream isn't writeable|timed out|ECONN|ETIMEDOUT/i.test(message) || TRANSIENT.test(message);
       throw new StoreError(
         down ? `Redis at ${this.#where} is unavailable (${what}): ${(error as Error).message.split("\n")[0]}` : `Redis store: ${what} failed: ${(error as Error).message.split("\n")[0]}`,
         { code: down ? "ERR_STORE_UNAVAILABLE" : "ERR_STORE", cause: error },
@@ -133,8 +168,10 @@ export class RedisStore implements Store {
     try {
       await this.client.quit();
     } catch {
-      this.client.disconnect();
+      // disconnect() below
     }
+    // After quit(), also ends what quit() leaves open: behind Sentinel, the failover detector's subscriptions.
+    this.client.disconnect();
   }
 
   getMeta(name: string): Promise<string | null> {
