@@ -8,45 +8,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { KagiyaError } from "../../src/core/errors.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { RedisStore } from "../../src/store/redis/store.ts";
-import type { Channel } from "../../src/store/registry.ts";
 import { lineTokenApi } from "../../src/tokens/line.ts";
 import { TokenManager } from "../../src/tokens/manager.ts";
-import type { IssuedToken, LineStatelessApi, LineTokenApi } from "../../src/tokens/upstream.ts";
 import { tokenLedger } from "../helpers/emulator.ts";
 import { randomNamespace } from "../store/services.ts";
 import type { Backend } from "../tokens/backends.ts";
-import { tokenWorld, type TokenWorld } from "../tokens/setup.ts";
+import { tokenWorld } from "../tokens/setup.ts";
+import { gatedLine } from "./gated-line.ts";
 import { sentinelSkip, startSentinelCluster, type SentinelCluster } from "./services.ts";
 
 const skip = sentinelSkip();
-
-/** LINE's real token API (the emulator), whose issue() answer is held until the test releases it. */
-function gatedLine(w: TokenWorld): { api: LineTokenApi & LineStatelessApi; hold(): { answered: Promise<void>; release(): void } } {
-  const real = lineTokenApi({ baseUrl: w.emu.url, now: w.clock.now });
-  let held: { answered: () => void; released: Promise<void> } | null = null;
-  return {
-    api: {
-      ...real,
-      async issue(channel: Channel, lifetimeSeconds: number): Promise<IssuedToken> {
-        const t = await real.issue(channel, lifetimeSeconds);
-        const h = held;
-        held = null;
-        if (h !== null) {
-          h.answered();
-          await h.released;
-        }
-        return t;
-      },
-    },
-    hold() {
-      let answered!: () => void;
-      let release!: () => void;
-      const a = new Promise<void>((r) => (answered = r));
-      held = { answered, released: new Promise<void>((r) => (release = r)) };
-      return { answered: a, release };
-    },
-  };
-}
 
 /** Reads a manager in a loop until stopped: every answer's key ID, and every failure. */
 function readLoop(m: TokenManager, id: string): { stop(): Promise<{ keyIds: string[]; failures: unknown[] }> } {

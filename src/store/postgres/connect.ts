@@ -1,6 +1,6 @@
 // Connecting to PostgreSQL and naming its failures for the PostgreSQL store.
 import pg from "pg";
-import { StoreError } from "../errors.ts";
+import { isDiskFull, StoreError, storeFull } from "../errors.ts";
 import type { PostgresStoreOptions } from "./store.ts";
 
 const UNAVAILABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|timeout|Connection terminated|connect/i;
@@ -35,9 +35,10 @@ export async function connectPool(url: string, where: string, options: PostgresS
   return pool;
 }
 
-/** A driver error as a one-line StoreError: ERR_STORE_UNAVAILABLE when the server is out of reach, else ERR_STORE. */
+/** A driver error as a one-line StoreError: ERR_STORE_UNAVAILABLE when the server is out of reach, ERR_STORE_FULL when its disk is full, else ERR_STORE. */
 export function postgresFailure(where: string, closed: boolean, what: string, error: unknown): StoreError {
   if (error instanceof StoreError) return error;
+  if (isDiskFull(error)) return storeFull("PostgreSQL", what, error);
   const e = error as Error & { code?: string };
   const msg = `${e.code ?? ""} ${e.message ?? ""}`;
   const down = closed || (!/^[0-9A-Z]{5}$/.test(e.code ?? "") && UNAVAILABLE.test(msg));
