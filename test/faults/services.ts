@@ -188,8 +188,11 @@ export interface PrivatePostgres {
   port: number;
   /** `postgres://postgres@127.0.0.1:PORT/postgres` (add `?schema=`). */
   url: string;
-  /** `pg_ctl stop -m immediate` (the server dies without a checkpoint: what a crash does to clients). */
-  stop(): void;
+  /**
+   * `pg_ctl stop -m immediate` (the server dies without a checkpoint: what a crash does to
+   * clients), or `-m fast` (sessions are told 57P01 "terminating connection due to administrator command").
+   */
+  stop(mode?: "immediate" | "fast"): void;
   start(): void;
   close(): Promise<void>;
 }
@@ -239,7 +242,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   return {
     port,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    stop: () => run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]),
+    stop: (mode = "immediate") => run("pg_ctl", ["-D", data, "-m", mode, "-w", "stop"]),
     start,
     async close() {
       try {
