@@ -61,6 +61,7 @@ interface Result {
   /** Why replies were refused, by error text. */
   refusedWhy: Record<string, number>;
   restartMs: number[];
+  failedStarts: string[];
   drainSeconds: number;
 }
 
@@ -94,9 +95,19 @@ async function run(backend: string): Promise<Result | string> {
     const env = { KAGIYA_MASTER_KEY: masterKey, KAGIYA_LINE_API_BASE: emu.url };
     const args = ["--store", spec, "--inbox-lease", LEASE_MS];
     const restartMs: number[] = [];
+    const failedStarts: string[] = [];
+    // A start that fails (as a supervisor would see it) is counted and tried again, up to 5 times.
     const start = async (slot: number): Promise<void> => {
       const t = performance.now();
-      instances[slot] = await startServe(args, env, dir);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          instances[slot] = await startServe(args, env, dir);
+          break;
+        } catch (error) {
+          failedStarts.push((error as Error).message.split("\n").find((l) => l.startsWith("kagiya:")) ?? (error as Error).message.slice(0, 120));
+          if (attempt === 5) throw error;
+        }
+      }
       restartMs.push(performance.now() - t);
     };
     await Promise.all([start(0), start(1)]);
@@ -219,6 +230,7 @@ async function run(backend: string): Promise<Result | string> {
       other: tally(warned.map((l) => l.msg!)),
       refusedWhy: tally(lines.filter((l) => l.msg === "bot handler failed").map((l) => JSON.stringify(l.err).slice(0, 160))),
       restartMs: restartMs.slice(2),
+      failedStarts,
       drainSeconds,
     };
   } catch (error) {
@@ -248,6 +260,7 @@ for (const b of backendsAsked) {
   );
   const ms = [...r.restartMs].sort((a, b) => a - b);
   if (ms.length > 0) console.log(`  serve restart: median ${ms[Math.floor(ms.length / 2)]!.toFixed(0)} ms (${ms[0]!.toFixed(0)}-${ms[ms.length - 1]!.toFixed(0)})`);
+  if (r.failedStarts.length > 0) console.log(`  serve starts that failed (tried again): ${r.failedStarts.length}: ${[...new Set(r.failedStarts)].join(" | ")}`);
   for (const [why, n] of Object.entries(r.refusedWhy)) console.log(`  reply refused x${n}: ${why}`);
   for (const [msg, n] of Object.entries(r.other)) console.log(`  log x${n}: ${msg}`);
   if (r.lost !== 0) process.exitCode = 1;

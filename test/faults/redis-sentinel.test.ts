@@ -130,20 +130,34 @@ describe("Redis behind Sentinel", { skip }, () => {
   });
 
   test("the master killed: reads are served from memory while writes fail with ERR_STORE_UNAVAILABLE, then kagiya follows the promoted replica", async () => {
-    const w = await tokenWorld({ backend });
+    // Failures of the store, counted: the reads below must meet a store that fails.
+    const opened = await backend.open();
+    let failed = 0;
+    const store = new Proxy(opened, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target) as unknown;
+        if (typeof v !== "function") return v;
+        return (...args: unknown[]) => {
+          const out = (v as (...a: unknown[]) => unknown).apply(target, args);
+          if (out instanceof Promise) out.catch(() => failed++);
+          return out;
+        };
+      },
+    });
+    const w = await tokenWorld({ store });
     const id = w.channel.channelId;
     const a = w.manager();
     const first = await a.get(id);
     const victim = await cluster.masterPort();
     await cluster.waitInSync();
+    // The sentinels wait (a minute) before judging the master down, so the outage lasts as long as the reads below.
+    await cluster.setDownAfter(60_000);
     cluster.kill(victim);
 
-    // The store answers nothing now; the token in memory keeps being served, also past the
-    // cache's 5 s re-check (then the store is asked, fails, and the token is kept).
     let storeFailure: unknown;
     await until("the store to notice the kill", async () => {
       try {
-        await w.store.setMeta("probe", "x");
+        await store.setMeta("probe", "x");
         return false;
       } catch (error) {
         storeFailure = error;
@@ -152,15 +166,25 @@ describe("Redis behind Sentinel", { skip }, () => {
     });
     assert.ok(storeFailure instanceof KagiyaError && storeFailure.code === "ERR_STORE_UNAVAILABLE", String(storeFailure));
     assert.ok(!String((storeFailure as Error).message).includes("\n"));
+    // The token in memory keeps being served, also past the cache's 5 s re-check (then the store
+    // is asked, fails, and the token is kept).
+    const failedBefore = failed;
     for (let i = 0; i < 3; i++) {
-      assert.equal((await a.get(id)).keyId, first.keyId);
       await w.clock.advance(6);
+      assert.equal((await a.get(id)).keyId, first.keyId);
     }
+    assert.ok(failed > failedBefore, "the reads met the failing store");
+    await cluster.setDownAfter(500);
 
-    // The sentinels promote the replica (after their 1 s down-after period); the client follows.
+    // The sentinels promote the replica (after their down-after period); the client follows.
     await until("the sentinels to promote the replica", async () => (await cluster.masterPort()) !== victim);
     const promoted = await cluster.masterPort();
-    await until("kagiya's store to reach the new master", () => connectedTo(w.store as RedisStore, promoted));
+    // (ioredis alone gives up here for good: its failover detector drops the connection while it
+    // reconnects; the store connects again.)
+    await until("kagiya's store to reach the new master", () => connectedTo(opened as RedisStore, promoted)).catch(async (e: Error) => {
+      const roles = await Promise.all(cluster.dataPorts.map(async (p) => [p, await cluster.node(p).call("ROLE").catch(String)]));
+      throw new Error(`${e.message}: ${JSON.stringify({ promoted, victim, client: (opened as RedisStore).client.status, roles })}`);
+    });
     assert.equal((await w.store.getCurrent(id)).token?.keyId, first.keyId, "the token written before the kill survived it");
 
     // The next refresh runs on the new master: one issuance.

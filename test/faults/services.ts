@@ -68,6 +68,8 @@ export interface SentinelCluster {
   failover(): Promise<number>;
   /** SIGKILLs the data node on `port`. */
   kill(port: number): void;
+  /** How long the sentinels wait before judging the master down (`SENTINEL SET … down-after-milliseconds`). */
+  setDownAfter(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -149,6 +151,9 @@ export async function startSentinelCluster(options: { sentinels?: number; master
     },
     kill(port) {
       procs.get(port)?.kill("SIGKILL");
+    },
+    async setDownAfter(ms) {
+      for (const s of sentinels) await s.call("SENTINEL", "SET", masterName, "down-after-milliseconds", String(ms));
     },
     async close() {
       for (const c of clients) c.disconnect();

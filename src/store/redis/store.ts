@@ -62,6 +62,7 @@ export class RedisStore implements Store {
   readonly #where: string;
   readonly #keys: RedisKeys;
   readonly #inbox: RedisInbox;
+  #closing = false;
 
   private constructor(client: Redis, prefix: string, where: string) {
     this.client = client;
@@ -117,7 +118,19 @@ export class RedisStore implements Store {
       const hint = auth ? "check the user and password in the URL" : sentinel !== null ? `are the sentinels running, and do they monitor "${sentinel.masterName}"?` : "is the server running? check REDIS_URL";
       throw new StoreError(`cannot reach Redis at ${where}: ${auth ? e.message.split("\n")[0] : (e.code ?? e.message)} (${hint})`, { code: "ERR_STORE_UNAVAILABLE", cause: error });
     }
-    return new RedisStore(client, options.prefix ?? "kagiya:", where);
+    const store = new RedisStore(client, options.prefix ?? "kagiya:", where);
+    if (sentinel !== null) {
+      // ioredis gives up for good ("end") when its failover detector drops the connection while a
+      // reconnection is under way (the master was killed, then the sentinels announce the new one):
+      // connect again, until close().
+      client.on("end", () => {
+        if (store.#closing) return;
+        setTimeout(() => {
+          if (!store.#closing && client.status === "end") client.connect().catch(() => {});
+        }, 500).unref();
+      });
+    }
+    return store;
   }
 
   async #do<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -164,6 +177,7 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     if (this.client.status === "end") return;
     try {
       await this.client.quit();
