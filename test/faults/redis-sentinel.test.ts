@@ -14,6 +14,7 @@ import { tokenLedger } from "../helpers/emulator.ts";
 import { randomNamespace } from "../store/services.ts";
 import type { Backend } from "../tokens/backends.ts";
 import { tokenWorld } from "../tokens/setup.ts";
+import { countingStore } from "./counting.ts";
 import { gatedLine } from "./gated-line.ts";
 import { sentinelSkip, startSentinelCluster, type SentinelCluster } from "./services.ts";
 
@@ -132,18 +133,7 @@ describe("Redis behind Sentinel", { skip }, () => {
   test("the master killed: reads are served from memory while writes fail with ERR_STORE_UNAVAILABLE, then kagiya follows the promoted replica", async () => {
     // Failures of the store, counted: the reads below must meet a store that fails.
     const opened = await backend.open();
-    let failed = 0;
-    const store = new Proxy(opened, {
-      get(target, prop) {
-        const v = Reflect.get(target, prop, target) as unknown;
-        if (typeof v !== "function") return v;
-        return (...args: unknown[]) => {
-          const out = (v as (...a: unknown[]) => unknown).apply(target, args);
-          if (out instanceof Promise) out.catch(() => failed++);
-          return out;
-        };
-      },
-    });
+    const { store, failures } = countingStore(opened);
     const w = await tokenWorld({ store });
     const id = w.channel.channelId;
     const a = w.manager();
@@ -168,12 +158,12 @@ describe("Redis behind Sentinel", { skip }, () => {
     assert.ok(!String((storeFailure as Error).message).includes("\n"));
     // The token in memory keeps being served, also past the cache's 5 s re-check (then the store
     // is asked, fails, and the token is kept).
-    const failedBefore = failed;
+    const failedBefore = failures();
     for (let i = 0; i < 3; i++) {
       await w.clock.advance(6);
       assert.equal((await a.get(id)).keyId, first.keyId);
     }
-    assert.ok(failed > failedBefore, "the reads met the failing store");
+    assert.ok(failures() > failedBefore, "the reads met the failing store");
     await cluster.setDownAfter(500);
 
     // The sentinels promote the replica (after their down-after period); the client follows.

@@ -8,26 +8,10 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { ServeWhileRefreshing } from "../../src/server/serve-while-refreshing.ts";
 import { openStore } from "../../src/store/open.ts";
-import type { Store } from "../../src/store/types.ts";
 import { DATABASE_URL, postgresSkip, randomNamespace, REDIS_URL, redisSkip } from "../store/services.ts";
 import { tokenWorld } from "../tokens/setup.ts";
+import { countingStore } from "./counting.ts";
 import { startSlowProxy, type SlowProxy } from "./slow-proxy.ts";
-
-/** The store with every method call counted by name. */
-function countingStore(store: Store): { store: Store; total(): number } {
-  let n = 0;
-  const wrapped = new Proxy(store, {
-    get(target, prop) {
-      const v = Reflect.get(target, prop, target) as unknown;
-      if (typeof v !== "function") return v;
-      return (...args: unknown[]) => {
-        n++;
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return { store: wrapped, total: () => n };
-}
 
 const proxies: SlowProxy[] = [];
 after(async () => {
@@ -44,7 +28,7 @@ for (const b of BACKENDS) describe(`${b.name} answering slowly`, { skip: b.skip 
     const proxy = await startSlowProxy(Number(b.url.port || (b.name === "Redis" ? 6379 : 5432)), b.url.hostname);
     proxies.push(proxy);
     const real = await openStore(b.spec(proxy.port, b.url));
-    const { store, total } = countingStore(real);
+    const { store, calls: total } = countingStore(real);
     const w = await tokenWorld({ store });
     const id = w.channel.channelId;
     const m = w.manager();
