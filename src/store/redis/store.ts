@@ -1,6 +1,6 @@
 // The Redis backend: one class implementing every role (key layout in ./layout.ts, Lua in
 // ./scripts.ts, hash codec in ./codec.ts).
-import { Redis, type RedisOptions } from "ioredis";
+import type { Redis } from "ioredis";
 import { byIssuedDesc, channelSealedCells, LEGACY_BACKOFF_META, LEGACY_INTENT_META, newOwner, redactSpec, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, tokenRowKey } from "../common.ts";
 import { StoreError } from "../errors.ts";
 import type { ApiKeyRow, AuditRow, ChannelRow, CurrentToken, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
@@ -8,7 +8,7 @@ import { channelFields, num, pairsToHash, toApiKey, toChannel, toToken, tokenFie
 import { REDIS_LAYOUT_VERSION, RedisKeys } from "./layout.ts";
 import * as lua from "./scripts.ts";
 import { RedisInbox, UPGRADE_LAYOUT_3 } from "./inbox.ts";
-import { parseSentinelUrl, SENTINEL_SCHEME } from "./sentinel-url.ts";
+import { connectClient } from "./client.ts";
 
 export { REDIS_LAYOUT_VERSION };
 
@@ -76,60 +76,9 @@ export class RedisStore implements Store {
   static async connect(options: RedisStoreOptions = {}): Promise<RedisStore> {
     const url = options.url ?? process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379";
     const where = redactSpec(url);
-    let everReady = false;
-    let lastError: Error | undefined;
-    // Never retry the first connection (fail fast); afterwards reconnect with a capped backoff.
-    const retry = (times: number): number | null => (everReady ? Math.min(100 * 2 ** Math.min(times, 5), 2_000) : null);
-    const common: RedisOptions = {
-      lazyConnect: true,
-      connectTimeout: options.connectTimeoutMs ?? 2_000,
-      commandTimeout: options.commandTimeoutMs ?? 5_000,
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: false,
-      enableAutoPipelining: true,
-      retryStrategy: retry,
-    };
-    const sentinel = url.toLowerCase().startsWith(SENTINEL_SCHEME) ? parseSentinelUrl(url) : null;
-    const client = sentinel === null
-      ? new Redis(url, common)
-      : new Redis({
-        ...common,
-        sentinels: sentinel.sentinels,
-        name: sentinel.masterName,
-        db: sentinel.db,
-        ...(sentinel.username !== undefined ? { username: sentinel.username } : {}),
-        ...(sentinel.password !== undefined ? { password: sentinel.password } : {}),
-        ...(options.sentinelUsername !== undefined ? { sentinelUsername: options.sentinelUsername } : {}),
-        ...(options.sentinelPassword !== undefined ? { sentinelPassword: options.sentinelPassword } : {}),
-        sentinelRetryStrategy: retry,
-        sentinelCommandTimeout: options.connectTimeoutMs ?? 2_000,
-        // Reconnect at once on the sentinels' +switch-master, and when a demoted master refuses a write.
-        failoverDetector: true,
-        reconnectOnError: (e: Error) => (/^READONLY/.test(e.message) ? 1 : false),
-      });
-    client.on("error", (e: Error) => (lastError = e));
-    client.on("ready", () => (everReady = true));
-    try {
-      await client.connect();
-    } catch (error) {
-      client.disconnect();
-      const e = (lastError ?? error) as Error & { code?: string };
-      const auth = /NOAUTH|WRONGPASS|invalid password|invalid username/i.test(e.message);
-      const hint = auth ? "check the user and password in the URL" : sentinel !== null ? `are the sentinels running, and do they monitor "${sentinel.masterName}"?` : "is the server running? check REDIS_URL";
-      throw new StoreError(`cannot reach Redis at ${where}: ${auth ? e.message.split("\n")[0] : (e.code ?? e.message)} (${hint})`, { code: "ERR_STORE_UNAVAILABLE", cause: error });
-    }
-    const store = new RedisStore(client, options.prefix ?? "kagiya:", where);
-    if (sentinel !== null) {
-      // ioredis gives up for good ("end") when its failover detector drops the connection while a
-      // reconnection is under way (the master was killed, then the sentinels announce the new one):
-      // connect again, until close().
-      client.on("end", () => {
-        if (store.#closing) return;
-        setTimeout(() => {
-          if (!store.#closing && client.status === "end") client.connect().catch(() => {});
-        }, 500).unref();
-      });
-    }
+    let store: RedisStore | undefined;
+    const client = await connectClient(url, where, options, () => store !== undefined && store.#closing);
+    store = new RedisStore(client, options.prefix ?? "kagiya:", where);
     return store;
   }
 
