@@ -34,7 +34,7 @@ export const EXIT_CODES: ReadonlyArray<readonly [number, string]> = [
 /** Every environment variable kagiya reads, described once (docs/cli.md lists the same). */
 export const ENVIRONMENT: Readonly<Record<string, string>> = {
   DATABASE_URL: "PostgreSQL store when --store is not given (postgres://USER@HOST:PORT/DB)",
-  REDIS_URL: "Redis store when --store and DATABASE_URL are not given (redis://HOST:PORT)",
+  REDIS_URL: "Redis store when --store and DATABASE_URL are not given (redis://HOST:PORT, or redis+sentinel://HOST:PORT,…/MASTER behind Sentinel)",
   KAGIYA_DB: "SQLite store file when no other store is named (default ./kagiya.db)",
   KAGIYA_MASTER_KEY: "master key sealing secrets at rest: 32 bytes as 64 hex characters or base64 (kagiya keys new-master)",
   KAGIYA_MASTER_KEY_FILE: "file holding the master key (mode 0600), instead of KAGIYA_MASTER_KEY",
@@ -69,7 +69,7 @@ export const SEALED_STORE_ENV = [...STORE_ENV, "KAGIYA_MASTER_KEY", "KAGIYA_MAST
 export const STORE_FLAG = {
   kind: "string",
   value: "SPEC",
-  help: "store: sqlite:PATH, redis://HOST:PORT or postgres://USER@HOST/DB",
+  help: "store: sqlite:PATH, redis://HOST:PORT, redis+sentinel://HOST:PORT,…/MASTER or postgres://USER@HOST/DB",
   default: "DATABASE_URL, else REDIS_URL, else sqlite:KAGIYA_DB, else sqlite:./kagiya.db",
 } as const satisfies FlagDoc;
 

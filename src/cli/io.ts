@@ -25,7 +25,7 @@ export type Command = (argv: string[], io: CliIO) => Promise<number>;
  * Failures of an operation that was asked for correctly (LINE or the store down or refusing, the
  * channel's token budget spent, an OAuth login refused or a grant needing a new login): exit 1 like a failed check, since changing the input would not help.
  */
-const OPERATIONAL_FAILURE = /^ERR_(LINE_|OAUTH_(?!CONFIG$|INSECURE_HTTP$|DISCOVERY$|ORIGIN_NOT_ALLOWED$)|GRANT_|STORE$|STORE_UNAVAILABLE$|STORE_SCHEMA$|TOKEN_UNAVAILABLE$|TOKEN_REVOKE_FAILED$|TOKEN_BUDGET_EXHAUSTED$|INTERNAL$)/;
+const OPERATIONAL_FAILURE = /^ERR_(LINE_|OAUTH_(?!CONFIG$|INSECURE_HTTP$|DISCOVERY$|ORIGIN_NOT_ALLOWED$)|GRANT_|STORE$|STORE_UNAVAILABLE$|STORE_FULL$|STORE_SCHEMA$|TOKEN_UNAVAILABLE$|TOKEN_REVOKE_FAILED$|TOKEN_BUDGET_EXHAUSTED$|INTERNAL$)/;
 
 /** What to do next, for errors raised below the CLI that cannot name its flags. */
 const NEXT_STEP: Readonly<Record<string, string>> = {

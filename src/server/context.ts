@@ -61,6 +61,8 @@ export function toHttpError(error: unknown, now: number): HttpError {
       case "ERR_STORE":
       case "ERR_STORE_UNAVAILABLE":
         return new HttpError(503, "ERR_UNAVAILABLE", "the store is unreachable; try again shortly", { headers: { "retry-after": "5" } });
+      case "ERR_STORE_FULL":
+        return new HttpError(503, "ERR_UNAVAILABLE", "the store's disk is full; try again shortly", { headers: { "retry-after": "5" } });
       default:
         if (error.code.startsWith("ERR_LINE") || error.code.startsWith("ERR_OAUTH")) return new HttpError(502, error.code, error.message);
     }

@@ -4,6 +4,7 @@ import { InvalidInputError } from "../core/errors.ts";
 import { redactSpec } from "./common.ts";
 import { StoreError } from "./errors.ts";
 import { MemoryStore } from "./memory.ts";
+import { parseSentinelUrl, SENTINEL_SCHEME } from "./redis/sentinel-url.ts";
 import type { SqliteStoreOptions } from "./sqlite/store.ts";
 import type { Store } from "./types.ts";
 
@@ -38,6 +39,10 @@ export interface RedisOpenOptions {
   connectTimeoutMs?: number;
   /** Per-command timeout, ms (default 5000). */
   commandTimeoutMs?: number;
+  /** For a `redis+sentinel://` URL: the sentinels' own ACL user, when they require one. */
+  sentinelUsername?: string;
+  /** For a `redis+sentinel://` URL: the sentinels' own password (`requirepass` of the sentinels). */
+  sentinelPassword?: string;
 }
 
 /** PostgreSQL options of {@link OpenStoreOptions} (see `PostgresStoreOptions` in `kagiya/store/postgres`). */
@@ -71,7 +76,7 @@ async function loadDriver<T>(load: () => Promise<T>, pkg: string, kind: string):
 }
 
 
-const USAGE = "use sqlite:PATH, memory:, redis://HOST:PORT[/DB][?prefix=P], rediss://…, or postgres://USER@HOST:PORT/DB[?schema=S]";
+const USAGE = "use sqlite:PATH, memory:, redis://HOST:PORT[/DB][?prefix=P], rediss://…, redis+sentinel://HOST:PORT[,HOST:PORT…]/MASTER[/DB][?prefix=P], or postgres://USER@HOST:PORT/DB[?schema=S]";
 
 /**
  * Which backend a spec names, and its parameters; throws InvalidInputError for a bad spec
@@ -91,6 +96,7 @@ export function parseStoreSpec(spec: string): { kind: "sqlite"; path: string } |
     return { kind: "sqlite", path };
   }
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s)?.[1]?.toLowerCase();
+  if (scheme === "redis+sentinel") return parseSentinelSpec(s);
   if (scheme === "redis" || scheme === "rediss" || scheme === "postgres" || scheme === "postgresql") {
     let url: URL;
     try {
@@ -119,9 +125,24 @@ export function parseStoreSpec(spec: string): { kind: "sqlite"; path: string } |
   throw new InvalidInputError(`unknown store "${redactSpec(s).slice(0, 80)}": ${USAGE}`, { field: "--store" });
 }
 
+/** A `redis+sentinel://` spec: checked here (one line for a bad one), parsed again by RedisStore.connect. */
+function parseSentinelSpec(s: string): { kind: "redis"; url: string; prefix?: string } {
+  const q = s.indexOf("?");
+  const params = new URLSearchParams(q === -1 ? "" : s.slice(q + 1).replace(/#.*$/s, ""));
+  const unknown = [...params.keys()].find((k) => k !== "prefix");
+  if (unknown !== undefined) {
+    throw new InvalidInputError(`store URL ${redactSpec(s)}: unknown parameter "${unknown.slice(0, 40)}" (a redis+sentinel:// URL takes only ?prefix=)`, { field: "--store" });
+  }
+  const url = SENTINEL_SCHEME + (q === -1 ? s : s.slice(0, q)).slice(SENTINEL_SCHEME.length);
+  parseSentinelUrl(url);
+  const prefix = params.get("prefix") ?? undefined;
+  return { kind: "redis", url, ...(prefix !== undefined ? { prefix } : {}) };
+}
+
 /**
  * Opens (and by default migrates) the store a spec names:
  * `sqlite:PATH`, `memory:`, `redis://…` / `rediss://…` (optional `?prefix=`, default `kagiya:`),
+ * `redis+sentinel://HOST:PORT[,HOST:PORT…]/MASTER[/DB]` (the master found through Redis Sentinel),
  * `postgres://…` / `postgresql://…` (optional `?schema=`, default `kagiya`).
  * Without a spec: `DATABASE_URL`, then `REDIS_URL`, then the SQLite file `KAGIYA_DB` or
  * `./kagiya.db`. A bad spec throws InvalidInputError; an unreachable server throws StoreError

@@ -1,8 +1,9 @@
 // Connecting to PostgreSQL and naming its failures for the PostgreSQL store.
 import pg from "pg";
-import { StoreError } from "../errors.ts";
+import { isDiskFull, StoreError, storeFull } from "../errors.ts";
 import type { PostgresStoreOptions } from "./store.ts";
 
+const SERVER_GONE = /^(08[0-9A-Z]{3}|57P0[1-3]|53300)$/;
 const UNAVAILABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|timeout|Connection terminated|connect/i;
 
 /** A pool whose first connection succeeded (StoreError ERR_STORE_UNAVAILABLE within the connect timeout otherwise). */
@@ -35,12 +36,15 @@ export async function connectPool(url: string, where: string, options: PostgresS
   return pool;
 }
 
-/** A driver error as a one-line StoreError: ERR_STORE_UNAVAILABLE when the server is out of reach, else ERR_STORE. */
+/** A driver error as a one-line StoreError: ERR_STORE_UNAVAILABLE when the server is out of reach, ERR_STORE_FULL when its disk is full, else ERR_STORE. */
 export function postgresFailure(where: string, closed: boolean, what: string, error: unknown): StoreError {
   if (error instanceof StoreError) return error;
+  if (isDiskFull(error)) return storeFull("PostgreSQL", what, error);
   const e = error as Error & { code?: string };
   const msg = `${e.code ?? ""} ${e.message ?? ""}`;
-  const down = closed || (!/^[0-9A-Z]{5}$/.test(e.code ?? "") && UNAVAILABLE.test(msg));
+  // SQLSTATE 08xxx (connection exception), 57P01–57P03 (shut down by an operator or a crash, or
+  // still starting up) and 53300 (too many connections) pass when the server is back.
+  const down = closed || SERVER_GONE.test(e.code ?? "") || (!/^[0-9A-Z]{5}$/.test(e.code ?? "") && UNAVAILABLE.test(msg));
   return new StoreError(
     down ? `PostgreSQL at ${where} is unavailable (${what}): ${(e.message ?? String(e)).split("\n")[0]}` : `PostgreSQL store: ${what} failed: ${(e.message ?? String(e)).split("\n")[0]}`,
     { code: down ? "ERR_STORE_UNAVAILABLE" : "ERR_STORE", cause: error },

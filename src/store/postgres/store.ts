@@ -123,16 +123,24 @@ export class PostgresStore implements Store {
     } catch (error) {
       throw this.#fail(what, error);
     }
+    // A checked-out client whose connection dies (a server restart mid-transaction) emits 'error'
+    // besides failing its query; with no listener that would end the process. The query's own
+    // failure is what the caller gets.
+    let broken: Error | undefined;
+    const onError = (error: Error): void => void (broken = error);
+    client.on("error", onError);
     try {
       await client.query("BEGIN");
       const out = await fn(client);
       await client.query("COMMIT");
       return out;
     } catch (error) {
-      await client.query("ROLLBACK").catch(() => {});
+      if (broken === undefined) await client.query("ROLLBACK").catch(() => {});
       throw this.#fail(what, error);
     } finally {
-      client.release();
+      client.off("error", onError);
+      // A broken connection is dropped from the pool rather than handed out again.
+      client.release(broken);
     }
   }
 

@@ -1,6 +1,6 @@
 // The Redis backend: one class implementing every role (key layout in ./layout.ts, Lua in
 // ./scripts.ts, hash codec in ./codec.ts).
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { byIssuedDesc, channelSealedCells, LEGACY_BACKOFF_META, LEGACY_INTENT_META, newOwner, redactSpec, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, tokenRowKey } from "../common.ts";
 import { StoreError } from "../errors.ts";
 import type { ApiKeyRow, AuditRow, ChannelRow, CredentialTokens, CurrentToken, GrantState, GrantWrite, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
@@ -9,12 +9,16 @@ import { REDIS_LAYOUT_VERSION, RedisKeys } from "./layout.ts";
 import * as lua from "./scripts.ts";
 import { RedisInbox, UPGRADE_LAYOUT_3 } from "./inbox.ts";
 import { RedisGrants, UPGRADE_LAYOUT_4 } from "./grants.ts";
+import { connectClient } from "./client.ts";
 
 export { REDIS_LAYOUT_VERSION };
 
 /** Options of {@link RedisStore.connect}. */
 export interface RedisStoreOptions {
-  /** `redis://` or `rediss://` URL (default `REDIS_URL`, else redis://127.0.0.1:6379). */
+  /**
+   * `redis://` or `rediss://` URL, or `redis+sentinel://HOST:PORT[,HOST:PORT…]/MASTER[/DB]` for a
+   * master found through Redis Sentinel (default `REDIS_URL`, else redis://127.0.0.1:6379).
+   */
   url?: string;
   /** Prefix of every key (default `kagiya:`); tests use a random one. */
   prefix?: string;
@@ -22,7 +26,14 @@ export interface RedisStoreOptions {
   connectTimeoutMs?: number;
   /** Per-command timeout, ms (default 5000). */
   commandTimeoutMs?: number;
+  /** For a `redis+sentinel://` URL: the sentinels' own ACL user, when they require one. */
+  sentinelUsername?: string;
+  /** For a `redis+sentinel://` URL: the sentinels' own password, when they require one. */
+  sentinelPassword?: string;
 }
+
+/** Server answers that mean "not the writable master right now" (a failover, a replica still loading). */
+const TRANSIENT = /READONLY|LOADING|MASTERDOWN|TRYAGAIN/;
 
 /**
  * A {@link Store} on Redis (ioredis), shared by every process that uses the same server and key
@@ -34,6 +45,10 @@ export interface RedisStoreOptions {
  * Connecting fails fast with `ERR_STORE_UNAVAILABLE` (connect timeout, no retry on the first
  * connection); later, commands fail at once while the connection is down (no offline queue) and
  * the client reconnects in the background.
+ *
+ * Behind Redis Sentinel (`redis+sentinel://`), the client asks the sentinels for the master,
+ * follows a failover (the sentinels' `+switch-master`, or a `READONLY` answer from a demoted master)
+ * and reconnects to the new master; commands sent meanwhile fail with `ERR_STORE_UNAVAILABLE`.
  *
  * @example
  * ```ts
@@ -49,6 +64,7 @@ export class RedisStore implements Store {
   readonly #keys: RedisKeys;
   readonly #inbox: RedisInbox;
   readonly #grants: RedisGrants;
+  #closing = false;
 
   private constructor(client: Redis, prefix: string, where: string) {
     this.client = client;
@@ -63,30 +79,10 @@ export class RedisStore implements Store {
   static async connect(options: RedisStoreOptions = {}): Promise<RedisStore> {
     const url = options.url ?? process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379";
     const where = redactSpec(url);
-    let everReady = false;
-    let lastError: Error | undefined;
-    const client = new Redis(url, {
-      lazyConnect: true,
-      connectTimeout: options.connectTimeoutMs ?? 2_000,
-      commandTimeout: options.commandTimeoutMs ?? 5_000,
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: false,
-      enableAutoPipelining: true,
-      // Never retry the first connection (fail fast); afterwards reconnect with a capped backoff.
-      retryStrategy: (times) => (everReady ? Math.min(100 * 2 ** Math.min(times, 5), 2_000) : null),
-    });
-    client.on("error", (e: Error) => (lastError = e));
-    client.on("ready", () => (everReady = true));
-    try {
-      await client.connect();
-    } catch (error) {
-      client.disconnect();
-      const e = (lastError ?? error) as Error & { code?: string };
-      const auth = /NOAUTH|WRONGPASS|invalid password|invalid username/i.test(e.message);
-      const hint = auth ? "check the user and password in the URL" : "is the server running? check REDIS_URL";
-      throw new StoreError(`cannot reach Redis at ${where}: ${auth ? e.message.split("\n")[0] : (e.code ?? e.message)} (${hint})`, { code: "ERR_STORE_UNAVAILABLE", cause: error });
-    }
-    return new RedisStore(client, options.prefix ?? "kagiya:", where);
+    let store: RedisStore | undefined;
+    const client = await connectClient(url, where, options, () => store !== undefined && store.#closing);
+    store = new RedisStore(client, options.prefix ?? "kagiya:", where);
+    return store;
   }
 
   async #do<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -94,7 +90,8 @@ export class RedisStore implements Store {
       return await fn();
     } catch (error) {
       if (error instanceof StoreError) throw error;
-      const down = this.client.status !== "ready" || /Connection is closed|Stream isn't writeable|timed out|ECONN|ETIMEDOUT/i.test(String((error as Error).message));
+      const message = String((error as Error).message);
+      const down = this.client.status !== "ready" || /Connection is closed|Stream isn't writeable|timed out|ECONN|ETIMEDOUT/i.test(message) || TRANSIENT.test(message);
       throw new StoreError(
         down ? `Redis at ${this.#where} is unavailable (${what}): ${(error as Error).message.split("\n")[0]}` : `Redis store: ${what} failed: ${(error as Error).message.split("\n")[0]}`,
         { code: down ? "ERR_STORE_UNAVAILABLE" : "ERR_STORE", cause: error },
@@ -133,12 +130,15 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     if (this.client.status === "end") return;
     try {
       await this.client.quit();
     } catch {
-      this.client.disconnect();
+      // disconnect() below
     }
+    // After quit(), also ends what quit() leaves open: behind Sentinel, the failover detector's subscriptions.
+    this.client.disconnect();
   }
 
   getMeta(name: string): Promise<string | null> {

@@ -2,12 +2,13 @@
 import { closeSync, existsSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { StoreError } from "../errors.ts";
+import { isDiskFull, StoreError, storeFull } from "../errors.ts";
 
 /**
  * Opens (creating it mode 0600 when absent) the database at `path` (absolute, or `:memory:`) in
  * WAL mode with synchronous=FULL and a busy timeout. Throws StoreError `ERR_STORE_NOT_KAGIYA` for
- * an existing empty file and `ERR_STORE_UNAVAILABLE` when the file cannot be opened.
+ * an existing empty file, `ERR_STORE_FULL` when the disk has no room for it, and
+ * `ERR_STORE_UNAVAILABLE` when the file cannot be opened.
  */
 export function openDatabaseFile(path: string, timeoutMs: number): DatabaseSync {
   if (path !== ":memory:" && existsSync(path) && statSync(path).isFile() && statSync(path).size === 0 && !existsSync(`${path}-wal`)) {
@@ -25,6 +26,7 @@ export function openDatabaseFile(path: string, timeoutMs: number): DatabaseSync 
     db.exec(`PRAGMA busy_timeout = ${timeoutMs | 0}; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;`);
     return db;
   } catch (error) {
+    if (isDiskFull(error)) throw storeFull("SQLite", `open ${path}`, error);
     const hint = existsSync(dirname(path)) ? "" : ` (directory ${dirname(path)} does not exist)`;
     throw new StoreError(`cannot open the SQLite store ${path}${hint}: ${(error as Error).message}`, { code: "ERR_STORE_UNAVAILABLE", cause: error });
   }

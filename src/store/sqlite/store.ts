@@ -120,6 +120,13 @@ export class SqliteStore implements Store {
 
   migrate(): Promise<void> {
     return this.#run("migrate", () => {
+      // An up-to-date file is only read: a process starting next to others that write all the time
+      // (a serve restarted beside a busy one) must not queue for the write lock it does not need.
+      const found = this.#readVersion();
+      if (found > SQLITE_SCHEMA_VERSION) {
+        throw new StoreError(`the SQLite store ${this.path} has schema version ${found}, newer than this kagiya (${SQLITE_SCHEMA_VERSION}): upgrade kagiya`, { code: "ERR_STORE_SCHEMA" });
+      }
+      if (found === SQLITE_SCHEMA_VERSION) return;
       this.#db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
       for (const m of MIGRATIONS) {
         this.#tx(() => {
@@ -138,11 +145,13 @@ export class SqliteStore implements Store {
 
   /** The schema version recorded in the file (0 before the first migrate). */
   schemaVersion(): Promise<number> {
-    return this.#run("read the schema version", () => {
-      const has = this.#db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").get();
-      if (!has) return 0;
-      return (this.#db.prepare("SELECT max(version) AS v FROM schema_version").get()?.["v"] as number | null) ?? 0;
-    });
+    return this.#run("read the schema version", () => this.#readVersion());
+  }
+
+  #readVersion(): number {
+    const has = this.#db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").get();
+    if (!has) return 0;
+    return (this.#db.prepare("SELECT max(version) AS v FROM schema_version").get()?.["v"] as number | null) ?? 0;
   }
 
   ping(): Promise<void> {

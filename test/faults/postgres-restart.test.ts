@@ -1,0 +1,142 @@
+// PostgreSQL restarted in the middle of kagiya's transactions, on a private server (initdb +
+// pg_ctl on a free port; never the shared one on 5432). A second session holds a row the
+// transaction needs, so it is caught after its first writes, waiting; pg_stat_activity shows it
+// there; then the server is stopped (immediate mode: what a crash does) and started again.
+// Expected: a one-line StoreError, nothing of the transaction in the store, the next call after
+// the restart succeeds, and no token lost or duplicated at LINE.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
+import { KagiyaError } from "../../src/core/errors.ts";
+import { openStore } from "../../src/store/open.ts";
+import type { PostgresStore } from "../../src/store/postgres/store.ts";
+import { tokenLedger } from "../helpers/emulator.ts";
+import { randomNamespace } from "../store/services.ts";
+import type { Backend } from "../tokens/backends.ts";
+import { tokenWorld } from "../tokens/setup.ts";
+import { gatedLine } from "./gated-line.ts";
+import { privatePostgresSkip, startPrivatePostgres, type PrivatePostgres } from "./services.ts";
+
+const skip = privatePostgresSkip();
+
+/** A session of its own that holds rows locked in an open transaction. */
+async function blocker(url: string): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url });
+  c.on("error", () => {}); // the restart ends it
+  await c.connect();
+  await c.query("BEGIN");
+  return c;
+}
+
+/** Waits until a statement matching `like` waits on a lock (the transaction is stuck mid-way). */
+async function waitingOnLock(url: string, like: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    for (let i = 0; i < 400; i++) {
+      const r = await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1", [like]);
+      if (r.rows[0].n > 0) return;
+      await sleep(25);
+    }
+    throw new Error(`no statement like ${like} ever waited on a lock`);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A one-line ERR_STORE_UNAVAILABLE naming the call. */
+function unavailable(what: string): (e: unknown) => boolean {
+  return (e) => {
+    assert.ok(e instanceof KagiyaError, String(e));
+    assert.equal(e.code, "ERR_STORE_UNAVAILABLE", e.message);
+    assert.match(e.message, new RegExp(`^PostgreSQL at postgres://postgres@127\\.0\\.0\\.1:\\d+/postgres is unavailable \\(${what}\\): `));
+    assert.ok(!e.message.includes("\n"));
+    return true;
+  };
+}
+
+describe("PostgreSQL restarted mid-transaction", { skip }, () => {
+  let server: PrivatePostgres;
+  let backend: Backend;
+  before(async () => {
+    server = await startPrivatePostgres();
+    const spec = `${server.url}?schema=${randomNamespace("pgrestart")}`;
+    backend = { name: "postgres", skip: false, spec, open: () => openStore(spec) };
+  });
+  after(() => server?.close());
+
+  test("commitToken stopped after its first write: ERR_STORE_UNAVAILABLE, nothing of it stored, the token revoked at LINE, one token stored after the restart", async () => {
+    const w = await tokenWorld({ backend });
+    const id = w.channel.channelId;
+    const store = w.store as PostgresStore;
+    const line = gatedLine(w);
+    const m = w.manager({ line: line.api });
+    const first = await m.get(id);
+    const before = await store.getCurrent(id);
+
+    // LINE answers the refresh; before kagiya hears it, another session takes the row the new
+    // token will be written to, so commitToken stops there, after marking the old token superseded.
+    const held = line.hold();
+    const issuing = m.issue(id);
+    await held.answered;
+    const issued = (await tokenLedger(w.emu.url, id))[1]!;
+    const lock = await blocker(server.url);
+    await lock.query(`INSERT INTO "${store.schema}".tokens (channel_id, key_id, access_token, generation, state, issued_at, expires_at, refresh_at, revoke_at, updated_at) VALUES ($1, $2, 'x', 0, 'valid', 0, 0, 0, NULL, 0)`, [id, issued.key_id]);
+    held.release();
+    await waitingOnLock(server.url, "INSERT INTO%tokens%");
+
+    server.stop();
+    server.start();
+    await assert.rejects(issuing, unavailable("commitToken"));
+    await lock.end().catch(() => {});
+
+    // Nothing of the transaction: same generation and token, the old one still valid, no row for the new key.
+    const after = await store.getCurrent(id);
+    assert.equal(after.generation, before.generation);
+    assert.equal(after.token?.keyId, first.keyId);
+    assert.deepEqual((await store.listTokens(id)).map((t) => [t.keyId, t.state, t.revokeAt]), [[first.keyId, "valid", null]]);
+    // The token kagiya could not store was revoked at LINE, so it counts against nothing.
+    assert.deepEqual((await tokenLedger(w.emu.url, id)).map((r) => [r.key_id, r.state]), [[first.keyId, "valid"], [issued.key_id, "revoked"]]);
+    assert.equal((await m.get(id)).keyId, first.keyId, "the stored token is still served");
+
+    // The next call after the restart succeeds: one issuance, stored.
+    await w.clock.advance(1);
+    const next = await m.issue(id);
+    assert.equal((await store.getCurrent(id)).token?.keyId, next.keyId);
+    assert.equal((await store.getCurrent(id)).generation, before.generation + 1);
+    const ledger = await tokenLedger(w.emu.url, id);
+    assert.deepEqual(ledger.map((r) => [r.key_id, r.state]), [[first.keyId, "valid"], [issued.key_id, "revoked"], [next.keyId, "valid"]]);
+    const rows = await store.listTokens(id);
+    assert.deepEqual(rows.map((t) => [t.keyId, t.state]).sort(), [[first.keyId, "superseded"], [next.keyId, "valid"]].sort(), "every valid token at LINE is tracked");
+  });
+
+  for (const mode of ["immediate", "fast"] as const) test(`an inbox accept stopped mid-statement (pg_ctl stop -m ${mode}): ERR_STORE_UNAVAILABLE (no 200 for it), not recorded, accepted once when sent again after the restart`, async () => {
+    const store = (await backend.open()) as PostgresStore;
+    try {
+      await store.destroy();
+      await store.migrate();
+      const now = Date.now();
+      assert.equal(await store.acceptEvent("ev-before", JSON.stringify({ n: 0 }), 60_000, now), true);
+      const lock = await blocker(server.url);
+      await lock.query(`INSERT INTO "${store.schema}".inbox (key, payload, accepted_at, expires_at, owner, lease_until, attempts) VALUES ('ev-cut', 'x', 0, 0, NULL, 0, 0)`);
+      const accepting = store.acceptEvent("ev-cut", JSON.stringify({ n: 1 }), 60_000, now);
+      await waitingOnLock(server.url, "INSERT INTO%inbox%");
+
+      server.stop(mode);
+      server.start();
+      await assert.rejects(accepting, unavailable("acceptEvent"));
+      await lock.end().catch(() => {});
+
+      // LINE redelivers what was not answered 200: accepted now, once; handled once.
+      assert.equal(await store.acceptEvent("ev-cut", JSON.stringify({ n: 1 }), 60_000, now + 1), true);
+      assert.equal(await store.acceptEvent("ev-cut", JSON.stringify({ n: 1 }), 60_000, now + 2), false, "a duplicate of it is not");
+      const claimed = await store.claimEvents("me", 30_000, 10, now + 3);
+      assert.deepEqual(claimed.map((e) => [e.key, e.payload]), [["ev-before", JSON.stringify({ n: 0 })], ["ev-cut", JSON.stringify({ n: 1 })]]);
+      for (const e of claimed) assert.equal(await store.finishEvent(e.key, "me", now + 4), true);
+      assert.deepEqual(await store.claimEvents("me", 30_000, 10, now + 5), []);
+    } finally {
+      await store.close();
+    }
+  });
+});
