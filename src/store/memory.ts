@@ -60,6 +60,14 @@ export class MemoryStore implements Store {
   async listChannels(): Promise<ChannelRow[]> {
     return [...this.#channels.values()].sort((a, b) => (a.channelId < b.channelId ? -1 : 1)).map(cloneChannel);
   }
+  async getChannelVersions(channelIds: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const id of channelIds) {
+      const r = this.#channels.get(id);
+      if (r) out.set(id, r.updatedAt);
+    }
+    return out;
+  }
   async listChannelIds(): Promise<string[]> {
     return [...this.#channels.keys()].sort((a, b) => (a < b ? -1 : 1));
   }

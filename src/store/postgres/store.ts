@@ -200,6 +200,15 @@ export class PostgresStore implements Store {
   async listChannels(): Promise<ChannelRow[]> {
     return (await this.#q("listChannels", `SELECT * FROM ${this.#s}.channels ORDER BY channel_id COLLATE "C"`)).rows.map(sqlChannel);
   }
+  async getChannelVersions(channelIds: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const ids = [...new Set(channelIds)];
+    for (let i = 0; i < ids.length; i += 1000) {
+      const r = await this.#q("getChannelVersions", `SELECT channel_id, updated_at FROM ${this.#s}.channels WHERE channel_id = ANY($1::text[])`, [ids.slice(i, i + 1000)], "kagiya_channel_versions");
+      for (const row of r.rows) out.set(row["channel_id"] as string, sqlNumber(row["updated_at"]));
+    }
+    return out;
+  }
   async listChannelIds(): Promise<string[]> {
     return (await this.#q("listChannelIds", `SELECT channel_id FROM ${this.#s}.channels ORDER BY channel_id COLLATE "C"`)).rows.map((r) => r["channel_id"] as string);
   }

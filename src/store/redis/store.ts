@@ -1,6 +1,7 @@
 // The Redis backend: one class implementing every role (key layout in ./layout.ts, Lua in
 // ./scripts.ts, hash codec in ./codec.ts).
 import type { Redis } from "ioredis";
+import { MicroBatcher } from "../batcher.ts";
 import { byIssuedDesc, channelSealedCells, LEGACY_BACKOFF_META, LEGACY_INTENT_META, newOwner, redactSpec, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, tokenRowKey } from "../common.ts";
 import { StoreError } from "../errors.ts";
 import type { ApiKeyRow, AuditRow, ChannelRow, CredentialTokens, CurrentToken, GrantState, GrantWrite, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
@@ -65,6 +66,8 @@ export class RedisStore implements Store {
   readonly #inbox: RedisInbox;
   readonly #grants: RedisGrants;
   #closing = false;
+  /** Current-token reads made close together go as one pipeline (the token API's re-checks). */
+  readonly #reads = new MicroBatcher<string, CurrentToken>({ run: (ids) => this.#readCurrent(ids), maxInFlight: 2, maxBatch: 500 });
 
   private constructor(client: Redis, prefix: string, where: string) {
     this.client = client;
@@ -172,6 +175,22 @@ export class RedisStore implements Store {
       return rows.filter((h) => h["channelId"] !== undefined).map(toChannel);
     });
   }
+  getChannelVersions(channelIds: readonly string[]): Promise<Map<string, number>> {
+    return this.#do("getChannelVersions", async () => {
+      const ids = [...new Set(channelIds)];
+      const out = new Map<string, number>();
+      if (ids.length === 0) return out;
+      // One pipeline: a field per channel, never the sealed ones.
+      const p = this.client.pipeline();
+      for (const id of ids) p.hget(this.#k(`ch:${id}`), "updatedAt");
+      const answers = (await p.exec()) ?? [];
+      answers.forEach(([error, v], i) => {
+        if (error) throw error;
+        if (typeof v === "string") out.set(ids[i]!, Number(v));
+      });
+      return out;
+    });
+  }
   listChannelIds(): Promise<string[]> {
     return this.#do("listChannelIds", async () => (await this.client.smembers(this.#k("chids"))).sort());
   }
@@ -183,11 +202,20 @@ export class RedisStore implements Store {
   }
 
   getCurrent(channelId: string): Promise<CurrentToken> {
-    return this.#do("getCurrent", async () => {
-      const r = (await lua.GET_CURRENT.run(this.client, [this.#k(`cur:${channelId}`)], [this.#tokBase(channelId)])) as [string, string[]?];
-      const generation = Number(r[0]);
-      const flat = r[1];
-      return { generation, token: flat && flat.length > 0 ? toToken(pairsToHash(flat)) : null };
+    return this.#do("getCurrent", () => this.#reads.add(channelId));
+  }
+  async #currentOne(channelId: string): Promise<CurrentToken> {
+    return decodeCurrent(await lua.GET_CURRENT.run(this.client, [this.#k(`cur:${channelId}`)], [this.#tokBase(channelId)]));
+  }
+  async #readCurrent(ids: readonly string[]): Promise<Array<CurrentToken | Promise<CurrentToken>>> {
+    if (ids.length === 1) return [this.#currentOne(ids[0]!)];
+    const p = this.client.pipeline();
+    for (const id of ids) p.evalsha(lua.GET_CURRENT.sha, 1, this.#k(`cur:${id}`), this.#tokBase(id));
+    const answers = (await p.exec()) ?? [];
+    // An item that failed (NOSCRIPT after a server restart, or anything else) is read again alone.
+    return ids.map((id, i) => {
+      const [error, r] = answers[i] ?? [new Error("no answer"), null];
+      return error ? this.#currentOne(id) : decodeCurrent(r);
     });
   }
 
@@ -431,4 +459,10 @@ export class RedisStore implements Store {
       } while (cursor !== "0");
     });
   }
+}
+
+function decodeCurrent(answer: unknown): CurrentToken {
+  const r = answer as [string, string[]?];
+  const flat = r[1];
+  return { generation: Number(r[0]), token: flat && flat.length > 0 ? toToken(pairsToHash(flat)) : null };
 }

@@ -59,6 +59,11 @@ export interface CredentialStore {
    * without reading (and moving) every row's sealed secrets.
    */
   listChannelIds(): Promise<string[]>;
+  /**
+   * Each listed channel's updatedAt (a channel that does not exist is absent from the answer), in
+   * one or a few round trips and without reading sealed columns: what a memory cache re-checks.
+   */
+  getChannelVersions(channelIds: readonly string[]): Promise<Map<string, number>>;
   /** Deletes the channel, its tokens, coordination state and grant; false when there was none. */
   deleteChannel(channelId: string): Promise<boolean>;
 }

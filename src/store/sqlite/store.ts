@@ -191,7 +191,14 @@ export class SqliteStore implements Store {
   }
   listChannels(): Promise<ChannelRow[]> {
     return this.#run("listChannels", () => this.#stmt("SELECT * FROM channels ORDER BY channel_id").all().map(sqlChannel));
-  }  listChannelIds(): Promise<string[]> {
+  }
+  getChannelVersions(channelIds: readonly string[]): Promise<Map<string, number>> {
+    return this.#run("getChannelVersions", () => {
+      const rows = this.#stmt("SELECT channel_id, updated_at FROM channels WHERE channel_id IN (SELECT value FROM json_each(?))").all(JSON.stringify([...new Set(channelIds)]));
+      return new Map(rows.map((r) => [r["channel_id"] as string, Number(r["updated_at"])]));
+    });
+  }
+  listChannelIds(): Promise<string[]> {
     return this.#run("listChannelIds", () => this.#stmt("SELECT channel_id FROM channels ORDER BY channel_id").all().map((r) => r["channel_id"] as string));
   }
 

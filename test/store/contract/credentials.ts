@@ -28,6 +28,16 @@ export function runCredentialContract(name: string, factory: StoreFactory<Creden
       assert.deepEqual(await store.listChannelIds(), ["100"]);
     }));
 
+    it("getChannelVersions: each existing channel's updatedAt in one call; absent channels left out", use(async ({ store }) => {
+      assert.deepEqual(await store.getChannelVersions([]), new Map());
+      await store.putChannel({ ...channelRow("300"), updatedAt: 1_000 });
+      await store.putChannel({ ...channelRow("301"), updatedAt: 2_000 });
+      assert.deepEqual(await store.getChannelVersions(["301", "nope", "300", "301"]), new Map([["301", 2_000], ["300", 1_000]]));
+      await store.putChannel({ ...channelRow("300"), updatedAt: 3_000 });
+      await store.deleteChannel("301");
+      assert.deepEqual(await store.getChannelVersions(["300", "301"]), new Map([["300", 3_000]]));
+    }));
+
     it("channels: kind, settings and further secrets round-trip as copies; a replaced row keeps only what it gives", use(async ({ store }) => {
       const full = { kind: "line-stateless", settings: { region: "jp", retries: 3, strict: true }, secrets: { clientSecret: "v1.00000000.s.10", "a.b": "v1.00000000.t.10" } };
       await store.putChannel(channelRow("10", full));

@@ -1,0 +1,71 @@
+// Due re-checks of many credentials at once (issue 16): coalesced into bulk reads, with the same
+// answers as one read per credential: a removal or change made elsewhere is seen, an unchanged
+// credential's row is not read again.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { MemoryStore } from "../../src/store/memory.ts";
+import type { Store } from "../../src/store/types.ts";
+import { allBackends } from "./backends.ts";
+import { tokenWorld } from "./setup.ts";
+
+// Known before any test is registered: a top-level await after the first one would let the file's
+// after() hooks (the shared emulator's close) run early.
+const backends = await allBackends();
+
+/** The memory store, counting calls by method name. */
+function counted(): { store: Store; calls: Map<string, number> } {
+  const target = new MemoryStore();
+  const calls = new Map<string, number>();
+  const store = new Proxy(target, {
+    get(t, name, receiver) {
+      const v = Reflect.get(t, name, receiver) as unknown;
+      if (typeof v !== "function") return v;
+      return (...args: unknown[]) => {
+        calls.set(String(name), (calls.get(String(name)) ?? 0) + 1);
+        return (v as (...a: unknown[]) => unknown).apply(t, args);
+      };
+    },
+  });
+  return { store, calls };
+}
+
+describe("memory, counted", () => test("due re-checks of many credentials at once read versions and current tokens in one batch each, rows only when changed", async () => {
+  const { store, calls } = counted();
+  const w = await tokenWorld({ store });
+  const ids = [w.channel.channelId];
+  for (let i = 0; i < 5; i++) ids.push((await w.addChannel()).channelId);
+  const m = w.manager();
+  const first = await Promise.all(ids.map((id) => m.get(id)));
+  await w.clock.advance(6);
+  // Another process changes one credential's policy meanwhile.
+  await w.registry.setPolicy(ids[1]!, { maxLiveTokens: 3 });
+  calls.clear();
+  const again = await Promise.all(ids.map((id) => m.get(id)));
+  assert.deepEqual(again.map((t) => t.keyId), first.map((t) => t.keyId), "the stored tokens, not new ones");
+  assert.equal(calls.get("getChannelVersions"), 1, "one version read for all six");
+  assert.equal(calls.get("getChannel"), 1, "only the changed row is read again");
+  assert.equal(calls.get("getCurrent"), 6);
+  assert.equal(calls.get("commitToken"), undefined);
+}));
+
+for (const backend of backends) describe(backend.name, { skip: backend.skip }, () => {
+  test("a batched re-check sees a credential removed and a token replaced by another process", async () => {
+    const w = await tokenWorld({ backend });
+    const ids = [w.channel.channelId, (await w.addChannel()).channelId, (await w.addChannel()).channelId];
+    const m = w.manager();
+    const first = await Promise.all(ids.map((id) => m.get(id)));
+    // Another process: removes the second credential and issues a new token for the third.
+    const other = await w.reopen();
+    assert.equal(await other.registry.remove(ids[1]!), true);
+    const replaced = await w.manager({ registry: other.registry }).issue(ids[2]!, { actor: "test" });
+    assert.notEqual(replaced.keyId, first[2]!.keyId);
+    // Within the check interval memory answers; after it, the re-check sees both changes.
+    assert.equal((await m.get(ids[2]!)).keyId, first[2]!.keyId);
+    await w.clock.advance(6);
+    const [a, b, c] = await Promise.allSettled(ids.map((id) => m.get(id)));
+    assert.equal(a.status === "fulfilled" && a.value.keyId, first[0]!.keyId);
+    assert.equal(b.status, "rejected");
+    assert.equal((b as PromiseRejectedResult).reason.code, "ERR_CHANNEL_NOT_FOUND");
+    assert.equal(c.status === "fulfilled" && c.value.keyId, replaced.keyId);
+  });
+});
