@@ -7,6 +7,23 @@ import type { AddressInfo } from "node:net";
 import { Faults } from "../../src/emulator/faults.ts";
 import { createListener } from "../../src/emulator/server.ts";
 import { EmulatorState } from "../../src/emulator/state.ts";
+import { worksOf, worksTokenState, type WorksTokenRecord } from "../../src/emulator/works-state.ts";
+
+/** One use of a LINE WORKS refresh token at the token endpoint, as the emulator judged it. */
+export interface RefreshUse {
+  token: string;
+  clientId: string;
+  /** LINE WORKS took it (a new access token came of it); false: refused as invalid_grant. */
+  accepted: boolean;
+  /** Real time (Date.now) of the use. */
+  realAt: number;
+}
+
+/** A LINE WORKS refresh token as issued, with the real time it was issued at. */
+export interface IssuedRefresh {
+  record: WorksTokenRecord;
+  realAt: number;
+}
 
 /** What the harness counted of the emulator's answers. */
 export interface EmulatorCounts {
@@ -25,6 +42,10 @@ export interface SoakEmulator {
   counts: EmulatorCounts;
   /** Emulator times at which LINE answered a channel's list of valid key IDs (a reconcile's view), by channel. */
   listings: Map<string, number[]>;
+  /** Every use of a LINE WORKS refresh token, in order. */
+  refreshUses: RefreshUse[];
+  /** LINE WORKS refresh tokens by app (client ID), oldest first. */
+  refreshIssued: Map<string, IssuedRefresh[]>;
   close(): Promise<void>;
 }
 
@@ -34,6 +55,7 @@ export async function startSoakEmulator(): Promise<SoakEmulator> {
   const inner = createListener({ state, faults });
   const counts: EmulatorCounts = { capRefusals: 0, replyRefusals: 0, tokenRequests: 0 };
   const listings = new Map<string, number[]>();
+  const { refreshUses, refreshIssued } = watchRefreshTokens(state, faults);
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const [path, query] = (req.url ?? "").split("?") as [string, string | undefined];
     if (path.startsWith("/oauth2/")) counts.tokenRequests++;
@@ -71,6 +93,8 @@ export async function startSoakEmulator(): Promise<SoakEmulator> {
     faults,
     counts,
     listings,
+    refreshUses,
+    refreshIssued,
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
@@ -89,4 +113,36 @@ function assertionIssuer(query: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Watches the LINE WORKS ledger: every refresh token stored in it is recorded with its real issue
+ * time, and its `uses` counter (moved by the token endpoint for each use, accepted or refused)
+ * becomes an accessor that logs each use with its outcome. The endpoint counts the use and then
+ * takes the token only if it is valid, in one synchronous run, so "valid when counted" is exactly
+ * "accepted" (client authentication came before).
+ */
+function watchRefreshTokens(state: EmulatorState, faults: Faults): { refreshUses: RefreshUse[]; refreshIssued: Map<string, IssuedRefresh[]> } {
+  const refreshUses: RefreshUse[] = [];
+  const refreshIssued = new Map<string, IssuedRefresh[]>();
+  const tokens = worksOf({ state, faults }).tokens;
+  const set = tokens.set.bind(tokens);
+  tokens.set = (key: string, record: WorksTokenRecord) => {
+    if (record.type === "refresh" && !tokens.has(key)) {
+      let uses = record.uses;
+      Object.defineProperty(record, "uses", {
+        enumerable: true,
+        get: () => uses,
+        set: (n: number) => {
+          if (n > uses) refreshUses.push({ token: record.token, clientId: record.clientId, accepted: worksTokenState(record, state.now()) === "valid", realAt: Date.now() });
+          uses = n;
+        },
+      });
+      let list = refreshIssued.get(record.clientId);
+      if (!list) refreshIssued.set(record.clientId, (list = []));
+      list.push({ record, realAt: Date.now() });
+    }
+    return set(key, record);
+  };
+  return { refreshUses, refreshIssued };
 }

@@ -17,7 +17,7 @@ import type { SoakPlants, SoakWorld } from "./run.ts";
 import type { ReadTarget } from "./traffic.ts";
 import { runKagiya, type SoakCredential } from "./world.ts";
 
-/** The planted run's sizes: 15 one-hour steps, 2 instances, 8 credentials (v2.1 at 0, 1, 4, 5). */
+/** The planted run's sizes: 15 one-hour steps, 2 instances, 8 credentials (v2.1 at 0, 1, 4, 5; LINE WORKS at 3 with rotating refresh tokens, at 7 on assertions). */
 export const PLANTED_PARAMS = { seed: 7, days: 0.625, instances: 2, channels: 8, store: "redis", stepSeconds: 3600, stepMs: 700 } as const;
 
 /** Issues a v2.1 token for `cred` at LINE behind kagiya's back (a second issuer without the lock). */
@@ -124,6 +124,21 @@ export function createPlants(): SoakPlants {
             w.planted["superseded-revoked"] = id;
           }
         }
+      }
+      // refresh-tokens: the store loses the app's newest refresh token (its grant rolled back to the
+      // one before, spent at LINE WORKS): not the newest, and kagiya will send a spent one.
+      if (step === 6) {
+        const app = w.credentials.find((c) => c.works?.refresh === "refresh-token" && c.works.rotation)!;
+        const grant = await w.store.direct.getGrant(app.id);
+        const issued = w.emu.refreshIssued.get(app.clientId!) ?? [];
+        if (grant === null || issued.length < 2) throw new Error(`plant: ${app.id} has not refreshed by step 6 (${issued.length} refresh tokens)`);
+        const registry = await ChannelRegistry.open(w.store.direct, new Sealer(MasterKey.parse(w.masterKey)));
+        const current = registry.openGrant(grant);
+        const before = issued[issued.findIndex((i) => i.record.token === current.refreshToken) - 1];
+        if (before === undefined) throw new Error(`plant: no refresh token before ${app.id}'s stored one`);
+        const version = await w.store.direct.swapGrant(app.id, grant.version, { secret: registry.sealGrant(app.id, { ...current, refreshToken: before.record.token }), status: "active", updatedAt: w.emu.state.now() });
+        if (version === null) throw new Error(`plant: ${app.id}'s grant moved while it was rolled back`);
+        w.planted["refresh-tokens"] = app.id;
       }
       if (step === 13) await w.instances[1]!.start();
     },

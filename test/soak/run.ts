@@ -6,7 +6,8 @@ import { startSoakEmulator, type SoakEmulator } from "./emulator.ts";
 import { InvariantBook } from "./invariants.ts";
 import { CALM_SLACK, DISTURBANCE_WINDOW_MS, LedgerChecks, Timeline, type Disturbance } from "./ledger-checks.ts";
 import type { SoakParams } from "./params.ts";
-import { buildSchedule, KINDS, TICK_SECONDS, TICKS, type Schedule, type StepPlan } from "./schedule.ts";
+import { buildSchedule, TICK_SECONDS, TICKS, type Schedule, type StepPlan } from "./schedule.ts";
+import { RefreshChecks } from "./refresh-checks.ts";
 import { Traffic } from "./traffic.ts";
 import { kagiyaEnv, newMasterKey, openSoakStore, runKagiya, ServeInstance, setUpCredentials, type LogCounts, type SoakCredential, type SoakStore } from "./world.ts";
 
@@ -95,7 +96,6 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
   const schedule = buildSchedule({ ...params, quiet: options.quiet === true });
   const startedReal = Date.now();
   const book = new InvariantBook();
-  if (!KINDS.some((k) => k.refreshTokens)) book.notApplicable("refresh-tokens");
   const emu = await startSoakEmulator();
   const store = await openSoakStore(params.store);
   const masterKey = newMasterKey();
@@ -129,6 +129,8 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
     const traffic = new Traffic(emu, store, book);
     const timeline = new Timeline();
     const checks = new LedgerChecks(emu, store.direct, book, credentials, params.stepSeconds, timeline, disturbances);
+    const refreshChecks = new RefreshChecks(emu, store.direct, masterKey, book, credentials, disturbances);
+    if (!refreshChecks.applicable) book.notApplicable("refresh-tokens");
     const disturb = (what: Disturbance["what"]) => void disturbances.push({ realAt: Date.now(), what });
     const world: SoakWorld = { params, schedule, emu, store, credentials, instances, traffic, book, masterKey, apiKey, env, disturb, planted };
     /** The instance to use: the preferred one, else the next one up. */
@@ -223,6 +225,7 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
       await options.plants?.beforeChecks?.(s, world);
       const calm = step.faults.length === 0 && !checks.disturbedAt(Date.now()) && instances.some((i) => i.up);
       await checks.check(calm, s >= 1 ? stepStartSim[s - 1]! : -Infinity);
+      await refreshChecks.check();
       if (Date.now() - lastLogged > 10_000 || s === schedule.steps.length - 1) {
         lastLogged = Date.now();
         log(`soak: step ${s + 1}/${schedule.steps.length} (day ${((s + 1) * params.stepSeconds / 86400).toFixed(2)}), reads ${traffic.stats.readsOk} ok / ${traffic.stats.readsFailed} failed, events accepted ${traffic.accepted.size}, violations ${book.violations}, ${Math.round((Date.now() - stepStart))} ms/step`);
@@ -252,6 +255,7 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
       emu.state.clockOffsetMs += TICK_SECONDS * 1000;
       await sleep(300);
       await checks.check(!checks.disturbedAt(Date.now()), emu.state.now() - params.stepSeconds * 1000);
+      await refreshChecks.check();
     }
     const unhandled = new Set(traffic.unhandled(failedEvents));
     const replied = new Set(emu.state.messages.filter((m) => m.kind === "reply").map((m) => m.replyToken));
@@ -271,7 +275,10 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
     for (const list of emu.state.tokensByChannel.values()) for (const t of list) issued[t.kind] = (issued[t.kind] ?? 0) + 1;
     for (const t of worksOf({ state: emu.state, faults: emu.faults }).tokens.values()) if (t.type === "access") issued["works"] = (issued["works"] ?? 0) + 1;
     const kinds: Record<string, number> = {};
-    for (const c of credentials) kinds[c.kind] = (kinds[c.kind] ?? 0) + 1;
+    for (const c of credentials) {
+      const k = c.works === null ? c.kind : `${c.kind} ${c.works.refresh}${c.works.refresh === "refresh-token" ? ` rotation ${c.works.rotation ? "on" : "off"}` : ""}`;
+      kinds[k] = (kinds[k] ?? 0) + 1;
+    }
     const figures: SoakFigures = {
       simulatedDays: Math.round(((emu.state.now() - stepStartSim[0]!) / 86400_000) * 100) / 100,
       steps: schedule.steps.length,

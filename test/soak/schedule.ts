@@ -17,15 +17,29 @@ export const MAX_SKEW_MS = 2000;
 export const LOST_ANSWER_DELAY_MS = 6000;
 
 /**
- * The credential kinds the soak sets up. Kinds whose tokens come with refresh tokens (LINE WORKS
- * `refresh-token`, OAuth grants) join here with `refreshTokens: true`, and the refresh-token
- * invariant then has something to check.
+ * The credential kinds the soak sets up. Kinds whose tokens come with refresh tokens have
+ * `refreshTokens: true`: the refresh-token invariant checks them (LINE WORKS apps on the
+ * `refresh-token` policy; see {@link WORKS_VARIANTS}).
  */
 export const KINDS = [
   { kind: "line-v2.1", share: 2, webhooks: true, ledger: true, refreshTokens: false },
   { kind: "line-stateless", share: 1, webhooks: false, ledger: false, refreshTokens: false },
-  { kind: "line-works", share: 1, webhooks: false, ledger: false, refreshTokens: false },
+  { kind: "line-works", share: 1, webhooks: false, ledger: false, refreshTokens: true },
 ] as const;
+
+/**
+ * LINE WORKS apps take these in turn (the first works app gets the first): the refresh policy, the
+ * app's refresh-token rotation (an emulator app setting) and its access-token lifetime. Refresh-token
+ * apps get 1 h tokens so that even a short run refreshes them every step. Drawn without the seed's
+ * PRNG, so the rest of a seed's schedule is as it was.
+ */
+export const WORKS_VARIANTS = [
+  { refresh: "refresh-token", rotation: true, tokenLifetime: 3600 },
+  { refresh: "assertion", rotation: false, tokenLifetime: 86400 },
+  { refresh: "refresh-token", rotation: false, tokenLifetime: 3600 },
+] as const;
+
+export type WorksVariant = (typeof WORKS_VARIANTS)[number];
 
 export type SoakKind = (typeof KINDS)[number]["kind"];
 
@@ -39,6 +53,8 @@ export interface CredentialPlan {
   revokeGraceSeconds: number;
   /** v2.1: the policy's refresh point as fractions of the lifetime, when not kagiya's default 0.7–0.8. */
   refreshAt: [number, number] | null;
+  /** LINE WORKS: refresh policy, rotation and token lifetime; null for other kinds. */
+  works: WorksVariant | null;
 }
 
 export type FaultName = "5xx" | "reset" | "429" | "timeout" | "ambiguous" | "latency";
@@ -112,6 +128,7 @@ export function buildSchedule(params: Pick<SoakParams, "seed" | "days" | "instan
   const between = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
 
   const shares = KINDS.flatMap((k) => Array.from({ length: k.share }, () => k.kind));
+  let worksSeen = 0;
   const credentials: CredentialPlan[] = Array.from({ length: params.channels }, (_, i) => {
     const kind = shares[i % shares.length]!;
     const id = kind === "line-works" ? `works-soak-${i}` : String(1_600_000_000 + i);
@@ -119,7 +136,8 @@ export function buildSchedule(params: Pick<SoakParams, "seed" | "days" | "instan
     // run refreshes it, and its superseded tokens have hours of life left to be revoked in.
     const lifetimeSeconds = kind === "line-v2.1" ? (i === 0 ? 12 * 3600 : pick(V21_LIFETIMES)) : 0;
     const refreshAt: [number, number] | null = kind === "line-v2.1" && i === 0 ? [0.3, 0.4] : null;
-    return { index: i, id, kind, lifetimeSeconds, revokeGraceSeconds: kind === "line-v2.1" ? pick([300, 600, 1800]) : 0, refreshAt };
+    const works = kind === "line-works" ? WORKS_VARIANTS[worksSeen++ % WORKS_VARIANTS.length]! : null;
+    return { index: i, id, kind, lifetimeSeconds, revokeGraceSeconds: kind === "line-v2.1" ? pick([300, 600, 1800]) : 0, refreshAt, works };
   });
   const webhookTargets = credentials.filter((c) => KINDS.find((k) => k.kind === c.kind)!.webhooks).map((c) => c.index);
   const skewsMs = Array.from({ length: params.instances }, (_, i) => (i === 0 ? 0 : between(-MAX_SKEW_MS, MAX_SKEW_MS)));

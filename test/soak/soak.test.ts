@@ -31,5 +31,8 @@ test(`soak seed ${PARAMS.seed}: ${PARAMS.days} simulated days, ${PARAMS.instance
   assert.ok(f.readsOk > 50, report);
   assert.ok(f.webhookEventsAccepted > 20 && f.webhookEventsHandled === f.webhookEventsAccepted, report);
   assert.ok(f.serveKills >= 1 && f.storeOutages >= 1, report);
-  for (const name of ["cap-30", "reads-served", "one-issuance-per-refresh", "webhooks-handled"] as const) assert.ok(result.book.get(name).checks > 0, `${name} was checked: ${report}`);
+  // The LINE WORKS app on rotating refresh tokens refreshed by them.
+  assert.ok(f.credentials["line-works refresh-token rotation on"] === 1, report);
+  assert.ok((result.book.get("refresh-tokens").notes.get("refreshes accepted") ?? 0) > 3, report);
+  for (const name of ["cap-30", "reads-served", "one-issuance-per-refresh", "webhooks-handled", "refresh-tokens"] as const) assert.ok(result.book.get(name).checks > 0, `${name} was checked: ${report}`);
 });

@@ -83,6 +83,8 @@ export interface SoakCredential extends CredentialPlan {
   privateJwk: webcrypto.JsonWebKey;
   /** Token API path on `kagiya serve`. */
   tokenPath: string;
+  /** LINE WORKS: the app's client ID at the emulator. */
+  clientId?: string;
 }
 
 /** Creates each credential at the emulator and registers it in kagiya's store. */
@@ -91,13 +93,14 @@ export async function setUpCredentials(emuUrl: string, store: Store, masterKey: 
   const out: SoakCredential[] = [];
   for (const p of plans) {
     if (p.kind === "line-works") {
-      const app = await createWorksApp(emuUrl, { tokenLifetime: 86400 });
+      const v = p.works!;
+      const app = await createWorksApp(emuUrl, { tokenLifetime: v.tokenLifetime, rotation: v.rotation });
       await registry.add({
         channelId: p.id, kind: "line-works", kid: "", privateKey: app.privateJwk as never, channelSecret: "",
-        settings: { clientId: app.clientId, serviceAccount: app.serviceAccount, scope: "bot", refresh: "assertion" },
+        settings: { clientId: app.clientId, serviceAccount: app.serviceAccount, scope: "bot", refresh: v.refresh },
         secrets: { clientSecret: app.clientSecret },
       });
-      out.push({ ...p, channelSecret: "", kid: "", privateJwk: app.privateJwk, tokenPath: `/v1/credentials/${p.id}/token` });
+      out.push({ ...p, channelSecret: "", kid: "", privateJwk: app.privateJwk, tokenPath: `/v1/credentials/${p.id}/token`, clientId: app.clientId });
       continue;
     }
     const ch = await createTestChannel(emuUrl, { channelId: p.id });
