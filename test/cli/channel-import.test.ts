@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { runCli, type CliResult } from "../helpers/cli.ts";
 import { createTestChannel, type TestChannel, type TestEmulator } from "../helpers/emulator.ts";
 import { startEmulatorWithTempDir } from "../helpers/emulator-fixture.ts";
+import { createWorksApp, worksAccessTokens, type TestWorksApp } from "../helpers/works-emulator.ts";
 import pg from "pg";
 import { generateMasterKeyText } from "../../src/store/sealed.ts";
 import { PostgresStore } from "../../src/store/postgres/store.ts";
@@ -20,7 +21,7 @@ const masterKey = generateMasterKeyText();
 before(async () => ({ emu, dir, cleanup } = await startEmulatorWithTempDir("kagiya-cli-import-")));
 after(() => cleanup());
 
-const env = (): Record<string, string> => ({ KAGIYA_MASTER_KEY: masterKey, KAGIYA_LINE_API_BASE: emu.url });
+const env = (): Record<string, string> => ({ KAGIYA_MASTER_KEY: masterKey, KAGIYA_LINE_API_BASE: emu.url, KAGIYA_WORKS_AUTH_BASE: emu.url });
 const kagiya = (cwd: string, ...args: string[]): Promise<CliResult> => runCli(args, { cwd, env: env() });
 
 /** The private JWK as `kagiya keys generate` writes it (keys lint wants alg and use). */
@@ -135,7 +136,7 @@ test("channel import refuses a file with bad lines: each named by line and field
     [{ id: "2000000001", kid: b.kid, key: keyOf(b) }, "secret", /secret: missing/],
     [{ id: "2000000002", key: keyOf(b), secret: b.channelSecret }, "kid", /kid: missing/],
     [{ id: b.channelSecret, kid: b.kid, key: keyOf(b), secret: b.channelSecret }, "id", /must be a LINE channel ID/],
-    [{ id: "2000000003", kid: b.kid, key: keyOf(b), secret: b.channelSecret, kind: "line-works" }, "kind", /line-works apps are not imported yet: register them with kagiya works add/],
+    [{ id: "works-x", kind: "line-works", clientId: "cid", clientSecret: "s", serviceAccount: "no-at-sign", key: keyOf(b) }, "serviceAccount", /service account ID/],
     [{ id: "2000000004", kid: b.kid, key: keyOf(b), secret: b.channelSecret, kind: "line-stateless", policy: { lifetimeSeconds: 3600 } }, "policy.lifetimeSeconds", /cannot be set for stateless/],
     [{ id: "2000000005", kid: b.kid, key: keyOf(b), secret: b.channelSecret, auth: "secret" }, "auth", /line-stateless only/],
     [{ id: "2000000006", kid: b.kid, key: keyOf(b), secret: b.channelSecret, secrte: "x" }, "secrte", /unknown field "secrte"/],
@@ -267,4 +268,97 @@ test("channel import: a write the store refuses mid-file takes the channels writ
     await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await client.end();
   }
+});
+
+/** A LINE WORKS app's import line: its key as the console's PKCS #8 PEM, or as a JWK object with `jwk`. */
+function worksLine(id: string, app: TestWorksApp, extra: Record<string, unknown> = {}, jwk = false): Record<string, unknown> {
+  const key = jwk ? app.privateJwk : (createPrivateKey({ key: app.privateJwk as never, format: "jwk" }).export({ format: "pem", type: "pkcs8" }) as string);
+  return { id, kind: "line-works", clientId: app.clientId, clientSecret: app.clientSecret, serviceAccount: app.serviceAccount, key, ...extra };
+}
+
+test("channel import: LINE channels and LINE WORKS apps in one file; works tokens issue; re-import skips; export shows only public settings", async () => {
+  const cwd = mkdtempSync(join(dir, "works-"));
+  const a = await createTestChannel(emu.url);
+  const [w1, w2] = [await createWorksApp(emu.url), await createWorksApp(emu.url)];
+  const botSecret = "bot-secret-value-import-xyz";
+  const file = importFile("works.jsonl", [
+    { id: a.channelId, kid: a.kid, key: keyOf(a), secret: a.channelSecret },
+    worksLine("works-one", w1, { scope: "bot,user.read" }),
+    worksLine("works.two", w2, { scope: "bot user.read", refresh: "refresh-token", botId: "2000001", botSecret }, true),
+  ]);
+  const dry = await kagiya(cwd, "channel", "import", file, "--dry-run");
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /would be 3 added, 0 replaced, 0 skipped/);
+  assert.ok(!existsSync(join(cwd, "kagiya.db")), "a dry run created the store");
+
+  const imported = await kagiya(cwd, "channel", "import", file, "--json");
+  assert.equal(imported.code, 0, imported.stderr);
+  const report = JSON.parse(imported.stdout);
+  assert.deepEqual(report.lines.map((l: { line: number; id: string; kind: string; outcome: string }) => [l.line, l.id, l.kind, l.outcome]), [
+    [1, a.channelId, "line-v2.1", "added"], [2, "works-one", "line-works", "added"], [3, "works.two", "line-works", "added"],
+  ]);
+
+  const show = JSON.parse((await kagiya(cwd, "works", "show", "works.two", "--json")).stdout);
+  assert.deepEqual([show.clientId, show.serviceAccount, show.scope, show.refresh, show.botId], [w2.clientId, w2.serviceAccount, "bot user.read", "refresh-token", "2000001"]);
+  for (const [id, app] of [["works-one", w1], ["works.two", w2]] as const) {
+    const got = await kagiya(cwd, "token", "get", id);
+    assert.equal(got.code, 0, got.stderr);
+    const issued = await worksAccessTokens(emu.url, app.clientId);
+    assert.equal(issued.length, 1, id);
+    assert.ok(got.stdout.includes(issued[0]!.token), `${id}: the token LINE WORKS issued`);
+  }
+  assert.equal((await kagiya(cwd, "token", "get", a.channelId)).code, 0);
+
+  const again = await kagiya(cwd, "channel", "import", file);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /0 added, 0 replaced, 3 skipped/);
+  // Another Client Secret for a registered app: refused by name unless --replace.
+  const changed = importFile("works-changed.jsonl", [worksLine("works-one", w1, { scope: "bot,user.read", clientSecret: "another-secret" })]);
+  const refusedChange = await kagiya(cwd, "channel", "import", changed);
+  assert.equal(refusedChange.code, 2);
+  assert.match(refusedChange.stdout, /works-changed\.jsonl:1: clientSecret: .*--replace/);
+
+  const exported = await kagiya(cwd, "channel", "export");
+  assert.equal(exported.code, 0, exported.stderr);
+  const row = exported.stdout.trim().split("\n").map((l) => JSON.parse(l)).find((r) => r.id === "works.two");
+  assert.deepEqual(row.settings, { clientId: w2.clientId, serviceAccount: w2.serviceAccount, scope: "bot user.read", refresh: "refresh-token", botId: "2000001" });
+  const secrets = [w1.clientSecret, w2.clientSecret, botSecret, "another-secret", w1.privateJwk.d as string, w2.privateJwk.d as string, a.channelSecret];
+  assertNoSecret([dry, imported, again, refusedChange, exported], secrets);
+});
+
+test("channel import refuses bad LINE WORKS lines by line and field, as works add would, and writes nothing", async () => {
+  const cwd = mkdtempSync(join(dir, "works-bad-"));
+  const a = await createTestChannel(emu.url);
+  const w = await createWorksApp(emu.url);
+  const pkcs1 = createPrivateKey({ key: w.privateJwk as never, format: "jwk" }).export({ format: "pem", type: "pkcs1" }) as string;
+  const { privateKey: small } = generateKeyPairSync("rsa", { modulusLength: 1024 });
+  const lines: Array<[object, string, RegExp]> = [
+    [{ id: a.channelId, kid: a.kid, key: keyOf(a), secret: a.channelSecret }, "", /./],
+    [worksLine("works-ok", w), "", /./],
+    [worksLine("works-sa", w, { serviceAccount: "ab1cd.serviceaccount" }), "serviceAccount", /has an "@"/],
+    [worksLine("works-scope", w, { scope: "bot;user.read" }), "scope", /uses ";" between scopes/],
+    [worksLine("works-pkcs1", w, { key: pkcs1 }), "key", /RSA PRIVATE KEY PEM.*PKCS #8/],
+    [worksLine("works-small", w, { key: small.export({ format: "pem", type: "pkcs8" }) }), "key", /fails keys lint/],
+    [worksLine("works-number", w, { key: 42 }), "key", /PKCS #8 PEM text or a private JWK/],
+    [worksLine("works-nosecret", w, { clientSecret: undefined }), "clientSecret", /missing/],
+    [worksLine("works-bot", w, { botId: "2000001" }), "botSecret", /go together/],
+    [worksLine("works-refresh", w, { refresh: "sometimes" }), "refresh", /"assertion" or "refresh-token"/],
+    [worksLine("../works", w), "id", /credential ID .* is not valid/],
+    [worksLine("works-kid", w, { kid: "k1" }), "kid", /unknown field "kid" of a line-works app/],
+  ];
+  const file = importFile("works-bad.jsonl", lines.map(([l]) => l));
+  const r = await kagiya(cwd, "channel", "import", file);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert.match(r.stderr, /10 of 12 line\(s\) of .*works-bad\.jsonl refused \(first: line 3, serviceAccount\); nothing written/);
+  const reported = r.stdout.trim().split("\n");
+  assert.equal(reported.length, 10, r.stdout);
+  lines.slice(2).forEach(([, field, reason], i) => {
+    const line = i + 3;
+    const entry = reported.find((e) => e.includes(`works-bad.jsonl:${line}: `));
+    assert.ok(entry?.includes(`:${line}: ${field}: `), `line ${line}: ${entry}`);
+    assert.match(entry!, reason);
+  });
+  assert.ok(!existsSync(join(cwd, "kagiya.db")), "a refused file created the store");
+  assertNoSecret([r], [w.clientSecret, w.privateJwk.d as string, a.channelSecret]);
 });

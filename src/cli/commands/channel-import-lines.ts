@@ -6,15 +6,17 @@ import { InvalidInputError, KagiyaError } from "../../core/errors.ts";
 import { lintKey } from "../../core/keys/lint.ts";
 import { importAssertionKey } from "../../core/keys/import.ts";
 import { parseKey, safeName, type KeyInput } from "../../core/keys/parse.ts";
-import { validatePolicy, type ChannelInput } from "../../store/registry.ts";
+import { LINE_WORKS_KIND } from "../../kinds/line-works/index.ts";
+import { validateCredentialId, validatePolicy, type ChannelInput } from "../../store/registry.ts";
 import type { TokenPolicyOverrides } from "../../store/types.ts";
 import type { KindRegistry } from "../../tokens/kind.ts";
 import { MAX_SECRET_CHARS } from "./channel.ts";
+import { checkWorksKey, checkWorksSettings, MAX_WORKS_SECRET_CHARS, type WorksFieldNames } from "./works.ts";
 
 /** A credential read from line `line` of the file. `input` holds its private key and secret. */
 export interface ImportLine {
   line: number;
-  input: Required<Pick<ChannelInput, "channelId" | "kind" | "kid" | "privateKey" | "channelSecret" | "policy" | "settings">>;
+  input: Required<Pick<ChannelInput, "channelId" | "kind" | "kid" | "privateKey" | "channelSecret" | "policy" | "settings" | "secrets">>;
 }
 
 /** Why line `line` cannot be imported. `id` is set once the line's ID was read. */
@@ -33,13 +35,12 @@ export interface ImportLines {
   refusals: LineRefusal[];
 }
 
-/** The members a line may have. Anything else is refused, so a typo never goes unnoticed. */
+/** The members a LINE channel's line may have. Anything else is refused, so a typo never goes unnoticed. */
 const FIELDS = ["id", "kid", "key", "secret", "kind", "auth", "policy"] as const;
-
-/** Kinds a line may name that kagiya knows of but cannot import yet, with the reason. */
-const NOT_YET: Record<string, string> = {
-  "line-works": "line-works apps are not imported yet: register them with kagiya works add (import the LINE channels of this file without those lines)",
-};
+/** The members a LINE WORKS app's line (`"kind":"line-works"`) may have. */
+const WORKS_FIELDS = ["id", "kind", "clientId", "clientSecret", "serviceAccount", "key", "scope", "refresh", "botId", "botSecret"] as const;
+/** A works line's members are its own field names in refusals. */
+const WORKS_NAMES: WorksFieldNames = { clientId: "clientId", serviceAccount: "serviceAccount", scope: "scope", refresh: "refresh", botId: "botId", botSecret: "botSecret" };
 
 /** The refusal of one field: thrown inside a line's checks, caught per line. */
 function refuse(field: string, reason: string): never {
@@ -72,11 +73,12 @@ export async function readImportLines(text: string, kinds: KindRegistry): Promis
     let id: string | undefined;
     try {
       const value = parseJsonLine(raw);
-      id = idOf(value["id"]);
+      const works = value["kind"] === LINE_WORKS_KIND;
+      id = works ? worksIdOf(value["id"]) : idOf(value["id"]);
       const earlier = firstLineOf.get(id);
-      if (earlier !== undefined) refuse("id", `channel ${id} is also on line ${earlier}: each channel may appear once in a file`);
+      if (earlier !== undefined) refuse("id", `${works ? "app" : "channel"} ${id} is also on line ${earlier}: each ID may appear once in a file`);
       firstLineOf.set(id, line);
-      credentials.push({ line, input: await credentialOf(id, value, kinds) });
+      credentials.push({ line, input: works ? await worksCredentialOf(id, value) : await credentialOf(id, value, kinds) });
     } catch (error) {
       if (!(error instanceof KagiyaError)) throw error;
       const field = error instanceof InvalidInputError && error.field !== undefined ? error.field : "key";
@@ -95,8 +97,12 @@ function parseJsonLine(raw: string): Record<string, unknown> {
     refuse("(line)", "is not valid JSON: each line must be one JSON object");
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) refuse("(line)", "is not a JSON object: each line must be one credential such as {\"id\":…,\"kid\":…,\"key\":…,\"secret\":…}");
-  const unknown = Object.keys(value).filter((k) => !(FIELDS as readonly string[]).includes(k));
-  if (unknown.length > 0) refuse(safeName(unknown[0]), `unknown field ${JSON.stringify(safeName(unknown[0]))} (known: ${FIELDS.join(", ")})`);
+  const known: readonly string[] = (value as Record<string, unknown>)["kind"] === LINE_WORKS_KIND ? WORKS_FIELDS : FIELDS;
+  const unknown = Object.keys(value).filter((k) => !known.includes(k));
+  if (unknown.length > 0) {
+    const which = known === WORKS_FIELDS ? "of a line-works app" : "of a LINE channel";
+    refuse(safeName(unknown[0]), `unknown field ${JSON.stringify(safeName(unknown[0]))} ${which} (known: ${known.join(", ")})`);
+  }
   return value as Record<string, unknown>;
 }
 
@@ -112,7 +118,45 @@ async function credentialOf(channelId: string, value: Record<string, unknown>, k
   const policy = policyOf(value["policy"], kind, kinds);
   const channelSecret = secretOf(value["secret"]);
   const privateKey = await privateKeyOf(value["key"]);
-  return { channelId, kind, kid, privateKey, channelSecret, policy, settings };
+  return { channelId, kind, kid, privateKey, channelSecret, policy, settings, secrets: {} };
+}
+
+/** A LINE WORKS app's ID: a name in kagiya, held to the rule `works add` applies. */
+function worksIdOf(value: unknown): string {
+  if (value === undefined) refuse("id", "missing: a name for the app in kagiya (e.g. works-billing)");
+  try {
+    validateCredentialId(value);
+  } catch (error) {
+    if (error instanceof InvalidInputError) refuse("id", error.message);
+    throw error;
+  }
+  return value;
+}
+
+/**
+ * A LINE WORKS app, checked exactly as `works add` checks it (the same validators), with its
+ * Client Secret and Bot Secret inline instead of in environment variables.
+ */
+async function worksCredentialOf(channelId: string, value: Record<string, unknown>): Promise<ImportLine["input"]> {
+  const settings = checkWorksSettings(
+    { clientId: value["clientId"], serviceAccount: value["serviceAccount"], scope: value["scope"], refresh: value["refresh"], botId: value["botId"], hasBotSecret: value["botSecret"] !== undefined },
+    WORKS_NAMES,
+  );
+  const secrets: Record<string, string> = { clientSecret: worksSecretOf(value["clientSecret"], "clientSecret", "the app's Client Secret (Developer Console > API 2.0)") };
+  if (value["botSecret"] !== undefined) secrets["botSecret"] = worksSecretOf(value["botSecret"], "botSecret", "the bot's Bot Secret");
+  const key = value["key"];
+  if (key === undefined) refuse("key", "missing: the service account's private key, as PKCS #8 PEM text or a private JWK object");
+  const isObject = key !== null && typeof key === "object" && !Array.isArray(key);
+  if (typeof key !== "string" && !isObject) refuse("key", "must be the service account's private key as PKCS #8 PEM text or a private JWK object");
+  const privateKey = await checkWorksKey(typeof key === "string" ? key : JSON.stringify(key), "key", "key");
+  return { channelId, kind: LINE_WORKS_KIND, kid: "", privateKey: privateKey as JWK, channelSecret: "", policy: {}, settings, secrets };
+}
+
+function worksSecretOf(value: unknown, field: string, what: string): string {
+  if (value === undefined) refuse(field, `missing: ${what}`);
+  if (typeof value !== "string" || value === "") refuse(field, `must be ${what} as a non-empty string`);
+  if (value.length > MAX_WORKS_SECRET_CHARS) refuse(field, `is ${value.length} characters, over the limit of ${MAX_WORKS_SECRET_CHARS}`);
+  return value;
 }
 
 function kidOf(value: unknown): string {
@@ -126,8 +170,6 @@ function kidOf(value: unknown): string {
 function kindOf(kindValue: unknown, auth: unknown, kinds: KindRegistry): { kind: string; settings: Record<string, string> } {
   const kind = kindValue ?? "line-v2.1";
   if (typeof kind !== "string") refuse("kind", `must be a string: ${kinds.names().join(" or ")}`);
-  const later = NOT_YET[kind];
-  if (later !== undefined) refuse("kind", later);
   if (!kinds.names().includes(kind)) refuse("kind", `unknown credential kind ${JSON.stringify(safeName(kind))} (known: ${kinds.names().join(", ")})`);
   if (auth === undefined) return { kind, settings: {} };
   if (kind !== "line-stateless") refuse("auth", "applies to kind line-stateless only (v2.1 tokens are always issued with a JWT assertion)");

@@ -6,6 +6,7 @@ import { InvalidInputError } from "../../core/errors.ts";
 import { readTextFile } from "../../node/read-text.ts";
 import { MASTER_CHECK_META } from "../../store/common.ts";
 import { openStore } from "../../store/open.ts";
+import { LINE_WORKS_KIND } from "../../kinds/line-works/index.ts";
 import { ChannelRegistry, type Channel } from "../../store/registry.ts";
 import { loadSealer } from "../../store/rotate.ts";
 import type { ChannelRow, Store } from "../../store/types.ts";
@@ -134,7 +135,8 @@ function differences(existing: Channel, input: ImportLine["input"]): string[] {
   if (!sameKey(existing.privateKey, input.privateKey)) out.push("key");
   if (existing.channelSecret !== input.channelSecret) out.push("secret");
   if (existing.kind !== input.kind) out.push("kind");
-  if (!sameRecord(existing.settings, input.settings)) out.push("auth");
+  if (input.kind === LINE_WORKS_KIND) out.push(...changedNames(existing.settings, input.settings), ...changedNames(existing.secrets, input.secrets));
+  else if (!sameRecord(existing.settings, input.settings)) out.push("auth");
   if (!sameRecord(existing.policy, input.policy)) out.push("policy");
   return out;
 }
@@ -142,6 +144,11 @@ function differences(existing: Channel, input: ImportLine["input"]): string[] {
 /** The same RSA key, whatever members beside the key material (alg, use) each copy carries. */
 function sameKey(a: JWK, b: JWK): boolean {
   return a.kty === b.kty && a.n === b.n && a.e === b.e && a.d === b.d;
+}
+
+/** The names whose values differ between two records (a LINE WORKS app's settings or secrets). */
+function changedNames(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => a[k] !== b[k]);
 }
 
 function sameRecord(a: object, b: object): boolean {
@@ -170,9 +177,11 @@ async function writePlan(registry: ChannelRegistry, plan: Planned[]): Promise<vo
   }
   const at = Date.now();
   await eachInFlight(done, async (p) => {
-    const { channelId, kid, kind } = p.credential.input;
-    const action = p.outcome === "replaced" ? "channel.replace" : "channel.add";
-    await registry.store.appendAudit({ at, action, actor: "cli", channelId, keyId: null, detail: `kid ${kid}, ${kind}, import line ${p.credential.line}` });
+    const { channelId, kid, kind, settings } = p.credential.input;
+    const works = kind === LINE_WORKS_KIND;
+    const action = `${works ? "works" : "channel"}.${p.outcome === "replaced" ? "replace" : "add"}`;
+    const detail = works ? `client ${settings["clientId"]}, scope ${settings["scope"]}, import line ${p.credential.line}` : `kid ${kid}, ${kind}, import line ${p.credential.line}`;
+    await registry.store.appendAudit({ at, action, actor: "cli", channelId, keyId: null, detail });
   });
 }
 

@@ -14,7 +14,7 @@ import type { ChannelRow } from "../../store/types.ts";
 import { openTokenContext, type TokenContext } from "../../tokens/context.ts";
 import { parseArgs, required } from "../args.ts";
 import { JSON_FLAG, SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
-import type { CliIO, Command } from "../io.ts";
+import type { Command } from "../io.ts";
 import { revokeAndRemove } from "../remove-credential.ts";
 import { secretFromEnv } from "../secret-env.ts";
 
@@ -35,61 +35,102 @@ const ADD_FLAGS = {
 } as const;
 
 /** Longest Client Secret or Bot Secret stored (LINE WORKS' are a few dozen characters). */
-const MAX_SECRET_CHARS = 1024;
+export const MAX_WORKS_SECRET_CHARS = 1024;
 /** LINE WORKS key findings that are LINE's registration rules, not LINE WORKS' (it takes the key without them). */
 const NOT_WORKS_RULES = new Set(["KEY_ALG_MISSING", "KEY_USE_MISSING"]);
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 /**
- * Reads the service account's key: the console's PKCS #8 PEM or a private JWK (anything else,
- * PKCS #1 included, is refused), held to `keys lint`'s rules for an RS256 key; returns the JWK.
+ * Checks a service account's key given as text (`what` names it in messages, `field` in the
+ * error): the console's PKCS #8 PEM or a private JWK (anything else, PKCS #1 included, is
+ * refused), held to `keys lint`'s rules for an RS256 key; returns the JWK. Shared by `works add`
+ * and `channel import`, so both take exactly the same keys. Messages never quote key material.
  */
-async function readWorksKey(io: CliIO, file: string): Promise<Record<string, unknown>> {
-  const text = await readTextFile(file, { cwd: io.cwd, what: "key file (--key)" });
+export async function checkWorksKey(text: string, what: string, field: string): Promise<Record<string, unknown>> {
   const trimmed = text.trim();
   if (trimmed.startsWith("-----BEGIN") && !trimmed.startsWith("-----BEGIN PRIVATE KEY-----")) {
     const label = /^-----BEGIN ([A-Z0-9 ]{1,40})-----/.exec(trimmed)?.[1] ?? "another PEM";
-    throw new InvalidInputError(`key file ${file} is a ${label} PEM: works add needs the service account's private key as PKCS #8 (-----BEGIN PRIVATE KEY-----, as the Developer Console gives it) or a JWK`, { field: "--key" });
+    throw new InvalidInputError(`${what} is a ${label} PEM: a LINE WORKS app needs the service account's private key as PKCS #8 (-----BEGIN PRIVATE KEY-----, as the Developer Console gives it) or a JWK`, { field });
   }
   if (!trimmed.startsWith("-----BEGIN") && !trimmed.startsWith("{")) {
-    throw new InvalidInputError(`key file ${file} is neither a PKCS #8 PEM nor a JWK: give the private key file the Developer Console gave (private_*.key)`, { field: "--key" });
+    throw new InvalidInputError(`${what} is neither a PKCS #8 PEM nor a JWK: give the private key file the Developer Console gave (private_*.key)`, { field });
   }
   const lint = await lintKey(text);
-  if (lint.kind !== "private") throw new InvalidInputError(`key file ${file} is a public key: works add needs the service account's private key`, { field: "--key" });
+  if (lint.kind !== "private") throw new InvalidInputError(`${what} is a public key: a LINE WORKS app needs the service account's private key`, { field });
   const findings = lint.findings.filter((f) => !NOT_WORKS_RULES.has(f.code));
   if (findings.length > 0) {
     const list = findings.map((f) => `${f.field}: ${f.message}`).join("; ");
-    throw new InvalidInputError(`key file ${file} fails keys lint (${list}); see kagiya keys lint ${file}`, { field: "--key" });
+    throw new InvalidInputError(`${what} fails keys lint (${list})`, { field });
   }
   const { jwk } = await parseKey(text);
   await importAssertionKey(jwk as Record<string, unknown>); // it must also import for RS256 signing
   return jwk as Record<string, unknown>;
 }
 
+/** The names under which `works add` (flags) or `channel import` (JSON members) report each setting. */
+export interface WorksFieldNames {
+  clientId: string;
+  serviceAccount: string;
+  scope: string;
+  refresh: string;
+  botId: string;
+  botSecret: string;
+}
+
+/**
+ * Validates a LINE WORKS app's public settings (refresh policy, Client ID, service account,
+ * scopes, bot ID, which needs a Bot Secret and the other way round) and returns them as stored.
+ * `hasBotSecret` says whether a Bot Secret was given. Shared by `works add` and `channel import`.
+ */
+export function checkWorksSettings(
+  v: { clientId: unknown; serviceAccount: unknown; scope: unknown; refresh: unknown; botId: unknown; hasBotSecret: boolean },
+  names: WorksFieldNames,
+): Record<string, string> {
+  const refresh = checkWorksRefreshPolicy(v.refresh ?? "assertion", names.refresh);
+  const clientId = checkWorksClientId(v.clientId, names.clientId);
+  const serviceAccount = checkServiceAccount(v.serviceAccount, names.serviceAccount);
+  const scope = parseWorksScopes(v.scope ?? "bot", names.scope).join(" ");
+  if ((v.botId === undefined) !== !v.hasBotSecret) {
+    throw new InvalidInputError(`${names.botId} and ${names.botSecret} go together (a bot needs its Bot Secret to check callbacks)`, { field: v.botId === undefined ? names.botId : names.botSecret });
+  }
+  const botId = v.botId === undefined ? undefined : checkBotId(v.botId, names.botId);
+  return { clientId, serviceAccount, scope, refresh, ...(botId !== undefined ? { botId } : {}) };
+}
+
 /** A bot ID as LINE WORKS writes them (digits, in practice); checked before anything is stored. */
-function checkBotId(value: string): string {
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(value)) throw new InvalidInputError(`--bot-id must be the bot's ID (letters, digits, "_" and "-", at most 64), not ${JSON.stringify(value.slice(0, 40))}`, { field: "--bot-id" });
+function checkBotId(value: unknown, field: string): string {
+  if (typeof value !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(value)) {
+    const shown = typeof value === "string" ? `, not ${JSON.stringify(value.slice(0, 40))}` : "";
+    throw new InvalidInputError(`${field} must be the bot's ID (letters, digits, "_" and "-", at most 64)${shown}`, { field });
+  }
   return value;
 }
+
+const ADD_FIELDS: WorksFieldNames = { clientId: "--client-id", serviceAccount: "--service-account", scope: "--scope", refresh: "--refresh", botId: "--bot-id", botSecret: "--bot-secret-env" };
 
 const add: Command = async (argv, io) => {
   const { flags, positionals } = parseArgs(argv, ADD_FLAGS);
   if (positionals.length > 0) throw new InvalidInputError("works add takes no positional arguments (secrets are never flag values: use --client-secret-env VAR)");
   const id = required(flags.id, "id");
   validateCredentialId(id);
-  const refresh = checkWorksRefreshPolicy(flags.refresh ?? "assertion", "--refresh");
-  const clientId = checkWorksClientId(required(flags["client-id"], "client-id"), "--client-id");
-  const serviceAccount = checkServiceAccount(required(flags["service-account"], "service-account"), "--service-account");
-  const scope = parseWorksScopes(flags.scope ?? "bot", "--scope").join(" ");
-  if ((flags["bot-id"] === undefined) !== (flags["bot-secret-env"] === undefined)) {
-    throw new InvalidInputError("--bot-id and --bot-secret-env go together (a bot needs its Bot Secret to check callbacks)", { field: flags["bot-id"] === undefined ? "--bot-id" : "--bot-secret-env" });
-  }
-  const botId = flags["bot-id"] === undefined ? undefined : checkBotId(flags["bot-id"]);
-  const privateKey = await readWorksKey(io, required(flags.key, "key"));
-  const secrets: Record<string, string> = { clientSecret: secretFromEnv(io, "--client-secret-env", required(flags["client-secret-env"], "client-secret-env"), MAX_SECRET_CHARS) };
-  if (flags["bot-secret-env"] !== undefined) secrets["botSecret"] = secretFromEnv(io, "--bot-secret-env", flags["bot-secret-env"], MAX_SECRET_CHARS);
-  const settings: Record<string, string> = { clientId, serviceAccount, scope, refresh, ...(botId !== undefined ? { botId } : {}) };
+  const settings = checkWorksSettings(
+    {
+      clientId: required(flags["client-id"], "client-id"),
+      serviceAccount: required(flags["service-account"], "service-account"),
+      scope: flags.scope,
+      refresh: flags.refresh,
+      botId: flags["bot-id"],
+      hasBotSecret: flags["bot-secret-env"] !== undefined,
+    },
+    ADD_FIELDS,
+  );
+  const { clientId, scope } = settings;
+  const keyFile = required(flags.key, "key");
+  const keyText = await readTextFile(keyFile, { cwd: io.cwd, what: "key file (--key)" });
+  const privateKey = await checkWorksKey(keyText, `key file ${keyFile}`, "--key");
+  const secrets: Record<string, string> = { clientSecret: secretFromEnv(io, "--client-secret-env", required(flags["client-secret-env"], "client-secret-env"), MAX_WORKS_SECRET_CHARS) };
+  if (flags["bot-secret-env"] !== undefined) secrets["botSecret"] = secretFromEnv(io, "--bot-secret-env", flags["bot-secret-env"], MAX_WORKS_SECRET_CHARS);
   const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd });
   try {
     // The channel secret column is LINE's: a LINE WORKS app keeps its secrets in `secrets`.
