@@ -36,7 +36,7 @@ type ImportFlags = { "dry-run"?: boolean; json?: boolean; replace?: boolean; sto
 export const importChannels: Command = async (argv, io) => {
   const { flags, positionals } = parseArgs(argv, {
     "dry-run": { kind: "boolean", help: "check every line and report, write nothing" },
-    replace: { kind: "boolean", help: "replace channels already registered with a different key, kid, secret, kind or policy" },
+    replace: { kind: "boolean", help: "replace credentials already registered with a different key, kid, secret, kind or policy (for an app: settings or secrets)" },
     store: STORE_FLAG,
     json: JSON_FLAG,
   });

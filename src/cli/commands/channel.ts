@@ -227,11 +227,11 @@ export const help: Record<string, CommandHelp> = {
     example: "kagiya channel remove 1234567890",
   },
   import: {
-    summary: "register many channels from a JSON Lines file (all or nothing; the file must be readable by its owner only)",
+    summary: "register many LINE channels and LINE WORKS apps from a JSON Lines file (all or nothing; the file must be readable by its owner only)",
     args: "FILE",
-    description: "One credential per line: {\"id\",\"kid\",\"key\" (JWK or PEM),\"secret\",\"kind\",\"auth\",\"policy\"}.\nEvery line is checked first; a refused line is reported with its number and field and nothing is written.\nA line identical to a registered channel is skipped; a different one is refused unless --replace.",
+    description: "One credential per line: {\"id\",\"kid\",\"key\" (JWK or PEM),\"secret\",\"kind\",\"auth\",\"policy\"} for a LINE channel;\n{\"kind\":\"line-works\",\"id\",\"clientId\",\"clientSecret\",\"serviceAccount\",\"key\" (PKCS #8 PEM or JWK),\"scope\",\"refresh\",\"botId\",\"botSecret\"} for a LINE WORKS app, checked as works add checks it.\nEvery line is checked first; a refused line is reported with its number and field and nothing is written.\nA line identical to a registered credential is skipped; a different one is refused unless --replace.",
     env: SEALED_STORE_ENV,
-    example: "kagiya channel import channels.jsonl --dry-run",
+    example: "kagiya channel import credentials.jsonl --dry-run",
   },
   export: { summary: "print every credential's public part as JSON Lines (id, kind, kid, settings, policy; never a secret)", example: "kagiya channel export > channels-public.jsonl" },
 };
