@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { mulberry32 } from "../src/core/prng.ts";
 import { openStore } from "../src/store/open.ts";
 import { ChannelRegistry } from "../src/store/registry.ts";
 import { generateMasterKeyText, MasterKey, Sealer } from "../src/store/sealed.ts";
@@ -56,18 +57,6 @@ async function startEmulatorProcess(): Promise<{ url: string; close(): Promise<v
   };
 }
 const backendsAsked = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["sqlite"];
-
-/** mulberry32: the kill moments and targets replay from INBOX_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Result {
   backend: string;
@@ -138,7 +127,7 @@ async function run(backend: string): Promise<Result | string> {
     await Promise.all([start(0), start(1)]);
 
     // Deliveries: open loop at RATE/s; each event is sent until some instance answers it 200.
-    const random = rng(SEED);
+    const random = mulberry32(SEED); // the kill moments and targets replay from INBOX_SEED
     const replyTokens: string[] = [];
     let deliveries = 0;
     let redeliveries = 0;
