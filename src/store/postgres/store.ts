@@ -20,8 +20,10 @@ import {
   tokenRowKey,
   type SqlRow,
 } from "../common.ts";
+import { InboxForwarding } from "../inbox-forwarding.ts";
+import type { InboxStore } from "../roles/inbox.ts";
 import { StoreError } from "../errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CredentialTokens, CurrentToken, GrantState, GrantWrite, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CredentialTokens, CurrentToken, GrantState, GrantWrite, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
 import { MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "./migrations.ts";
 import { connectPool, postgresFailure } from "./connect.ts";
 import { statements, type Statements } from "./statements.ts";
@@ -60,7 +62,7 @@ export interface PostgresStoreOptions {
  * await store.migrate();
  * ```
  */
-export class PostgresStore implements Store {
+export class PostgresStore extends InboxForwarding implements Store {
   readonly kind = "postgres";
   readonly schema: string;
   readonly pool: pg.Pool;
@@ -84,6 +86,7 @@ export class PostgresStore implements Store {
   readonly #inbox: PostgresInbox;
 
   private constructor(pool: pg.Pool, schema: string, where: string, readSlots: number) {
+    super();
     this.pool = pool;
     this.#reads = new MicroBatcher({ run: (ids) => this.#readCurrent(ids), maxInFlight: readSlots });
     this.schema = schema;
@@ -370,23 +373,8 @@ export class PostgresStore implements Store {
     return r.rows.length === 1;
   }
 
-  acceptEvent(key: string, payload: string, ttlMs: number, now: number, lease?: InboxLease): Promise<boolean> {
-    return this.#inbox.acceptEvent(key, payload, ttlMs, now, lease);
-  }
-  claimEvents(owner: string, leaseMs: number, limit: number, now: number): Promise<InboxEvent[]> {
-    return this.#inbox.claimEvents(owner, leaseMs, limit, now);
-  }
-  finishEvent(key: string, owner: string, now: number): Promise<boolean> {
-    return this.#inbox.finishEvent(key, owner, now);
-  }
-  extendEvent(key: string, owner: string, leaseMs: number, now: number): Promise<boolean> {
-    return this.#inbox.extendEvent(key, owner, leaseMs, now);
-  }
-  releaseEvent(key: string, owner: string): Promise<boolean> {
-    return this.#inbox.releaseEvent(key, owner);
-  }
-  pruneEvents(now: number): Promise<number> {
-    return this.#inbox.pruneEvents(now);
+  protected inboxRole(): InboxStore {
+    return this.#inbox;
   }
 
   async putApiKey(row: ApiKeyRow): Promise<void> {

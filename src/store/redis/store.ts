@@ -3,8 +3,10 @@
 import type { Redis } from "ioredis";
 import { MicroBatcher } from "../batcher.ts";
 import { byIssuedDesc, channelSealedCells, LEGACY_BACKOFF_META, LEGACY_INTENT_META, newOwner, redactSpec, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, tokenRowKey } from "../common.ts";
+import { InboxForwarding } from "../inbox-forwarding.ts";
+import type { InboxStore } from "../roles/inbox.ts";
 import { StoreError } from "../errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CredentialTokens, CurrentToken, GrantState, GrantWrite, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CredentialTokens, CurrentToken, GrantState, GrantWrite, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
 import { channelFields, num, pairsToHash, toApiKey, toChannel, toToken, tokenFields } from "./codec.ts";
 import { REDIS_LAYOUT_VERSION, RedisKeys } from "./layout.ts";
 import * as lua from "./scripts.ts";
@@ -57,7 +59,7 @@ const TRANSIENT = /READONLY|LOADING|MASTERDOWN|TRYAGAIN/;
  * await store.migrate();
  * ```
  */
-export class RedisStore implements Store {
+export class RedisStore extends InboxForwarding implements Store {
   readonly kind = "redis";
   readonly prefix: string;
   readonly client: Redis;
@@ -70,6 +72,7 @@ export class RedisStore implements Store {
   readonly #reads = new MicroBatcher<string, CurrentToken>({ run: (ids) => this.#readCurrent(ids), maxInFlight: 2, maxBatch: 500 });
 
   private constructor(client: Redis, prefix: string, where: string) {
+    super();
     this.client = client;
     this.prefix = prefix;
     this.#where = where;
@@ -295,23 +298,8 @@ export class RedisStore implements Store {
     return this.#do("isMarked", async () => (await this.client.exists(this.#k(`once:${key}`))) === 1);
   }
 
-  acceptEvent(key: string, payload: string, ttlMs: number, now: number, lease?: InboxLease): Promise<boolean> {
-    return this.#inbox.acceptEvent(key, payload, ttlMs, now, lease);
-  }
-  claimEvents(owner: string, leaseMs: number, limit: number, now: number): Promise<InboxEvent[]> {
-    return this.#inbox.claimEvents(owner, leaseMs, limit, now);
-  }
-  finishEvent(key: string, owner: string, now: number): Promise<boolean> {
-    return this.#inbox.finishEvent(key, owner, now);
-  }
-  extendEvent(key: string, owner: string, leaseMs: number, now: number): Promise<boolean> {
-    return this.#inbox.extendEvent(key, owner, leaseMs, now);
-  }
-  releaseEvent(key: string, owner: string): Promise<boolean> {
-    return this.#inbox.releaseEvent(key, owner);
-  }
-  pruneEvents(now: number): Promise<number> {
-    return this.#inbox.pruneEvents(now);
+  protected inboxRole(): InboxStore {
+    return this.#inbox;
   }
 
   putApiKey(row: ApiKeyRow): Promise<void> {

@@ -4,8 +4,10 @@ import { resolve } from "node:path";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { MicroBatcher } from "../batcher.ts";
 import { byIssuedDesc, channelSealedCells, jsonObject, newOwner, SEALED_META_PREFIX, SECRET_COLUMN_PREFIX, splitTokenRowKey, sqlApiKey, sqlAudit, sqlChannel, sqlGrant, sqlToken, tokenRowKey } from "../common.ts";
+import { InboxForwarding } from "../inbox-forwarding.ts";
+import type { InboxStore } from "../roles/inbox.ts";
 import { StoreError, storeFailure } from "../errors.ts";
-import type { ApiKeyRow, AuditRow, ChannelRow, CredentialTokens, CurrentToken, GrantState, GrantWrite, InboxEvent, InboxLease, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
+import type { ApiKeyRow, AuditRow, ChannelRow, CredentialTokens, CurrentToken, GrantState, GrantWrite, IssueIntent, Lock, Sealed, SealedCell, SharedBackoff, Store, TokenRow, TokenState } from "../types.ts";
 import { openDatabaseFile } from "./file.ts";
 import { SqliteInbox } from "./inbox.ts";
 import { MIGRATIONS, SQLITE_SCHEMA_VERSION } from "./migrations.ts";
@@ -51,7 +53,7 @@ const MARK_WINDOW_MS = 2;
  * const { generation, token } = await store.getCurrent("1234567890");
  * ```
  */
-export class SqliteStore implements Store {
+export class SqliteStore extends InboxForwarding implements Store {
   readonly kind = "sqlite";
   /** Absolute path of the database file (or `:memory:`). */
   readonly path: string;
@@ -74,6 +76,7 @@ export class SqliteStore implements Store {
   });
 
   constructor(options: SqliteStoreOptions = {}) {
+    super();
     const path = options.path ?? "./kagiya.db";
     this.path = path === ":memory:" ? path : resolve(path);
     this.#now = options.now ?? Date.now;
@@ -351,23 +354,8 @@ export class SqliteStore implements Store {
     return this.#run("isMarked", () => this.#stmt("SELECT 1 FROM dedup WHERE key = ? AND expires_at > ?").get(key, this.#now()) !== undefined);
   }
 
-  acceptEvent(key: string, payload: string, ttlMs: number, now: number, lease?: InboxLease): Promise<boolean> {
-    return this.#inbox.acceptEvent(key, payload, ttlMs, now, lease);
-  }
-  claimEvents(owner: string, leaseMs: number, limit: number, now: number): Promise<InboxEvent[]> {
-    return this.#inbox.claimEvents(owner, leaseMs, limit, now);
-  }
-  finishEvent(key: string, owner: string, now: number): Promise<boolean> {
-    return this.#inbox.finishEvent(key, owner, now);
-  }
-  extendEvent(key: string, owner: string, leaseMs: number, now: number): Promise<boolean> {
-    return this.#inbox.extendEvent(key, owner, leaseMs, now);
-  }
-  releaseEvent(key: string, owner: string): Promise<boolean> {
-    return this.#inbox.releaseEvent(key, owner);
-  }
-  pruneEvents(now: number): Promise<number> {
-    return this.#inbox.pruneEvents(now);
+  protected inboxRole(): InboxStore {
+    return this.#inbox;
   }
 
   putApiKey(row: ApiKeyRow): Promise<void> {
