@@ -1,16 +1,13 @@
 // The PostgreSQL backend's inbox role (table `inbox`, migration 3). Accepts and finishes made in
 // the same tick go to the server as one statement; claims take rows with FOR UPDATE SKIP LOCKED,
 // so concurrent claimers never share an event.
-import type pg from "pg";
 import { MicroBatcher } from "../batcher.ts";
-import { sqlNumber, type SqlRow } from "../common.ts";
+import { sqlNumber } from "../common.ts";
 import type { InboxAccept as Accept } from "../roles/inbox.ts";
 import type { InboxEvent, InboxLease, InboxStore } from "../types.ts";
+import type { PostgresHost, PostgresQuery } from "./host.ts";
 
-/** Runs one statement (named ones are prepared once per connection), failing with the store's error. */
-export type PostgresQuery = (what: string, text: string, values: unknown[], name?: string) => Promise<pg.QueryResult<SqlRow>>;
-
-/** The inbox role over one schema (`s` is the quoted schema name). */
+/** The inbox role over one schema. */
 export class PostgresInbox implements InboxStore {
   readonly #q: PostgresQuery;
   readonly #s: string;
@@ -20,9 +17,9 @@ export class PostgresInbox implements InboxStore {
   readonly #accept = new MicroBatcher<Accept, boolean>({ run: (batch) => this.#writeAccepts(batch), maxInFlight: 2 });
   readonly #finish = new MicroBatcher<{ key: string; owner: string; now: number }, boolean>({ run: (batch) => this.#writeFinishes(batch), maxInFlight: 2 });
 
-  constructor(query: PostgresQuery, s: string) {
-    this.#q = query;
-    this.#s = s;
+  constructor(host: PostgresHost) {
+    this.#q = host.q;
+    this.#s = host.s;
   }
 
   async #writeAccepts(batch: readonly Accept[]): Promise<boolean[]> {

@@ -3,6 +3,7 @@
 import type { Redis } from "ioredis";
 import type { GrantState, GrantStatus, GrantStore, GrantWrite } from "../types.ts";
 import { num } from "./codec.ts";
+import type { RedisHost } from "./host.ts";
 import type { RedisKeys } from "./layout.ts";
 import { Script } from "./scripts.ts";
 
@@ -19,16 +20,16 @@ export const UPGRADE_LAYOUT_4 = new Script(`
 if redis.call('GET', KEYS[1]) == '3' then redis.call('SET', KEYS[1], '4') end
 return tonumber(redis.call('GET', KEYS[1]))`);
 
-/** The grant role over one client and key prefix; `run` maps failures to StoreErrors. */
+/** The grant role under one key prefix. */
 export class RedisGrants implements GrantStore {
   readonly #client: Redis;
   readonly #keys: RedisKeys;
   readonly #run: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 
-  constructor(client: Redis, keys: RedisKeys, run: <T>(what: string, fn: () => Promise<T>) => Promise<T>) {
-    this.#client = client;
-    this.#keys = keys;
-    this.#run = run;
+  constructor(host: RedisHost) {
+    this.#client = host.client;
+    this.#keys = host.keys;
+    this.#run = (what, fn) => host.run(what, fn);
   }
 
   getGrant(credentialId: string): Promise<GrantState | null> {

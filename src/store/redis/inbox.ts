@@ -3,7 +3,7 @@
 // claimable (0 = now) and then by acceptance (members are `<16-digit seq>:<key>`).
 import type { Redis } from "ioredis";
 import type { InboxEvent, InboxLease, InboxStore } from "../types.ts";
-import type { RedisKeys } from "./layout.ts";
+import type { RedisHost } from "./host.ts";
 import { Script } from "./scripts.ts";
 
 // KEYS: event, due, done, seq. ARGV: key, payload, now, expiresAt, owner ('' = none), leaseUntil
@@ -74,9 +74,10 @@ export class RedisInbox implements InboxStore {
   readonly #done: string;
   readonly #seq: string;
 
-  constructor(client: Redis, keys: RedisKeys, run: <T>(what: string, fn: () => Promise<T>) => Promise<T>) {
+  constructor(host: RedisHost) {
+    const { client, keys } = host;
     this.#client = client;
-    this.#do = run;
+    this.#do = (what, fn) => host.run(what, fn);
     this.#event = keys.k("ibx:e:");
     this.#due = keys.k("ibx:due");
     this.#done = keys.k("ibx:done");

@@ -1,21 +1,9 @@
 // The SQLite backend's inbox role (table `inbox`, migration 3): accepts and finishes gather for a
 // few ms and are written in one transaction each, since a commit is what costs.
-import type { StatementSync } from "node:sqlite";
 import { MicroBatcher } from "../batcher.ts";
 import type { InboxAccept as Accept } from "../roles/inbox.ts";
 import type { InboxEvent, InboxLease, InboxStore } from "../types.ts";
-
-/** What the inbox needs of its store: prepared statements and BEGIN IMMEDIATE … COMMIT. */
-export interface SqliteInboxHost {
-  stmt(sql: string): StatementSync;
-  tx<T>(fn: () => T): T;
-  /** The same without an fsync of its own (`synchronous = NORMAL`). */
-  txWithoutSync<T>(fn: () => T): T;
-  /** Rejects with the store's failure when it is closed or `fn` throws. */
-  run<T>(what: string, fn: () => T): Promise<T>;
-  /** The store's failure for an error thrown by `what`. */
-  fail(what: string, error: unknown): Error;
-}
+import type { SqliteHost } from "./host.ts";
 
 /** Most accepts or finishes written in one transaction. */
 const BATCH = 1000;
@@ -24,12 +12,12 @@ const WINDOW_MS = 2;
 
 /** The inbox role over one SQLite database. */
 export class SqliteInbox implements InboxStore {
-  readonly #h: SqliteInboxHost;
+  readonly #h: SqliteHost;
   #accepts = 0;
   readonly #accept: MicroBatcher<Accept, boolean>;
   readonly #finish: MicroBatcher<{ key: string; owner: string; now: number }, boolean>;
 
-  constructor(host: SqliteInboxHost) {
+  constructor(host: SqliteHost) {
     this.#h = host;
     // Accepts are committed with an fsync (an event answered 200 survives a power cut); finishes
     // are not: a finish lost to a power cut only means the event is handled again.
