@@ -16,10 +16,6 @@ export class PostgresInbox extends BackendRole<PostgresHost> implements InboxSto
   readonly #accept = new MicroBatcher<Accept, boolean>({ run: (batch) => this.#writeAccepts(batch), maxInFlight: 2 });
   readonly #finish = new MicroBatcher<{ key: string; owner: string; now: number }, boolean>({ run: (batch) => this.#writeFinishes(batch), maxInFlight: 2 });
 
-  constructor(host: PostgresHost) {
-    super(host);
-  }
-
   async #writeAccepts(batch: readonly Accept[]): Promise<boolean[]> {
     // One row per key, in key order so that concurrent batches lock rows in the same order.
     const first = new Map<string, Accept>();
