@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { KagiyaError } from "../core/errors.ts";
-import type { LockStore } from "../store/types.ts";
+import type { Lock, LockStore } from "../store/types.ts";
 import type { LineStatelessApi, LineTokenApi } from "../tokens/upstream.ts";
 
 /** Options of {@link IssueRateLimiter}. */
@@ -14,17 +14,24 @@ export interface IssueRateLimiterOptions {
 export const DEFAULT_MAX_ISSUE_RATE = 5;
 
 const LOCK_PREFIX = "issue-rate:";
-/** Permits are handed out in this first part of each second, so a slow issuance still lands in it. */
-const PERMIT_SPAN_MS = 750;
+/**
+ * A request sent this close to the end of a second may reach the upstream in the next one, so its
+ * permit is counted in both seconds.
+ */
+const REACH_MS = 250;
+/** How long a permit's lock outlives its take: past the end of the next second, with room for clock skew. */
+const PERMIT_TTL_MS = 3000;
 
 /**
  * A rate limit on token issuances shared by every instance on one store, so a cold start of
- * thousands of credentials never bursts at LINE. The first 750 ms of each second are cut into
- * `perSecond` slots and each slot is one permit: a store lock named after the slot, taken once
- * (never released; its TTL only cleans it up). The issuance a permit allows lands in the same
- * second unless it takes over 250 ms to reach LINE, and any one-second window holds at most
- * `perSecond` slots' worth of permits. One store operation per attempt, none while the current
- * slot is known to be taken.
+ * thousands of credentials never bursts at LINE. Each second has `perSecond` permits, store locks
+ * named after the second and the permit's number, taken once (never released after a use; their
+ * TTL only cleans them up): a permit is there whenever the second's budget is not spent, wherever
+ * the clock is in the second. A permit taken in a second's last 250 ms also spends one of the next
+ * second's, since its request may reach LINE there: any one-second window on the upstream's clock
+ * holds at most `perSecond` issuances whose request took under 250 ms to arrive. Each instance
+ * remembers how far into a second's permits it has looked, so it makes at most `perSecond` +
+ * (its takes) store calls per second, none once it has seen the second spent.
  *
  * @example
  * ```ts
@@ -36,44 +43,70 @@ const PERMIT_SPAN_MS = 750;
 export class IssueRateLimiter {
   readonly #store: LockStore;
   readonly #perSecond: number;
-  readonly #slotMs: number;
+  readonly #prefix: string;
   readonly #now: () => number;
-  /** The last slot this instance found taken (or took): no store call until the next one. */
-  #spentSlot = "";
+  /** Per second: the number of the next permit this instance has not yet found taken (perSecond: spent). */
+  readonly #next = new Map<number, number>();
 
-  constructor(store: LockStore, options: IssueRateLimiterOptions = {}) {
+  /** `name` keeps apart the permits of different upstreams on one store (default: LINE's). */
+  constructor(store: LockStore, options: IssueRateLimiterOptions & { name?: string } = {}) {
     const perSecond = options.perSecond ?? DEFAULT_MAX_ISSUE_RATE;
     if (!Number.isInteger(perSecond) || perSecond < 1 || perSecond > 1000) throw new RangeError("perSecond must be an integer from 1 to 1000");
     this.#store = store;
     this.#perSecond = perSecond;
-    this.#slotMs = PERMIT_SPAN_MS / perSecond;
+    this.#prefix = options.name === undefined ? LOCK_PREFIX : `${LOCK_PREFIX}${options.name}:`;
     this.#now = options.now ?? Date.now;
   }
 
-  /** Length of one permit's slot, ms. */
+  /** The average spacing of permits, ms (1000 / perSecond). */
   get slotMs(): number {
-    return this.#slotMs;
+    return 1000 / this.#perSecond;
   }
 
   /** Takes a permit for one issuance now; false when none is free at this moment (try at {@link nextSlotAt}). */
   async tryTake(): Promise<boolean> {
     const now = this.#now();
     const second = Math.floor(now / 1000);
-    const into = now - second * 1000;
-    const index = Math.floor(into / this.#slotMs);
-    if (index >= this.#perSecond) return false;
-    const slot = `${second}:${index}`;
-    if (slot === this.#spentSlot) return false;
-    this.#spentSlot = slot;
-    return (await this.#store.tryLock(LOCK_PREFIX + slot, 2000)) !== null;
+    // Seconds other than this one and the next are of no more use (or the clock went back).
+    for (const s of this.#next.keys()) if (s !== second && s !== second + 1) this.#next.delete(s);
+    const seconds = now - second * 1000 >= 1000 - REACH_MS ? [second, second + 1] : [second];
+    if (seconds.some((s) => this.#spent(s))) return false;
+    const held: Lock[] = [];
+    for (const s of seconds) {
+      const lock = await this.#takeIn(s);
+      if (lock === null) {
+        // The next second is spent: the permit taken in this one goes back unused.
+        for (const l of held) await l.release().catch(() => {});
+        return false;
+      }
+      held.push(lock);
+    }
+    return true;
   }
 
-  /** When the next permit may be free: the start of the next slot. */
+  /** When a permit may be free next: now, unless this instance has seen the current second (or, late in it, the next) spent. */
   nextSlotAt(): number {
     const now = this.#now();
     const second = Math.floor(now / 1000);
-    const index = Math.floor((now - second * 1000) / this.#slotMs) + 1;
-    return index < this.#perSecond ? second * 1000 + Math.ceil(index * this.#slotMs) : (second + 1) * 1000;
+    if (this.#spent(second + 1)) return (second + 2) * 1000;
+    if (this.#spent(second)) return (second + 1) * 1000;
+    return now;
+  }
+
+  #spent(second: number): boolean {
+    return (this.#next.get(second) ?? 0) >= this.#perSecond;
+  }
+
+  /** One of `second`'s permits, trying them in order from the first this instance has not seen taken. */
+  async #takeIn(second: number): Promise<Lock | null> {
+    for (;;) {
+      const n = this.#next.get(second) ?? 0;
+      if (n >= this.#perSecond) return null;
+      // Claimed before the await: concurrent takes in this process try different permits.
+      this.#next.set(second, n + 1);
+      const lock = await this.#store.tryLock(`${this.#prefix}${second}:${n}`, PERMIT_TTL_MS);
+      if (lock !== null) return lock;
+    }
   }
 }
 
