@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { KagiyaError } from "../core/errors.ts";
 import type { Lock, LockStore } from "../store/types.ts";
 import type { LineStatelessApi, LineTokenApi } from "../tokens/upstream.ts";
+import { LINE_UPSTREAM, linePermitted } from "../tokens/permits.ts";
 
 /** Options of {@link IssueRateLimiter}. */
 export interface IssueRateLimiterOptions {
@@ -124,12 +125,30 @@ export class IssueRateWaitError extends KagiyaError {
   }
 }
 
-/** Options of {@link rateLimitedIssuance}. */
+/** How long to wait for a permit, and the clock and randomness of the wait. */
 export interface RateLimitedIssuanceOptions {
   /** Longest wait for a permit before giving up with {@link IssueRateWaitError}, ms (default 20000). */
   maxWaitMs?: number;
   now?: () => number;
   random?: () => number;
+}
+
+/**
+ * Waits for one of `limiter`'s permits: tries, and while none is free sleeps until the next may
+ * be (plus a little jitter, so waiters do not arrive together). Throws {@link IssueRateWaitError}
+ * after `maxWaitMs` of real time.
+ */
+export async function waitForPermit(limiter: IssueRateLimiter, options: RateLimitedIssuanceOptions = {}): Promise<void> {
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const maxWaitMs = options.maxWaitMs ?? 20_000;
+  // The wait is measured in real time: a clock that jumps (a test clock, NTP) must not end it.
+  const started = performance.now();
+  while (!(await limiter.tryTake())) {
+    const waited = performance.now() - started;
+    if (waited >= maxWaitMs) throw new IssueRateWaitError(waited);
+    await sleep(Math.max(1, limiter.nextSlotAt() - now()) + Math.floor(random() * limiter.slotMs * 0.5));
+  }
 }
 
 /**
@@ -145,29 +164,45 @@ export interface RateLimitedIssuanceOptions {
  * ```
  */
 export function rateLimitedIssuance(api: LineTokenApi & LineStatelessApi, limiter: IssueRateLimiter, options: RateLimitedIssuanceOptions = {}): LineTokenApi & LineStatelessApi {
-  const now = options.now ?? Date.now;
-  const random = options.random ?? Math.random;
-  const maxWaitMs = options.maxWaitMs ?? 20_000;
-  const permit = async (): Promise<void> => {
-    // The wait is measured in real time: a clock that jumps (a test clock, NTP) must not end it.
-    const started = performance.now();
-    while (!(await limiter.tryTake())) {
-      const waited = performance.now() - started;
-      if (waited >= maxWaitMs) throw new IssueRateWaitError(waited);
-      // Into the next slot at a random point of its first part, so waiters do not arrive together.
-      await sleep(Math.max(1, limiter.nextSlotAt() - now()) + Math.floor(random() * limiter.slotMs * 0.5));
+  return linePermitted(api, () => waitForPermit(limiter, options));
+}
+
+/**
+ * `--max-issue-rate` per upstream: each upstream (LINE's channel token API, LINE WORKS' auth
+ * server, each OAuth provider's token endpoint) has its own `perSecond` permits across the
+ * instances sharing the store, since each counts (and answers 429 to) only its own requests: a
+ * cold start of LINE channels does not hold back LINE WORKS apps' refreshes. LINE's permits keep
+ * the lock names they always had.
+ *
+ * @example
+ * ```ts
+ * const permits = new IssuePermits(store, { perSecond: 5 });
+ * await permits.take("line-works"); // right before asking LINE WORKS for a token
+ * ```
+ */
+export class IssuePermits {
+  readonly #store: LockStore;
+  readonly #options: IssueRateLimiterOptions & RateLimitedIssuanceOptions;
+  readonly #limiters = new Map<string, IssueRateLimiter>();
+
+  constructor(store: LockStore, options: IssueRateLimiterOptions & RateLimitedIssuanceOptions = {}) {
+    this.#store = store;
+    this.#options = options;
+    // Fails here, not at the first issuance, on a bad perSecond.
+    this.limiter(LINE_UPSTREAM);
+  }
+
+  /** The limiter of one upstream (made on first use). */
+  limiter(upstream: string): IssueRateLimiter {
+    let l = this.#limiters.get(upstream);
+    if (l === undefined) {
+      const { perSecond, now } = this.#options;
+      l = new IssueRateLimiter(this.#store, { ...(perSecond !== undefined ? { perSecond } : {}), ...(now ? { now } : {}), ...(upstream === LINE_UPSTREAM ? {} : { name: upstream }) });
+      this.#limiters.set(upstream, l);
     }
-  };
-  return {
-    issue: async (channel, lifetimeSeconds) => {
-      await permit();
-      return api.issue(channel, lifetimeSeconds);
-    },
-    issueStateless: async (channel, by) => {
-      await permit();
-      return api.issueStateless(channel, by);
-    },
-    revoke: (channel, accessToken) => api.revoke(channel, accessToken),
-    validKeyIds: (channel) => api.validKeyIds(channel),
-  };
+    return l;
+  }
+
+  /** Waits for a permit of `upstream` (see {@link waitForPermit}); call it right before the request. */
+  readonly take = (upstream: string): Promise<void> => waitForPermit(this.limiter(upstream), this.#options);
 }
