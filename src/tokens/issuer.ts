@@ -16,7 +16,7 @@ import { ReauthRequiredError, TokenBudgetExhaustedError, TokenUnavailableError }
 import { adoptGiven, commitWithGrant, flushPending, grantAfter, notifyTokens, obtainWithGrant, type Obtained } from "./grants.ts";
 import type { GrantSecret, ObtainedToken } from "./kind.ts";
 import { ensureBudget, reconcileLocked } from "./ledger.ts";
-import { keepAlive, LOCK_PREFIX } from "./locks.ts";
+import { keepAlive, LOCK_PREFIX, releaseLock } from "./locks.ts";
 import type { IssueReason } from "./options.ts";
 import { planRefreshAt } from "./policy.ts";
 import { revokeQuietly } from "./revocation.ts";
@@ -120,7 +120,7 @@ async function issueLocked(e: Engine, entry: CredentialEntry, seen: CurrentToken
     }
   } finally {
     stop();
-    await lock.release().catch(() => {});
+    await releaseLock(lock, e.config.lockTtlMs);
   }
 }
 

@@ -21,6 +21,7 @@ import { singleFlight, type Engine, type EngineConfig } from "./engine.ts";
 import { GrantBook } from "./grants.ts";
 import { HealthBook } from "./health.ts";
 import { resolve, waitForLock } from "./issuer.ts";
+import { releaseLock } from "./locks.ts";
 import { KindRegistry, type ObtainedToken } from "./kind.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import { reconcileLocked } from "./ledger.ts";
@@ -272,7 +273,7 @@ export class TokenManager implements TokenSource {
     try {
       return await reconcileLocked(e, entry, options.actor ?? e.config.actor);
     } finally {
-      if ("release" in lock) await lock.release().catch(() => {});
+      if ("release" in lock) await releaseLock(lock, e.config.lockTtlMs);
     }
   }
 

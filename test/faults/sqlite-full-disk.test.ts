@@ -149,12 +149,13 @@ describe("SQLite on a full disk", { skip }, () => {
     }
   });
 
-  test("the disk fills while LINE's answer is on its way: the token that cannot be stored is revoked at LINE, and the next issue after recovery stores one", async () => {
+  test("the disk fills while LINE's answer is on its way: the token that cannot be stored is revoked at LINE, the issue lock is let go once space returns, and the next issue after recovery stores one", async () => {
     const w = await tokenWorld({ store });
     const id = w.channel.channelId;
     const line = gatedLine(w);
-    // The issue lock could not be released on the full disk either: it lapses after its TTL (real time).
-    const m = w.manager({ line: line.api, lockTtlMs: 1_000 });
+    // The issue lock cannot be released on the full disk either: it is released again once space
+    // returns, long before its TTL (10 min here), so the issue after recovery does not wait it out.
+    const m = w.manager({ line: line.api, lockTtlMs: 600_000, lockWaitMs: 10_000 });
     const first = await m.get(id);
     const held = line.hold();
     const issuing = m.issue(id);
