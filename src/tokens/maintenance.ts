@@ -98,7 +98,8 @@ export async function status(e: Engine, id: string): Promise<ChannelTokenStatus>
   const current = rows.find((r) => r.state === "valid");
   const stored = await e.store.getGrant(id);
   const pendingWrite = e.grants.pending.has(id);
-  const grant = stored !== null ? { version: stored.version, status: stored.status, updatedAt: stored.updatedAt, pendingWrite } : pendingWrite ? { version: 0, status: "active" as const, updatedAt: null, pendingWrite } : null;
+  // A kind without grants keeps only its token pending: no grant to show for it.
+  const grant = stored !== null ? { version: stored.version, status: stored.status, updatedAt: stored.updatedAt, pendingWrite } : e.grants.pending.get(id)?.grant ? { version: 0, status: "active" as const, updatedAt: null, pendingWrite } : null;
   return {
     channelId: id,
     kind: entry?.kind.name ?? null,
