@@ -220,7 +220,10 @@ async function issueAndCommit(e: Engine, entry: CredentialEntry, seen: CurrentTo
     // A grant kind's store failure keeps grant and token in memory ("pending") instead of throwing.
     committed = obtained.base !== null ? await commitWithGrant(e, id, { ...obtained, base: obtained.base }, row, generation, revokeAt) : await e.store.commitToken(id, generation, row, revokeAt);
   } catch (error) {
-    if (!(error instanceof StoreError) || row.accessToken === null) throw await dropUnstored(e, entry, issued, owner, actor, error);
+    // Kept only where it cannot go untracked if this process dies first: a kind with a ledger (a
+    // reconcile finds it at the provider) or one whose tokens cannot be revoked anyway.
+    const trackable = kind.ledger !== undefined || kind.revoke === undefined;
+    if (!(error instanceof StoreError) || row.accessToken === null || !trackable) throw await dropUnstored(e, entry, issued, owner, actor, error);
     // The store failed to record a token the provider has issued: keep it for the store, as a
     // grant is kept, rather than revoke it and issue again. Our issue intent stays in the store
     // meanwhile, so a process that issues before the write lands reconciles first and records
