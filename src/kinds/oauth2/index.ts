@@ -107,7 +107,7 @@ export function oauth2Kind(options: OAuth2KindOptions): CredentialKind {
   const now = options.now ?? Date.now;
   const resolve = async (credential: Channel): Promise<ResolvedRegistration> => {
     const source = isWebGrant(credential) ? await options.lookup(credential.settings["provider"] as string) : credential;
-    return resolveRegistration(registrationOf(source), source.secrets["clientSecret"], { ...(options.origins ? { origins: options.origins } : {}), ...(options.fetch ? { fetch: options.fetch } : {}), now });
+    return resolveRegistration(registrationOf(source), source, { ...(options.origins ? { origins: options.origins } : {}), ...(options.fetch ? { fetch: options.fetch } : {}), now });
   };
   return {
     name: OAUTH2_KIND,
