@@ -2,7 +2,34 @@
 // refresh token) and tokens are revoked first, since a token kagiya forgets stays valid at the
 // provider (and, at LINE, counts against the cap); a failed revocation removes nothing.
 import { KagiyaError } from "../core/errors.ts";
-import type { TokenContext } from "../tokens/context.ts";
+import { openTokenContext, type TokenContext } from "../tokens/context.ts";
+import { parseArgs, type FlagSpec, type Flags } from "./args.ts";
+import { JSON_FLAG, STORE_FLAG } from "./help.ts";
+import type { CliIO, Command } from "./io.ts";
+
+/** The flags every `remove` takes. */
+const REMOVE_FLAGS = { store: STORE_FLAG, json: JSON_FLAG } as const;
+
+/**
+ * A `… remove` command (`channel`, `works`, `oauth`): parses `--store`, `--json` and `extra`, takes
+ * its one ID (`idOf`, which checks it), opens the store (which must exist) and runs `remove` in it,
+ * closing the store after.
+ */
+export function removeCommand<S extends FlagSpec>(extra: S, idOf: (positionals: string[]) => string, remove: (ctx: TokenContext, id: string, flags: Flags<typeof REMOVE_FLAGS & S>, io: CliIO) => Promise<void>): Command {
+  return async (argv, io) => {
+    const { flags, positionals } = parseArgs(argv, { ...REMOVE_FLAGS, ...extra });
+    const id = idOf(positionals);
+    // `extra` cannot change what --store is.
+    const { store } = flags as Flags<typeof REMOVE_FLAGS>;
+    const ctx = await openTokenContext({ store, env: io.env, cwd: io.cwd, mustExist: true, manager: { actor: "cli" } });
+    try {
+      await remove(ctx, id, flags, io);
+    } finally {
+      await ctx.close();
+    }
+    return 0;
+  };
+}
 
 /**
  * Revokes the grant of `id` (`revokeGrant`, resolving to whether there was one) and then every

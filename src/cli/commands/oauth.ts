@@ -15,6 +15,7 @@ import { parseArgs, required } from "../args.ts";
 import { JSON_FLAG, SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
 import type { Command } from "../io.ts";
 import { secretFromEnv } from "../secret-env.ts";
+import { removeCommand } from "../remove-credential.ts";
 import { readClientKeyFile } from "../client-key-file.ts";
 import { checkClientKeyId, CLIENT_KEY_ALGS } from "../../kinds/oauth2/client-key.ts";
 import { fetchCommand, login, revokeCommand, token, OAUTH_ENV } from "./oauth-grant.ts";
@@ -193,16 +194,13 @@ const list: Command = async (argv, io) => {
   return 0;
 };
 
-const remove: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, {
-    store: STORE_FLAG,
-    json: JSON_FLAG,
+const remove = removeCommand(
+  {
     "keep-grants": { kind: "boolean", help: "remove without revoking the grants at the provider first (they stay valid there)" },
     "allow-insecure": INSECURE_FLAG,
-  });
-  const name = checkProviderName(onlyName(positionals, "remove"));
-  const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd, mustExist: true, manager: { actor: "cli" } });
-  try {
+  },
+  (positionals) => checkProviderName(onlyName(positionals, "remove")),
+  async (ctx, name, flags, io) => {
     await registrationRow(ctx, name);
     const ids = (await ctx.store.listChannels()).filter((r) => r.kind === OAUTH2_KIND && providerNameOf(r.channelId) === name).map((r) => r.channelId);
     // The provider's own row last: web grants need it to revoke.
@@ -215,11 +213,8 @@ const remove: Command = async (argv, io) => {
     await ctx.store.appendAudit({ at: Date.now(), action: "oauth.remove", actor: "cli", channelId: name, keyId: null, detail: `${ids.length - 1} web grant(s) removed with it, ${revoked} grant(s) revoked` });
     if (flags.json) io.stdout(JSON.stringify({ name, removed: true, grantsRevoked: revoked, webGrantsRemoved: ids.length - 1 }) + "\n");
     else io.stdout(`removed OAuth provider ${name}${revoked ? ` (revoked ${revoked} grant(s))` : ""}\n`);
-  } finally {
-    await ctx.close();
-  }
-  return 0;
-};
+  },
+);
 
 /** Subcommands of `kagiya oauth`. */
 export const commands: Record<string, Command> = { add, login, token, fetch: fetchCommand, revoke: revokeCommand, list, remove };
@@ -231,7 +226,7 @@ export const help: Record<string, CommandHelp> = {
     args: "NAME",
     description: [
       "The client secret is never a flag value: --client-secret-env names a variable holding it; it is sealed before it is stored.",
-      "--auth-method private_key_jwt authenticates with a signed assertion instead (RFC 7523): --key FILE (PKCS #8 PEM or JWK), --key-id, --key-alg; the key is checked and sealed, and no secret is taken.",
+      "With --auth-method private_key_jwt the client authenticates with a signed assertion instead (RFC 7523): --key FILE (PKCS #8 PEM or JWK), --key-id, --key-alg; the key is checked and sealed, and no secret is taken.",
       "http endpoints other than loopback are refused unless --allow-insecure or KAGIYA_ALLOW_INSECURE_HTTP=1.",
       "A discovery document that cannot be read or lacks the endpoints is refused: nothing is stored.",
     ].join("\n"),

@@ -16,7 +16,7 @@ import { openTokenContext, type TokenContext } from "../../tokens/context.ts";
 import { parseArgs, required } from "../args.ts";
 import { JSON_FLAG, SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
 import type { Command } from "../io.ts";
-import { revokeAndRemove } from "../remove-credential.ts";
+import { removeCommand, revokeAndRemove } from "../remove-credential.ts";
 import { secretFromEnv } from "../secret-env.ts";
 
 /** The flags of `works add`, documented: its --help is rendered from this spec. */
@@ -229,26 +229,18 @@ async function revokeRefreshToken(ctx: TokenContext, id: string, env: Record<str
   return true;
 }
 
-const remove: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, {
-    store: STORE_FLAG,
-    json: JSON_FLAG,
-    "keep-tokens": { kind: "boolean", help: "remove without revoking its refresh token and tokens first (they stay valid at LINE WORKS until they expire)" },
-  });
-  const id = onlyId(positionals, "remove");
-  const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd, mustExist: true, manager: { actor: "cli" } });
-  try {
+const remove = removeCommand(
+  { "keep-tokens": { kind: "boolean", help: "remove without revoking its refresh token and tokens first (they stay valid at LINE WORKS until they expire)" } },
+  (positionals) => onlyId(positionals, "remove"),
+  async (ctx, id, flags, io) => {
     await appRow(ctx, id);
     let refreshTokenRevoked = false;
     const revokeGrant = async (): Promise<boolean> => (refreshTokenRevoked = await revokeRefreshToken(ctx, id, io.env));
     const revoked = await revokeAndRemove(ctx, id, { keepTokens: flags["keep-tokens"] === true, label: `LINE WORKS app ${id}`, action: "works.remove", revokeGrant });
     if (flags.json) io.stdout(JSON.stringify({ id, removed: true, revoked, refreshTokenRevoked }) + "\n");
     else io.stdout(`removed LINE WORKS app ${id}${revoked.length || refreshTokenRevoked ? ` (revoked ${[...(revoked.length ? [`${revoked.length} token(s)`] : []), ...(refreshTokenRevoked ? ["the refresh token"] : [])].join(" and ")})` : ""}\n`);
-  } finally {
-    await ctx.close();
-  }
-  return 0;
-};
+  },
+);
 
 /** Subcommands of `kagiya works`. */
 export const commands: Record<string, Command> = { add, list, show, remove };
