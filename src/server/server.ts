@@ -117,6 +117,9 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The LINE webhook URLs' prefix: /webhook/{channelId}. */
+const WEBHOOK_PREFIX = "/webhook/";
+
 /** A LINE WORKS bot ID in a callback URL (as `kagiya works add --bot-id` takes them). */
 const BOT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -228,6 +231,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 
   // --- webhook intake ---
   let webhook: NodeWebhookHandler | null = null;
+  // POST /webhook/{channelId}, also taken by dispatch before the router (see there).
+  let lineWebhook: NodeWebhookHandler | null = null;
   if (options.webhook) {
     // Bound once: a labelled child costs no label lookup per request.
     const accepted = metrics.webhooks.labels("accepted");
@@ -247,7 +252,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         if (detail !== null) void audit({ action: "webhook.reject", actor: "webhook", channelId, keyId: null, detail: `${bot === null ? "" : `LINE WORKS bot ${bot}: `}${info.code} (${info.status})${detail}` });
       },
     });
-    const handler = webhook;
+    const handler = (lineWebhook = webhook);
     router.add("POST", "/webhook/:channelId", ({ req, res, params }) => {
       if (!CHANNEL_ID_PATTERN.test(params["channelId"]!)) {
         metrics.webhooks.inc({ outcome: "bad_request" });
@@ -290,6 +295,17 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       // Method, path and status only: no headers, no query, no body.
       res.once("finish", () => log.debug({ method: req.method, path: path.slice(0, 200), status: res.statusCode, ms: Math.round((performance.now() - started) * 10) / 10 }, "request"));
     }
+    // LINE's deliveries are the server's hottest requests: a well-formed webhook URL goes straight
+    // to its handler, without the router's match, context and promise (the route stays in the
+    // router for every other method and shape of URL: 405, 404).
+    if (lineWebhook !== null && req.method === "POST" && path.startsWith(WEBHOOK_PREFIX) && CHANNEL_ID_PATTERN.test(path.slice(WEBHOOK_PREFIX.length))) {
+      try {
+        lineWebhook(req, res);
+      } catch (error) {
+        fail(req, res, path, error);
+      }
+      return;
+    }
     const match = router.match(req.method ?? "GET", path);
     if (match.kind !== "found") {
       req.resume();
@@ -298,18 +314,18 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       } else sendError(res, new HttpError(404, "ERR_NOT_FOUND", `no route for ${req.method} ${path.slice(0, 200)}`));
       return;
     }
-    const fail = (error: unknown): void => {
-      if (!(error instanceof HttpError)) log.error({ method: req.method, path: path.slice(0, 200), err: errorFields(error) }, "request failed");
-      const http = toHttpError(error, now());
-      if (http.status === 408 || http.status === 413) res.shouldKeepAlive = false;
-      sendError(res, http);
-    };
     try {
       const out = match.handler({ req, res, params: match.params, path, query: q === -1 ? "" : url.slice(q + 1) });
-      if (out !== undefined) out.catch(fail);
+      if (out !== undefined) out.catch((error: unknown) => fail(req, res, path, error));
     } catch (error) {
-      fail(error);
+      fail(req, res, path, error);
     }
+  };
+  const fail = (req: IncomingMessage, res: ServerResponse, path: string, error: unknown): void => {
+    if (!(error instanceof HttpError)) log.error({ method: req.method, path: path.slice(0, 200), err: errorFields(error) }, "request failed");
+    const http = toHttpError(error, now());
+    if (http.status === 408 || http.status === 413) res.shouldKeepAlive = false;
+    sendError(res, http);
   };
 
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, maxHeaderSize: 16_384 }, dispatch);

@@ -1,13 +1,15 @@
 /**
  * The queue that runs event handlers after the response, in two stages. Duplicate checks start
- * for every accepted delivery at once (a shared store batches them; they must not wait for a
- * handler slot, or a store round trip per delivery would cap the intake's rate). Checked
- * deliveries then run their handlers, at most `concurrency` at once, each one's events in order.
+ * for every accepted delivery at once, a shared store's gathered into batches (./mark-batch.ts;
+ * they must not wait for a handler slot, or a store round trip per delivery would cap the
+ * intake's rate). Checked deliveries then run their handlers, at most `concurrency` at once,
+ * each one's events in order.
  * Work starts on a macrotask after the current I/O callbacks, so the response is on its way first.
  */
-import { MemoryDedup, type DedupStore } from "./dedup.ts";
+import { MemoryDedup } from "./dedup.ts";
 import { createDeliver, type Deliver } from "./dispatch.ts";
 import { describeError } from "./log.ts";
+import { MarkBatcher } from "./mark-batch.ts";
 import type { DeliveryInfo, ResolvedWebhookOptions } from "./options.ts";
 import { envelopeProblem } from "./parse.ts";
 import { LINE_PLATFORM, type WebhookPlatform } from "./platform.ts";
@@ -52,8 +54,9 @@ const later: (fn: () => void) => void =
  * ```
  */
 export class DeliveryQueue {
-  readonly #dedup: DedupStore;
   readonly #memoryDedup: MemoryDedup | null;
+  /** A shared store's marks, gathered into batches (null with the in-memory dedup). */
+  readonly #marks: MarkBatcher | null;
   readonly #dedupTtlMs: number;
   readonly #concurrency: number;
   readonly #maxPending: number;
@@ -74,9 +77,9 @@ export class DeliveryQueue {
   readonly #doneFn = (): void => this.#done();
 
   constructor(options: Pick<ResolvedWebhookOptions, "dedup" | "dedupTtlMs" | "concurrency" | "maxPending" | "logger" | "now" | "bot" | "onEvent">) {
-    this.#dedup = options.dedup;
     this.#memoryDedup = options.dedup instanceof MemoryDedup ? options.dedup : null;
     this.#dedupTtlMs = options.dedupTtlMs;
+    this.#marks = this.#memoryDedup === null ? new MarkBatcher(options.dedup, options.dedupTtlMs) : null;
     this.#concurrency = options.concurrency;
     this.#maxPending = options.maxPending;
     this.#logger = options.logger;
@@ -124,16 +127,7 @@ export class DeliveryQueue {
     this.#scheduled = false;
     const ready = this.#ready;
     for (const job of this.#accepted) {
-      const marks = this.#check(job);
-      if (marks === undefined) ready.push(job);
-      else {
-        this.#checking++;
-        marks.then(() => {
-          this.#checking--;
-          ready.push(job);
-          this.#schedule();
-        });
-      }
+      if (this.#check(job)) ready.push(job);
     }
     this.#accepted.length = 0;
     while (this.#running < this.#concurrency && this.#readyHead < ready.length) {
@@ -167,14 +161,16 @@ export class DeliveryQueue {
 
   /**
    * Decides job.fresh: which events to deliver (well-formed, and not seen before when they carry
-   * a webhookEventId). Undefined when decided synchronously (the in-memory dedup), else a promise
-   * that never rejects. Fails open: when the shared store is down, a duplicate is better than a
-   * lost event.
+   * a webhookEventId). True when decided synchronously (the in-memory dedup); else the job is
+   * made ready once the shared store answers. Fails open: when the shared store is down, a
+   * duplicate is better than a lost event.
    */
-  #check(job: Job): Promise<unknown> | undefined {
+  #check(job: Job): boolean {
     const events = job.events;
     const fresh: boolean[] = (job.fresh = new Array<boolean>(events.length).fill(false));
-    let waits: Array<Promise<void>> | undefined;
+    // Events whose keys go to the shared store: their indexes and keys.
+    let at: number[] | undefined;
+    let keys: string[] | undefined;
     for (let i = 0; i < events.length; i++) {
       const raw = events[i];
       const problem = envelopeProblem(raw);
@@ -187,34 +183,34 @@ export class DeliveryQueue {
         fresh[i] = true;
         continue;
       }
-      const id = (raw as WebhookEvent).webhookEventId ?? key;
       if (this.#memoryDedup !== null) {
         if (this.#memoryDedup.markOnceSync(key, this.#dedupTtlMs)) fresh[i] = true;
-        else this.#duplicate(job, id);
+        else this.#duplicate(job, (raw as WebhookEvent).webhookEventId ?? key);
         continue;
       }
-      let marked: Promise<boolean>;
-      try {
-        marked = this.#dedup.markOnce(key, this.#dedupTtlMs);
-      } catch (err) {
-        marked = Promise.reject(err);
-      }
-      const at = i;
-      (waits ??= []).push(
-        marked.then(
-          (isFresh) => {
-            if (isFresh) fresh[at] = true;
-            else this.#duplicate(job, id);
-          },
-          (err: unknown) => {
-            this.#logger.error({ channelId: job.channelId, webhookEventId: id, err: describeError(err) }, "webhook de-duplication failed; processing the event anyway");
-            fresh[at] = true;
-          },
-        ),
-      );
+      (at ??= []).push(i);
+      (keys ??= []).push(key);
     }
-    if (waits === undefined) return undefined;
-    return waits.length === 1 ? waits[0] : Promise.all(waits);
+    if (at === undefined || keys === undefined) return true;
+    const indexes = at;
+    this.#checking++;
+    this.#marks!.mark(keys, (results) => {
+      for (let n = 0; n < indexes.length; n++) {
+        const i = indexes[n]!;
+        const r = results[n]!;
+        const id = (events[i] as WebhookEvent).webhookEventId ?? keys[n]!;
+        if (r === true) fresh[i] = true;
+        else if (r === false) this.#duplicate(job, id);
+        else {
+          this.#logger.error({ channelId: job.channelId, webhookEventId: id, err: describeError(r.error) }, "webhook de-duplication failed; processing the event anyway");
+          fresh[i] = true;
+        }
+      }
+      this.#checking--;
+      this.#ready.push(job);
+      this.#schedule();
+    });
+    return false;
   }
 
   #duplicate(job: Job, id: string): void {

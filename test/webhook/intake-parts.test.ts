@@ -1,5 +1,6 @@
 // The intake's parts on their own: frozen options (adapter keys unknown to the core), the secret
-// cache on an injected clock, and the delivery queue's bound and throttled warning.
+// cache on an injected clock, the delivery queue's bound and throttled warning, and the batches
+// of marks sent to a shared store.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createWebhookHandler } from "../../src/webhook/handler.ts";
@@ -7,6 +8,7 @@ import { createNodeWebhookListener } from "../../src/webhook/adapters/node.ts";
 import { createIntake } from "../../src/webhook/intake.ts";
 import { resolveWebhookOptions, splitAdapterOptions } from "../../src/webhook/options.ts";
 import { DeliveryQueue } from "../../src/webhook/queue.ts";
+import { MarkBatcher, type MarkResult } from "../../src/webhook/mark-batch.ts";
 import { SecretCache } from "../../src/webhook/secrets.ts";
 import { WebhookConfigError } from "../../src/webhook/errors.ts";
 import { DESTINATION, memoryLogger, signedRequest, textEvent } from "./fixtures.ts";
@@ -97,4 +99,57 @@ test("the delivery queue refuses past maxPending and warns at most every 10 s on
   await queue.drain();
   assert.deepEqual(handled, ["a", "b"]);
   assert.equal(queue.pending, 0);
+});
+
+/** A shared store that records which batch (synchronous burst of calls) each mark came in. */
+function burstStore(answer: (key: string) => Promise<boolean>) {
+  const calls: Array<{ key: string; burst: number }> = [];
+  let burst = 0;
+  let open = false;
+  return {
+    calls,
+    markOnce(key: string, ttlMs: number): Promise<boolean> {
+      assert.equal(ttlMs, 60_000);
+      if (!open) {
+        open = true;
+        burst++;
+        queueMicrotask(() => (open = false));
+      }
+      calls.push({ key, burst });
+      return answer(key);
+    },
+  };
+}
+
+test("marks of deliveries offered together go to the store in one batch; each gets its own results, a failure as an error", async () => {
+  const store = burstStore(async (key) => {
+    if (key === "bad") throw new Error("store down");
+    return key !== "dup";
+  });
+  const marks = new MarkBatcher(store, 60_000);
+  const one = new Promise<MarkResult[]>((r) => marks.mark(["a", "dup"], r));
+  const two = new Promise<MarkResult[]>((r) => marks.mark(["bad", "b"], r));
+  const [r1, r2] = await Promise.all([one, two]);
+  assert.deepEqual(store.calls, [{ key: "a", burst: 1 }, { key: "dup", burst: 1 }, { key: "bad", burst: 1 }, { key: "b", burst: 1 }]);
+  assert.deepEqual(r1, [true, false]);
+  assert.equal(r2[1], true);
+  assert.equal(((r2[0] as { error: Error }).error).message, "store down");
+});
+
+test("while a batch of marks is in flight the next ones gather into one batch, sent without waiting for its answer", async () => {
+  const answers = new Map<string, () => void>();
+  const store = burstStore((key) => new Promise<boolean>((resolve) => answers.set(key, () => resolve(true))));
+  // A clock that stands still: the spacing is never over by the clock, only by the batcher's timer.
+  const marks = new MarkBatcher(store, 60_000, { spacingMs: 10, now: () => 0 });
+  const first = new Promise<MarkResult[]>((r) => marks.mark(["a"], r));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(store.calls, [{ key: "a", burst: 1 }]);
+  const later = Promise.all(["b", "c"].map((k) => new Promise<MarkResult[]>((r) => marks.mark([k], r))));
+  for (let i = 0; i < 1000 && store.calls.length < 3; i++) await new Promise((r) => setTimeout(r, 2));
+  assert.deepEqual(store.calls, [{ key: "a", burst: 1 }, { key: "b", burst: 2 }, { key: "c", burst: 2 }], "b and c in one batch, while a is unanswered");
+  answers.get("b")!();
+  answers.get("c")!();
+  assert.deepEqual(await later, [[true], [true]]);
+  answers.get("a")!();
+  assert.deepEqual(await first, [true]);
 });
