@@ -53,7 +53,7 @@ export interface TokenManagerOptions extends GrantHooks {
   actor?: string;
   /** Keep handed-out tokens in memory (default true). Off: every get() reads the store. */
   cache?: boolean;
-  /** How long a token in memory is trusted before the store is asked again (default 5000: a revocation by another process is seen within 5 s). */
+  /** How long a token in memory is trusted before the store is asked again (default 5000; see `cacheStaleMs` for what follows). */
   cacheCheckMs?: number;
   /**
    * After cacheCheckMs, how much longer a token in memory (before its refresh point) is still
