@@ -105,4 +105,19 @@ for (const backend of backends) describe(backend.name, { skip: backend.skip }, (
     assert.ok(renewed !== first[3]!.keyId, "the revoked token is not served again: a new one was issued");
     assert.equal(m.peek(ids[1]!), undefined);
   });
+
+  test("a token invalidated while its background re-check runs is not taken back into memory by that re-check", async () => {
+    const w = await tokenWorld({ backend });
+    const id = w.channel.channelId;
+    const watch = recheckWatch();
+    const m = w.manager({ observer: watch.observer });
+    const t = await m.get(id);
+    await w.clock.advance(6);
+    assert.equal((await m.get(id)).keyId, t.keyId, "from memory; the re-check is under way");
+    const invalidated = m.invalidate(id, t.keyId);
+    await watch.settled(1);
+    await invalidated;
+    assert.equal(m.peek(id), undefined);
+    assert.notEqual((await m.get(id)).keyId, t.keyId);
+  });
 });
