@@ -4,7 +4,8 @@
  * processes.
  *
  * How a token is found, in order:
- * 1. memory: a Map lookup and an expiry check (no await of its own);
+ * 1. memory: a Map lookup and an expiry check (no await of its own); past the check interval,
+ *    still memory while one re-check of the store runs in the background (./recheck.ts);
  * 2. the store: the credential's current token row, its access token opened from its seal;
  * 3. the provider: only when no token is usable or the token's refresh point has passed.
  *
