@@ -86,6 +86,18 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
   } as const;
   type Shape = (typeof shapes)[keyof typeof shapes];
 
+  /**
+   * Whether the key may read this credential's token. A key may name thousands (one per
+   * credential a service reads): those are looked up in a set built once per key row, not scanned.
+   */
+  const scopes = new WeakMap<ApiKeyRow, ReadonlySet<string>>();
+  const inScope = (key: ApiKeyRow, id: string): boolean => {
+    if (key.channels.length <= 8) return key.channels.includes(id);
+    let scope = scopes.get(key);
+    if (scope === undefined) scopes.set(key, (scope = new Set(key.channels)));
+    return scope.has(id);
+  };
+
   /** Key checks that need no I/O: ID shape (400), rate limit (429), scope (403). */
   const admit = (key: ApiKeyRow, channelId: string, shape: Shape): void => {
     if (!shape.pattern.test(channelId)) throw new HttpError(400, "ERR_BAD_REQUEST", shape.message);
@@ -93,7 +105,7 @@ export function mountTokenApi(router: Router, ctx: ServerContext): void {
     if (wait > 0) {
       throw new HttpError(429, "ERR_RATE_LIMITED", `API key ${key.id} is over its rate limit; retry after ${wait} s`, { headers: { "retry-after": String(wait) } });
     }
-    if (!key.channels.includes(channelId)) {
+    if (!inScope(key, channelId)) {
       // Same answer whether or not the channel exists, so keys cannot probe for channels.
       throw new HttpError(403, "ERR_FORBIDDEN", "this API key has no access to that channel");
     }

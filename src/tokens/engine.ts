@@ -19,6 +19,7 @@ export interface EngineConfig {
   readonly actor: string;
   readonly cacheOn: boolean;
   readonly cacheCheckMs: number;
+  readonly cacheStaleMs: number;
   readonly lockTtlMs: number;
   readonly lockWaitMs: number;
   readonly refreshWaitMs: number;

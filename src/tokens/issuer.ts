@@ -41,8 +41,8 @@ export function remember(e: Engine, id: string, generation: number, row: TokenRo
 export async function resolve(e: Engine, id: string, force: Force, actor: string = e.config.actor): Promise<ManagedToken> {
   // A grant and token kept in memory while the store was failing are written before anything else.
   if (e.grants.pending.size > 0) await flushPending(e, id);
-  const entry = await e.credentials.load(id, e.now());
-  const cur = await e.store.getCurrent(id);
+  // Both reads at once: one round trip (each batched with the other reads due) instead of two.
+  const [entry, cur] = await Promise.all([e.credentials.load(id, e.now()), e.store.getCurrent(id)]);
   const now = e.now();
   const usable = usableRow(cur.token, entry.policy, now);
   if (force === null && usable !== null && now < usable.refreshAt) return remember(e, id, cur.generation, usable, entry, now, usable.refreshAt);

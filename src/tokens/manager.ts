@@ -4,7 +4,8 @@
  * processes.
  *
  * How a token is found, in order:
- * 1. memory: a Map lookup and an expiry check (no await of its own);
+ * 1. memory: a Map lookup and an expiry check (no await of its own); past the check interval,
+ *    still memory while one re-check of the store runs in the background (./recheck.ts);
  * 2. the store: the credential's current token row, its access token opened from its seal;
  * 3. the provider: only when no token is usable or the token's refresh point has passed.
  *
@@ -25,6 +26,7 @@ import { releaseLock } from "./locks.ts";
 import { KindRegistry, type ObtainedToken } from "./kind.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import { reconcileLocked } from "./ledger.ts";
+import { staleHit } from "./recheck.ts";
 import { lineTokenApi } from "./line.ts";
 import { worksTokenApi, type WorksTokenApi } from "../clients/works/port.ts";
 import { maintainCredential, plan, planMany, status } from "./maintenance.ts";
@@ -45,6 +47,7 @@ function resolveConfig(o: TokenManagerOptions): EngineConfig {
     actor: o.actor ?? "library",
     cacheOn: o.cache ?? true,
     cacheCheckMs: o.cacheCheckMs ?? 5_000,
+    cacheStaleMs: o.cacheStaleMs ?? 60_000,
     lockTtlMs,
     lockWaitMs: o.lockWaitMs ?? lockTtlMs + 5_000,
     refreshWaitMs: o.refreshWaitMs ?? 2_000,
@@ -103,6 +106,7 @@ function checkObtained(t: ObtainedToken): void {
 export class TokenManager implements TokenSource {
   readonly #e: Engine;
   readonly #invalidating = new Map<string, Promise<void>>();
+  readonly #rechecks = new Map<string, Promise<void>>();
 
   constructor(options: TokenManagerOptions) {
     const now = options.now ?? Date.now;
@@ -115,7 +119,7 @@ export class TokenManager implements TokenSource {
       config, now, random, observer, kinds,
       registry: options.registry,
       store: options.registry.store,
-      cache: new TokenCache(config.cacheOn, config.cacheCheckMs),
+      cache: new TokenCache(config.cacheOn, config.cacheCheckMs, config.cacheStaleMs),
       credentials: new CredentialCache(options.registry, kinds, config.cacheCheckMs),
       health: new HealthBook({ now, random, backoffBaseMs: config.backoffBaseMs, backoffMaxMs: config.backoffMaxMs, observer }),
       grants: new GrantBook({ onGrant: options.onGrant, onTokens: options.onTokens, onHookError: options.onHookError }),
@@ -147,6 +151,10 @@ export class TokenManager implements TokenSource {
    * provider fails, a token that is still valid keeps being served; when none is, this rejects at
    * once with {@link TokenUnavailableError} until the backoff ends.
    *
+   * Memory is trusted `cacheCheckMs`; for `cacheStaleMs` after that (before the refresh point)
+   * the token in memory is still answered at once while one re-check of the store runs in the
+   * background, and the calls after it see what it found.
+   *
    * @example
    * ```ts
    * const token = await manager.get("1234567890");
@@ -155,14 +163,18 @@ export class TokenManager implements TokenSource {
    */
   get(id: string): Promise<ManagedToken> {
     const e = this.#e;
-    const hit = e.cache.fresh(id, e.now());
+    const now = e.now();
+    const hit = e.cache.fresh(id, now);
     if (hit !== undefined) return hit;
+    const stale = staleHit(e, this.#rechecks, id, now);
+    if (stale !== undefined) return stale.promise;
     return e.config.cacheOn ? singleFlight(e.flights, id, () => this.#resolveOrKeep(id)) : resolve(e, id, null);
   }
 
   /**
    * The token {@link get} would answer from memory now, synchronously; undefined when get()
-   * would read the store or call the provider (then call get()).
+   * would wait for the store or the provider (then call get()). Past the check interval it starts
+   * the background re-check as get() does.
    *
    * @example
    * ```ts
@@ -170,7 +182,8 @@ export class TokenManager implements TokenSource {
    * ```
    */
   peek(id: string): ManagedToken | undefined {
-    return this.#e.cache.peek(id, this.#e.now());
+    const now = this.#e.now();
+    return this.#e.cache.peek(id, now) ?? staleHit(this.#e, this.#rechecks, id, now)?.token;
   }
 
   /** Like resolve, but when the store itself fails, a token still in memory keeps being served. */

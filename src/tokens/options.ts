@@ -61,8 +61,15 @@ export interface TokenManagerOptions extends GrantHooks {
   actor?: string;
   /** Keep handed-out tokens in memory (default true). Off: every get() reads the store. */
   cache?: boolean;
-  /** How long a token in memory is trusted before the store is asked again (default 5000: a revocation by another process is seen within 5 s). */
+  /** How long a token in memory is trusted before the store is asked again (default 5000; see `cacheStaleMs` for what follows). */
   cacheCheckMs?: number;
+  /**
+   * After cacheCheckMs, how much longer a token in memory (before its refresh point) is still
+   * handed out at once while the store is asked in the background (default 60000; 0: get() waits
+   * for the store at every re-check). A change made elsewhere is seen by the get()s after that
+   * re-check, and by every get() at most cacheCheckMs + cacheStaleMs (plus one store round trip) after it.
+   */
+  cacheStaleMs?: number;
   /** TTL of the store lock held while issuing (default 30000). */
   lockTtlMs?: number;
   /** How long to wait for another process's issuance before giving up (default lockTtlMs + 5000). */

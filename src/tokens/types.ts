@@ -58,6 +58,8 @@ export interface TokenObserver {
   failed?(channelId: string, reason: string): void;
   lockWait?(channelId: string, ms: number): void;
   upstream?(endpoint: string, status: number, ms: number): void;
+  /** A background re-check of a token served from memory past its check interval ended (whatever it found). */
+  rechecked?(channelId: string, ms: number): void;
 }
 
 /** What consumers of tokens need; the TokenManager implements it. */

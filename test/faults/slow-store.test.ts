@@ -1,7 +1,9 @@
 // A store that answers slowly: Redis and PostgreSQL behind a proxy that holds every byte until
 // the test releases it (seconds, as far as kagiya can tell). Reads the TokenManager answers from
-// memory do not wait for it and do not ask it anything; past the cache's re-check, the server's
-// ServeWhileRefreshing answers with the known token while one store read is under way. Shown by
+// memory do not wait for it and do not ask it anything; past the cache's 5 s re-check the manager
+// itself still answers from memory while one re-check is under way (held); past its 60 s stale
+// window, the server's ServeWhileRefreshing answers with the known token while one store read is
+// under way. Shown by
 // ordering (the held store call is still pending when every read has answered) and by counting
 // store calls, never by timing; the latencies are in bench/slow-store.bench.ts.
 import assert from "node:assert/strict";
@@ -24,7 +26,7 @@ const BACKENDS = [
 ];
 
 for (const b of BACKENDS) describe(`${b.name} answering slowly`, { skip: b.skip }, () => {
-  test("get() from memory answers while the store is held and asks it nothing; past the re-check, ServeWhileRefreshing serves the known token during one store read", async () => {
+  test("get() from memory answers while the store is held and asks it nothing; past the re-check too, while the re-check is held; past the stale window, ServeWhileRefreshing serves the known token during one store read", async () => {
     const proxy = await startSlowProxy(Number(b.url.port || (b.name === "Redis" ? 6379 : 5432)), b.url.hostname);
     proxies.push(proxy);
     const real = await openStore(b.spec(proxy.port, b.url));
@@ -48,10 +50,20 @@ for (const b of BACKENDS) describe(`${b.name} answering slowly`, { skip: b.skip 
       assert.equal(total() - calls, 0, "no store call for reads from memory");
       assert.ok(proxy.requests - requests <= 1, "nothing but the held ping went to the store");
 
-      // Past the cache's 5 s re-check (before the refresh point), the manager asks the store and
-      // waits for it; ServeWhileRefreshing answers every read with the known token meanwhile,
-      // and the 100 reads share one store read.
+      // Past the cache's 5 s re-check (before the refresh point): the manager answers from memory
+      // at once while one re-check (held by the proxy) asks the store.
       await w.clock.advance(6);
+      const beforeRecheck = total();
+      for (let i = 0; i < 100; i++) assert.equal((await m.get(id)).keyId, token.keyId);
+      for (let i = 0; i < 100; i++) assert.equal((await reads.get(id)).keyId, token.keyId);
+      assert.equal(m.peek(id)?.keyId, token.keyId);
+      assert.equal(storeAnswered, false, "answered while the store is held");
+      const rechecking = total() - beforeRecheck;
+      assert.ok(rechecking >= 1 && rechecking <= 2, `one re-check for 201 reads, saw ${rechecking} store calls`);
+
+      // Past the stale window (60 s more), the manager waits for the store; ServeWhileRefreshing
+      // answers every read with the known token meanwhile, and the 100 reads share one store read.
+      await w.clock.advance(61);
       const callsBefore = total();
       let managerAnswered = false;
       const direct = m.get(id).then((t) => ((managerAnswered = true), t));

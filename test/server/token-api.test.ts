@@ -4,7 +4,7 @@ import { request, startTestBroker, testApiKey, type TestBroker } from "./helpers
 import { tokenLedger } from "../helpers/emulator.ts";
 import { randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
-import { ApiKeyAuthenticator, createApiKey, revokeApiKey } from "../../src/server/apikeys.ts";
+import { API_KEY_PREFIX, ApiKeyAuthenticator, createApiKey, hashApiKey, revokeApiKey } from "../../src/server/apikeys.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import type { Store } from "../../src/store/types.ts";
 
@@ -84,6 +84,18 @@ test("a key without access gets the same 403 for another channel and for a chann
   assert.equal(other.text, missing.text);
   assert.equal(other.body.error, "ERR_FORBIDDEN");
   assert.equal((await tokenLedger(t.emu.url, b!.channelId)).length, 0);
+});
+
+test("a key naming many credentials (looked up in a set past eight) is scoped the same way", async () => {
+  const [a, b] = t.channels;
+  // Written directly: createApiKey would want the 20 other IDs registered, which scope does not need.
+  const key = API_KEY_PREFIX + randomBytes(32).toString("base64url");
+  const others = Array.from({ length: 20 }, (_, i) => String(1_000_000_000 + i));
+  await t.store.putApiKey({ id: "ak_many", name: "many", hash: hashApiKey(key), channels: [...others, a!.channelId], createdAt: Date.now(), revokedAt: null, lastUsedAt: null });
+  for (let i = 0; i < 2; i++) assert.equal((await request(tokenUrl(a!.channelId), bearer(key))).status, 200);
+  const other = await request(tokenUrl(b!.channelId), bearer(key));
+  assert.equal(other.status, 403);
+  assert.equal(other.body.error, "ERR_FORBIDDEN");
 });
 
 test("a malformed channel ID gets 400 with a clear message", async () => {

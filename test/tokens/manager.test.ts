@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { tokenLedger } from "../helpers/emulator.ts";
 import { allBackends } from "./backends.ts";
-import { tokenWorld } from "./setup.ts";
+import { recheckWatch, tokenWorld } from "./setup.ts";
 
 for (const backend of await allBackends()) describe(backend.name, { skip: backend.skip }, () => {
 
@@ -23,15 +23,20 @@ test("get() on a cold channel issues once for 200 concurrent callers and stores 
   assert.equal((await tokenLedger(w.emu.url, w.channel.channelId)).length, 1);
 });
 
-test("peek() answers get()'s in-memory token without waiting, and nothing once memory is stale or the token invalidated", async () => {
+test("peek() answers get()'s in-memory token without waiting, also while it is re-checked, and nothing past the stale window or once the token is invalidated", async () => {
   const w = await tokenWorld({ backend });
-  const m = w.manager();
+  const watch = recheckWatch();
+  const m = w.manager({ observer: watch.observer });
   const id = w.channel.channelId;
   assert.equal(m.peek(id), undefined, "cold: nothing in memory");
   const t = await m.get(id);
   assert.equal(m.peek(id), t);
   await w.clock.advance(6);
-  assert.equal(m.peek(id), undefined, "memory is trusted 5 s, then get() re-reads the store");
+  assert.equal(m.peek(id), t, "past the 5 s check: still from memory, re-checked in the background");
+  await watch.settled(1);
+  assert.equal(m.peek(id), t, "the store confirmed it");
+  await w.clock.advance(66);
+  assert.equal(m.peek(id), undefined, "past the check and the 60 s stale window: get() waits for the store");
   const again = await m.get(id);
   assert.equal(again.keyId, t.keyId);
   assert.equal(m.peek(id)?.keyId, t.keyId);

@@ -7,6 +7,7 @@ import { ChannelRegistry } from "../../src/store/registry.ts";
 import { generateMasterKeyText, MasterKey, Sealer } from "../../src/store/sealed.ts";
 import type { Store, TokenPolicyOverrides } from "../../src/store/types.ts";
 import { TokenManager, type TokenManagerOptions } from "../../src/tokens/manager.ts";
+import type { TokenObserver } from "../../src/tokens/types.ts";
 import { lineTokenApi, type LineTokenApiOptions } from "../../src/tokens/line.ts";
 import type { Backend } from "./backends.ts";
 import { TestClock } from "./clock.ts";
@@ -72,5 +73,29 @@ export async function tokenWorld(options: { backend?: Backend; store?: Store; po
       const api = line !== undefined && "issue" in line ? line : lineTokenApi({ baseUrl: emu.url, now: clock.now, ...(line as LineTokenApiOptions | undefined) });
       return new TokenManager({ registry, line: api, now: clock.now, ...rest });
     },
+  };
+}
+
+/**
+ * Watches a manager's background re-checks (pass `observer` to it): `settled(n)` resolves once n
+ * of them have ended in all, so a test waits for one by order, never by time.
+ */
+export function recheckWatch(): { observer: TokenObserver; readonly ended: number; settled(n: number): Promise<void> } {
+  let ended = 0;
+  const waiting: Array<{ n: number; resolve: () => void }> = [];
+  return {
+    observer: {
+      rechecked() {
+        ended++;
+        for (const w of waiting.filter((x) => ended >= x.n)) {
+          waiting.splice(waiting.indexOf(w), 1);
+          w.resolve();
+        }
+      },
+    },
+    get ended() {
+      return ended;
+    },
+    settled: (n) => (ended >= n ? Promise.resolve() : new Promise<void>((resolve) => waiting.push({ n, resolve }))),
   };
 }
