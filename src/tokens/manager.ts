@@ -18,7 +18,7 @@ import { builtinKinds } from "../kinds/index.ts";
 import { validateCredentialId } from "../store/registry.ts";
 import { TokenCache } from "./cache.ts";
 import { CredentialCache } from "./credentials.ts";
-import { singleFlight, type Engine, type EngineConfig } from "./engine.ts";
+import { singleFlight, type Engine } from "./engine.ts";
 import { GrantBook } from "./grants.ts";
 import { HealthBook } from "./health.ts";
 import { resolve, waitForLock } from "./issuer.ts";
@@ -27,57 +27,16 @@ import { KindRegistry, type ObtainedToken } from "./kind.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import { reconcileLocked } from "./ledger.ts";
 import { staleHit } from "./recheck.ts";
-import { lineTokenApi } from "./line.ts";
-import { worksTokenApi, type WorksTokenApi } from "../clients/works/port.ts";
 import { maintainCredential, plan, planMany, status } from "./maintenance.ts";
 import type { TokenPolicy } from "./policy.ts";
 import type { TokenPolicyOverrides } from "../store/types.ts";
-import type { ActorOptions, ChannelPlan, MaintainChannelReport, RevokeReport, TokenManagerOptions } from "./options.ts";
+import { resolveConfig, type ActorOptions, type ChannelPlan, type MaintainChannelReport, type RevokeReport, type TokenManagerOptions } from "./options.ts";
 import { invalidate, revoke } from "./revocation.ts";
 import type { ChannelTokenStatus, ManagedToken, ReconcileReport, TokenSource } from "./types.ts";
-import type { LineStatelessApi, LineTokenApi } from "./upstream.ts";
-import { linePermitted, worksPermitted } from "./permits.ts";
+import { lineUpstream, worksUpstream } from "./upstream-options.ts";
 import { ChannelNotFoundError } from "../store/errors.ts";
 
 export type { ActorOptions, ChannelPlan, IssueReason, MaintainChannelReport, RevokeReport, TokenManagerOptions } from "./options.ts";
-
-function resolveConfig(o: TokenManagerOptions): EngineConfig {
-  const lockTtlMs = o.lockTtlMs ?? 30_000;
-  return Object.freeze({
-    actor: o.actor ?? "library",
-    cacheOn: o.cache ?? true,
-    cacheCheckMs: o.cacheCheckMs ?? 5_000,
-    cacheStaleMs: o.cacheStaleMs ?? 60_000,
-    lockTtlMs,
-    lockWaitMs: o.lockWaitMs ?? lockTtlMs + 5_000,
-    refreshWaitMs: o.refreshWaitMs ?? 2_000,
-    backoffBaseMs: o.backoffBaseMs ?? 1_000,
-    backoffMaxMs: o.backoffMaxMs ?? 300_000,
-  });
-}
-
-/** The LINE endpoints for the built-in kinds: the given v2.1 API, with the stateless call from kagiya's client when it lacks one. */
-function lineUpstream(o: TokenManagerOptions, now: () => number): LineTokenApi & LineStatelessApi {
-  const own = (): LineTokenApi & LineStatelessApi => lineTokenApi({ ...(o.lineApiBase !== undefined ? { baseUrl: o.lineApiBase } : {}), now });
-  const permitted = (api: LineTokenApi & LineStatelessApi) => (o.issuePermit ? linePermitted(api, o.issuePermit) : api);
-  if (o.line === undefined) return permitted(own());
-  if ("issueStateless" in o.line) return permitted(o.line as LineTokenApi & LineStatelessApi);
-  const given = o.line;
-  let stateless: LineStatelessApi | undefined;
-  return permitted({ ...given, issueStateless: (ch, by) => (stateless ??= own()).issueStateless(ch, by) });
-}
-
-/**
- * LINE WORKS' auth server for the `line-works` kind: the given port, else kagiya's client, built on
- * first use (so a malformed KAGIYA_WORKS_AUTH_BASE troubles only those who have a LINE WORKS app).
- */
-function worksUpstream(o: TokenManagerOptions, now: () => number): WorksTokenApi {
-  const permitted = (api: WorksTokenApi) => (o.issuePermit ? worksPermitted(api, o.issuePermit) : api);
-  if (o.works !== undefined) return permitted(o.works);
-  let own: WorksTokenApi | undefined;
-  const api = (): WorksTokenApi => (own ??= worksTokenApi({ ...(o.worksAuthBase !== undefined ? { authBaseUrl: o.worksAuthBase } : {}), now }));
-  return permitted({ issue: (app) => api().issue(app), refresh: (app, rt) => api().refresh(app, rt), revoke: (app, t) => api().revoke(app, t) });
-}
 
 /** A token given to {@link TokenManager.adopt}: the checks the kinds make of a provider's answer. Never shows a value. */
 function checkObtained(t: ObtainedToken): void {

@@ -4,7 +4,7 @@
  * @module
  */
 import type { ChannelRegistry, RegistryStore } from "../store/registry.ts";
-import type { EngineStore } from "./engine.ts";
+import type { EngineConfig, EngineStore } from "./engine.ts";
 import type { TokenObserver } from "./types.ts";
 import type { CredentialKind } from "./kind.ts";
 import type { LineTokenApi } from "./upstream.ts";
@@ -131,4 +131,20 @@ export interface ChannelPlan {
 export interface ActorOptions {
   /** Who is acting, for the audit log ("cli", "scheduler", "apikey:<id>", …). */
   actor?: string;
+}
+
+/** The engine's settings from a TokenManager's options, defaults filled in. */
+export function resolveConfig(o: TokenManagerOptions): EngineConfig {
+  const lockTtlMs = o.lockTtlMs ?? 30_000;
+  return Object.freeze({
+    actor: o.actor ?? "library",
+    cacheOn: o.cache ?? true,
+    cacheCheckMs: o.cacheCheckMs ?? 5_000,
+    cacheStaleMs: o.cacheStaleMs ?? 60_000,
+    lockTtlMs,
+    lockWaitMs: o.lockWaitMs ?? lockTtlMs + 5_000,
+    refreshWaitMs: o.refreshWaitMs ?? 2_000,
+    backoffBaseMs: o.backoffBaseMs ?? 1_000,
+    backoffMaxMs: o.backoffMaxMs ?? 300_000,
+  });
 }
