@@ -14,9 +14,9 @@ import type { Disturbance } from "./ledger-checks.ts";
 import type { SoakCredential } from "./world.ts";
 
 /** What may lose a rotated refresh token (the answer taken, the store write never made). */
-const LOSSES = new Set<Disturbance["what"]>(["kill", "cli-kill", "outage", "plant"]);
+export const LOSSES = new Set<Disturbance["what"]>(["kill", "cli-kill", "outage", "plant"]);
 /** Real ms a stored grant may lag LINE WORKS without a cause: a write in flight when the check looks. */
-const IN_FLIGHT_MS = 1000;
+export const IN_FLIGHT_MS = 1000;
 
 interface AppFacts {
   cred: SoakCredential;
