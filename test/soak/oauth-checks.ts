@@ -149,34 +149,37 @@ export class OAuthRefreshChecks {
       this.#book.check("refresh-tokens", false, () => `grant ${id}: no grant in the store after its login`);
       return;
     }
-    if (s.status === "reauth_required") {
-      const active = await this.#oidc.active(newest.token).catch(() => null);
-      if (active === null) return; // the provider did not answer: look next time
-      this.#book.check("refresh-tokens", !active, () => `grant ${id}: reauth_required while the OAuth provider still honours its newest refresh token (#${g.issued.length})`);
-      if (!g.ended) this.#book.note("refresh-tokens", "OAuth: grant reauth_required after the provider ended it");
-      g.ended = true;
-      g.login = this.#login(id).then(() => this.claim(id)).finally(() => void (g.login = null)).catch(() => {});
-      return;
-    }
+    let explained = false;
     if (s.token !== newest.token) {
       if (this.#lossBetween(newest.realAt - IN_FLIGHT_MS, Date.now())) {
         if (g.behind !== newest.token) this.#book.note("refresh-tokens", "OAuth: stored grant behind the provider after a kill, outage or lost answer");
         g.behind = newest.token;
-        return;
+        explained = true;
+      } else {
+        // A refresh may be between the provider's answer and the store write right now: look again.
+        await new Promise((r) => setTimeout(r, IN_FLIGHT_MS));
+        this.#ingestIssues();
+        s = (await this.stored(id)) ?? s;
+        newest = g.issued.at(-1)!;
       }
-      // A refresh may be between the provider's answer and the store write right now: look again.
-      await new Promise((r) => setTimeout(r, IN_FLIGHT_MS));
-      this.#ingestIssues();
-      s = await this.stored(id);
-      newest = g.issued.at(-1)!;
     }
-    const ok = s !== null && s.token === newest.token;
-    if (ok && (g.behind !== null || g.ended)) {
-      this.#book.note("refresh-tokens", g.ended ? "OAuth: recovered by a new login" : "OAuth: caught up by a late write");
-      g.behind = null;
-      g.ended = false;
+    if (!explained) {
+      const ok = s.token === newest.token;
+      if (ok && (g.behind !== null || g.ended) && s.status === "active") {
+        this.#book.note("refresh-tokens", g.ended ? "OAuth: recovered by a new login" : "OAuth: caught up by a late write");
+        g.behind = null;
+        g.ended = false;
+      }
+      const position = g.issued.findIndex((i) => i.token === s.token);
+      this.#book.check("refresh-tokens", ok, () => `grant ${id}: the stored grant holds ${position === -1 ? "a refresh token the provider never issued for it" : `refresh token #${position + 1}`}, the OAuth provider's newest is #${g.issued.length}, with no kill, outage or lost answer since it was issued`);
     }
-    const position = s === null ? -1 : g.issued.findIndex((i) => i.token === s.token);
-    this.#book.check("refresh-tokens", ok, () => `grant ${id}: the stored grant holds ${s === null ? "no refresh token" : position === -1 ? "a refresh token the provider never issued for it" : `refresh token #${position + 1}`}, the OAuth provider's newest is #${g.issued.length}, with no kill, outage or lost answer since it was issued`);
+    if (s.status !== "reauth_required") return;
+    // Needs a new login: only if the provider really ended the grant (its newest refresh token is dead).
+    const active = await this.#oidc.active(newest.token).catch(() => null);
+    if (active === null) return; // the provider did not answer: look next time
+    this.#book.check("refresh-tokens", !active, () => `grant ${id}: reauth_required while the OAuth provider still honours its newest refresh token (#${g.issued.length})`);
+    if (!g.ended) this.#book.note("refresh-tokens", "OAuth: grant reauth_required after the provider ended it");
+    g.ended = true;
+    g.login = this.#login(id).then(() => this.claim(id)).finally(() => void (g.login = null)).catch(() => {});
   }
 }

@@ -59,7 +59,7 @@ export interface SoakOidc {
   /** Real times the proxy lost a rotated answer on purpose (a loss, as a kill is). */
   losses: number[];
   counts: { refreshes: number; faultHits: number; held: number; heldKills: string[]; lost: number; revokedGrants: number; logins: number };
-  /** Provider faults now on (replaced each step; an armed `kill-held` stays until it fires or {@link SoakOidc.disarm}). */
+  /** Provider faults now on (replaced each step; an armed `kill-held` or `lost-refresh` stays until it fires or {@link SoakOidc.disarm}). */
   setFaults(faults: readonly ProviderFault[]): void;
   /** No provider fault from now on (the calm tail, the end). */
   disarm(): void;
@@ -220,7 +220,7 @@ export async function startSoakOidc(state: EmulatorState, killPeer: KillPeer): P
     setFaults(list) {
       faults = list.filter((f) => f.name === "reset" || f.name === "5xx").map((f) => ({ ...f, rnd: mulberry32(f.seed) }));
       if (list.some((f) => f.name === "kill-held")) killArmed = true;
-      lossArmed = list.some((f) => f.name === "lost-refresh");
+      if (list.some((f) => f.name === "lost-refresh")) lossArmed = true;
     },
     disarm() {
       faults = [];

@@ -63,9 +63,9 @@ export type FaultName = "5xx" | "reset" | "429" | "timeout" | "ambiguous" | "lat
 
 /**
  * A fault at the OAuth provider's proxy, on refresh requests only: `reset` and `5xx` before the
- * provider sees the request (probability `probability` each); `lost-refresh`: the provider rotated
- * and its answer is lost; `kill-held`: the next rotated answer is held while the kagiya process
- * that asked is SIGKILLed, then dropped (armed until it fires).
+ * provider sees the request (probability `probability` each); `lost-refresh`: the next answer the
+ * provider rotated is lost; `kill-held`: the next rotated answer is held while the kagiya process
+ * that asked is SIGKILLed, then dropped (these two stay armed until they fire).
  */
 export interface ProviderFault {
   name: "reset" | "5xx" | "lost-refresh" | "kill-held";
@@ -204,7 +204,7 @@ export function buildSchedule(params: Pick<SoakParams, "seed" | "days" | "instan
       const isV21 = credentials[credential]!.kind === "line-v2.1";
       cli.push({ tick: between(0, TICKS - 1), credential, command: isV21 && rnd() < 0.4 ? "reconcile" : "get", killAfterMs: !quiet && rnd() < 0.3 ? between(100, 1500) : null });
     }
-    const providerFaults = hasGrants && !quiet ? planProviderFaults(providerRnd, s === 1) : [];
+    const providerFaults = hasGrants && !quiet ? planProviderFaults(providerRnd, s === 1 && count >= HELD_KILL_FROM_STEPS) : [];
     const jumpSeconds = s === 0 ? 0 : params.stepSeconds - TICKS * TICK_SECONDS;
     steps.push({ index: s, jumpSeconds, faults, kills, restarts, outage, deliveries, reads, cli, providerFaults, calm: faults.length === 0 && kills.length === 0 && restarts.length === 0 && outage === null && !cli.some((c) => c.killAfterMs !== null) && providerFaults.length === 0 });
   }
@@ -213,7 +213,14 @@ export function buildSchedule(params: Pick<SoakParams, "seed" | "days" | "instan
   return { seed: params.seed, credentials, skewsMs, steps, hash };
 }
 
-/** A step's provider faults; the first faulty step always arms a `kill-held`, so even a short run has one. */
+/**
+ * Runs of at least this many steps arm a `kill-held` in their first faulty step, so even a
+ * one-day run has one. Shorter runs (the fixed-seed run in npm test) only draw them by chance: a
+ * killed holder's issue lock lives on for kagiya's 30 s lock TTL, and the grant's reads wait on it.
+ */
+export const HELD_KILL_FROM_STEPS = 24;
+
+/** A step's provider faults (`first`: arm a `kill-held` whatever the draw). */
 function planProviderFaults(rnd: () => number, first: boolean): ProviderFault[] {
   const out: ProviderFault[] = [];
   const seed = () => Math.floor(rnd() * 2 ** 32);
