@@ -125,6 +125,7 @@ export async function startSoakOidc(state: EmulatorState, killPeer: KillPeer): P
     },
   });
 
+  // The proxy first (its URL is the issuer the provider is told), pointed at the provider once it listens.
   const proxy: TestProxy = await startProxy("http://127.0.0.1:1");
   const clientSecret = randomBytes(24).toString("base64url");
   const worker = new Worker(new URL("./oidc-worker.ts", import.meta.url), { workerData: { clock, publicUrl: proxy.url, clientId: CLIENT_ID, clientSecret, ttl: PROVIDER_TTL } });
@@ -137,6 +138,7 @@ export async function startSoakOidc(state: EmulatorState, killPeer: KillPeer): P
     });
   });
   proxy.target = url;
+  // oidc-provider builds its endpoint URLs from the Host header: it must name the proxy.
   proxy.keepHost = true;
   const proxyPort = Number(new URL(proxy.url).port);
 
@@ -257,7 +259,6 @@ export async function startSoakOidc(state: EmulatorState, killPeer: KillPeer): P
     },
     async close() {
       await proxy.close();
-      worker.postMessage("close");
       await worker.terminate();
     },
   };

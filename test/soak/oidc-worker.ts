@@ -13,8 +13,5 @@ Date.now = () => realNow() + Number(Atomics.load(offset, 0));
 // Imported after the clock is in place.
 const { nativeClient, startOidcProvider } = await import("../helpers/oidc.ts");
 const oidc = await startOidcProvider({ publicUrl, accessTokenTtlS: ttl["AccessToken"]!, ttl, clients: [nativeClient(clientId, clientSecret)] });
-for (const name of ["grant.revoked", "refresh_token.consumed"]) oidc.provider.on(name, () => parentPort!.postMessage({ event: name }));
-parentPort!.on("message", (m: unknown) => {
-  if (m === "close") void oidc.close().then(() => parentPort!.close());
-});
+oidc.provider.on("grant.revoked", () => parentPort!.postMessage({ event: "grant.revoked" }));
 parentPort!.postMessage({ ready: true, url: oidc.url });
