@@ -14,7 +14,7 @@ import { startLogin } from "../helpers/oauth-cli.ts";
 import { headlessLogin } from "../helpers/oidc.ts";
 import type { EmulatorState } from "../../src/emulator/state.ts";
 import type { ProviderFault } from "./schedule.ts";
-import { runKagiya } from "./world.ts";
+import { liveProcesses, runKagiya, type ServeInstance } from "./world.ts";
 
 /**
  * Lifetimes at the provider, seconds of the emulator's clock. Access tokens live 2 h, so kagiya
@@ -103,6 +103,28 @@ export function pidOfConnection(localPort: number, remotePort: number, pids: rea
     }
   }
   return undefined;
+}
+
+/**
+ * A {@link KillPeer} over the harness's processes: a `kagiya serve` instance is SIGKILLed (and put
+ * in `restart`, for the next step), a CLI worker too; each is told to `disturb` as a kill.
+ */
+export function killPeerAmong(instances: readonly ServeInstance[], disturb: (what: "kill" | "cli-kill") => void, restart: Set<ServeInstance>): KillPeer {
+  return async (peerPort, proxyPort) => {
+    const procs = liveProcesses();
+    const pid = pidOfConnection(peerPort, proxyPort, [...procs.keys()]);
+    if (pid === undefined) return null;
+    const inst = instances.find((i) => i.child?.pid === pid);
+    if (inst) {
+      disturb("kill");
+      await inst.kill();
+      restart.add(inst);
+      return `serve instance ${inst.index}`;
+    }
+    disturb("cli-kill");
+    procs.get(pid)!.kill("SIGKILL");
+    return "a CLI worker";
+  };
 }
 
 /**

@@ -8,10 +8,10 @@ import { CALM_SLACK, DISTURBANCE_WINDOW_MS, LedgerChecks, Timeline, type Disturb
 import type { SoakParams } from "./params.ts";
 import { buildSchedule, CALM_TAIL, TICK_SECONDS, TICKS, type Schedule, type StepPlan } from "./schedule.ts";
 import { OAuthRefreshChecks } from "./oauth-checks.ts";
-import { pidOfConnection, startSoakOidc, type KillPeer, type SoakOidc } from "./oauth.ts";
+import { killPeerAmong, startSoakOidc, type SoakOidc } from "./oauth.ts";
 import { RefreshChecks } from "./refresh-checks.ts";
 import { Traffic } from "./traffic.ts";
-import { kagiyaEnv, liveProcesses, newMasterKey, openSoakStore, runKagiya, ServeInstance, setUpCredentials, type LogCounts, type SoakCredential, type SoakStore } from "./world.ts";
+import { kagiyaEnv, newMasterKey, openSoakStore, runKagiya, ServeInstance, setUpCredentials, type LogCounts, type SoakCredential, type SoakStore } from "./world.ts";
 
 /** Figures of a run, for the report (docs/development.md lists them). */
 export interface SoakFigures {
@@ -128,22 +128,7 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
     const grants = credentials.filter((c) => c.kind === "oauth2");
     let oauthChecks: OAuthRefreshChecks | undefined;
     if (grants.length > 0) {
-      const killPeer: KillPeer = async (peerPort, proxyPort) => {
-        const procs = liveProcesses();
-        const pid = pidOfConnection(peerPort, proxyPort, [...procs.keys()]);
-        if (pid === undefined) return null;
-        const inst = instances.find((i) => i.child?.pid === pid);
-        if (inst) {
-          disturb("kill");
-          await inst.kill();
-          restartNext.add(inst);
-          return `serve instance ${inst.index}`;
-        }
-        disturb("cli-kill");
-        procs.get(pid)!.kill("SIGKILL");
-        return "a CLI worker";
-      };
-      const started = await startSoakOidc(emu.state, killPeer);
+      const started = await startSoakOidc(emu.state, killPeerAmong(instances, disturb, restartNext));
       oidc = started;
       oauthChecks = new OAuthRefreshChecks(started, store.direct, masterKey, book, credentials, disturbances, (id) => started.login(id, store.spec, env()));
       const checks = oauthChecks;
