@@ -13,7 +13,7 @@ import type { Store } from "../../src/store/types.ts";
 import type { InvariantBook } from "./invariants.ts";
 import type { Disturbance } from "./ledger-checks.ts";
 import type { ProviderIssue, ProviderUse, SoakOidc } from "./oauth.ts";
-import { IN_FLIGHT_MS, LOSSES } from "./refresh-checks.ts";
+import { aLoss, IN_FLIGHT_MS, LOSSES } from "./refresh-checks.ts";
 import type { SoakCredential } from "./world.ts";
 
 interface GrantFacts {
@@ -131,7 +131,7 @@ export class OAuthRefreshChecks {
     }
     const loss = spentAt === undefined ? undefined : this.#lossBetween(spentAt, use.realAt);
     if (loss) {
-      book.note("refresh-tokens", `OAuth: spent token sent again once after a ${loss} (refused; the provider ends the grant)`);
+      book.note("refresh-tokens", `OAuth: spent token sent again once after ${aLoss(loss)} (refused; the provider ends the grant)`);
       return;
     }
     book.check("refresh-tokens", false, () => spentAt === undefined

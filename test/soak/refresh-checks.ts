@@ -18,6 +18,9 @@ export const LOSSES = new Set<Disturbance["what"]>(["kill", "cli-kill", "outage"
 /** Real ms a stored grant may lag LINE WORKS without a cause: a write in flight when the check looks. */
 export const IN_FLIGHT_MS = 1000;
 
+/** "a kill", "an outage": a loss named in a note. */
+export const aLoss = (what: string): string => `${/^[aeiou]/.test(what) ? "an" : "a"} ${what}`;
+
 interface AppFacts {
   cred: SoakCredential;
   rotation: boolean;
@@ -80,7 +83,7 @@ export class RefreshChecks {
     }
     const loss = spentAt === undefined ? undefined : this.#lossBetween(spentAt, use.realAt);
     if (loss) {
-      this.#book.note("refresh-tokens", `spent token sent again once after a ${loss.what} (refused)`);
+      this.#book.note("refresh-tokens", `spent token sent again once after ${aLoss(loss.what)} (refused)`);
       return;
     }
     this.#book.check("refresh-tokens", false, () => spentAt === undefined
