@@ -14,7 +14,7 @@ import { ServerMetrics } from "./metrics.ts";
 import { startServer, type RunningServer, type StartServerOptions } from "./server.ts";
 import type { MaintenanceTarget, TokenService } from "./types.ts";
 import { ServeWhileRefreshing } from "./serve-while-refreshing.ts";
-import { IssueRateLimiter, rateLimitedIssuance } from "./issue-rate.ts";
+import { IssuePermits } from "./issue-rate.ts";
 import { lineTokenApi } from "../tokens/line.ts";
 import { presetOriginsFromEnv } from "../kinds/oauth2/registration.ts";
 
@@ -53,9 +53,11 @@ export interface BrokerOptions extends Omit<StartServerOptions, "tokens" | "webh
   /** A logger, or options for the default pino logger. */
   log?: Logger | LoggerOptions;
   /**
-   * LINE token issuances per second across every instance sharing the store (`--max-issue-rate`,
-   * default 5): warm-ups, refreshes and issuances a token read starts alike, each taking a permit
-   * right before LINE is asked. Not applied to a given `manager`.
+   * Token issuances per second and per upstream across every instance sharing the store
+   * (`--max-issue-rate`, default 5): LINE's channel token API, LINE WORKS' auth server and each
+   * OAuth provider's token endpoint have this many each (each counts, and answers 429 to, only its
+   * own). Warm-ups, refreshes and issuances a token read starts alike, each taking a permit right
+   * before the upstream is asked. Not applied to a given `manager`.
    */
   maxIssueRate?: number;
   /** TTL of the store lock held while issuing, ms (default 30000): how soon another instance takes over from one that died. */
@@ -99,12 +101,13 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const log = logOption !== undefined && typeof (logOption as Logger).child === "function" ? (logOption as Logger) : createLogger(logOption as LoggerOptions | undefined);
   const metrics = new ServerMetrics({ perChannel: perChannelMetrics });
   const now = serverOptions.now ?? Date.now;
-  const issueRate = new IssueRateLimiter(store, { ...(maxIssueRate !== undefined ? { perSecond: maxIssueRate } : {}), now });
+  const permits = new IssuePermits(store, { ...(maxIssueRate !== undefined ? { perSecond: maxIssueRate } : {}), now });
   const manager = given ?? new TokenManager({
     registry,
-    // LINE's client on the server's clock (an injected `now` reaches the assertions too); every
-    // issuance waits for a permit right before it is sent.
-    line: rateLimitedIssuance(lineTokenApi({ ...(lineApiBase !== undefined ? { baseUrl: lineApiBase } : {}), now }), issueRate, { now }),
+    // LINE's client on the server's clock (an injected `now` reaches the assertions too).
+    line: lineTokenApi({ ...(lineApiBase !== undefined ? { baseUrl: lineApiBase } : {}), now }),
+    // Every issuance (LINE, LINE WORKS, OAuth) waits for a permit of its upstream's own limit right before it is sent.
+    issuePermit: permits.take,
     ...(worksAuthBase !== undefined ? { worksAuthBase } : {}),
     ...(lockTtlMs !== undefined ? { lockTtlMs } : {}),
     oauthOrigins,

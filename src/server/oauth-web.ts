@@ -78,7 +78,7 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
     if (row === null || row.kind !== OAUTH2_KIND || isWebGrant(row)) throw new HttpError(404, "ERR_NOT_FOUND", "no such OAuth provider");
     const reg = registrationOf(row);
     if (reg.webRedirectUri === undefined) throw new HttpError(404, "ERR_NOT_FOUND", `OAuth provider ${name} has no web login (register it with --web-redirect-uri)`);
-    return resolveRegistration(reg, row.secrets["clientSecret"], { ...(options.origins ? { origins: options.origins } : {}), ...fetchOption, now: ctx.now });
+    return resolveRegistration(reg, row, { ...(options.origins ? { origins: options.origins } : {}), ...fetchOption, now: ctx.now });
   }
 
   const cookie = (name: string, value: string, maxAgeS: number): string =>

@@ -171,6 +171,27 @@ export function sqlAudit(r: SqlRow): AuditRow {
   };
 }
 
+/** A value the SQL backends write into a column. */
+export type SqlValue = string | number | null;
+
+/** A token row's values in the SQL backends' column order (channel_id, key_id, access_token, generation, state, issued_at, expires_at, refresh_at, revoke_at, updated_at). */
+export function sqlTokenValues(t: TokenRow): SqlValue[] {
+  return [t.channelId, t.keyId, t.accessToken, t.generation, t.state, t.issuedAt, t.expiresAt, t.refreshAt, t.revokeAt, t.updatedAt];
+}
+/** A channel row's values in the SQL backends' column order (channel_id, kind, kid, private_key, channel_secret, policy, settings, secrets, created_at, updated_at). */
+export function sqlChannelValues(row: ChannelRow): SqlValue[] {
+  const json = (v: object | undefined) => JSON.stringify(v ?? {});
+  return [row.channelId, row.kind, row.kid, row.privateKey, row.channelSecret, json(row.policy), json(row.settings), json(row.secrets), row.createdAt, row.updatedAt];
+}
+/** An API key row's values in the SQL backends' column order (id, name, hash, channels, created_at, revoked_at, last_used_at). */
+export function sqlApiKeyValues(row: ApiKeyRow): SqlValue[] {
+  return [row.id, row.name, row.hash, JSON.stringify(row.channels), row.createdAt, row.revokedAt, row.lastUsedAt];
+}
+/** An audit row's values in the SQL backends' column order (at, action, actor, channel_id, key_id, detail; the id is the database's). */
+export function sqlAuditValues(row: AuditRow): SqlValue[] {
+  return [row.at, row.action, row.actor, row.channelId, row.keyId, row.detail];
+}
+
 /** The sealed cells of one channel row: privateKey, channelSecret, then each further secret by name. */
 export function channelSealedCells(r: Pick<ChannelRow, "channelId" | "privateKey" | "channelSecret" | "secrets">): SealedCell[] {
   const cells: SealedCell[] = [

@@ -9,7 +9,8 @@
  *   the access token is committed; only then is the token handed out;
  * - when the store fails at that moment, both stay in memory ({@link GrantBook}): the token is
  *   handed out, the next refresh uses the new grant (never the spent one), and the write is
- *   retried by the next get() that reaches the store, and by maintain();
+ *   retried by the next get() that reaches the store, and by maintain() (a kind without grants
+ *   keeps its new token the same way: ./issuer.ts);
  * - `InvalidGrantError` from the kind: the store is read again and a newer active grant another
  *   process stored is tried once; then a kind that can start over does (`obtain(…, null)`), and
  *   any other has its grant marked `reauth_required` ({@link ReauthRequiredError}).
@@ -54,7 +55,17 @@ export interface GrantHooks {
 /** What is still to be written for a credential because the store failed when it was obtained. */
 export interface PendingWrite {
   grant: { secret: GrantSecret; expectedVersion: number } | null;
-  token: { row: TokenRow; expectedGeneration: number; supersededRevokeAt: number } | null;
+  token: {
+    row: TokenRow;
+    expectedGeneration: number;
+    supersededRevokeAt: number;
+    /**
+     * Called once the write was tried, with commitToken's answer (false: a newer token was stored
+     * meanwhile); for a token kept without a grant, settles it (./issuer.ts). Store failures are
+     * thrown and it stays pending.
+     */
+    settle?: (committed: boolean) => Promise<void>;
+  } | null;
 }
 
 /** One manager's grant state in memory: writes waiting for the store (the only copy of a live grant), and the hooks. */
@@ -218,7 +229,8 @@ export function flushPending(e: Engine, id: string): Promise<void> {
     }
     if (p.token !== null) {
       // False when a newer token was stored meanwhile: ours is simply not the current one.
-      await e.store.commitToken(id, p.token.expectedGeneration, p.token.row, p.token.supersededRevokeAt);
+      const committed = await e.store.commitToken(id, p.token.expectedGeneration, p.token.row, p.token.supersededRevokeAt);
+      await p.token.settle?.(committed);
       p.token = null;
     }
     e.grants.pending.delete(id);

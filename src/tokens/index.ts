@@ -21,6 +21,7 @@ export type { GrantChange, GrantHooks, TokenUpdate } from "./grants.ts";
 export { builtinKinds, lineV21Kind, lineStatelessKind, lineWorksKind, LINE_WORKS_KIND, STATELESS_LIFETIME_SECONDS, type KindUpstreams, type StatelessAuth } from "../kinds/index.ts";
 export { lineTokenApi, type LineTokenApiOptions } from "./line.ts";
 export { classifyFailure, type LineTokenApi, type LineStatelessApi, type IssuedToken, type UpstreamFailure } from "./upstream.ts";
+export { LINE_UPSTREAM, WORKS_UPSTREAM, oauthUpstream, type IssuePermit } from "./permits.ts";
 export { openTokenContext, type TokenContext, type TokenContextOptions } from "./context.ts";
 export { oauth2Kind, resolveOAuthPolicy, OAUTH2_KIND, type OAuth2KindOptions } from "../kinds/index.ts";
 export {

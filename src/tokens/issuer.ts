@@ -8,7 +8,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { KagiyaError } from "../core/errors.ts";
-import { ChannelNotFoundError } from "../store/errors.ts";
+import { ChannelNotFoundError, StoreError } from "../store/errors.ts";
 import type { CurrentToken, Lock, TokenRow } from "../store/types.ts";
 import type { CredentialEntry } from "./credentials.ts";
 import { audit, singleFlight, upstreamCall, type Engine } from "./engine.ts";
@@ -16,7 +16,7 @@ import { ReauthRequiredError, TokenBudgetExhaustedError, TokenUnavailableError }
 import { adoptGiven, commitWithGrant, flushPending, grantAfter, notifyTokens, obtainWithGrant, type Obtained } from "./grants.ts";
 import type { GrantSecret, ObtainedToken } from "./kind.ts";
 import { ensureBudget, reconcileLocked } from "./ledger.ts";
-import { keepAlive, LOCK_PREFIX } from "./locks.ts";
+import { keepAlive, LOCK_PREFIX, releaseLock } from "./locks.ts";
 import type { IssueReason } from "./options.ts";
 import { planRefreshAt } from "./policy.ts";
 import { revokeQuietly } from "./revocation.ts";
@@ -120,7 +120,7 @@ async function issueLocked(e: Engine, entry: CredentialEntry, seen: CurrentToken
     }
   } finally {
     stop();
-    await lock.release().catch(() => {});
+    await releaseLock(lock, e.config.lockTtlMs);
   }
 }
 
@@ -214,19 +214,24 @@ async function issueAndCommit(e: Engine, entry: CredentialEntry, seen: CurrentTo
     updatedAt: now,
   };
   let committed: boolean | "pending";
+  const revokeAt = now + policy.revokeGraceSeconds * 1000;
   try {
     row.accessToken = e.registry.sealAccessToken(id, issued.keyId, issued.accessToken);
-    const revokeAt = now + policy.revokeGraceSeconds * 1000;
     // A grant kind's store failure keeps grant and token in memory ("pending") instead of throwing.
     committed = obtained.base !== null ? await commitWithGrant(e, id, { ...obtained, base: obtained.base }, row, generation, revokeAt) : await e.store.commitToken(id, generation, row, revokeAt);
   } catch (error) {
-    // Never hand out a token the store does not know: revoke it so it does not count.
-    if (await revokeQuietly(e, entry, issued.accessToken)) await settleRevoked(e, id, issued.keyId, owner);
-    await audit(e, "token.revoke", actor, id, issued.keyId, "the new token could not be stored");
-    e.health.fail(id, { code: (error as KagiyaError).code ?? "ERR_STORE", message: "the new token could not be stored", retryAfterMs: null });
-    throw error;
+    // Kept only where it cannot go untracked if this process dies first: a kind with a ledger (a
+    // reconcile finds it at the provider) or one whose tokens cannot be revoked anyway.
+    const trackable = kind.ledger !== undefined || kind.revoke === undefined;
+    if (!(error instanceof StoreError) || row.accessToken === null || !trackable) throw await dropUnstored(e, entry, issued, owner, actor, error);
+    // The store failed to record a token the provider has issued: keep it for the store, as a
+    // grant is kept, rather than revoke it and issue again. Our issue intent stays in the store
+    // meanwhile, so a process that issues before the write lands reconciles first and records
+    // ours (at LINE, against the cap); the write then finds the newer token and ours is revoked.
+    e.grants.pending.set(id, { grant: null, token: { row, expectedGeneration: generation, supersededRevokeAt: revokeAt, settle: (ok) => settleKept(e, entry, row.keyId, issued.accessToken, owner, actor, ok) } });
+    committed = "pending";
   }
-  if (!committed) {
+  if (committed === false) {
     // Our lock expired while we were stalled and someone else stored a newer token. (A grant's
     // access token is left to lapse: some providers revoke the whole grant with it.)
     if (obtained.base === null && (await revokeQuietly(e, entry, issued.accessToken))) await settleRevoked(e, id, issued.keyId, owner);
@@ -236,7 +241,8 @@ async function issueAndCommit(e: Engine, entry: CredentialEntry, seen: CurrentTo
     if (usable !== null) return remember(e, id, cur.generation, usable, entry, e.now(), usable.refreshAt);
     throw new TokenUnavailableError(id, e.now(), { code: "ERR_TOKEN_CONFLICT", message: "another issuer stored a token that is no longer usable" });
   }
-  await e.store.clearIssueIntent(id, owner).catch(() => {});
+  // A token kept for the store keeps its intent until it is written (see settleKept).
+  if (committed === true || obtained.base !== null) await e.store.clearIssueIntent(id, owner).catch(() => {});
   e.health.succeed(id, now);
   e.observer.issued?.(id, reason, performance.now() - t0);
   await audit(e, reason === "refresh" ? "token.refresh" : "token.issue", actor, id, issued.keyId, reason);
@@ -254,4 +260,31 @@ async function settleRevoked(e: Engine, id: string, keyId: string, owner: string
   } catch {
     // No row (the usual case) or the store is failing: the next reconcile settles it.
   }
+}
+
+/** A new token that cannot be kept (sealing failed): revoked so it does not count; returns the error to throw. */
+async function dropUnstored(e: Engine, entry: CredentialEntry, issued: ObtainedToken, owner: string, actor: string, error: unknown): Promise<unknown> {
+  const id = entry.channel.channelId;
+  if (await revokeQuietly(e, entry, issued.accessToken)) await settleRevoked(e, id, issued.keyId, owner);
+  await audit(e, "token.revoke", actor, id, issued.keyId, "the new token could not be stored");
+  e.health.fail(id, { code: (error as KagiyaError).code ?? "ERR_STORE", message: "the new token could not be stored", retryAfterMs: null });
+  return error;
+}
+
+/**
+ * A token kept in memory while the store failed has been written (or not): stored, or found to be
+ * the current token already (the failed write had gone through), its intent is cleared; beaten by
+ * a newer token another process stored meanwhile, it is revoked and its row (the orphan that
+ * process's reconcile recorded) marked so; a revocation that fails leaves the intent for the next
+ * reconcile. Never left untracked.
+ */
+async function settleKept(e: Engine, entry: CredentialEntry, keyId: string, accessToken: string, owner: string, actor: string, committed: boolean): Promise<void> {
+  const id = entry.channel.channelId;
+  if (committed || (await e.store.getCurrent(id)).token?.keyId === keyId) {
+    await e.store.clearIssueIntent(id, owner).catch(() => {});
+    return;
+  }
+  e.cache.forget(id, [keyId]);
+  if (await revokeQuietly(e, entry, accessToken)) await settleRevoked(e, id, keyId, owner);
+  await audit(e, "token.revoke", actor, id, keyId, "kept while the store failed; a newer token was stored meanwhile");
 }

@@ -10,7 +10,7 @@ import type { CredentialEntry } from "./credentials.ts";
 import { audit, upstreamCall, type Engine } from "./engine.ts";
 import { NoLedgerError, TokenBudgetExhaustedError } from "./errors.ts";
 import type { KeyLedger } from "./kind.ts";
-import { keepAlive, LOCK_PREFIX } from "./locks.ts";
+import { keepAlive, LOCK_PREFIX, releaseLock } from "./locks.ts";
 import { revokeQuietly } from "./revocation.ts";
 import type { ReconcileReport } from "./types.ts";
 
@@ -133,6 +133,6 @@ export async function reconcileOrphansIfDue(e: Engine, id: string, actor: string
     throw e.health.upstreamFailed(id, error);
   } finally {
     stop();
-    await lock.release().catch(() => {});
+    await releaseLock(lock, e.config.lockTtlMs);
   }
 }

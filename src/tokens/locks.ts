@@ -30,3 +30,29 @@ export function keepAlive(lock: Lock, ttlMs: number): () => void {
   timer.unref();
   return () => clearInterval(timer);
 }
+
+/** How often a lock whose release the store refused is released again. */
+const RELEASE_RETRY_MS = 250;
+
+/**
+ * Releases `lock`; never throws. When the store refuses (a full disk refuses even a lock's delete;
+ * a store briefly out of reach), the release is tried again in the background every 250 ms until
+ * it goes through or the lock's TTL (`ttlMs`, the longest it can still be held) has passed: other
+ * processes then wait only while the store cannot be written, not the whole TTL. A release that
+ * comes after the lock lapsed and was taken by someone else does nothing (locks are released by
+ * their owner only).
+ */
+export async function releaseLock(lock: Lock, ttlMs: number): Promise<void> {
+  try {
+    await lock.release();
+    return;
+  } catch {
+    // Tried again below.
+  }
+  const until = Date.now() + ttlMs;
+  const retry = (): void => {
+    if (Date.now() + RELEASE_RETRY_MS >= until) return;
+    setTimeout(() => void Promise.resolve().then(() => lock.release()).catch(retry), RELEASE_RETRY_MS).unref();
+  };
+  retry();
+}

@@ -10,7 +10,7 @@ import { singleFlight, type Engine } from "./engine.ts";
 import { flushPending } from "./grants.ts";
 import { resolve } from "./issuer.ts";
 import { reconcileOrphansIfDue } from "./ledger.ts";
-import { keepAlive, MAINTAIN_LOCK_PREFIX } from "./locks.ts";
+import { keepAlive, MAINTAIN_LOCK_PREFIX, releaseLock } from "./locks.ts";
 import type { ChannelPlan, MaintainChannelReport } from "./options.ts";
 import { revokeDue } from "./revocation.ts";
 import { countLive, PRUNE_AFTER_MS } from "./rows.ts";
@@ -38,7 +38,7 @@ export async function maintainCredential(e: Engine, id: string, actor: string): 
         report.pruned = await e.store.pruneTokens(id, e.now() - PRUNE_AFTER_MS);
       } finally {
         stop();
-        await lock.release().catch(() => {});
+        await releaseLock(lock, e.config.lockTtlMs);
       }
     }
   } catch (error) {
@@ -98,7 +98,8 @@ export async function status(e: Engine, id: string): Promise<ChannelTokenStatus>
   const current = rows.find((r) => r.state === "valid");
   const stored = await e.store.getGrant(id);
   const pendingWrite = e.grants.pending.has(id);
-  const grant = stored !== null ? { version: stored.version, status: stored.status, updatedAt: stored.updatedAt, pendingWrite } : pendingWrite ? { version: 0, status: "active" as const, updatedAt: null, pendingWrite } : null;
+  // A kind without grants keeps only its token pending: no grant to show for it.
+  const grant = stored !== null ? { version: stored.version, status: stored.status, updatedAt: stored.updatedAt, pendingWrite } : e.grants.pending.get(id)?.grant ? { version: 0, status: "active" as const, updatedAt: null, pendingWrite } : null;
   return {
     channelId: id,
     kind: entry?.kind.name ?? null,

@@ -21,6 +21,7 @@ import { singleFlight, type Engine, type EngineConfig } from "./engine.ts";
 import { GrantBook } from "./grants.ts";
 import { HealthBook } from "./health.ts";
 import { resolve, waitForLock } from "./issuer.ts";
+import { releaseLock } from "./locks.ts";
 import { KindRegistry, type ObtainedToken } from "./kind.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import { reconcileLocked } from "./ledger.ts";
@@ -33,6 +34,7 @@ import type { ActorOptions, ChannelPlan, MaintainChannelReport, RevokeReport, To
 import { invalidate, revoke } from "./revocation.ts";
 import type { ChannelTokenStatus, ManagedToken, ReconcileReport, TokenSource } from "./types.ts";
 import type { LineStatelessApi, LineTokenApi } from "./upstream.ts";
+import { linePermitted, worksPermitted } from "./permits.ts";
 import { ChannelNotFoundError } from "../store/errors.ts";
 
 export type { ActorOptions, ChannelPlan, IssueReason, MaintainChannelReport, RevokeReport, TokenManagerOptions } from "./options.ts";
@@ -54,11 +56,12 @@ function resolveConfig(o: TokenManagerOptions): EngineConfig {
 /** The LINE endpoints for the built-in kinds: the given v2.1 API, with the stateless call from kagiya's client when it lacks one. */
 function lineUpstream(o: TokenManagerOptions, now: () => number): LineTokenApi & LineStatelessApi {
   const own = (): LineTokenApi & LineStatelessApi => lineTokenApi({ ...(o.lineApiBase !== undefined ? { baseUrl: o.lineApiBase } : {}), now });
-  if (o.line === undefined) return own();
-  if ("issueStateless" in o.line) return o.line as LineTokenApi & LineStatelessApi;
+  const permitted = (api: LineTokenApi & LineStatelessApi) => (o.issuePermit ? linePermitted(api, o.issuePermit) : api);
+  if (o.line === undefined) return permitted(own());
+  if ("issueStateless" in o.line) return permitted(o.line as LineTokenApi & LineStatelessApi);
   const given = o.line;
   let stateless: LineStatelessApi | undefined;
-  return { ...given, issueStateless: (ch, by) => (stateless ??= own()).issueStateless(ch, by) };
+  return permitted({ ...given, issueStateless: (ch, by) => (stateless ??= own()).issueStateless(ch, by) });
 }
 
 /**
@@ -66,10 +69,11 @@ function lineUpstream(o: TokenManagerOptions, now: () => number): LineTokenApi &
  * first use (so a malformed KAGIYA_WORKS_AUTH_BASE troubles only those who have a LINE WORKS app).
  */
 function worksUpstream(o: TokenManagerOptions, now: () => number): WorksTokenApi {
-  if (o.works !== undefined) return o.works;
+  const permitted = (api: WorksTokenApi) => (o.issuePermit ? worksPermitted(api, o.issuePermit) : api);
+  if (o.works !== undefined) return permitted(o.works);
   let own: WorksTokenApi | undefined;
   const api = (): WorksTokenApi => (own ??= worksTokenApi({ ...(o.worksAuthBase !== undefined ? { authBaseUrl: o.worksAuthBase } : {}), now }));
-  return { issue: (app) => api().issue(app), refresh: (app, rt) => api().refresh(app, rt), revoke: (app, t) => api().revoke(app, t) };
+  return permitted({ issue: (app) => api().issue(app), refresh: (app, rt) => api().refresh(app, rt), revoke: (app, t) => api().revoke(app, t) });
 }
 
 /** A token given to {@link TokenManager.adopt}: the checks the kinds make of a provider's answer. Never shows a value. */
@@ -105,7 +109,7 @@ export class TokenManager implements TokenSource {
     const random = options.random ?? Math.random;
     const config = resolveConfig(options);
     const observer = options.observer ?? {};
-    const oauth = { lookup: (id: string) => options.registry.require(id), now, ...(options.oauthOrigins ? { origins: { ...options.oauthOrigins } } : {}), ...(options.oauthFetch ? { fetch: options.oauthFetch } : {}) };
+    const oauth = { lookup: (id: string) => options.registry.require(id), now, ...(options.oauthOrigins ? { origins: { ...options.oauthOrigins } } : {}), ...(options.oauthFetch ? { fetch: options.oauthFetch } : {}), ...(options.issuePermit ? { permit: options.issuePermit } : {}) };
     const kinds = new KindRegistry([...builtinKinds({ line: lineUpstream(options, now), works: worksUpstream(options, now), oauth }), ...(options.kinds ?? [])]);
     this.#e = Object.freeze({
       config, now, random, observer, kinds,
@@ -269,7 +273,7 @@ export class TokenManager implements TokenSource {
     try {
       return await reconcileLocked(e, entry, options.actor ?? e.config.actor);
     } finally {
-      if ("release" in lock) await lock.release().catch(() => {});
+      if ("release" in lock) await releaseLock(lock, e.config.lockTtlMs);
     }
   }
 

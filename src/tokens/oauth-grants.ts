@@ -55,7 +55,7 @@ export async function resolveGrantProvider(ctx: GrantContext, id: string, option
   const source = isWebGrant(channel) ? await ctx.registry.require(channel.settings["provider"] as string) : channel;
   const registration = registrationOf(source);
   if (options.insecure === true || insecureHttpAllowed(options.env)) registration.allowInsecure = true;
-  return resolveRegistration(registration, source.secrets["clientSecret"], { origins: presetOriginsFromEnv(options.env) });
+  return resolveRegistration(registration, source, { origins: presetOriginsFromEnv(options.env) });
 }
 
 /**

@@ -10,6 +10,7 @@ import type { CredentialKind } from "./kind.ts";
 import type { LineTokenApi } from "./upstream.ts";
 import type { WorksTokenApi } from "../clients/works/port.ts";
 import type { GrantHooks } from "./grants.ts";
+import type { IssuePermit } from "./permits.ts";
 
 /**
  * Options of {@link TokenManager}. Durations in ms unless the name says otherwise. The grant hooks
@@ -45,6 +46,13 @@ export interface TokenManagerOptions extends GrantHooks {
   oauthOrigins?: Readonly<Record<string, string>>;
   /** fetch for `oauth2` grants' token endpoints (default the global one). */
   oauthFetch?: typeof fetch;
+  /**
+   * Awaited right before each token request the built-in kinds send (issuances and refreshes, not
+   * revocations), with the upstream's name: `"line"` (LINE's channel token API, given `line` or
+   * not), `"line-works"`, `"oauth:<token endpoint origin>"`. The server's `--max-issue-rate` takes a
+   * permit of that upstream's own limit here. What it throws fails the issuance with nothing sent.
+   */
+  issuePermit?: IssuePermit;
   /** Clock, epoch ms (default `Date.now`). Every expiry, refresh and backoff decision reads it. */
   now?: () => number;
   /** Uniform random in [0, 1) for the refresh jitter and backoff jitter (default `Math.random`). */

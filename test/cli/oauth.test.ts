@@ -7,7 +7,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../helpers/cli.ts";
@@ -18,6 +19,12 @@ import { generateMasterKeyText } from "../../src/store/sealed.ts";
 import { openStore } from "../../src/store/open.ts";
 
 const SECRET = "cli-client-secret-0123456789abcdef";
+// The private_key_jwt client's key: oidc-provider holds the public half (kid k1), kagiya the private one.
+const clientKey = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const PKJWT_CLIENT = {
+  ...nativeClient("kagiya-pkjwt", "unused"), client_secret: undefined, token_endpoint_auth_method: "private_key_jwt",
+  jwks: { keys: [{ ...clientKey.publicKey.export({ format: "jwk" }), kid: "k1", use: "sig", alg: "ES256" }] },
+};
 const masterKey = generateMasterKeyText();
 let oidc: TestOidc;
 let api: TestResource;
@@ -28,7 +35,7 @@ before(async () => {
   oidc = await startOidcProvider({
     // Long enough that no token expires in real time while a loaded machine runs the test: expiry is forced.
     accessTokenTtlS: 900,
-    clients: [nativeClient("kagiya-cli", SECRET)],
+    clients: [nativeClient("kagiya-cli", SECRET), PKJWT_CLIENT],
   });
   api = await startResourceServer(oidc);
   dir = mkdtempSync(join(tmpdir(), "kagiya-cli-oauth-"));
@@ -282,5 +289,83 @@ describe("the LINE Login preset against the emulator", () => {
     const rv = await runCli(["oauth", "revoke", "line", "--store", spec], { env: env(lineEnv) });
     assert.equal(rv.code, 0, rv.stderr);
     assert.equal((await emulatorJson(emu.url, "GET", `/oauth2/v2.1/verify?access_token=${encodeURIComponent(token)}`)).status, 400);
+  });
+});
+
+describe("kagiya oauth add --auth-method private_key_jwt against oidc-provider", () => {
+  const keyFile = (name: string, text: string): string => {
+    const path = join(dir, name);
+    writeFileSync(path, text, { mode: 0o600 });
+    return path;
+  };
+  const pkArgs = (spec: string, key: string, extra: string[] = []) => ["oauth", "add", "pk", "--issuer", oidc.issuer, "--client-id", "kagiya-pkjwt", "--auth-method", "private_key_jwt", "--key", key, "--key-id", "k1", "--scope", "openid profile offline_access", "--api-origin", api.url, "--store", spec, ...extra];
+
+  test("a PKCS #8 PEM key: login, refresh and revoke authenticate with a signed assertion; the key is sealed, never printed", async () => {
+    const { spec, file } = newStore();
+    const pem = keyFile("pk.pem", clientKey.privateKey.export({ format: "pem", type: "pkcs8" }) as string);
+    const added = await runCli(pkArgs(spec, pem, ["--json"]), { env: env() });
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal(JSON.parse(added.stdout).authMethod, "private_key_jwt");
+    assert.equal(JSON.parse(added.stdout).keyAlg, "ES256");
+    const r = await login(spec, { name: "pk" });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /logged in to pk as alice/);
+    // The refresh point passes: the refresh authenticates with the key too.
+    const consumed = oidc.events.get("refresh_token.consumed") ?? 0;
+    const store = await openStore(spec, {});
+    try {
+      const cur = await store.getCurrent("pk");
+      const at = Date.now();
+      assert.equal(await store.commitToken("pk", cur.generation, { ...cur.token!, generation: cur.generation + 1, issuedAt: at - 60_000, refreshAt: at - 1000, expiresAt: at + 500, updatedAt: at }, at), true);
+    } finally {
+      await store.close();
+    }
+    const fetched = await runCli(["oauth", "fetch", "pk", `${api.url}/me`, "--store", spec], { env: env() });
+    assert.equal(fetched.code, 0, fetched.stderr);
+    assert.equal(JSON.parse(fetched.stdout).sub, "alice");
+    assert.equal(oidc.events.get("refresh_token.consumed") ?? 0, consumed + 1, "one refresh");
+    const d = clientKey.privateKey.export({ format: "jwk" }).d!;
+    for (const out of [added, r, fetched]) assert.ok(!out.stdout.includes(d) && !out.stderr.includes(d), "the private key printed");
+    assert.equal(readFileSync(file).indexOf(d), -1, "the private key in plaintext in the store");
+    const revoked = await runCli(["oauth", "revoke", "pk", "--store", spec], { env: env() });
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.equal((await list(spec))[0]!.state, "reauth_required");
+  });
+
+  test("a JWK key works too; a wrong key is refused by the provider at login; bad keys are refused at add (one line, exit 2, nothing stored)", async () => {
+    const jwk = keyFile("pk.jwk.json", JSON.stringify(clientKey.privateKey.export({ format: "jwk" })));
+    const { spec } = newStore();
+    assert.equal((await runCli(pkArgs(spec, jwk), { env: env() })).code, 0);
+    assert.equal((await login(spec, { name: "pk" })).code, 0);
+
+    // Another key than the one the provider holds: the code exchange is refused, nothing stored.
+    const other = newStore();
+    const wrong = keyFile("wrong.pem", generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }) as string);
+    assert.equal((await runCli(pkArgs(other.spec, wrong), { env: env() })).code, 0);
+    const refused = await login(other.spec, { name: "pk" });
+    assert.notEqual(refused.code, 0);
+    assert.equal((await list(other.spec))[0]!.state, "no_grant");
+
+    const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const cases: Array<[string, string[], RegExp]> = [
+      ["a public key", pkArgs("", keyFile("pub.pem", ec.publicKey.export({ format: "pem", type: "spki" }) as string)), /a public key/],
+      ["a SEC 1 PEM", pkArgs("", keyFile("sec1.pem", ec.privateKey.export({ format: "pem", type: "sec1" }) as string)), /PKCS #8/],
+      ["a 1024-bit RSA key", pkArgs("", keyFile("small.pem", generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ format: "pem", type: "pkcs8" }) as string)), /1024 bits: at least 2048/],
+      ["an EC key with RS256", pkArgs("", jwk, ["--key-alg", "RS256"]), /signs ES256, not RS256/],
+      ["an unknown alg", pkArgs("", jwk, ["--key-alg", "HS256"]), /--key-alg must be one of/],
+      ["not a key", pkArgs("", keyFile("junk.txt", "hello")), /PKCS #8 PEM .* or a JWK/],
+      ["no --key", pkArgs("", jwk).filter((a, i, all) => a !== "--key" && all[i - 1] !== "--key"), /--key/],
+      ["a secret too", pkArgs("", jwk, ["--client-secret-env", "CLIENT_SECRET"]), /takes no --client-secret-env/],
+      ["--key without private_key_jwt", [...pkArgs("", jwk).map((a) => (a === "private_key_jwt" ? "client_secret_basic" : a)), "--client-secret-env", "CLIENT_SECRET"], /go with --auth-method private_key_jwt/],
+      ["a kid with a space", pkArgs("", jwk).map((a) => (a === "k1" ? "k 1" : a)), /--key-id must be/],
+    ];
+    for (const [what, args, pattern] of cases) {
+      const bad = newStore();
+      const r = await runCli(args.map((a) => (a === "" ? bad.spec : a)), { env: env() });
+      assert.equal(r.code, 2, `${what}: ${r.stderr}`);
+      assert.equal(r.stderr.trim().split("\n").length, 1, `${what}: ${r.stderr}`);
+      assert.match(r.stderr, pattern, what);
+      assert.equal(existsSync(bad.file), false, `${what}: nothing stored`);
+    }
   });
 });

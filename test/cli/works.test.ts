@@ -183,3 +183,39 @@ test("works add bad input: one line, exit 2, nothing stored, no secret echoed", 
   const ok = await runCli(base(), { env: env({ WORKS_SECRET: app.clientSecret }) });
   assert.equal(ok.code, 0, ok.stderr);
 });
+
+test("works remove revokes the stored refresh token at LINE WORKS, then the access tokens; LINE WORKS unreachable: nothing removed, exit 1, --keep-tokens removes anyway", async () => {
+  const app = await createWorksApp(emu.url, { rotation: true });
+  const store = `sqlite:${join(mkdtempSync(join(dir, "rm-")), "kagiya.db")}`;
+  const addTwo = async (id: string) => {
+    const add = await runCli([...addArgs(id, app, pemFile(`${id}.pem`, app), store), "--refresh", "refresh-token"], { env: env({ WORKS_SECRET: app.clientSecret }) });
+    assert.equal(add.code, 0, add.stderr);
+    assert.equal((await runCli(["token", "get", id, "--store", store], { env: env() })).code, 0);
+    assert.equal((await runCli(["token", "issue", id, "--store", store], { env: env() })).code, 0);
+  };
+  await addTwo("works-rm");
+  const live = (await worksLedger(emu.url, app.clientId)).filter((t) => t.revokedAt === null);
+  assert.deepEqual(live.map((t) => t.type).sort(), ["access", "access", "refresh"], "two access tokens and the rotated refresh token");
+
+  // LINE WORKS out of reach: the refresh token cannot be revoked, so nothing is removed.
+  const down = await runCli(["works", "remove", "works-rm", "--store", store], { env: env({ KAGIYA_WORKS_AUTH_BASE: "http://127.0.0.1:1" }) });
+  assert.equal(down.code, 1, down.stderr);
+  assert.match(down.stderr, /could not revoke the refresh token of LINE WORKS app works-rm .*nothing removed.*--keep-tokens/);
+  assert.equal(down.stderr.trim().split("\n").length, 1);
+  assert.equal(JSON.parse((await runCli(["works", "list", "--json", "--store", store], { env: env() })).stdout).length, 1, "still registered");
+
+  const rm = await runCli(["works", "remove", "works-rm", "--json", "--store", store], { env: env() });
+  assert.equal(rm.code, 0, rm.stderr);
+  const out = JSON.parse(rm.stdout);
+  assert.equal(out.refreshTokenRevoked, true);
+  assert.equal(out.revoked.length, 2);
+  for (const t of live) assert.notEqual((await worksLedger(emu.url, app.clientId)).find((r) => r.token === t.token)?.revokedAt, null, `the ${t.type} token is revoked at LINE WORKS`);
+  assert.ok(!rm.stdout.includes(live[0]!.token));
+  assert.deepEqual(JSON.parse((await runCli(["works", "list", "--json", "--store", store], { env: env() })).stdout), []);
+
+  // --keep-tokens: removed without asking LINE WORKS (it is out of reach), its refresh token left valid.
+  await addTwo("works-keep");
+  const keep = await runCli(["works", "remove", "works-keep", "--keep-tokens", "--store", store], { env: env({ KAGIYA_WORKS_AUTH_BASE: "http://127.0.0.1:1" }) });
+  assert.equal(keep.code, 0, keep.stderr);
+  assert.equal((await worksLedger(emu.url, app.clientId)).filter((t) => t.type === "refresh" && t.revokedAt === null).length, 1);
+});

@@ -129,7 +129,8 @@ export class OAuthRefreshChecks {
       if (spentAt === undefined) this.#acceptedAt.set(use.token, use.realAt);
       return;
     }
-    const loss = spentAt === undefined ? undefined : this.#lossBetween(spentAt, use.realAt);
+    // The loss may come just before the provider's answer: a process killed while its request was in flight.
+    const loss = spentAt === undefined ? undefined : this.#lossBetween(spentAt - IN_FLIGHT_MS, use.realAt);
     if (loss) {
       book.note("refresh-tokens", `OAuth: spent token sent again once after ${aLoss(loss)} (refused; the provider ends the grant)`);
       return;

@@ -15,7 +15,11 @@ import type { SoakCredential } from "./world.ts";
 
 /** What may lose a rotated refresh token (the answer taken, the store write never made). */
 export const LOSSES = new Set<Disturbance["what"]>(["kill", "cli-kill", "outage", "plant"]);
-/** Real ms a stored grant may lag LINE WORKS without a cause: a write in flight when the check looks. */
+/**
+ * Real ms a request or a write may be in flight: a stored grant may lag LINE WORKS by that without a
+ * cause, and a kill that long before LINE WORKS took a token may still have lost its answer (the
+ * soak's latency fault holds a request up to 400 ms before it is served).
+ */
 export const IN_FLIGHT_MS = 1000;
 
 /** "a kill", "an outage": a loss named in a note. */
@@ -62,6 +66,12 @@ export class RefreshChecks {
     return this.#disturbances.find((d) => LOSSES.has(d.what) && d.realAt >= from && d.realAt <= to);
   }
 
+  /** For a violation's message: the last loss before a time, which a reader may weigh. */
+  #lastLossBefore(at: number): string {
+    const d = this.#disturbances.filter((x) => LOSSES.has(x.what) && x.realAt < at).at(-1);
+    return d === undefined ? "" : ` (the last ${d.what} before it: ${((at - d.realAt) / 1000).toFixed(1)} s before its use)`;
+  }
+
   async check(): Promise<void> {
     const uses = this.#emu.refreshUses.slice(this.#seen);
     this.#seen += uses.length;
@@ -81,14 +91,16 @@ export class RefreshChecks {
       if (spentAt === undefined) app.acceptedAt.set(use.token, use.realAt);
       return;
     }
-    const loss = spentAt === undefined ? undefined : this.#lossBetween(spentAt, use.realAt);
+    // The loss may come before LINE WORKS took the token: a process killed while its request was
+    // held (the latency fault delays a request LINE WORKS has received, then serves it).
+    const loss = spentAt === undefined ? undefined : this.#lossBetween(spentAt - IN_FLIGHT_MS, use.realAt);
     if (loss) {
       this.#book.note("refresh-tokens", `spent token sent again once after ${aLoss(loss.what)} (refused)`);
       return;
     }
     this.#book.check("refresh-tokens", false, () => spentAt === undefined
       ? `app ${app.cred.id}: a refresh token never taken was refused`
-      : `app ${app.cred.id}: a spent refresh token was sent again ${Math.round((use.realAt - spentAt) / 1000)} s (real) after its use, with no kill or outage between`);
+      : `app ${app.cred.id}: a spent refresh token was sent again ${Math.round((use.realAt - spentAt) / 1000)} s (real) after its use, with no kill or outage between${this.#lastLossBefore(spentAt)}`);
   }
 
   /** (b) Not lost: the stored grant holds the newest refresh token LINE WORKS issued to the app. */

@@ -223,4 +223,31 @@ describe("oauth2 grants in one process", () => {
       await store.close();
     }
   });
+
+  test("a refresh takes a permit of its provider's own upstream (issuePermit) right before it is sent; a refused permit sends nothing", async () => {
+    const store = await sqliteBackend().open();
+    try {
+      const registry = await registerAndLogin(store, "permits");
+      const asked: string[] = [];
+      let refuse = true;
+      const consumed = events("refresh_token.consumed");
+      const manager = new TokenManager({
+        registry, now: () => Date.now() + (TTL_S + 10) * 1000, backoffBaseMs: 0, backoffMaxMs: 0,
+        issuePermit: async (upstream) => {
+          asked.push(upstream);
+          if (refuse) throw Object.assign(new Error("no permit"), { code: "ERR_ISSUE_RATE_WAIT", ambiguous: false });
+        },
+      });
+      await assert.rejects(manager.get("permits"), { code: "ERR_TOKEN_UNAVAILABLE" });
+      assert.deepEqual(asked, [`oauth:${new URL(oidc.issuer).origin}`]);
+      assert.equal(events("refresh_token.consumed") - consumed, 0, "nothing reached the provider");
+      refuse = false;
+      const t = await manager.get("permits");
+      assert.equal((await oidc.introspect(t.accessToken)).active, true);
+      assert.equal(asked.length, 2);
+      assert.equal(events("refresh_token.consumed") - consumed, 1);
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -12,7 +12,7 @@ import type { TokenPolicyOverrides } from "../../store/types.ts";
 import { openTokenContext } from "../../tokens/context.ts";
 import { cliKinds } from "../kinds.ts";
 import { parseArgs, required } from "../args.ts";
-import { revokeAndRemove } from "../remove-credential.ts";
+import { removeCommand, revokeAndRemove } from "../remove-credential.ts";
 import { JSON_FLAG, SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
 import type { CliIO, Command } from "../io.ts";
 
@@ -179,25 +179,20 @@ const show: Command = async (argv, io) => {
   return 0;
 };
 
-const remove: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, {
-    store: STORE_FLAG,
-    json: JSON_FLAG,
-    "keep-tokens": { kind: "boolean", help: "remove without revoking its tokens first (they stay valid at LINE until they expire)" },
-  });
-  const channelId = onePositional(positionals, "channel remove", "CHANNEL");
-  validateChannelId(channelId);
-  const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd, mustExist: true, manager: { actor: "cli" } });
-  try {
+const remove = removeCommand(
+  { "keep-tokens": { kind: "boolean", help: "remove without revoking its tokens first (they stay valid at LINE until they expire)" } },
+  (positionals) => {
+    const channelId = onePositional(positionals, "channel remove", "CHANNEL");
+    validateChannelId(channelId);
+    return channelId;
+  },
+  async (ctx, channelId, flags, io) => {
     if (!(await ctx.store.getChannel(channelId))) throw new ChannelNotFoundError(channelId);
     const revoked = await revokeAndRemove(ctx, channelId, { keepTokens: flags["keep-tokens"] === true, label: `channel ${channelId}`, action: "channel.remove" });
     if (flags.json) io.stdout(JSON.stringify({ channelId, removed: true, revoked }) + "\n");
     else io.stdout(`removed channel ${channelId}${revoked.length ? ` (revoked ${revoked.length} token(s))` : ""}\n`);
-  } finally {
-    await ctx.close();
-  }
-  return 0;
-};
+  },
+);
 
 /** Subcommands of `kagiya channel`. */
 export const commands: Record<string, Command> = {

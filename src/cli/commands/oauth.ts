@@ -15,6 +15,9 @@ import { parseArgs, required } from "../args.ts";
 import { JSON_FLAG, SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
 import type { Command } from "../io.ts";
 import { secretFromEnv } from "../secret-env.ts";
+import { removeCommand } from "../remove-credential.ts";
+import { readClientKeyFile } from "../client-key-file.ts";
+import { checkClientKeyId, CLIENT_KEY_ALGS } from "../../kinds/oauth2/client-key.ts";
 import { fetchCommand, login, revokeCommand, token, OAUTH_ENV } from "./oauth-grant.ts";
 
 /** Longest client secret stored. */
@@ -33,6 +36,9 @@ const ADD_FLAGS = {
   "client-id": { kind: "string", value: "ID", help: "the client ID registered at the provider (LINE Login: the channel ID)" },
   "client-secret-env": { kind: "string", value: "VAR", help: "name of the variable holding the client secret (never the secret itself); not for --auth-method none" },
   "auth-method": { kind: "string", value: "METHOD", help: `client authentication: ${REGISTRATION_AUTH_METHODS.join(", ")}`, default: "client_secret_basic (a preset's own)" },
+  key: { kind: "string", value: "FILE", help: "with --auth-method private_key_jwt: the client's private key, a PKCS #8 PEM or a JWK (RSA 2048+, EC P-256/384/521, Ed25519)" },
+  "key-id": { kind: "string", value: "KID", help: "with --key: the key ID the provider knows the key by (the assertion's kid header)" },
+  "key-alg": { kind: "string", value: "ALG", help: `with --key: ${CLIENT_KEY_ALGS.join(", ")}`, default: "the key's alg, else RS256 for RSA, the curve's for EC, EdDSA for Ed25519" },
   scope: { kind: "string", value: "SCOPES", help: "space-separated scopes asked at login", default: '"openid offline_access" with --issuer, a preset\'s own, else none' },
   "redirect-uri": { kind: "string", value: "URI", help: "redirect URI registered at the provider for oauth login: loopback http (its port is used), or any URI with login --manual", default: "http://127.0.0.1:<free port>/callback" },
   "web-redirect-uri": { kind: "string", value: "URL", help: "serve's web login callback registered at the provider: https://HOST/oauth/NAME/callback" },
@@ -110,7 +116,14 @@ const add: Command = async (argv, io) => {
   const apiOrigins = flags["api-origin"]?.map((o) => checkApiOrigin(o, insecure))
     ?? (preset ? [...preset.apiOrigins] : [new URL(checkEndpoint(issuer, "--issuer", insecure)).origin]);
   const secrets: Record<string, string> = {};
-  if (authMethod === "none") {
+  let clientKey: { jwk: Record<string, unknown>; alg: string; kid: string } | undefined;
+  if (authMethod === "private_key_jwt") {
+    if (flags["client-secret-env"] !== undefined) throw new InvalidInputError("--auth-method private_key_jwt signs with --key: it takes no --client-secret-env", { field: "--client-secret-env" });
+    const { jwk, alg } = await readClientKeyFile(required(flags.key, "key"), io.cwd, flags["key-alg"]);
+    clientKey = { jwk, alg, kid: flags["key-id"] === undefined ? "" : checkClientKeyId(flags["key-id"]) };
+  } else if (flags.key !== undefined || flags["key-id"] !== undefined || flags["key-alg"] !== undefined) {
+    throw new InvalidInputError("--key, --key-id and --key-alg go with --auth-method private_key_jwt", { field: "--key" });
+  } else if (authMethod === "none") {
     if (flags["client-secret-env"] !== undefined) throw new InvalidInputError("--auth-method none is a public client: it takes no --client-secret-env", { field: "--client-secret-env" });
   } else {
     secrets["clientSecret"] = secretFromEnv(io, "--client-secret-env", required(flags["client-secret-env"], "client-secret-env"), MAX_SECRET_CHARS);
@@ -119,6 +132,7 @@ const add: Command = async (argv, io) => {
     name, preset: preset?.name, issuer, discovery: flags.issuer !== undefined, authorizeUrl, tokenUrl, revokeUrl, userinfoUrl, clientId,
     authMethod: authMethod as OAuthRegistration["authMethod"], scope, redirectUri, webRedirectUri, returnUrl, apiOrigins, allowInsecure: insecure,
     authParams: parseAuthParams(flags["auth-param"] ?? [], preset),
+    keyAlg: clientKey?.alg,
   };
   if (registration.discovery) {
     // A provider whose discovery document is unusable is refused before anything is stored.
@@ -134,8 +148,9 @@ const add: Command = async (argv, io) => {
   try {
     const existing = await ctx.store.getChannel(name);
     if (existing !== null && existing.kind !== OAUTH2_KIND) throw new InvalidInputError(`${name} is a ${existing.kind} credential, not an OAuth provider: choose another NAME`, { field: "NAME" });
-    // An oauth2 credential has no assertion key: the slot holds an inert placeholder JWK.
-    await ctx.registry.add({ channelId: name, kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "", settings: registrationSettings(registration), secrets }, { replace: flags.replace === true });
+    // The key slot holds the client key of private_key_jwt (sealed), else an inert placeholder JWK.
+    const privateKey = clientKey?.jwk ?? { kty: "none", d: "" };
+    await ctx.registry.add({ channelId: name, kind: OAUTH2_KIND, kid: clientKey?.kid ?? "", privateKey: privateKey as never, channelSecret: "", settings: registrationSettings(registration), secrets }, { replace: flags.replace === true });
     await ctx.store.appendAudit({ at: Date.now(), action: flags.replace ? "oauth.replace" : "oauth.add", actor: "cli", channelId: name, keyId: null, detail: `client ${clientId}, issuer ${issuer}, scope ${scope || "(none)"}` });
     if (flags.json) io.stdout(JSON.stringify(publicView(registration)) + "\n");
     else io.stdout(`added OAuth provider ${name} (${issuer}, client ${clientId}); log in with: kagiya oauth login ${name}\n`);
@@ -150,6 +165,7 @@ function publicView(r: OAuthRegistration) {
   return {
     name: r.name, preset: r.preset ?? null, issuer: r.issuer, clientId: r.clientId, authMethod: r.authMethod, scope: r.scope,
     redirectUri: r.redirectUri ?? null, webRedirectUri: r.webRedirectUri ?? null, returnUrl: r.returnUrl ?? null, apiOrigins: r.apiOrigins, authParams: r.authParams,
+    ...(r.keyAlg !== undefined ? { keyAlg: r.keyAlg } : {}),
   };
 }
 
@@ -178,16 +194,13 @@ const list: Command = async (argv, io) => {
   return 0;
 };
 
-const remove: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, {
-    store: STORE_FLAG,
-    json: JSON_FLAG,
+const remove = removeCommand(
+  {
     "keep-grants": { kind: "boolean", help: "remove without revoking the grants at the provider first (they stay valid there)" },
     "allow-insecure": INSECURE_FLAG,
-  });
-  const name = checkProviderName(onlyName(positionals, "remove"));
-  const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd, mustExist: true, manager: { actor: "cli" } });
-  try {
+  },
+  (positionals) => checkProviderName(onlyName(positionals, "remove")),
+  async (ctx, name, flags, io) => {
     await registrationRow(ctx, name);
     const ids = (await ctx.store.listChannels()).filter((r) => r.kind === OAUTH2_KIND && providerNameOf(r.channelId) === name).map((r) => r.channelId);
     // The provider's own row last: web grants need it to revoke.
@@ -200,11 +213,8 @@ const remove: Command = async (argv, io) => {
     await ctx.store.appendAudit({ at: Date.now(), action: "oauth.remove", actor: "cli", channelId: name, keyId: null, detail: `${ids.length - 1} web grant(s) removed with it, ${revoked} grant(s) revoked` });
     if (flags.json) io.stdout(JSON.stringify({ name, removed: true, grantsRevoked: revoked, webGrantsRemoved: ids.length - 1 }) + "\n");
     else io.stdout(`removed OAuth provider ${name}${revoked ? ` (revoked ${revoked} grant(s))` : ""}\n`);
-  } finally {
-    await ctx.close();
-  }
-  return 0;
-};
+  },
+);
 
 /** Subcommands of `kagiya oauth`. */
 export const commands: Record<string, Command> = { add, login, token, fetch: fetchCommand, revoke: revokeCommand, list, remove };
@@ -216,6 +226,7 @@ export const help: Record<string, CommandHelp> = {
     args: "NAME",
     description: [
       "The client secret is never a flag value: --client-secret-env names a variable holding it; it is sealed before it is stored.",
+      "With --auth-method private_key_jwt the client authenticates with a signed assertion instead (RFC 7523): --key FILE (PKCS #8 PEM or JWK), --key-id, --key-alg; the key is checked and sealed, and no secret is taken.",
       "http endpoints other than loopback are refused unless --allow-insecure or KAGIYA_ALLOW_INSECURE_HTTP=1.",
       "A discovery document that cannot be read or lacks the endpoints is refused: nothing is stored.",
     ].join("\n"),

@@ -40,7 +40,7 @@ const serve: Command = async (argv, io) => {
     port: { kind: "string", value: "PORT", help: "TCP port (0 picks a free one)", default: "8080", env: "PORT" },
     host: { kind: "string", value: "HOST", help: "interface to listen on", default: "127.0.0.1" },
     store: STORE_FLAG,
-    "max-issue-rate": { kind: "string", value: "N", help: "LINE token issuances per second (first tokens, refreshes, issuances a read starts), across every instance on the store", default: String(DEFAULT_MAX_ISSUE_RATE) },
+    "max-issue-rate": { kind: "string", value: "N", help: "token issuances per second per upstream (LINE, LINE WORKS, each OAuth provider: first tokens, refreshes, issuances a read starts), across every instance on the store", default: String(DEFAULT_MAX_ISSUE_RATE) },
     "per-channel-metrics": { kind: "string", value: "on|off|auto", help: `/metrics series per channel (auto: while there are at most ${PER_CHANNEL_METRICS_LIMIT} channels)`, default: "auto" },
     inbox: {
       kind: "string",

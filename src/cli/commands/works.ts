@@ -6,7 +6,8 @@ import { checkServiceAccount, checkWorksClientId, parseWorksScopes } from "../..
 import { importAssertionKey } from "../../core/keys/import.ts";
 import { lintKey } from "../../core/keys/lint.ts";
 import { parseKey } from "../../core/keys/parse.ts";
-import { checkWorksRefreshPolicy, LINE_WORKS_KIND } from "../../kinds/line-works/index.ts";
+import { checkWorksRefreshPolicy, LINE_WORKS_KIND, worksAppOf } from "../../kinds/line-works/index.ts";
+import { worksTokenApi } from "../../clients/works/port.ts";
 import { readTextFile } from "../../node/read-text.ts";
 import { ChannelNotFoundError } from "../../store/errors.ts";
 import { validateCredentialId } from "../../store/registry.ts";
@@ -15,7 +16,7 @@ import { openTokenContext, type TokenContext } from "../../tokens/context.ts";
 import { parseArgs, required } from "../args.ts";
 import { JSON_FLAG, SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";
 import type { Command } from "../io.ts";
-import { revokeAndRemove } from "../remove-credential.ts";
+import { removeCommand, revokeAndRemove } from "../remove-credential.ts";
 import { secretFromEnv } from "../secret-env.ts";
 
 /** The flags of `works add`, documented: its --help is rendered from this spec. */
@@ -216,24 +217,30 @@ const show: Command = async (argv, io) => {
   return 0;
 };
 
-const remove: Command = async (argv, io) => {
-  const { flags, positionals } = parseArgs(argv, {
-    store: STORE_FLAG,
-    json: JSON_FLAG,
-    "keep-tokens": { kind: "boolean", help: "remove without revoking its tokens first (they stay valid at LINE WORKS until they expire)" },
-  });
-  const id = onlyId(positionals, "remove");
-  const ctx = await openTokenContext({ store: flags.store, env: io.env, cwd: io.cwd, mustExist: true, manager: { actor: "cli" } });
-  try {
+/**
+ * Revokes the app's stored refresh token (policy `refresh-token`) at LINE WORKS; false when it
+ * keeps none. LINE WORKS' refusal or an unreachable LINE WORKS is thrown.
+ */
+async function revokeRefreshToken(ctx: TokenContext, id: string, env: Record<string, string | undefined>): Promise<boolean> {
+  const state = await ctx.store.getGrant(id);
+  if (state === null || state.status !== "active") return false;
+  const app = worksAppOf(await ctx.registry.require(id));
+  await worksTokenApi({ env }).revoke(app, ctx.registry.openGrant(state).refreshToken);
+  return true;
+}
+
+const remove = removeCommand(
+  { "keep-tokens": { kind: "boolean", help: "remove without revoking its refresh token and tokens first (they stay valid at LINE WORKS until they expire)" } },
+  (positionals) => onlyId(positionals, "remove"),
+  async (ctx, id, flags, io) => {
     await appRow(ctx, id);
-    const revoked = await revokeAndRemove(ctx, id, { keepTokens: flags["keep-tokens"] === true, label: `LINE WORKS app ${id}`, action: "works.remove" });
-    if (flags.json) io.stdout(JSON.stringify({ id, removed: true, revoked }) + "\n");
-    else io.stdout(`removed LINE WORKS app ${id}${revoked.length ? ` (revoked ${revoked.length} token(s))` : ""}\n`);
-  } finally {
-    await ctx.close();
-  }
-  return 0;
-};
+    let refreshTokenRevoked = false;
+    const revokeGrant = async (): Promise<boolean> => (refreshTokenRevoked = await revokeRefreshToken(ctx, id, io.env));
+    const revoked = await revokeAndRemove(ctx, id, { keepTokens: flags["keep-tokens"] === true, label: `LINE WORKS app ${id}`, action: "works.remove", revokeGrant });
+    if (flags.json) io.stdout(JSON.stringify({ id, removed: true, revoked, refreshTokenRevoked }) + "\n");
+    else io.stdout(`removed LINE WORKS app ${id}${revoked.length || refreshTokenRevoked ? ` (revoked ${[...(revoked.length ? [`${revoked.length} token(s)`] : []), ...(refreshTokenRevoked ? ["the refresh token"] : [])].join(" and ")})` : ""}\n`);
+  },
+);
 
 /** Subcommands of `kagiya works`. */
 export const commands: Record<string, Command> = { add, list, show, remove };
@@ -251,7 +258,7 @@ export const help: Record<string, CommandHelp> = {
   list: { summary: "list registered LINE WORKS apps (ID, Client ID, scope, when added)", env: SEALED_STORE_ENV, example: "kagiya works list --json" },
   show: { summary: "show one LINE WORKS app: client, service account, scope, refresh policy, current token's expiry", args: "ID", env: SEALED_STORE_ENV, example: "kagiya works show works-billing" },
   remove: {
-    summary: "revoke the app's tokens at LINE WORKS, then forget the app",
+    summary: "revoke the app's refresh token (if it keeps one) and its access tokens at LINE WORKS, then forget the app",
     args: "ID",
     env: WORKS_ENV,
     failure: "a token could not be revoked (nothing removed), or LINE WORKS or the store is unreachable",

@@ -24,6 +24,7 @@ import { InvalidGrantError, ReauthRequiredError } from "../../tokens/errors.ts";
 import type { CredentialKind, GrantSecret } from "../../tokens/kind.ts";
 import { resolveTokenPolicy, type TokenPolicy } from "../../tokens/policy.ts";
 import { derivedKeyId } from "../derived-key-id.ts";
+import { oauthUpstream, type IssuePermit } from "../../tokens/permits.ts";
 import { isWebGrant, OAUTH2_KIND, registrationOf, resolveRegistration, type PresetOrigins, type ResolvedRegistration } from "./registration.ts";
 
 export { OAUTH2_KIND } from "./registration.ts";
@@ -90,6 +91,8 @@ export interface OAuth2KindOptions {
   origins?: PresetOrigins;
   fetch?: typeof fetch;
   now?: () => number;
+  /** Awaited right before each refresh request, with the provider's upstream name (`oauth:<token endpoint origin>`). */
+  permit?: IssuePermit;
 }
 
 /**
@@ -104,7 +107,7 @@ export function oauth2Kind(options: OAuth2KindOptions): CredentialKind {
   const now = options.now ?? Date.now;
   const resolve = async (credential: Channel): Promise<ResolvedRegistration> => {
     const source = isWebGrant(credential) ? await options.lookup(credential.settings["provider"] as string) : credential;
-    return resolveRegistration(registrationOf(source), source.secrets["clientSecret"], { ...(options.origins ? { origins: options.origins } : {}), ...(options.fetch ? { fetch: options.fetch } : {}), now });
+    return resolveRegistration(registrationOf(source), source, { ...(options.origins ? { origins: options.origins } : {}), ...(options.fetch ? { fetch: options.fetch } : {}), now });
   };
   return {
     name: OAUTH2_KIND,
@@ -116,6 +119,7 @@ export function oauth2Kind(options: OAuth2KindOptions): CredentialKind {
       const { provider, client } = await resolve(credential);
       const before = tokenSetOf(grant);
       let next: TokenSet;
+      await options.permit?.(oauthUpstream(provider.tokenEndpoint));
       try {
         next = await refreshTokens(provider, client, before, { now, ...(options.fetch ? { fetch: options.fetch } : {}) });
       } catch (error) {

@@ -18,6 +18,7 @@ import {
 import { checkUrl, isLoopbackHost } from "../../clients/oauth/http.ts";
 import { OAuthError } from "../../clients/oauth/errors.ts";
 import type { Channel } from "../../store/registry.ts";
+import { clientKeyAuth } from "./client-key.ts";
 import type { CredentialSettings } from "../../store/types.ts";
 
 /** The kind's name, stored with every grant and registration. */
@@ -26,8 +27,8 @@ export const OAUTH2_KIND = "oauth2";
 /** Provider names: grant IDs are `NAME.<16 random characters>`, within the 64 of a credential ID. */
 export const PROVIDER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
 
-/** Client authentication methods a registration may name (private_key_jwt is the library's only). */
-export const REGISTRATION_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"] as const;
+/** Client authentication methods a registration may name (private_key_jwt: the credential's own private key, see ./client-key.ts). */
+export const REGISTRATION_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] as const;
 
 /** A provider registration: public, never a secret. */
 export interface OAuthRegistration {
@@ -56,6 +57,8 @@ export interface OAuthRegistration {
   allowInsecure: boolean;
   /** Extra authorization parameters (LINE Login's `bot_prompt`, `login_hint`, …). */
   authParams: Record<string, string>;
+  /** With `private_key_jwt`: the algorithm the client key signs with (the key and its ID are the credential's). */
+  keyAlg?: string | undefined;
 }
 
 /** Base URLs that replace LINE's production origins for presets (development against the emulator). */
@@ -126,7 +129,7 @@ export function registrationSettings(r: OAuthRegistration): CredentialSettings {
   const s: CredentialSettings = { issuer: r.issuer, discovery: r.discovery, clientId: r.clientId, authMethod: r.authMethod, scope: r.scope, apiOrigins: r.apiOrigins.join(" "), allowInsecure: r.allowInsecure };
   const optional: Array<[string, string | undefined]> = [
     ["preset", r.preset], ["authorizeUrl", r.authorizeUrl], ["tokenUrl", r.tokenUrl], ["revokeUrl", r.revokeUrl], ["userinfoUrl", r.userinfoUrl],
-    ["redirectUri", r.redirectUri], ["webRedirectUri", r.webRedirectUri], ["returnUrl", r.returnUrl],
+    ["redirectUri", r.redirectUri], ["webRedirectUri", r.webRedirectUri], ["returnUrl", r.returnUrl], ["keyAlg", r.keyAlg],
   ];
   for (const [k, v] of optional) if (v !== undefined) s[k] = v;
   if (Object.keys(r.authParams).length > 0) s["authParams"] = new URLSearchParams(r.authParams).toString();
@@ -173,6 +176,7 @@ export function registrationOf(credential: Pick<Channel, "channelId" | "settings
     apiOrigins: scopeList(str("apiOrigins")),
     allowInsecure: s["allowInsecure"] === true,
     authParams: Object.fromEntries(new URLSearchParams(str("authParams") ?? "")),
+    keyAlg: str("keyAlg"),
   };
 }
 
@@ -200,7 +204,8 @@ export interface ResolveOptions {
  * Resolves a registration into a provider (discovering it when registered by issuer) and a client.
  * Throws the OAuth client's errors (`ERR_OAUTH_DISCOVERY`, `ERR_OAUTH_INSECURE_HTTP`, …).
  */
-export async function resolveRegistration(r: OAuthRegistration, clientSecret: string | undefined, options: ResolveOptions = {}): Promise<ResolvedRegistration> {
+export async function resolveRegistration(r: OAuthRegistration, client: string | undefined | Pick<Channel, "secrets" | "privateKey" | "kid">, options: ResolveOptions = {}): Promise<ResolvedRegistration> {
+  const clientSecret = typeof client === "object" ? client.secrets["clientSecret"] : client;
   const origins = options.origins ?? {};
   const insecure = r.allowInsecure;
   let provider: Provider;
@@ -211,11 +216,16 @@ export async function resolveRegistration(r: OAuthRegistration, clientSecret: st
   } else {
     provider = defineProvider({ issuer: r.issuer, authorizationEndpoint: r.authorizeUrl!, tokenEndpoint: r.tokenUrl!, revocationEndpoint: r.revokeUrl, userinfoEndpoint: r.userinfoUrl, openid: false, allowInsecureHttp: insecure });
   }
-  const auth = r.authMethod === "none" ? noClientAuth() : clientSecret === undefined
-    ? missingSecret(r)
+  const auth = r.authMethod === "none" ? noClientAuth()
+    : r.authMethod === "private_key_jwt" ? await clientKeyAuth(typeof client === "object" ? (client.privateKey as Record<string, unknown>) : missingKey(r), r.keyAlg ?? "RS256", typeof client === "object" ? client.kid : "")
+    : clientSecret === undefined ? missingSecret(r)
     : r.authMethod === "client_secret_post" ? clientSecretPost(clientSecret) : clientSecretBasic(clientSecret);
   const rewrite = (o: string): string => origins[o] ?? o;
   return { registration: r, provider, client: { clientId: r.clientId, auth }, apiOrigins: r.apiOrigins.map(rewrite), params: { ...r.authParams } };
+}
+
+function missingKey(r: OAuthRegistration): never {
+  throw new InvalidInputError(`provider ${r.name}: private_key_jwt needs the registration's private key (resolve it with the credential, not a secret)`, { field: "privateKey" });
 }
 
 function missingSecret(r: OAuthRegistration): never {

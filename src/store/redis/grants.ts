@@ -1,9 +1,9 @@
 // The Redis backend's grant role (key layout 4, ./layout.ts): `grant:<id>` hashes, written only by
 // one compare-and-set script on their version, and the `grantids` set master-key rotation walks.
-import type { Redis } from "ioredis";
 import type { GrantState, GrantStatus, GrantStore, GrantWrite } from "../types.ts";
 import { num } from "./codec.ts";
-import type { RedisKeys } from "./layout.ts";
+import { BackendRole } from "../backend-role.ts";
+import type { RedisHost } from "./host.ts";
 import { Script } from "./scripts.ts";
 
 // KEYS: grant, grantids. ARGV: credentialId, expected version, secret, status, updatedAt
@@ -19,30 +19,20 @@ export const UPGRADE_LAYOUT_4 = new Script(`
 if redis.call('GET', KEYS[1]) == '3' then redis.call('SET', KEYS[1], '4') end
 return tonumber(redis.call('GET', KEYS[1]))`);
 
-/** The grant role over one client and key prefix; `run` maps failures to StoreErrors. */
-export class RedisGrants implements GrantStore {
-  readonly #client: Redis;
-  readonly #keys: RedisKeys;
-  readonly #run: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
-
-  constructor(client: Redis, keys: RedisKeys, run: <T>(what: string, fn: () => Promise<T>) => Promise<T>) {
-    this.#client = client;
-    this.#keys = keys;
-    this.#run = run;
-  }
-
+/** The grant role under one key prefix. */
+export class RedisGrants extends BackendRole<RedisHost> implements GrantStore {
   getGrant(credentialId: string): Promise<GrantState | null> {
-    return this.#run("getGrant", async () => {
-      const h = await this.#client.hgetall(this.#keys.grant(credentialId));
+    return this.h.run("getGrant", async () => {
+      const h = await this.h.client.hgetall(this.h.keys.grant(credentialId));
       if (h["secret"] === undefined) return null;
       return { credentialId, secret: h["secret"], version: num(h["version"]), status: (h["status"] ?? "active") as GrantStatus, updatedAt: num(h["updatedAt"]) };
     });
   }
 
   swapGrant(credentialId: string, expectedVersion: number, next: GrantWrite): Promise<number | null> {
-    return this.#run("swapGrant", async () => {
-      const keys = [this.#keys.grant(credentialId), this.#keys.grantIds()];
-      const v = Number(await SWAP.run(this.#client, keys, [credentialId, String(expectedVersion), next.secret, next.status, String(next.updatedAt)]));
+    return this.h.run("swapGrant", async () => {
+      const keys = [this.h.keys.grant(credentialId), this.h.keys.grantIds()];
+      const v = Number(await SWAP.run(this.h.client, keys, [credentialId, String(expectedVersion), next.secret, next.status, String(next.updatedAt)]));
       return v === 0 ? null : v;
     });
   }
@@ -50,8 +40,8 @@ export class RedisGrants implements GrantStore {
   /** Every grant's sealed secret, by credential ID. */
   async sealedSecrets(): Promise<Array<[string, string]>> {
     const out: Array<[string, string]> = [];
-    for (const id of (await this.#client.smembers(this.#keys.grantIds())).sort()) {
-      const v = await this.#client.hget(this.#keys.grant(id), "secret");
+    for (const id of (await this.h.client.smembers(this.h.keys.grantIds())).sort()) {
+      const v = await this.h.client.hget(this.h.keys.grant(id), "secret");
       if (v !== null) out.push([id, v]);
     }
     return out;

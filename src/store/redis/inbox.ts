@@ -1,9 +1,9 @@
 // The Redis backend's inbox role (key layout 3, ./layout.ts): each step is one Lua script, so an
 // event is never leased to two owners. `ibx:due` orders unfinished events by when they become
 // claimable (0 = now) and then by acceptance (members are `<16-digit seq>:<key>`).
-import type { Redis } from "ioredis";
 import type { InboxEvent, InboxLease, InboxStore } from "../types.ts";
-import type { RedisKeys } from "./layout.ts";
+import { BackendRole } from "../backend-role.ts";
+import type { RedisHost } from "./host.ts";
 import { Script } from "./scripts.ts";
 
 // KEYS: event, due, done, seq. ARGV: key, payload, now, expiresAt, owner ('' = none), leaseUntil
@@ -66,31 +66,28 @@ end
 return #keys`);
 
 /** The inbox role under one key prefix. */
-export class RedisInbox implements InboxStore {
-  readonly #client: Redis;
-  readonly #do: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+export class RedisInbox extends BackendRole<RedisHost> implements InboxStore {
   readonly #event: string;
   readonly #due: string;
   readonly #done: string;
   readonly #seq: string;
 
-  constructor(client: Redis, keys: RedisKeys, run: <T>(what: string, fn: () => Promise<T>) => Promise<T>) {
-    this.#client = client;
-    this.#do = run;
-    this.#event = keys.k("ibx:e:");
-    this.#due = keys.k("ibx:due");
-    this.#done = keys.k("ibx:done");
-    this.#seq = keys.k("ibx:seq");
+  constructor(host: RedisHost) {
+    super(host);
+    this.#event = host.keys.k("ibx:e:");
+    this.#due = host.keys.k("ibx:due");
+    this.#done = host.keys.k("ibx:done");
+    this.#seq = host.keys.k("ibx:seq");
   }
 
   acceptEvent(key: string, payload: string, ttlMs: number, now: number, lease?: InboxLease): Promise<boolean> {
     const args = [key, payload, now, now + ttlMs, lease?.owner ?? "", lease ? now + lease.leaseMs : 0];
-    return this.#do("acceptEvent", async () => (await ACCEPT.run(this.#client, [this.#event + key, this.#due, this.#done, this.#seq], args)) === 1);
+    return this.h.run("acceptEvent", async () => (await ACCEPT.run(this.h.client, [this.#event + key, this.#due, this.#done, this.#seq], args)) === 1);
   }
 
   claimEvents(owner: string, leaseMs: number, limit: number, now: number): Promise<InboxEvent[]> {
-    return this.#do("claimEvents", async () => {
-      const flat = (await CLAIM.run(this.#client, [this.#due], [this.#event, owner, now + leaseMs, now, limit])) as string[];
+    return this.h.run("claimEvents", async () => {
+      const flat = (await CLAIM.run(this.h.client, [this.#due], [this.#event, owner, now + leaseMs, now, limit])) as string[];
       const out: Array<InboxEvent & { m: string }> = [];
       for (let i = 0; i < flat.length; i += 5) out.push({ key: flat[i]!, payload: flat[i + 1]!, attempts: Number(flat[i + 2]), acceptedAt: Number(flat[i + 3]), m: flat[i + 4]! });
       // Oldest first: the members begin with the zero-padded acceptance sequence.
@@ -99,19 +96,19 @@ export class RedisInbox implements InboxStore {
   }
 
   finishEvent(key: string, owner: string, now: number): Promise<boolean> {
-    return this.#do("finishEvent", async () => (await FINISH.run(this.#client, [this.#event + key, this.#due, this.#done], [key, owner, now])) === 1);
+    return this.h.run("finishEvent", async () => (await FINISH.run(this.h.client, [this.#event + key, this.#due, this.#done], [key, owner, now])) === 1);
   }
 
   extendEvent(key: string, owner: string, leaseMs: number, now: number): Promise<boolean> {
-    return this.#do("extendEvent", async () => (await LEASE.run(this.#client, [this.#event + key, this.#due], [owner, now + leaseMs])) === 1);
+    return this.h.run("extendEvent", async () => (await LEASE.run(this.h.client, [this.#event + key, this.#due], [owner, now + leaseMs])) === 1);
   }
 
   releaseEvent(key: string, owner: string): Promise<boolean> {
-    return this.#do("releaseEvent", async () => (await LEASE.run(this.#client, [this.#event + key, this.#due], [owner, 0])) === 1);
+    return this.h.run("releaseEvent", async () => (await LEASE.run(this.h.client, [this.#event + key, this.#due], [owner, 0])) === 1);
   }
 
   pruneEvents(now: number): Promise<number> {
-    return this.#do("pruneEvents", async () => Number(await PRUNE.run(this.#client, [this.#done], [this.#event, now])));
+    return this.h.run("pruneEvents", async () => Number(await PRUNE.run(this.h.client, [this.#done], [this.#event, now])));
   }
 }
 
