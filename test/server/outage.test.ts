@@ -132,13 +132,24 @@ test("ApiKeyAuthenticator during a store outage: a good key lasts staleIfErrorMs
 
 const pgSkip = await postgresSkip();
 
-test("PostgreSQL cut off (TCP proxy): checked keys keep working; a revocation made meanwhile applies once the store answers", { skip: pgSkip }, async () => {
+/** A PostgreSQL store in a fresh schema reached through a TCP proxy the test can cut, and a direct connection to the same schema. */
+async function postgresBehindProxy() {
   const proxy = await startTcpProxy(Number(new URL(DATABASE_URL).port || 5432), new URL(DATABASE_URL).hostname);
   const schema = randomNamespace("outage");
   const viaProxy = new URL(DATABASE_URL);
   viaProxy.host = `127.0.0.1:${proxy.port}`;
   const store = await PostgresStore.connect({ url: viaProxy.href, schema, connectTimeoutMs: 1000 });
   const direct = await PostgresStore.connect({ url: DATABASE_URL, schema });
+  const close = async () => {
+    await direct.destroy();
+    await direct.close();
+    await proxy.close();
+  };
+  return { proxy, store, direct, close };
+}
+
+test("PostgreSQL cut off (TCP proxy): checked keys keep working; a revocation made meanwhile applies once the store answers", { skip: pgSkip }, async () => {
+  const { proxy, store, direct, close } = await postgresBehindProxy();
   const t = await startTestBroker({ store, server: { apiKeyCacheMs: 1 } });
   try {
     const [a] = t.channels;
@@ -168,20 +179,13 @@ test("PostgreSQL cut off (TCP proxy): checked keys keep working; a revocation ma
     assert.equal((await get(unchecked)).status, 200);
   } finally {
     await t.close();
-    await direct.destroy();
-    await direct.close();
-    await proxy.close();
+    await close();
   }
 });
 
 test("PostgreSQL cut off: a grant's token (/v1/grants/{id}/token) keeps coming from memory for a checked key, as a channel's does", { skip: pgSkip }, async () => {
   const fx = await startOidcFixture({ accessTokenTtlS: 3600 });
-  const proxy = await startTcpProxy(Number(new URL(DATABASE_URL).port || 5432), new URL(DATABASE_URL).hostname);
-  const schema = randomNamespace("outage");
-  const viaProxy = new URL(DATABASE_URL);
-  viaProxy.host = `127.0.0.1:${proxy.port}`;
-  const store = await PostgresStore.connect({ url: viaProxy.href, schema, connectTimeoutMs: 1000 });
-  const direct = await PostgresStore.connect({ url: DATABASE_URL, schema });
+  const { proxy, store, direct, close } = await postgresBehindProxy();
   const t = await startTestBroker({ store, channels: 0, server: { apiKeyCacheMs: 1 } });
   try {
     const reg: OAuthRegistration = {
@@ -207,9 +211,7 @@ test("PostgreSQL cut off: a grant's token (/v1/grants/{id}/token) keeps coming f
     proxy.restore();
   } finally {
     await t.close();
-    await direct.destroy();
-    await direct.close();
-    await proxy.close();
+    await close();
     await fx.close();
   }
 });
