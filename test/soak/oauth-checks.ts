@@ -95,7 +95,7 @@ export class OAuthRefreshChecks {
       if (id === undefined && !final) this.#pendingUses.push(use);
       else this.#checkUse(use, id);
     }
-    for (const g of this.#grants.values()) await this.#checkStored(g);
+    for (const g of this.#grants.values()) await this.#checkStored(g, final);
   }
 
   /** Files the provider's new refresh tokens under their grants (those of a login not claimed yet wait). */
@@ -140,7 +140,7 @@ export class OAuthRefreshChecks {
       : `grant ${id}: a spent refresh token was sent again ${Math.round((use.realAt - spentAt) / 1000)} s (real) after its use, with no kill, outage or lost answer between`);
   }
 
-  async #checkStored(g: GrantFacts): Promise<void> {
+  async #checkStored(g: GrantFacts, final: boolean): Promise<void> {
     const id = g.cred.id;
     if (g.login !== null) return; // logging in again: the store is changing hands
     let s = await this.stored(id);
@@ -181,6 +181,7 @@ export class OAuthRefreshChecks {
     this.#book.check("refresh-tokens", !active, () => `grant ${id}: reauth_required while the OAuth provider still honours its newest refresh token (#${g.issued.length})`);
     if (!g.ended) this.#book.note("refresh-tokens", "OAuth: grant reauth_required after the provider ended it");
     g.ended = true;
+    if (final) return; // the run is over: no new login
     g.login = this.#login(id).then(() => this.claim(id)).finally(() => void (g.login = null)).catch(() => {});
   }
 }
