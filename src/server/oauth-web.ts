@@ -157,6 +157,28 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
   const failed = ctx.metrics.tokenApi.labels("failed");
   /** Per key: when its use was last written to the audit log (once a minute per instance, as the token API does). */
   const recorded = new Map<string, number>();
+  /**
+   * Grants this process has looked up, with their subject: while the store cannot be read, a grant
+   * seen before is still answered (its token from memory, as the token API does for channels).
+   */
+  const seenGrants = new Map<string, string | null>();
+  const grantSubject = async (id: string): Promise<string | null> => {
+    let row;
+    try {
+      row = await ctx.store.getChannel(id);
+    } catch (error) {
+      if (seenGrants.has(id)) return seenGrants.get(id)!;
+      throw error;
+    }
+    if (row === null || row.kind !== OAUTH2_KIND) {
+      seenGrants.delete(id);
+      throw new HttpError(404, "ERR_NOT_FOUND", `no grant ${id}`);
+    }
+    const subject = typeof row.settings["subject"] === "string" ? (row.settings["subject"] as string) : null;
+    if (seenGrants.size > 10_000) seenGrants.clear();
+    seenGrants.set(id, subject);
+    return subject;
+  };
   router.add("GET", "/v1/grants/:grantId/token", async ({ req, res, params }) => {
     const id = params["grantId"]!;
     let subject: string | null = null;
@@ -168,9 +190,7 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
       if (wait > 0) throw new HttpError(429, "ERR_RATE_LIMITED", `API key ${key.id} is over its rate limit; retry after ${wait} s`, { headers: { "retry-after": String(wait) } });
       // Scoped to the provider (all its grants) or to this one grant; the same answer for grants that do not exist.
       if (!key.channels.includes(providerNameOf(id)) && !key.channels.includes(id)) throw new HttpError(403, "ERR_FORBIDDEN", "this API key has no access to that grant");
-      const row = await ctx.store.getChannel(id);
-      if (row === null || row.kind !== OAUTH2_KIND) throw new HttpError(404, "ERR_NOT_FOUND", `no grant ${id}`);
-      subject = typeof row.settings["subject"] === "string" ? (row.settings["subject"] as string) : null;
+      subject = await grantSubject(id);
     } catch (error) {
       refused.inc();
       throw toHttpError(error, ctx.now());

@@ -15,6 +15,8 @@ import {
 /** A running oidc-provider. */
 export interface TestOidc {
   issuer: string;
+  /** Where it listens: the issuer, unless `publicUrl` put a proxy in front. */
+  url: string;
   /** The confidential client (client_secret_basic) every test can use. */
   client: { clientId: string; clientSecret: string; redirectUri: string };
   provider: Provider;
@@ -31,6 +33,10 @@ export interface TestOidcOptions {
   accessTokenTtlS?: number;
   /** Further client registrations (oidc-provider client metadata). */
   clients?: Array<Record<string, unknown>>;
+  /** The issuer as clients reach it (a proxy in front); default the provider's own loopback URL. */
+  publicUrl?: string;
+  /** Lifetimes (seconds) over the defaults, by oidc-provider model name (`RefreshToken`, `Grant`, …). */
+  ttl?: Record<string, number>;
 }
 
 function listen(server: Server): Promise<number> {
@@ -53,7 +59,8 @@ export async function startOidcProvider(options: TestOidcOptions = {}): Promise<
   let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => { res.statusCode = 503; res.end(); };
   const server = createServer((req, res) => handler(req, res));
   const port = await listen(server);
-  const issuer = `http://127.0.0.1:${port}`;
+  const url = `http://127.0.0.1:${port}`;
+  const issuer = options.publicUrl ?? url;
   const client = { clientId: "kagiya-test", clientSecret: randomBytes(24).toString("base64url"), redirectUri: "http://127.0.0.1:53682/callback" };
   const signing = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
   const provider = new Provider(issuer, {
@@ -74,7 +81,7 @@ export async function startOidcProvider(options: TestOidcOptions = {}): Promise<
     pkce: { required: () => true },
     features: { revocation: { enabled: true }, introspection: { enabled: true }, devInteractions: { enabled: true } },
     rotateRefreshToken: true,
-    ttl: { AccessToken: options.accessTokenTtlS ?? 5, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 86_400, Grant: 86_400, Interaction: 600, Session: 86_400 },
+    ttl: { AccessToken: options.accessTokenTtlS ?? 5, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 86_400, Grant: 86_400, Interaction: 600, Session: 86_400, ...options.ttl },
     cookies: { keys: [randomBytes(16).toString("hex")] },
   });
   const events = new Map<string, number>();
@@ -84,11 +91,12 @@ export async function startOidcProvider(options: TestOidcOptions = {}): Promise<
   handler = provider.callback();
   return {
     issuer,
+    url,
     client,
     provider,
     events,
     async introspect(token) {
-      const res = await fetch(`${issuer}/token/introspection`, {
+      const res = await fetch(`${url}/token/introspection`, {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${btoa(`${client.clientId}:${client.clientSecret}`)}` },
         body: new URLSearchParams({ token }).toString(),

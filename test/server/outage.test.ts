@@ -1,7 +1,8 @@
 // The store goes away under a running server (a private redis-server is killed, or PostgreSQL is
 // cut off by a TCP proxy): health says so, API keys checked before keep getting their tokens from
-// memory, other requests get a clear 503 JSON (never a crash or a stack trace), and service resumes
-// (revocations included) when the store is back.
+// memory (a LINE channel's, and an OAuth grant's through /v1/grants), other requests get a clear
+// 503 JSON (never a crash or a stack trace), and service resumes (revocations included) when the
+// store is back.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -10,8 +11,12 @@ import { createServer } from "node:net";
 import { request, startTestBroker, testApiKey } from "./helpers.ts";
 import { RedisStore } from "../../src/store/redis/store.ts";
 import { PostgresStore } from "../../src/store/postgres/store.ts";
-import { API_KEY_PREFIX, ApiKeyAuthenticator, hashApiKey, revokeApiKey } from "../../src/server/apikeys.ts";
+import { API_KEY_PREFIX, ApiKeyAuthenticator, createApiKey, hashApiKey, revokeApiKey } from "../../src/server/apikeys.ts";
 import { startTcpProxy } from "../helpers/tcp-proxy.ts";
+import { startOidcFixture } from "../helpers/oidc.ts";
+import { exchangeCode } from "../../src/clients/oauth/index.ts";
+import { OAUTH2_KIND, registrationSettings, type OAuthRegistration } from "../../src/kinds/oauth2/registration.ts";
+import { storeLoginGrant } from "../../src/tokens/oauth-grants.ts";
 import { DATABASE_URL, postgresSkip, randomNamespace } from "../store/services.ts";
 
 function freePort(): Promise<number> {
@@ -127,13 +132,24 @@ test("ApiKeyAuthenticator during a store outage: a good key lasts staleIfErrorMs
 
 const pgSkip = await postgresSkip();
 
-test("PostgreSQL cut off (TCP proxy): checked keys keep working; a revocation made meanwhile applies once the store answers", { skip: pgSkip }, async () => {
+/** A PostgreSQL store in a fresh schema reached through a TCP proxy the test can cut, and a direct connection to the same schema. */
+async function postgresBehindProxy() {
   const proxy = await startTcpProxy(Number(new URL(DATABASE_URL).port || 5432), new URL(DATABASE_URL).hostname);
   const schema = randomNamespace("outage");
   const viaProxy = new URL(DATABASE_URL);
   viaProxy.host = `127.0.0.1:${proxy.port}`;
   const store = await PostgresStore.connect({ url: viaProxy.href, schema, connectTimeoutMs: 1000 });
   const direct = await PostgresStore.connect({ url: DATABASE_URL, schema });
+  const close = async () => {
+    await direct.destroy();
+    await direct.close();
+    await proxy.close();
+  };
+  return { proxy, store, direct, close };
+}
+
+test("PostgreSQL cut off (TCP proxy): checked keys keep working; a revocation made meanwhile applies once the store answers", { skip: pgSkip }, async () => {
+  const { proxy, store, direct, close } = await postgresBehindProxy();
   const t = await startTestBroker({ store, server: { apiKeyCacheMs: 1 } });
   try {
     const [a] = t.channels;
@@ -163,8 +179,39 @@ test("PostgreSQL cut off (TCP proxy): checked keys keep working; a revocation ma
     assert.equal((await get(unchecked)).status, 200);
   } finally {
     await t.close();
-    await direct.destroy();
-    await direct.close();
-    await proxy.close();
+    await close();
+  }
+});
+
+test("PostgreSQL cut off: a grant's token (/v1/grants/{id}/token) keeps coming from memory for a checked key, as a channel's does", { skip: pgSkip }, async () => {
+  const fx = await startOidcFixture({ accessTokenTtlS: 3600 });
+  const { proxy, store, direct, close } = await postgresBehindProxy();
+  const t = await startTestBroker({ store, channels: 0, server: { apiKeyCacheMs: 1 } });
+  try {
+    const reg: OAuthRegistration = {
+      name: "acme", preset: undefined, issuer: fx.oidc.issuer, discovery: true, authorizeUrl: undefined, tokenUrl: undefined, revokeUrl: undefined, userinfoUrl: undefined,
+      clientId: fx.oidc.client.clientId, authMethod: "client_secret_basic", scope: "openid profile offline_access", redirectUri: fx.oidc.client.redirectUri,
+      webRedirectUri: undefined, returnUrl: undefined, apiOrigins: [fx.oidc.issuer], allowInsecure: false, authParams: {},
+    };
+    await t.registry.add({ channelId: "acme", kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "", settings: registrationSettings(reg), secrets: { clientSecret: fx.oidc.client.clientSecret } });
+    // A login as `kagiya oauth login` stores it.
+    const { pending, callback } = await fx.login();
+    await storeLoginGrant(t.broker.manager, "acme", await exchangeCode(fx.provider, fx.client, pending, callback));
+    const { key } = await createApiKey(direct, { channels: [], credentials: ["acme"], name: "grant-reader" });
+    const get = () => request(`${t.url}/v1/grants/acme/token`, { headers: { authorization: `Bearer ${key}` } });
+    const before = await get();
+    assert.equal(before.status, 200, before.text);
+
+    proxy.cut();
+    for (let i = 0; i < 3; i++) {
+      const during = await get();
+      assert.equal(during.status, 200, during.text);
+      assert.equal(during.body.access_token, before.body.access_token);
+    }
+    proxy.restore();
+  } finally {
+    await t.close();
+    await close();
+    await fx.close();
   }
 });

@@ -17,7 +17,7 @@ import type { SoakPlants, SoakWorld } from "./run.ts";
 import type { ReadTarget } from "./traffic.ts";
 import { runKagiya, type SoakCredential } from "./world.ts";
 
-/** The planted run's sizes: 15 one-hour steps, 2 instances, 8 credentials (v2.1 at 0, 1, 4, 5; LINE WORKS at 3 with rotating refresh tokens, at 7 on assertions). */
+/** The planted run's sizes: 15 one-hour steps, 2 instances, 8 credentials (v2.1 at 0, 1, 5, 6; LINE WORKS at 3 with rotating refresh tokens; an OAuth grant at 4). */
 export const PLANTED_PARAMS = { seed: 7, days: 0.625, instances: 2, channels: 8, store: "redis", stepSeconds: 3600, stepMs: 700 } as const;
 
 /** Issues a v2.1 token for `cred` at LINE behind kagiya's back (a second issuer without the lock). */
@@ -30,6 +30,18 @@ async function issueBehindKagiya(w: SoakWorld, cred: SoakCredential): Promise<st
   });
   if (r.status !== 200) throw new Error(`plant: LINE refused the extra issuance: ${r.status}`);
   return r.body.key_id as string;
+}
+
+/** Rolls `id`'s stored grant back to the refresh token before its current one in `chain` (oldest first). */
+async function rollBack(w: SoakWorld, id: string, chain: readonly string[]): Promise<void> {
+  const grant = await w.store.direct.getGrant(id);
+  if (grant === null || chain.length < 2) throw new Error(`plant: ${id} has not refreshed by step 6 (${chain.length} refresh tokens)`);
+  const registry = await ChannelRegistry.open(w.store.direct, new Sealer(MasterKey.parse(w.masterKey)));
+  const current = registry.openGrant(grant);
+  const before = chain[chain.indexOf(current.refreshToken) - 1];
+  if (before === undefined) throw new Error(`plant: no refresh token before ${id}'s stored one`);
+  const version = await w.store.direct.swapGrant(id, grant.version, { secret: registry.sealGrant(id, { ...current, refreshToken: before }), status: "active", updatedAt: w.emu.state.now() });
+  if (version === null) throw new Error(`plant: ${id}'s grant moved while it was rolled back`);
 }
 
 export function createPlants(): SoakPlants {
@@ -125,20 +137,16 @@ export function createPlants(): SoakPlants {
           }
         }
       }
-      // refresh-tokens: the store loses the app's newest refresh token (its grant rolled back to the
-      // one before, spent at LINE WORKS): not the newest, and kagiya will send a spent one.
+      // refresh-tokens: the store loses the newest refresh token of a LINE WORKS app and of an OAuth
+      // grant (each grant rolled back to the one before, spent): not the newest, and kagiya will
+      // send a spent one (which the OAuth provider answers by ending the grant).
       if (step === 6) {
         const app = w.credentials.find((c) => c.works?.refresh === "refresh-token" && c.works.rotation)!;
-        const grant = await w.store.direct.getGrant(app.id);
-        const issued = w.emu.refreshIssued.get(app.clientId!) ?? [];
-        if (grant === null || issued.length < 2) throw new Error(`plant: ${app.id} has not refreshed by step 6 (${issued.length} refresh tokens)`);
-        const registry = await ChannelRegistry.open(w.store.direct, new Sealer(MasterKey.parse(w.masterKey)));
-        const current = registry.openGrant(grant);
-        const before = issued[issued.findIndex((i) => i.record.token === current.refreshToken) - 1];
-        if (before === undefined) throw new Error(`plant: no refresh token before ${app.id}'s stored one`);
-        const version = await w.store.direct.swapGrant(app.id, grant.version, { secret: registry.sealGrant(app.id, { ...current, refreshToken: before.record.token }), status: "active", updatedAt: w.emu.state.now() });
-        if (version === null) throw new Error(`plant: ${app.id}'s grant moved while it was rolled back`);
+        await rollBack(w, app.id, (w.emu.refreshIssued.get(app.clientId!) ?? []).map((i) => i.record.token));
         w.planted["refresh-tokens"] = app.id;
+        const grant = w.credentials.find((c) => c.kind === "oauth2")!;
+        await rollBack(w, grant.id, [...w.oidc!.issued.values()].filter((i) => w.oidc!.owner(i.token) === grant.id).map((i) => i.token));
+        w.planted["refresh-tokens (OAuth)"] = grant.id;
       }
       if (step === 13) await w.instances[1]!.start();
     },

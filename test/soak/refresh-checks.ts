@@ -14,13 +14,16 @@ import type { Disturbance } from "./ledger-checks.ts";
 import type { SoakCredential } from "./world.ts";
 
 /** What may lose a rotated refresh token (the answer taken, the store write never made). */
-const LOSSES = new Set<Disturbance["what"]>(["kill", "cli-kill", "outage", "plant"]);
+export const LOSSES = new Set<Disturbance["what"]>(["kill", "cli-kill", "outage", "plant"]);
 /**
  * Real ms a request or a write may be in flight: a stored grant may lag LINE WORKS by that without a
  * cause, and a kill that long before LINE WORKS took a token may still have lost its answer (the
  * soak's latency fault holds a request up to 400 ms before it is served).
  */
-const IN_FLIGHT_MS = 1000;
+export const IN_FLIGHT_MS = 1000;
+
+/** "a kill", "an outage": a loss named in a note. */
+export const aLoss = (what: string): string => `${/^[aeiou]/.test(what) ? "an" : "a"} ${what}`;
 
 interface AppFacts {
   cred: SoakCredential;
@@ -92,7 +95,7 @@ export class RefreshChecks {
     // held (the latency fault delays a request LINE WORKS has received, then serves it).
     const loss = spentAt === undefined ? undefined : this.#lossBetween(spentAt - IN_FLIGHT_MS, use.realAt);
     if (loss) {
-      this.#book.note("refresh-tokens", `spent token sent again once after a ${loss.what} (refused)`);
+      this.#book.note("refresh-tokens", `spent token sent again once after ${aLoss(loss.what)} (refused)`);
       return;
     }
     this.#book.check("refresh-tokens", false, () => spentAt === undefined

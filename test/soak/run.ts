@@ -6,7 +6,9 @@ import { startSoakEmulator, type SoakEmulator } from "./emulator.ts";
 import { InvariantBook } from "./invariants.ts";
 import { CALM_SLACK, DISTURBANCE_WINDOW_MS, LedgerChecks, Timeline, type Disturbance } from "./ledger-checks.ts";
 import type { SoakParams } from "./params.ts";
-import { buildSchedule, TICK_SECONDS, TICKS, type Schedule, type StepPlan } from "./schedule.ts";
+import { buildSchedule, CALM_TAIL, TICK_SECONDS, TICKS, type Schedule, type StepPlan } from "./schedule.ts";
+import { OAuthRefreshChecks } from "./oauth-checks.ts";
+import { killPeerAmong, startSoakOidc, type SoakOidc } from "./oauth.ts";
 import { RefreshChecks } from "./refresh-checks.ts";
 import { Traffic } from "./traffic.ts";
 import { kagiyaEnv, newMasterKey, openSoakStore, runKagiya, ServeInstance, setUpCredentials, type LogCounts, type SoakCredential, type SoakStore } from "./world.ts";
@@ -35,6 +37,8 @@ export interface SoakFigures {
   deliveries: number;
   redeliveries: number;
   replays: number;
+  /** OAuth grants: the provider's side (none when the run has no grant). */
+  oauth: { grants: number; refreshes: number; faultRules: Record<string, number>; faultHits: number; heldKills: string[]; held: number; lostAnswers: number; grantsEnded: number; logins: number } | null;
   realSeconds: number;
 }
 
@@ -65,6 +69,8 @@ export interface SoakWorld {
   apiKey: string;
   env: (skewMs?: number) => Record<string, string>;
   disturb(what: Disturbance["what"]): void;
+  /** The OAuth provider's witness (undefined when the run has no grant). */
+  oidc: SoakOidc | undefined;
   planted: Record<string, string>;
 }
 
@@ -109,13 +115,33 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
   let outages = 0;
   let cliKills = 0;
   const planted: Record<string, string> = {};
+  let oidc: SoakOidc | undefined;
+  const providerFaultRules: Record<string, number> = {};
+  /** Instances the provider's proxy killed (a held answer): started again at the next step. */
+  const restartNext = new Set<ServeInstance>();
   try {
     log(`soak: seed ${params.seed}, schedule ${schedule.hash}, ${schedule.steps.length} steps of ${params.stepSeconds} s (${params.days} days), ${params.instances} instances, ${params.channels} credentials, store ${params.store}`);
     const credentials = await setUpCredentials(emu.url, store.direct, masterKey, schedule.credentials);
     const env = (skewMs = 0) => ({ ...kagiyaEnv(emu.url, masterKey, skewMs) });
-    const lineIds = credentials.filter((c) => c.kind !== "line-works").map((c) => c.id);
-    const worksIds = credentials.filter((c) => c.kind === "line-works").map((c) => c.id);
-    const created = await runKagiya(["apikey", "create", "--channel", lineIds.join(","), ...(worksIds.length ? ["--credential", worksIds.join(",")] : []), "--name", "soak-reader", "--json", "--store", store.spec], env());
+    const disturb = (what: Disturbance["what"]) => void disturbances.push({ realAt: Date.now(), what });
+    // OAuth grants: the provider (on the emulator's clock) and its proxy, then `oauth add` and a login each.
+    const grants = credentials.filter((c) => c.kind === "oauth2");
+    let oauthChecks: OAuthRefreshChecks | undefined;
+    if (grants.length > 0) {
+      const started = await startSoakOidc(emu.state, killPeerAmong(instances, disturb, restartNext));
+      oidc = started;
+      oauthChecks = new OAuthRefreshChecks(started, store.direct, masterKey, book, credentials, disturbances, (id) => started.login(id, store.spec, env()));
+      const checks = oauthChecks;
+      await Promise.all(grants.map((g) => started.add(g.id, store.spec, env())));
+      await Promise.all(grants.map(async (g) => {
+        await started.login(g.id, store.spec, env());
+        await checks.claim(g.id);
+      }));
+      log(`soak: ${grants.length} OAuth grants logged in at oidc-provider ${started.issuer}`);
+    }
+    const lineIds = credentials.filter((c) => c.kind === "line-v2.1" || c.kind === "line-stateless").map((c) => c.id);
+    const otherIds = credentials.filter((c) => c.kind === "line-works" || c.kind === "oauth2").map((c) => c.id);
+    const created = await runKagiya(["apikey", "create", "--channel", lineIds.join(","), ...(otherIds.length ? ["--credential", otherIds.join(",")] : []), "--name", "soak-reader", "--json", "--store", store.spec], env());
     if (created.code !== 0) throw new Error(`kagiya apikey create failed: ${created.stderr.trim()}`);
     const apiKey = (JSON.parse(created.stdout) as { key: string }).key;
 
@@ -130,9 +156,8 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
     const timeline = new Timeline();
     const checks = new LedgerChecks(emu, store.direct, book, credentials, params.stepSeconds, timeline, disturbances);
     const refreshChecks = new RefreshChecks(emu, store.direct, masterKey, book, credentials, disturbances);
-    if (!refreshChecks.applicable) book.notApplicable("refresh-tokens");
-    const disturb = (what: Disturbance["what"]) => void disturbances.push({ realAt: Date.now(), what });
-    const world: SoakWorld = { params, schedule, emu, store, credentials, instances, traffic, book, masterKey, apiKey, env, disturb, planted };
+    if (!refreshChecks.applicable && oauthChecks === undefined) book.notApplicable("refresh-tokens");
+    const world: SoakWorld = { params, schedule, emu, store, credentials, instances, traffic, book, masterKey, apiKey, env, disturb, planted, oidc };
     /** The instance to use: the preferred one, else the next one up. */
     const upFrom = (preferred: number): ServeInstance | undefined => {
       for (let k = 0; k < instances.length; k++) {
@@ -160,7 +185,8 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
       for (const w of step.cli.filter((x) => x.tick === tick)) {
         const cred = credentials[w.credential]!;
         if (w.killAfterMs !== null) setTimeout(() => disturb("cli-kill"), w.killAfterMs).unref();
-        cliRuns.push(runKagiya(["token", w.command, cred.id, "--store", store.spec], env(), w.killAfterMs).then((r) => {
+        const args = cred.kind === "oauth2" ? ["oauth", "token", cred.id] : ["token", w.command, cred.id];
+        cliRuns.push(runKagiya([...args, "--store", store.spec], env(), w.killAfterMs).then((r) => {
           if (r.signal === "SIGKILL") cliKills++;
         }));
       }
@@ -200,6 +226,11 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
       const s = step.index;
       const stepStart = Date.now();
       for (const i of step.restarts) void instances[i]!.start().catch((e: Error) => log(`soak: restart of instance ${i} failed: ${e.message}`));
+      for (const inst of restartNext) void inst.start().catch((e: Error) => log(`soak: restart of instance ${inst.index} failed: ${e.message}`));
+      restartNext.clear();
+      if (s >= schedule.steps.length - CALM_TAIL) oidc?.disarm();
+      else oidc?.setFaults(step.providerFaults);
+      for (const f of step.providerFaults) providerFaultRules[f.name] = (providerFaultRules[f.name] ?? 0) + 1;
       for (const f of emu.faults.describe() as Array<{ hits: number }>) faultHits += f.hits;
       emu.faults.clear();
       for (const f of step.faults) {
@@ -226,6 +257,7 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
       const calm = step.faults.length === 0 && !checks.disturbedAt(Date.now()) && instances.some((i) => i.up);
       await checks.check(calm, s >= 1 ? stepStartSim[s - 1]! : -Infinity);
       await refreshChecks.check();
+      await oauthChecks?.check();
       if (Date.now() - lastLogged > 10_000 || s === schedule.steps.length - 1) {
         lastLogged = Date.now();
         log(`soak: step ${s + 1}/${schedule.steps.length} (day ${((s + 1) * params.stepSeconds / 86400).toFixed(2)}), reads ${traffic.stats.readsOk} ok / ${traffic.stats.readsFailed} failed, events accepted ${traffic.accepted.size}, violations ${book.violations}, ${Math.round((Date.now() - stepStart))} ms/step`);
@@ -236,6 +268,7 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
     // instances once their leases pass (the clock keeps moving a tick at a time).
     for (const f of emu.faults.describe() as Array<{ hits: number }>) faultHits += f.hits;
     emu.faults.clear();
+    oidc?.disarm();
     await Promise.all(instances.map((i) => i.start().catch(() => {})));
     await Promise.allSettled(cliRuns);
     // Until every accepted event is handled, or nothing moved for 12 rounds (60 s on the clock: two leases).
@@ -256,6 +289,12 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
       await sleep(300);
       await checks.check(!checks.disturbedAt(Date.now()), emu.state.now() - params.stepSeconds * 1000);
       await refreshChecks.check();
+      await oauthChecks?.check();
+    }
+    if (oauthChecks) {
+      // Logins under way finish; then the grants they left are checked once more.
+      await oauthChecks.settle();
+      await oauthChecks.check(true);
     }
     const unhandled = new Set(traffic.unhandled(failedEvents));
     const replied = new Set(emu.state.messages.filter((m) => m.kind === "reply").map((m) => m.replyToken));
@@ -301,6 +340,10 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
       deliveries: traffic.stats.deliveries,
       redeliveries: traffic.stats.redeliveries,
       replays: traffic.stats.replays,
+      oauth: oidc === undefined ? null : {
+        grants: grants.length, refreshes: oidc.counts.refreshes, faultRules: providerFaultRules, faultHits: oidc.counts.faultHits,
+        heldKills: oidc.counts.heldKills, held: oidc.counts.held, lostAnswers: oidc.counts.lost, grantsEnded: oidc.counts.revokedGrants, logins: oidc.counts.logins,
+      },
       realSeconds: Math.round((Date.now() - startedReal) / 1000),
     };
     return { params, hash: schedule.hash, book, figures, logs, failed: book.violations > 0, planted };
@@ -309,6 +352,7 @@ export async function runSoak(params: SoakParams, options: SoakOptions = {}): Pr
     await Promise.all(instances.map((i) => i.kill().catch(() => {})));
     await Promise.allSettled(cliRuns);
     await store.close().catch(() => {});
+    await oidc?.close().catch(() => {});
     await emu.close();
   }
 }
@@ -321,6 +365,7 @@ export function formatReport(r: SoakResult): string {
     `soak ${r.failed ? "FAILED" : "passed"}: seed ${r.params.seed}, schedule ${r.hash}, store ${r.params.store}`,
     `simulated days ${f.simulatedDays} in ${f.steps} steps (${f.realSeconds} s real); instances ${f.instances}; credentials ${kv(f.credentials)}`,
     `kills: serve ${f.serveKills} (crashes the harness did not cause: ${f.serveCrashes.length}), CLI workers ${f.cliKills} of ${f.cliWorkers}; store outages ${f.storeOutages}; LINE fault rules ${kv(f.lineFaultRules)} (${f.lineFaultHits} requests hit)`,
+    ...(f.oauth ? [`OAuth (oidc-provider, rotation on): ${f.oauth.grants} grants, ${f.oauth.refreshes} refreshes presented; proxy faults ${kv(f.oauth.faultRules)} (${f.oauth.faultHits} requests hit); answers held for a kill ${f.oauth.held} (killed: ${f.oauth.heldKills.join(", ") || "none"}), lost ${f.oauth.lostAnswers}; grants the provider ended ${f.oauth.grantsEnded}; logins ${f.oauth.logins}`] : []),
     `LINE: ${f.tokenRequestsAtLine} token requests, issued ${kv(f.issuedAtLine)}; reads ${f.readsOk} ok / ${f.readsFailed} failed; webhook events accepted ${f.webhookEventsAccepted}, handled ${f.webhookEventsHandled}, handled twice ${f.webhookDuplicates}; deliveries ${f.deliveries}, redeliveries ${f.redeliveries}, replays ${f.replays}`,
     "",
     r.book.table(),

@@ -19,12 +19,14 @@ export const LOST_ANSWER_DELAY_MS = 6000;
 /**
  * The credential kinds the soak sets up. Kinds whose tokens come with refresh tokens have
  * `refreshTokens: true`: the refresh-token invariant checks them (LINE WORKS apps on the
- * `refresh-token` policy; see {@link WORKS_VARIANTS}).
+ * `refresh-token` policy, see {@link WORKS_VARIANTS}; OAuth 2.0 grants at oidc-provider with
+ * rotation on, see ./oauth.ts).
  */
 export const KINDS = [
   { kind: "line-v2.1", share: 2, webhooks: true, ledger: true, refreshTokens: false },
   { kind: "line-stateless", share: 1, webhooks: false, ledger: false, refreshTokens: false },
   { kind: "line-works", share: 1, webhooks: false, ledger: false, refreshTokens: true },
+  { kind: "oauth2", share: 1, webhooks: false, ledger: false, refreshTokens: true },
 ] as const;
 
 /**
@@ -58,6 +60,18 @@ export interface CredentialPlan {
 }
 
 export type FaultName = "5xx" | "reset" | "429" | "timeout" | "ambiguous" | "latency";
+
+/**
+ * A fault at the OAuth provider's proxy, on refresh requests only: `reset` and `5xx` before the
+ * provider sees the request (probability `probability` each); `lost-refresh`: the next answer the
+ * provider rotated is lost; `kill-held`: the next rotated answer is held while the kagiya process
+ * that asked is SIGKILLed, then dropped (these two stay armed until they fire).
+ */
+export interface ProviderFault {
+  name: "reset" | "5xx" | "lost-refresh" | "kill-held";
+  probability: number;
+  seed: number;
+}
 
 /** A fault as the emulator's control API takes it, with the name it is counted under. */
 export interface PlannedFault {
@@ -103,6 +117,8 @@ export interface StepPlan {
   deliveries: Delivery[];
   reads: Read[];
   cli: CliWorker[];
+  /** Faults at the OAuth provider's proxy in this step (none when the run has no OAuth grant). */
+  providerFaults: ProviderFault[];
   /** No LINE fault, kill, restart or outage in this step. */
   calm: boolean;
 }
@@ -131,7 +147,7 @@ export function buildSchedule(params: Pick<SoakParams, "seed" | "days" | "instan
   let worksSeen = 0;
   const credentials: CredentialPlan[] = Array.from({ length: params.channels }, (_, i) => {
     const kind = shares[i % shares.length]!;
-    const id = kind === "line-works" ? `works-soak-${i}` : String(1_600_000_000 + i);
+    const id = kind === "line-works" ? `works-soak-${i}` : kind === "oauth2" ? `oauth-soak-${i}` : String(1_600_000_000 + i);
     // The first v2.1 channel always lives 12 h and is refreshed at 30–40 % of it, so even a short
     // run refreshes it, and its superseded tokens have hours of life left to be revoked in.
     const lifetimeSeconds = kind === "line-v2.1" ? (i === 0 ? 12 * 3600 : pick(V21_LIFETIMES)) : 0;
@@ -143,6 +159,9 @@ export function buildSchedule(params: Pick<SoakParams, "seed" | "days" | "instan
   const skewsMs = Array.from({ length: params.instances }, (_, i) => (i === 0 ? 0 : between(-MAX_SKEW_MS, MAX_SKEW_MS)));
 
   const count = Math.ceil((params.days * 86400) / params.stepSeconds);
+  // Provider faults come from their own PRNG, so they leave the rest of a seed's schedule alone.
+  const providerRnd = mulberry32(params.seed ^ 0x0a2f_5eed);
+  const hasGrants = credentials.some((c) => c.kind === "oauth2");
   const steps: StepPlan[] = [];
   const downUntil = new Map<number, number>(); // instance → step it is restarted at
   for (let s = 0; s < count; s++) {
@@ -185,12 +204,30 @@ export function buildSchedule(params: Pick<SoakParams, "seed" | "days" | "instan
       const isV21 = credentials[credential]!.kind === "line-v2.1";
       cli.push({ tick: between(0, TICKS - 1), credential, command: isV21 && rnd() < 0.4 ? "reconcile" : "get", killAfterMs: !quiet && rnd() < 0.3 ? between(100, 1500) : null });
     }
+    const providerFaults = hasGrants && !quiet ? planProviderFaults(providerRnd, s === 1 && count >= HELD_KILL_FROM_STEPS) : [];
     const jumpSeconds = s === 0 ? 0 : params.stepSeconds - TICKS * TICK_SECONDS;
-    steps.push({ index: s, jumpSeconds, faults, kills, restarts, outage, deliveries, reads, cli, calm: faults.length === 0 && kills.length === 0 && restarts.length === 0 && outage === null && !cli.some((c) => c.killAfterMs !== null) });
+    steps.push({ index: s, jumpSeconds, faults, kills, restarts, outage, deliveries, reads, cli, providerFaults, calm: faults.length === 0 && kills.length === 0 && restarts.length === 0 && outage === null && !cli.some((c) => c.killAfterMs !== null) && providerFaults.length === 0 });
   }
   const body = { seed: params.seed, quiet: params.quiet === true, days: params.days, instances: params.instances, stepSeconds: params.stepSeconds, credentials, skewsMs, steps };
   const hash = createHash("sha256").update(JSON.stringify(body)).digest("hex").slice(0, 16);
   return { seed: params.seed, credentials, skewsMs, steps, hash };
+}
+
+/**
+ * Runs of at least this many steps arm a `kill-held` in their first faulty step, so even a
+ * one-day run has one. Shorter runs (the fixed-seed run in npm test) only draw them by chance: a
+ * killed holder's issue lock lives on for kagiya's 30 s lock TTL, and the grant's reads wait on it.
+ */
+export const HELD_KILL_FROM_STEPS = 24;
+
+/** A step's provider faults (`first`: arm a `kill-held` whatever the draw). */
+function planProviderFaults(rnd: () => number, first: boolean): ProviderFault[] {
+  const out: ProviderFault[] = [];
+  const seed = () => Math.floor(rnd() * 2 ** 32);
+  if (rnd() < 0.25) out.push({ name: rnd() < 0.5 ? "reset" : "5xx", probability: 0.4, seed: seed() });
+  if (rnd() < 0.04) out.push({ name: "lost-refresh", probability: 1, seed: seed() });
+  if (first || rnd() < 0.05) out.push({ name: "kill-held", probability: 1, seed: seed() });
+  return out;
 }
 
 function planFault(name: FaultName, rnd: () => number, between: (lo: number, hi: number) => number): PlannedFault {

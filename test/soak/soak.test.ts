@@ -1,5 +1,6 @@
 // The soak, short: a fixed seed over half a simulated day on Redis — two `kagiya serve` processes
-// and CLI workers, LINE faults, SIGKILLs and store outages from the seed — and every invariant holds.
+// and CLI workers, LINE faults, SIGKILLs and store outages from the seed, an OAuth grant at
+// oidc-provider with an answer lost after the provider rotated — and every invariant holds.
 // The long runs are `npm run soak` (docs/development.md).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -7,7 +8,7 @@ import { buildSchedule } from "./schedule.ts";
 import { formatReport, runSoak } from "./run.ts";
 import { redisSkip } from "../store/services.ts";
 
-const PARAMS = { seed: 182, days: 0.5, instances: 2, channels: 6, store: "redis", stepSeconds: 3600, stepMs: 800 } as const;
+const PARAMS = { seed: 27, days: 0.5, instances: 2, channels: 6, store: "redis", stepSeconds: 3600, stepMs: 800 } as const;
 
 test("the same seed gives the same schedule (and hash); another seed another", () => {
   const a = buildSchedule(PARAMS);
@@ -20,6 +21,7 @@ test("the same seed gives the same schedule (and hash); another seed another", (
   assert.ok(steps.some((s) => s.outage !== null), "a store outage");
   assert.ok(steps.some((s) => s.faults.length > 0), "a LINE fault");
   assert.ok(steps.some((s) => s.deliveries.some((d) => d.redeliverAfter !== null)), "a replayed delivery");
+  assert.ok(steps.some((s) => s.providerFaults.some((f) => f.name === "lost-refresh")), "an OAuth answer lost after the provider rotated");
 });
 
 test(`soak seed ${PARAMS.seed}: ${PARAMS.days} simulated days, ${PARAMS.instances} instances, ${PARAMS.channels} credentials on Redis — no invariant violated`, { skip: await redisSkip() }, async () => {
@@ -34,5 +36,14 @@ test(`soak seed ${PARAMS.seed}: ${PARAMS.days} simulated days, ${PARAMS.instance
   // The LINE WORKS app on rotating refresh tokens refreshed by them.
   assert.ok(f.credentials["line-works refresh-token rotation on"] === 1, report);
   assert.ok((result.book.get("refresh-tokens").notes.get("refreshes accepted") ?? 0) > 3, report);
+  // The OAuth grant refreshed at oidc-provider; an answer the provider rotated was lost on the way:
+  // the spent token, sent again, was refused (allowed after a lost answer), the provider ended the
+  // grant, and a new login recovered it.
+  const rt = result.book.get("refresh-tokens").notes;
+  assert.ok(f.credentials["oauth2"] === 1 && f.oauth !== null, report);
+  assert.ok((rt.get("OAuth refreshes taken") ?? 0) >= 2, report);
+  assert.ok(f.oauth!.lostAnswers >= 1, report);
+  assert.ok([...rt.keys()].some((k) => k.startsWith("OAuth: spent token sent again once after a")), report);
+  assert.ok((rt.get("OAuth: recovered by a new login") ?? 0) >= 1, report);
   for (const name of ["cap-30", "reads-served", "one-issuance-per-refresh", "webhooks-handled", "refresh-tokens"] as const) assert.ok(result.book.get(name).checks > 0, `${name} was checked: ${report}`);
 });

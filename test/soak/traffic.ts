@@ -103,6 +103,11 @@ export class Traffic {
     }
     if (ok) this.stats.readsOk++;
     else this.stats.readsFailed++;
+    if (!ok && inst.url !== url) {
+      // The process was SIGKILLed while it answered (a kill the provider's proxy made): not a read to judge.
+      this.#book.note("reads-served", "cut by a kill while in flight (not checked)");
+      return ok;
+    }
     const downNow = storeDown || this.#store.outage;
     if (downNow) {
       if (holds) this.#book.check("reads-in-outage", ok, () => `instance ${inst.index}, ${cred.id}: ${status} while the store was down, holding a token valid until ${new Date(held.expiresAt).toISOString()}`);

@@ -87,11 +87,23 @@ export interface SoakCredential extends CredentialPlan {
   clientId?: string;
 }
 
-/** Creates each credential at the emulator and registers it in kagiya's store. */
+/** The kagiya processes (serve and CLI) the harness started that still run, by pid. */
+export function liveProcesses(): Map<number, ChildProcess> {
+  return new Map([...live].filter((c) => c.pid !== undefined).map((c) => [c.pid!, c]));
+}
+
+/**
+ * Creates each credential at the emulator and registers it in kagiya's store. OAuth grants are
+ * only described here: they are added and logged in through the CLI (./oauth.ts).
+ */
 export async function setUpCredentials(emuUrl: string, store: Store, masterKey: string, plans: readonly CredentialPlan[]): Promise<SoakCredential[]> {
   const registry = await ChannelRegistry.open(store, new Sealer(MasterKey.parse(masterKey)));
   const out: SoakCredential[] = [];
   for (const p of plans) {
+    if (p.kind === "oauth2") {
+      out.push({ ...p, channelSecret: "", kid: "", privateJwk: {}, tokenPath: `/v1/grants/${p.id}/token` });
+      continue;
+    }
     if (p.kind === "line-works") {
       const v = p.works!;
       const app = await createWorksApp(emuUrl, { tokenLifetime: v.tokenLifetime, rotation: v.rotation });
