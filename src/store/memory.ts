@@ -164,7 +164,15 @@ export class MemoryStore implements Store {
   }
 
   async markOnce(key: string, ttlMs: number): Promise<boolean> {
+    return this.#markOnce(key, ttlMs, this.#now());
+  }
+
+  async markMany(keys: readonly string[], ttlMs: number): Promise<boolean[]> {
     const now = this.#now();
+    return keys.map((key) => this.#markOnce(key, ttlMs, now));
+  }
+
+  #markOnce(key: string, ttlMs: number, now: number): boolean {
     const until = this.#once.get(key);
     if (until !== undefined && until > now) return false;
     this.#once.set(key, now + ttlMs);

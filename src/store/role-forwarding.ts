@@ -81,6 +81,9 @@ export abstract class RoleForwarding implements CredentialStore, TokenStore, Loc
   markOnce(key: string, ttlMs: number): Promise<boolean> {
     return this.roles.marks.markOnce(key, ttlMs);
   }
+  markMany(keys: readonly string[], ttlMs: number): Promise<boolean[]> {
+    return this.roles.marks.markMany(keys, ttlMs);
+  }
   isMarked(key: string): Promise<boolean> {
     return this.roles.marks.isMarked(key);
   }

@@ -1,14 +1,19 @@
 /**
  * Duplicate checks in a shared store, gathered: the marks of deliveries accepted close together
- * are sent to the store's `markOnce` in one tick, so the store's own batching makes them one
- * round trip (one SQLite transaction, one PostgreSQL statement, one Redis pipeline write), and the
- * intake waits on one promise per batch instead of one per event.
+ * go to the store's `markMany` in one call (one SQLite transaction, one PostgreSQL statement, one
+ * Redis script), so the intake waits on one promise per batch instead of one per event. A store
+ * without markMany gets one `markOnce` per key in the same tick (its own batching may join them).
  *
  * While a batch is in flight, the next one starts `spacingMs` after it at the earliest (not
  * waiting for its answer): under load a batch holds many marks (a SQLite commit or a PostgreSQL
  * round trip costs several marks' worth of CPU); when quiet, a mark is sent at once.
  */
 import type { DedupStore } from "./dedup.ts";
+
+/** A store that can also mark many keys in one step (the Store's once-mark role does). */
+interface ManyMarkStore extends DedupStore {
+  markMany?(keys: readonly string[], ttlMs: number): Promise<boolean[]>;
+}
 
 /** Per key: true the first time it is seen, false while remembered, or the store's error. */
 export type MarkResult = boolean | { error: unknown };
@@ -91,27 +96,34 @@ export class MarkBatcher {
     this.#keys = 0;
     this.#inFlight++;
     this.#lastStart = this.#now();
-    const ttl = this.#ttlMs;
-    const marks: Array<Promise<boolean>> = [];
-    for (const g of groups) {
-      for (const key of g.keys) {
-        try {
-          marks.push(this.#store.markOnce(key, ttl));
-        } catch (error) {
-          marks.push(Promise.reject(error));
-        }
-      }
-    }
-    void Promise.allSettled(marks).then((settled) => {
+    const keys: string[] = [];
+    for (const g of groups) for (const key of g.keys) keys.push(key);
+    void this.#markAll(keys).then((results) => {
       this.#inFlight--;
       let at = 0;
       for (const g of groups) {
-        const results: MarkResult[] = g.keys.map(() => {
-          const s = settled[at++]!;
-          return s.status === "fulfilled" ? s.value : { error: s.reason };
-        });
-        g.done(results);
+        g.done(results.slice(at, at + g.keys.length));
+        at += g.keys.length;
       }
     });
+  }
+
+  /** One result per key, by the store's markMany when it has one, else key by key. Never rejects. */
+  async #markAll(keys: string[]): Promise<MarkResult[]> {
+    const store = this.#store as ManyMarkStore;
+    if (typeof store.markMany === "function") {
+      // A failed batch fails each of its marks; not retried key by key, as the batch may have
+      // been written before it failed (a lost reply), and a retry would then drop every event.
+      try {
+        const fresh = await store.markMany(keys, this.#ttlMs);
+        if (fresh.length === keys.length) return fresh;
+        const error = new Error(`markMany answered ${fresh.length} results for ${keys.length} keys`);
+        return keys.map(() => ({ error }));
+      } catch (error) {
+        return keys.map(() => ({ error }));
+      }
+    }
+    const settled = await Promise.allSettled(keys.map(async (key) => store.markOnce(key, this.#ttlMs)));
+    return settled.map((s) => (s.status === "fulfilled" ? s.value : { error: s.reason }));
   }
 }

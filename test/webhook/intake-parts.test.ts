@@ -10,6 +10,7 @@ import { resolveWebhookOptions, splitAdapterOptions } from "../../src/webhook/op
 import { DeliveryQueue } from "../../src/webhook/queue.ts";
 import { MarkBatcher, type MarkResult } from "../../src/webhook/mark-batch.ts";
 import { SecretCache } from "../../src/webhook/secrets.ts";
+import { MemoryStore } from "../../src/store/memory.ts";
 import { WebhookConfigError } from "../../src/webhook/errors.ts";
 import { DESTINATION, memoryLogger, signedRequest, textEvent } from "./fixtures.ts";
 
@@ -152,4 +153,28 @@ test("while a batch of marks is in flight the next ones gather into one batch, s
   assert.deepEqual(await later, [[true], [true]]);
   answers.get("a")!();
   assert.deepEqual(await first, [true]);
+});
+
+test("a store with markMany gets one markMany call per batch and no markOnce; a failed batch fails each of its marks", async () => {
+  const store = new MemoryStore();
+  const batches: string[][] = [];
+  let failing = false;
+  const spy = {
+    markOnce: (): Promise<boolean> => assert.fail("markOnce called although the store has markMany"),
+    markMany(keys: readonly string[], ttlMs: number): Promise<boolean[]> {
+      assert.equal(ttlMs, 60_000);
+      batches.push([...keys]);
+      return failing ? Promise.reject(new Error("store down")) : store.markMany(keys, ttlMs);
+    },
+  };
+  await store.markOnce("seen", 60_000);
+  const marks = new MarkBatcher(spy, 60_000);
+  const results = await Promise.all([["a", "seen"], ["b", "a"], ["c"]].map((keys) => new Promise<MarkResult[]>((r) => marks.mark(keys, r))));
+  assert.deepEqual(batches, [["a", "seen", "b", "a", "c"]]);
+  assert.deepEqual(results, [[true, false], [true, false], [true]], "split per delivery; a key repeated across deliveries is a duplicate");
+  failing = true;
+  const failed = await new Promise<MarkResult[]>((r) => marks.mark(["d", "e"], r));
+  assert.deepEqual(batches.at(-1), ["d", "e"]);
+  assert.deepEqual(failed.map((f) => (f as { error: Error }).error.message), ["store down", "store down"]);
+  assert.equal(await store.isMarked("d"), false);
 });

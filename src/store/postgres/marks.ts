@@ -1,5 +1,5 @@
 // The PostgreSQL backend's once-mark role (webhook de-duplication): table `dedup`, expiry judged
-// on the server's clock; marks made in the same tick go as one statement.
+// on the server's clock; marks made in the same tick go as one statement, and so does each markMany.
 import { MicroBatcher } from "../batcher.ts";
 import type { OnceMarkStore } from "../types.ts";
 import { BackendRole } from "../backend-role.ts";
@@ -43,14 +43,32 @@ export class PostgresMarks extends BackendRole<PostgresHost> implements OnceMark
       first.add(m.key);
       return settled.then((byKey) => byKey.get(m.key)!);
     });
-    this.#markCount += batch.length;
+    this.#counted(batch.length);
+    return results;
+  }
+
+  async markMany(keys: readonly string[], ttlMs: number): Promise<boolean[]> {
+    if (keys.length === 0) return [];
+    // One statement, not through the batcher: the caller has gathered the keys already. Distinct
+    // keys (a row cannot be upserted twice in one statement), sorted as in #writeMarks.
+    const distinct = [...new Set(keys)].sort();
+    const ttl = Math.max(1, ttlMs);
+    const r = await this.h.q("markMany", this.h.sql.markMany, [distinct, distinct.map(() => ttl)], "kagiya_mark_many");
+    this.#counted(keys.length);
+    const fresh = new Set(r.rows.map((row) => row["key"] as string));
+    // delete: true for a fresh key's first place only, so a repeat in `keys` is a duplicate.
+    return keys.map((key) => fresh.delete(key));
+  }
+
+  /** Counts marks written; every 1000, expired ones are deleted. */
+  #counted(marks: number): void {
+    this.#markCount += marks;
     if (this.#markCount >= 1000) {
       this.#markCount = 0;
       // Housekeeping only: a failure here loses nothing and must not fail the marks. SKIP LOCKED,
       // so it never waits on (or deadlocks with) rows a batch of marks holds.
       this.h.q("markOnce cleanup", `DELETE FROM ${this.h.s}.dedup WHERE key IN (SELECT key FROM ${this.h.s}.dedup WHERE expires_at <= clock_timestamp() ORDER BY key LIMIT 10000 FOR UPDATE SKIP LOCKED)`).catch(() => {});
     }
-    return results;
   }
 
   async isMarked(key: string): Promise<boolean> {
