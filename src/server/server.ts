@@ -34,7 +34,7 @@ export type NodeWebhookHandler = ((req: IncomingMessage, res: ServerResponse) =>
  * and metrics, and the server's logger.
  */
 export interface WebhookWiring {
-  dedup: { markOnce(key: string, ttlMs: number): Promise<boolean> };
+  dedup: { markOnce(key: string, ttlMs: number): Promise<boolean>; markMany(keys: readonly string[], ttlMs: number): Promise<boolean[]> };
   /** The store, as the webhook inbox. */
   inbox: Store;
   onReject(info: { channelId: string | null; status: number; code: string; platform?: "line-works" }): void;
@@ -238,7 +238,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const accepted = metrics.webhooks.labels("accepted");
     const rejectAudit = new AuditThrottle(WEBHOOK_REJECT_AUDIT_MS, WEBHOOK_REJECT_AUDIT_MAX);
     webhook = options.webhook({
-      dedup: { markOnce: (key, ttlMs) => store.markOnce(key, ttlMs) },
+      dedup: { markOnce: (key, ttlMs) => store.markOnce(key, ttlMs), markMany: (keys, ttlMs) => store.markMany(keys, ttlMs) },
       inbox: store,
       logger: log,
       bodyTimeoutMs: ctx.bodyTimeoutMs,
