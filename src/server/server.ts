@@ -13,12 +13,11 @@ import { ServerMetrics } from "./metrics.ts";
 import { CounterHistory } from "./history.ts";
 import { RateLimiter, type RateLimitOptions } from "./ratelimit.ts";
 import { Router } from "./router.ts";
-import { AuditThrottle } from "./audit-throttle.ts";
 import { Scheduler, type SchedulerOptions } from "./scheduler.ts";
 import { mountTokenApi } from "./token-api.ts";
 import { mountOAuthWeb, type OAuthWebOptions } from "./oauth-web.ts";
 import type { MaintenanceTarget, TokenService } from "./types.ts";
-import { CHANNEL_ID_PATTERN } from "./apikeys.ts";
+import { isLineWebhookPath, mountWebhooks } from "./webhook-routes.ts";
 
 /** A node:http webhook handler, as the webhook module's node adapter makes. */
 export type NodeWebhookHandler = ((req: IncomingMessage, res: ServerResponse) => unknown) & {
@@ -116,17 +115,6 @@ export interface RunningServer {
   /** Drains in-flight requests, stops the scheduler, drains webhook events, then calls onClose. */
   close(): Promise<void>;
 }
-
-/** The LINE webhook URLs' prefix: /webhook/{channelId}. */
-const WEBHOOK_PREFIX = "/webhook/";
-
-/** A LINE WORKS bot ID in a callback URL (as `kagiya works add --bot-id` takes them). */
-const BOT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** Webhook rejections are audited at most once per channel and code per window… */
-const WEBHOOK_REJECT_AUDIT_MS = 10_000;
-/** …and at most this many rows per window in all, however many channel IDs a flood makes up. */
-const WEBHOOK_REJECT_AUDIT_MAX = 20;
 
 /**
  * Starts kagiya's HTTP server (token API, webhook intake, dashboard, health, metrics) on
@@ -229,48 +217,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   // --- token API ---
   mountTokenApi(router, ctx);
 
-  // --- webhook intake ---
-  let webhook: NodeWebhookHandler | null = null;
-  // POST /webhook/{channelId}, also taken by dispatch before the router (see there).
-  let lineWebhook: NodeWebhookHandler | null = null;
-  if (options.webhook) {
-    // Bound once: a labelled child costs no label lookup per request.
-    const accepted = metrics.webhooks.labels("accepted");
-    const rejectAudit = new AuditThrottle(WEBHOOK_REJECT_AUDIT_MS, WEBHOOK_REJECT_AUDIT_MAX);
-    webhook = options.webhook({
-      dedup: { markOnce: (key, ttlMs) => store.markOnce(key, ttlMs), markMany: (keys, ttlMs) => store.markMany(keys, ttlMs) },
-      inbox: store,
-      logger: log,
-      bodyTimeoutMs: ctx.bodyTimeoutMs,
-      onAccept: () => accepted.inc(),
-      onReject: (info) => {
-        metrics.webhooks.inc({ outcome: webhookOutcome(info.code) });
-        // A LINE WORKS bot ID is not a channel: named in the detail, within the same bounds.
-        const bot = info.platform === "line-works" && info.channelId !== null && BOT_ID_PATTERN.test(info.channelId) ? info.channelId : null;
-        const channelId = bot === null && info.channelId !== null && CHANNEL_ID_PATTERN.test(info.channelId) ? info.channelId : null;
-        const detail = rejectAudit.admit(`${bot === null ? channelId : `works:${bot}`}|${info.code}`, now());
-        if (detail !== null) void audit({ action: "webhook.reject", actor: "webhook", channelId, keyId: null, detail: `${bot === null ? "" : `LINE WORKS bot ${bot}: `}${info.code} (${info.status})${detail}` });
-      },
-    });
-    const handler = (lineWebhook = webhook);
-    router.add("POST", "/webhook/:channelId", ({ req, res, params }) => {
-      if (!CHANNEL_ID_PATTERN.test(params["channelId"]!)) {
-        metrics.webhooks.inc({ outcome: "bad_request" });
-        throw new HttpError(404, "ERR_NOT_FOUND", "webhook URLs are /webhook/{channelId} with the numeric channel ID");
-      }
-      return handler(req, res) as void | Promise<void>;
-    });
-    const works = handler.works;
-    if (works !== undefined) {
-      router.add("POST", "/webhook/works/:botId", ({ req, res, params }) => {
-        if (!BOT_ID_PATTERN.test(params["botId"]!)) {
-          metrics.webhooks.inc({ outcome: "bad_request" });
-          throw new HttpError(404, "ERR_NOT_FOUND", "LINE WORKS callback URLs are /webhook/works/{botId} with the bot's ID");
-        }
-        return works(req, res) as void | Promise<void>;
-      });
-    }
-  }
+  // --- webhook intake (POST /webhook/{channelId} is also taken by dispatch before the router) ---
+  const webhook = options.webhook ? mountWebhooks(router, ctx, options.webhook) : null;
 
   // --- OAuth web login and grants (before the dashboard's /ui/* files) ---
   if (options.oauth) mountOAuthWeb(router, ctx, options.oauth);
@@ -298,9 +246,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     // LINE's deliveries are the server's hottest requests: a well-formed webhook URL goes straight
     // to its handler, without the router's match, context and promise (the route stays in the
     // router for every other method and shape of URL: 405, 404).
-    if (lineWebhook !== null && req.method === "POST" && path.startsWith(WEBHOOK_PREFIX) && CHANNEL_ID_PATTERN.test(path.slice(WEBHOOK_PREFIX.length))) {
+    if (webhook !== null && req.method === "POST" && isLineWebhookPath(path)) {
       try {
-        lineWebhook(req, res);
+        webhook(req, res);
       } catch (error) {
         fail(req, res, path, error);
       }
@@ -391,19 +339,6 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await webhook?.drain?.();
   };
   return { url, port: address.port, server, metrics, activity: ctx.activity, scheduler, log, drainWebhooks, close };
-}
-
-function webhookOutcome(code: string): string {
-  switch (code) {
-    case "ERR_WEBHOOK_SIGNATURE": return "bad_signature";
-    case "ERR_WEBHOOK_BODY_TOO_LARGE": return "too_large";
-    case "ERR_WEBHOOK_BODY_TIMEOUT": return "timeout";
-    case "ERR_WEBHOOK_INVALID_JSON":
-    case "ERR_WEBHOOK_INVALID_BODY": return "bad_request";
-    case "ERR_WEBHOOK_METHOD": return "bad_method";
-    case "ERR_WEBHOOK_BUSY": return "busy";
-    default: return "error";
-  }
 }
 
 function isLogger(value: unknown): value is Logger {
