@@ -120,7 +120,9 @@ async function issueLocked(e: Engine, entry: CredentialEntry, seen: CurrentToken
     }
   } finally {
     stop();
-    await releaseLock(lock, e.config.lockTtlMs);
+    // A grant or token left waiting for the store is written before the lock goes: another process
+    // would otherwise read the spent refresh token and send it again.
+    await releaseLock(lock, e.config.lockTtlMs, e.grants.pending.has(id) ? () => flushPending(e, id) : undefined);
   }
 }
 

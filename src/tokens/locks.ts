@@ -40,11 +40,17 @@ const RELEASE_RETRY_MS = 250;
  * it goes through or the lock's TTL (`ttlMs`, the longest it can still be held) has passed: other
  * processes then wait only while the store cannot be written, not the whole TTL. A release that
  * comes after the lock lapsed and was taken by someone else does nothing (locks are released by
- * their owner only).
+ * their owner only). `first`, when given, must succeed before each try: a write the section left
+ * waiting for the store (a rotated refresh token) lands before another process can take the lock
+ * and read the store without it.
  */
-export async function releaseLock(lock: Lock, ttlMs: number): Promise<void> {
-  try {
+export async function releaseLock(lock: Lock, ttlMs: number, first?: () => Promise<void>): Promise<void> {
+  const attempt = async (): Promise<void> => {
+    if (first !== undefined) await first();
     await lock.release();
+  };
+  try {
+    await attempt();
     return;
   } catch {
     // Tried again below.
@@ -52,7 +58,7 @@ export async function releaseLock(lock: Lock, ttlMs: number): Promise<void> {
   const until = Date.now() + ttlMs;
   const retry = (): void => {
     if (Date.now() + RELEASE_RETRY_MS >= until) return;
-    setTimeout(() => void Promise.resolve().then(() => lock.release()).catch(retry), RELEASE_RETRY_MS).unref();
+    setTimeout(() => void attempt().catch(retry), RELEASE_RETRY_MS).unref();
   };
   retry();
 }

@@ -93,16 +93,10 @@ describe("PostgreSQL restarted mid-transaction", { skip }, () => {
     const kept = await issuing;
     assert.equal(kept.keyId, issued.key_id);
     await lock.end().catch(() => {});
-
-    // Nothing of the transaction: same generation and token, the old one still valid, no row for the new key.
-    const after = await store.getCurrent(id);
-    assert.equal(after.generation, before.generation);
-    assert.equal(after.token?.keyId, first.keyId);
-    assert.deepEqual((await store.listTokens(id)).map((t) => [t.keyId, t.state, t.revokeAt]), [[first.keyId, "valid", null]]);
-    assert.notEqual(await store.getIssueIntent(id), null, "the intent stays until the token is written");
     assert.equal((await m.get(id)).keyId, issued.key_id, "the kept token is served");
 
-    // Maintenance after the restart writes it: no second issuance, every valid token at LINE tracked.
+    // Written once the store answers (before the issue lock goes, or by maintenance): one commit of
+    // it, no second issuance, every valid token at LINE tracked.
     await m.maintain(id);
     assert.equal((await store.getCurrent(id)).token?.keyId, issued.key_id);
     assert.equal((await store.getCurrent(id)).generation, before.generation + 1);
@@ -127,11 +121,15 @@ describe("PostgreSQL restarted mid-transaction", { skip }, () => {
 
       server.stop(mode);
       server.start();
-      await assert.rejects(accepting, unavailable("acceptEvent"));
+      // -m fast ends the blocking session too, and may do so first: the accept can then go through
+      // before its own session ends. Either it failed (no 200: LINE redelivers, accepted now) or it
+      // was recorded (a 200; the redelivery is a duplicate). Never both, never neither.
+      const first = await accepting.then((v) => v, (e: unknown) => (unavailable("acceptEvent")(e), "failed" as const));
+      if (mode === "immediate") assert.equal(first, "failed");
       await lock.end().catch(() => {});
 
       // LINE redelivers what was not answered 200: accepted now, once; handled once.
-      assert.equal(await store.acceptEvent("ev-cut", JSON.stringify({ n: 1 }), 60_000, now + 1), true);
+      assert.equal(await store.acceptEvent("ev-cut", JSON.stringify({ n: 1 }), 60_000, now + 1), first === "failed");
       assert.equal(await store.acceptEvent("ev-cut", JSON.stringify({ n: 1 }), 60_000, now + 2), false, "a duplicate of it is not");
       const claimed = await store.claimEvents("me", 30_000, 10, now + 3);
       assert.deepEqual(claimed.map((e) => [e.key, e.payload]), [["ev-before", JSON.stringify({ n: 0 })], ["ev-cut", JSON.stringify({ n: 1 })]]);

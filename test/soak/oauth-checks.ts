@@ -40,6 +40,8 @@ export class OAuthRefreshChecks {
   #registry: ChannelRegistry | undefined;
   /** Real time each refresh token was first taken by the provider. */
   readonly #acceptedAt = new Map<string, number>();
+  /** Real time each spent refresh token was first presented again (the provider then ends its grant). */
+  readonly #replayedAt = new Map<string, number>();
   #usesSeen = 0;
   #pendingUses: ProviderUse[] = [];
   #issuesSeen = 0;
@@ -129,6 +131,14 @@ export class OAuthRefreshChecks {
       if (spentAt === undefined) this.#acceptedAt.set(use.token, use.realAt);
       return;
     }
+    if (spentAt !== undefined && !this.#replayedAt.has(use.token)) this.#replayedAt.set(use.token, use.realAt);
+    // A token never taken is refused once an older one of its chain was replayed: the provider ended
+    // the whole grant then (judged where that replay is judged), and the newer token died with it.
+    const replay = spentAt === undefined ? this.#replayedAncestor(use) : undefined;
+    if (replay !== undefined) {
+      book.note("refresh-tokens", "OAuth: a newer refresh token refused after the provider ended its grant on a replay");
+      return;
+    }
     // The loss may come just before the provider's answer: a process killed while its request was in flight.
     const loss = spentAt === undefined ? undefined : this.#lossBetween(spentAt - IN_FLIGHT_MS, use.realAt);
     if (loss) {
@@ -138,6 +148,15 @@ export class OAuthRefreshChecks {
     book.check("refresh-tokens", false, () => spentAt === undefined
       ? `grant ${id}: a refresh token never taken was refused by the OAuth provider`
       : `grant ${id}: a spent refresh token was sent again ${Math.round((use.realAt - spentAt) / 1000)} s (real) after its use, with no kill, outage or lost answer between`);
+  }
+
+  /** An older token of `use`'s chain presented again after it was spent, before `use`; undefined: none. */
+  #replayedAncestor(use: ProviderUse): string | undefined {
+    for (let t = this.#oidc.issued.get(use.token)?.parent ?? null; t !== null; t = this.#oidc.issued.get(t)?.parent ?? null) {
+      const at = this.#replayedAt.get(t);
+      if (at !== undefined && at <= use.realAt) return t;
+    }
+    return undefined;
   }
 
   async #checkStored(g: GrantFacts, final: boolean): Promise<void> {

@@ -184,7 +184,8 @@ describe("oauth2 grants in one process", () => {
     const store = await sqliteBackend().open();
     try {
       const registry = await registerAndLogin(store, "flaky");
-      let failSwaps = 1;
+      // The write under the issue lock and the one tried again before the lock goes both fail.
+      let failSwaps = 2;
       const flaky = new Proxy(store, {
         get(target, prop, receiver) {
           if (prop === "swapGrant") {
