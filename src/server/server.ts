@@ -230,11 +230,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const accessLog = log.isLevelEnabled("debug");
   let active = 0;
   let idle: (() => void) | null = null;
+  // One listener for every response (a response closes once): no closure per request.
+  const closed = (): void => {
+    if (--active === 0 && idle !== null) idle();
+  };
   const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
     active++;
-    res.once("close", () => {
-      if (--active === 0 && idle !== null) idle();
-    });
+    res.on("close", closed);
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q === -1 ? url : url.slice(0, q);

@@ -188,8 +188,14 @@ export class DeliveryQueue {
         else this.#duplicate(job, (raw as WebhookEvent).webhookEventId ?? key);
         continue;
       }
-      (at ??= []).push(i);
-      (keys ??= []).push(key);
+      // Most deliveries carry one event: a one-element literal, not an empty array grown by push.
+      if (at === undefined || keys === undefined) {
+        at = [i];
+        keys = [key];
+      } else {
+        at.push(i);
+        keys.push(key);
+      }
     }
     if (at === undefined || keys === undefined) return true;
     const indexes = at;

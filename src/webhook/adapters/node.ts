@@ -21,37 +21,43 @@ export interface NodeWebhookOptions extends WebhookOptions {
   bodyTimeoutMs?: number;
 }
 
+/** A body being read, with the moment it is late and what to do then. */
+interface Deadline {
+  until: number;
+  expire(): void;
+}
+
 /**
- * Bodies being read, swept once a second: a shared sweep costs a Map insert per request where a
+ * Bodies being read, swept once a second: a shared sweep costs a Set insert per request where a
  * timer per request would cost a timer.
  */
 class BodyDeadlines {
   readonly ms: number;
-  readonly #pending = new Map<object, { until: number; expire: () => void }>();
+  readonly #pending = new Set<Deadline>();
   #timer: ReturnType<typeof setInterval> | null = null;
 
   constructor(ms: number) {
     this.ms = ms;
   }
 
-  add(key: object, expire: () => void): void {
-    this.#pending.set(key, { until: Date.now() + this.ms, expire });
+  add(deadline: Deadline): void {
+    this.#pending.add(deadline);
     if (this.#timer === null) {
       this.#timer = setInterval(() => this.#sweep(), Math.min(1000, this.ms));
       this.#timer.unref();
     }
   }
 
-  delete(key: object): void {
-    this.#pending.delete(key);
+  delete(deadline: Deadline): void {
+    this.#pending.delete(deadline);
   }
 
   #sweep(): void {
     const now = Date.now();
-    for (const [key, p] of this.#pending) {
-      if (p.until > now) continue;
-      this.#pending.delete(key);
-      p.expire();
+    for (const d of this.#pending) {
+      if (d.until > now) continue;
+      this.#pending.delete(d);
+      d.expire();
     }
     if (this.#pending.size === 0 && this.#timer !== null) {
       clearInterval(this.#timer);
@@ -125,6 +131,103 @@ export function sendOutcome(res: ServerResponse, outcome: Outcome, close = false
   res.end(outcome.body);
 }
 
+/** Decides and sends the answer for a body read in full. */
+function finishRequest(intake: Intake, channelId: string, signature: string, body: Uint8Array, res: ServerResponse, platform: WebhookPlatform): void {
+  let out: Outcome | Promise<Outcome>;
+  try {
+    out = intake.process(channelId, signature, body, nodeVerifier, platform);
+  } catch (err) {
+    // Never let one request take the process down.
+    intake.logger.error({ channelId, err: describeError(err) }, "webhook intake failed");
+    return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_UNAVAILABLE", platform));
+  }
+  if (out instanceof Promise) {
+    out.then(
+      (o) => sendOutcome(res, o),
+      () => sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_UNAVAILABLE", platform)),
+    );
+  } else sendOutcome(res, out);
+}
+
+/**
+ * One body being read: its state in one object that the shared listeners below find on the
+ * request, where a closure per listener would cost four allocations per delivery.
+ */
+class BodyRead implements Deadline {
+  readonly intake: Intake;
+  readonly deadlines: BodyDeadlines;
+  readonly channelId: string;
+  readonly signature: string;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly platform: WebhookPlatform;
+  readonly until: number;
+  chunks: Buffer[] = [];
+  total = 0;
+  over = false;
+
+  constructor(intake: Intake, channelId: string, signature: string, req: IncomingMessage, res: ServerResponse, platform: WebhookPlatform) {
+    this.intake = intake;
+    this.deadlines = bodyDeadlines(intake);
+    this.channelId = channelId;
+    this.signature = signature;
+    this.req = req;
+    this.res = res;
+    this.platform = platform;
+    this.until = Date.now() + this.deadlines.ms;
+  }
+
+  /** The body is late: 408, then the rest is not read. */
+  expire(): void {
+    if (this.over) return;
+    this.#refuse("ERR_WEBHOOK_BODY_TIMEOUT");
+    const req = this.req;
+    this.res.once("finish", () => req.destroy());
+  }
+
+  data(chunk: Buffer): void {
+    if (this.over) return;
+    this.total += chunk.length;
+    if (this.total > this.intake.maxBodyBytes) {
+      this.deadlines.delete(this);
+      this.#refuse("ERR_WEBHOOK_BODY_TOO_LARGE");
+      return;
+    }
+    this.chunks.push(chunk);
+  }
+
+  end(): void {
+    this.deadlines.delete(this);
+    if (this.over) return;
+    const chunks = this.chunks;
+    finishRequest(this.intake, this.channelId, this.signature, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.total), this.res, this.platform);
+  }
+
+  /** Aborted upload: nothing to answer to. */
+  abort(): void {
+    this.deadlines.delete(this);
+    this.over = true;
+  }
+
+  #refuse(code: "ERR_WEBHOOK_BODY_TIMEOUT" | "ERR_WEBHOOK_BODY_TOO_LARGE"): void {
+    this.over = true;
+    this.chunks.length = 0;
+    sendOutcome(this.res, this.intake.reject(this.channelId, code, this.platform), true);
+  }
+}
+
+const READ = Symbol("kagiya.webhookBody");
+type Reading = IncomingMessage & { [READ]: BodyRead };
+function onData(this: Reading, chunk: Buffer): void {
+  this[READ].data(chunk);
+}
+function onEnd(this: Reading): void {
+  this[READ].end();
+}
+function onError(this: Reading): void {
+  this[READ].abort();
+}
+
 /**
  * Handles one request with a given intake: shared by the node:http and Express adapters.
  * `preread` is a body some framework already read as raw bytes.
@@ -140,66 +243,21 @@ export function handleNodeRequest(intake: Intake, channelId: string | null, req:
     req.resume();
     return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_SIGNATURE", platform));
   }
-  const finish = (body: Uint8Array): void => {
-    let out: Outcome | Promise<Outcome>;
-    try {
-      out = intake.process(channelId, signature, body, nodeVerifier, platform);
-    } catch (err) {
-      // Never let one request take the process down.
-      intake.logger.error({ channelId, err: describeError(err) }, "webhook intake failed");
-      return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_UNAVAILABLE", platform));
-    }
-    if (out instanceof Promise) {
-      out.then(
-        (o) => sendOutcome(res, o),
-        () => sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_UNAVAILABLE", platform)),
-      );
-    } else sendOutcome(res, out);
-  };
   if (preread !== undefined) {
     if (preread.byteLength > intake.maxBodyBytes) return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_BODY_TOO_LARGE", platform));
-    return finish(preread);
+    return finishRequest(intake, channelId, signature, preread, res, platform);
   }
-  const max = intake.maxBodyBytes;
   const declared = req.headers["content-length"];
-  if (declared !== undefined && Number(declared) > max) {
+  if (declared !== undefined && Number(declared) > intake.maxBodyBytes) {
     req.resume();
     return sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_BODY_TOO_LARGE", platform), true);
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  let over = false;
-  const deadlines = bodyDeadlines(intake);
-  deadlines.add(req, () => {
-    if (over) return;
-    over = true;
-    chunks.length = 0;
-    sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_BODY_TIMEOUT", platform), true);
-    // Stop reading the rest of a slow body once the answer is out.
-    res.once("finish", () => req.destroy());
-  });
-  req.on("data", (chunk: Buffer) => {
-    if (over) return;
-    total += chunk.length;
-    if (total > max) {
-      over = true;
-      deadlines.delete(req);
-      chunks.length = 0;
-      sendOutcome(res, intake.reject(channelId, "ERR_WEBHOOK_BODY_TOO_LARGE", platform), true);
-      return;
-    }
-    chunks.push(chunk);
-  });
-  req.on("end", () => {
-    deadlines.delete(req);
-    if (over) return;
-    finish(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
-  });
-  req.on("error", () => {
-    // Aborted upload: nothing to answer to.
-    deadlines.delete(req);
-    over = true;
-  });
+  const read = new BodyRead(intake, channelId, signature, req, res, platform);
+  read.deadlines.add(read);
+  (req as Reading)[READ] = read;
+  req.on("data", onData);
+  req.on("end", onEnd);
+  req.on("error", onError);
 }
 
 /**
