@@ -28,6 +28,9 @@ export interface ReplacedGrant {
 /** What {@link revokeReplaced} did; `shared`: revoking ended the new grant too (start the login over). */
 export type RenewalOutcome = "revoked" | "kept" | "failed" | "shared";
 
+/** Each call to the provider here may take this long: a provider that hangs must not hold the login. */
+const CALL_TIMEOUT_MS = 5000;
+
 const codeOf = (error: unknown): string => {
   const code = (error as { code?: unknown }).code;
   return typeof code === "string" ? code : "ERR_INTERNAL";
@@ -76,7 +79,7 @@ export async function revokeReplaced(ctx: ServerContext, resolved: ResolvedRegis
     return "kept";
   }
   try {
-    await revokeToken(provider, client, previous.refreshToken, "refresh_token", { ...options, now: ctx.now });
+    await revokeToken(provider, client, previous.refreshToken, "refresh_token", { ...options, now: ctx.now, signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
   } catch (error) {
     ctx.log.warn({ grant: id, code: codeOf(error) }, "could not revoke the refresh token a web login replaced");
     await audit("oauth.revoke_failed", `replaced refresh token not revoked: ${codeOf(error)}`);
@@ -85,7 +88,7 @@ export async function revokeReplaced(ctx: ServerContext, resolved: ResolvedRegis
   if (provider.introspectionEndpoint !== undefined && next.refreshToken !== undefined) {
     let active = true;
     try {
-      active = await introspectToken(provider, client, next.refreshToken, "refresh_token", { ...options, now: ctx.now });
+      active = await introspectToken(provider, client, next.refreshToken, "refresh_token", { ...options, now: ctx.now, signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
     } catch (error) {
       ctx.log.warn({ grant: id, code: codeOf(error) }, "could not check the new grant after revoking the replaced one");
     }
