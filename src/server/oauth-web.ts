@@ -6,9 +6,10 @@
  *   instance sharing the store can finish the login;
  * - `GET /oauth/{name}/callback` checks the callback (iss, state, error=), trades the code once
  *   (a state is accepted once, across instances), stores the user's grant `name.<id>` (the same ID
- *   for the same OpenID subject: a new login renews it) and sends the
- *   browser to the registration's return URL with `?grant=ID` (or `?error=CODE`); nothing is
- *   stored on any failure;
+ *   for the same OpenID subject: a new login renews it and revokes the refresh token it replaced,
+ *   see oauth-renewal.ts) and sends the browser to the registration's return URL with `?grant=ID`
+ *   (or `?error=CODE`); nothing is stored on any failure;
+ * - both are rate-limited per client address (`oauthRateLimit`, 429 `ERR_RATE_LIMITED`);
  * - `GET /v1/grants/{grantId}/token` hands a grant's access token to a service holding an API key
  *   scoped to the provider (`kagiya apikey create --credential NAME`);
  * - `GET /ui/api/grants[?provider=NAME][&limit=N][&after=ID]` lists grants for the dashboard (admin
