@@ -193,6 +193,15 @@ describe("serve: /oauth/* rate limit per client address", () => {
     assert.equal((await getFrom(start, "127.0.0.1")).status, 302, "a minute later the address is allowed again");
   });
 
+  test("the dashboard login keeps its own per-address limit (the same mechanism, apart from /oauth/*)", async () => {
+    const attempt = () => fetch(`${t.url}/ui/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: "wrong" }) });
+    for (let i = 0; i < 10; i++) assert.equal((await attempt()).status, 401);
+    const over = await attempt();
+    assert.equal(over.status, 429);
+    assert.match(over.headers.get("retry-after") ?? "", /^[1-9]\d*$/);
+    assert.equal(((await over.json()) as { error: string }).error, "ERR_RATE_LIMITED");
+  });
+
   test("kagiya serve --oauth-rate-limit N: N requests a minute per address; bad values get one line and exit 2", async () => {
     const env = { KAGIYA_MASTER_KEY: generateMasterKeyText() };
     for (const value of ["0", "1.5", "x", "-3", "100001"]) {
