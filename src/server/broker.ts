@@ -7,7 +7,7 @@ import { createExampleBot } from "../webhook/example-bot.ts";
 import { createLineClient } from "../clients/line/index.ts";
 import { createWorksClient } from "../clients/works/index.ts";
 import { WorksBotDirectory } from "./works-bots.ts";
-import { isLineChannelKind } from "../store/registry.ts";
+import { isLineChannelKind } from "../store/credential-input.ts";
 import { CHANNEL_ID_PATTERN } from "./apikeys.ts";
 import { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
 import { ServerMetrics } from "./metrics.ts";

@@ -5,7 +5,7 @@ import type { Router, RouteContext } from "./router.ts";
 import type { AdminSession } from "./admin.ts";
 import { createApiKey, revokeApiKey } from "./apikeys.ts";
 import { credentialPage, parseCredentialQuery } from "./dashboard-credentials.ts";
-import { validateCredentialId } from "../store/registry.ts";
+import { validateCredentialId } from "../store/credential-input.ts";
 import { HttpError } from "./errors.ts";
 import { readJsonObject, sendJson } from "./http.ts";
 import { toHttpError } from "./context.ts";

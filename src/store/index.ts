@@ -28,7 +28,8 @@ export {
   type MasterKeyVariables,
 } from "./sealed.ts";
 export { grantContext, openGrant, sealGrant, type GrantSecret } from "./grants.ts";
-export { ChannelRegistry, isLineChannelKind, verifyMasterKey, validateChannelId, validateCredentialId, validateKind, validatePolicy, type Channel, type ChannelInput, type RegistryStore } from "./registry.ts";
+export { ChannelRegistry, verifyMasterKey, type Channel, type ChannelInput, type RegistryStore } from "./registry.ts";
+export { isLineChannelKind, validateChannelId, validateCredentialId, validateKind, validatePolicy } from "./credential-input.ts";
 export { rotateMasterKey, loadSealer, type RotationOptions, type RotationReport } from "./rotate.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./memory.ts";
 export { SqliteStore, SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from "./sqlite/store.ts";

@@ -15,7 +15,7 @@
  * @module
  */
 import { builtinKinds } from "../kinds/index.ts";
-import { validateCredentialId } from "../store/registry.ts";
+import { validateCredentialId } from "../store/credential-input.ts";
 import { TokenCache } from "./cache.ts";
 import { CredentialCache } from "./credentials.ts";
 import { singleFlight, type Engine } from "./engine.ts";

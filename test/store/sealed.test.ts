@@ -6,7 +6,8 @@ import { after, describe, it } from "node:test";
 import { InvalidInputError } from "../../src/core/errors.ts";
 import { MasterKeyError, SealedValueError } from "../../src/store/errors.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
-import { ChannelRegistry, validateChannelId, validatePolicy } from "../../src/store/registry.ts";
+import { ChannelRegistry } from "../../src/store/registry.ts";
+import { validateChannelId, validatePolicy } from "../../src/store/credential-input.ts";
 import { loadSealer } from "../../src/store/rotate.ts";
 import { generateMasterKeyText, loadMasterKey, MasterKey, readMasterKey, Sealer } from "../../src/store/sealed.ts";
 

@@ -7,7 +7,7 @@ import { lintKey } from "../../core/keys/lint.ts";
 import { parseKey } from "../../core/keys/parse.ts";
 import { readTextFile } from "../../node/read-text.ts";
 import { ChannelNotFoundError } from "../../store/errors.ts";
-import { validateChannelId, validatePolicy } from "../../store/registry.ts";
+import { validateChannelId, validatePolicy } from "../../store/credential-input.ts";
 import type { TokenPolicyOverrides } from "../../store/types.ts";
 import { openTokenContext } from "../../tokens/context.ts";
 import { cliKinds } from "../kinds.ts";

@@ -3,7 +3,7 @@
 // Only `get` ever prints a token, and only the token (for scripts: TOKEN=$(kagiya token get ID)).
 import { InvalidInputError } from "../../core/errors.ts";
 import { ChannelNotFoundError } from "../../store/errors.ts";
-import { validateCredentialId } from "../../store/registry.ts";
+import { validateCredentialId } from "../../store/credential-input.ts";
 import { openTokenContext, type TokenContext } from "../../tokens/context.ts";
 import { parseArgs, type FlagSpec, type Flags } from "../args.ts";
 import { JSON_FLAG, SEALED_STORE_ENV, STORE_FLAG, type CommandHelp } from "../help.ts";

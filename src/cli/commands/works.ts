@@ -10,7 +10,7 @@ import { checkWorksRefreshPolicy, LINE_WORKS_KIND, worksAppOf } from "../../kind
 import { worksTokenApi } from "../../clients/works/port.ts";
 import { readTextFile } from "../../node/read-text.ts";
 import { ChannelNotFoundError } from "../../store/errors.ts";
-import { validateCredentialId } from "../../store/registry.ts";
+import { validateCredentialId } from "../../store/credential-input.ts";
 import type { ChannelRow } from "../../store/types.ts";
 import { openTokenContext, type TokenContext } from "../../tokens/context.ts";
 import { parseArgs, required } from "../args.ts";

@@ -8,6 +8,7 @@ import type { NextFunction, Request, Response } from "express";
 import { WebhookBodyConsumedError } from "../errors.ts";
 import { createIntake, splitAdapterOptions, type WebhookOptions } from "../intake.ts";
 import { channelIdFromPath } from "../parse.ts";
+import { LINE_PLATFORM, LINE_WORKS_PLATFORM, type WebhookPlatform } from "../platform.ts";
 import { bodyDeadlines, handleNodeRequest, nodeDigest, nodeUtf8Decoder } from "./node.ts";
 
 /** Options of {@link createExpressWebhookHandler}. */
@@ -21,6 +22,12 @@ export interface ExpressWebhookOptions extends WebhookOptions {
 /** An Express handler, with a way to wait for queued events. */
 export interface ExpressWebhookHandler {
   (req: Request, res: Response, next: NextFunction): void;
+  /**
+   * The same intake for LINE WORKS bot callbacks (`X-WORKS-Signature`, the bot's secret from
+   * `botSecretFor`), with the same raw-body rules: mount it at a route with a `:botId` parameter,
+   * e.g. `app.post("/webhook/works/:botId", handler.works)`. Events go through the same queue or inbox.
+   */
+  works(req: Request, res: Response, next: NextFunction): void;
   drain(): Promise<void>;
   /** Stops the inbox's polling and lease extension (after drain, on shutdown); a no-op without an inbox. */
   close(): Promise<void>;
@@ -44,21 +51,31 @@ export function createExpressWebhookHandler(options: ExpressWebhookOptions): Exp
   const intake = createIntake(core, { decode: nodeUtf8Decoder, digest: nodeDigest });
   bodyDeadlines(intake, own.bodyTimeoutMs);
   const channelIdFrom = own.channelIdFrom;
+  // The signed bytes must still be there: a Buffer from express.raw, or an unread stream.
+  const handle = (req: Request, res: Response, next: NextFunction, id: string | null, platform: WebhookPlatform): void => {
+    const body: unknown = req.body;
+    if (Buffer.isBuffer(body)) return handleNodeRequest(intake, id, req, res, body, platform);
+    if (body !== undefined || req.readableEnded) return next(new WebhookBodyConsumedError());
+    handleNodeRequest(intake, id, req, res, undefined, platform);
+  };
+  const param = (req: Request, name: string): string | undefined => (req.params as Record<string, string | undefined> | undefined)?.[name];
   const handler = (req: Request, res: Response, next: NextFunction): void => {
     let channelId = intake.singleChannelId;
     if (channelId === null) {
       if (channelIdFrom !== undefined) channelId = channelIdFrom(req) ?? null;
       else {
-        const p = (req.params as Record<string, string | undefined> | undefined)?.["channelId"];
+        const p = param(req, "channelId");
         channelId = p !== undefined ? channelIdFromPath(p) : channelIdFromPath(req.path);
       }
     }
-    const body: unknown = req.body;
-    if (Buffer.isBuffer(body)) return handleNodeRequest(intake, channelId, req, res, body);
-    if (body !== undefined || req.readableEnded) return next(new WebhookBodyConsumedError());
-    handleNodeRequest(intake, channelId, req, res);
+    handle(req, res, next, channelId, LINE_PLATFORM);
+  };
+  const works = (req: Request, res: Response, next: NextFunction): void => {
+    const p = param(req, "botId");
+    handle(req, res, next, p !== undefined ? channelIdFromPath(p) : channelIdFromPath(req.path), LINE_WORKS_PLATFORM);
   };
   return Object.defineProperties(handler, {
+    works: { value: works },
     drain: { value: () => intake.drain() },
     close: { value: () => intake.close() },
     pending: { get: () => intake.pending },

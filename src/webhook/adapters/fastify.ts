@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { WebhookConfigError } from "../errors.ts";
 import { createIntake, splitAdapterOptions, type Outcome, type WebhookOptions } from "../intake.ts";
 import { channelIdFromPath } from "../parse.ts";
+import { LINE_WORKS_PLATFORM } from "../platform.ts";
 import { nodeDigest, nodeUtf8Decoder, nodeVerifier } from "./node.ts";
 
 /** Options of {@link createFastifyWebhookPlugin}. */
@@ -15,6 +16,11 @@ export interface FastifyWebhookOptions extends WebhookOptions {
   path?: string;
   /** Multi-channel mode: the channel (default the `channelId` route parameter). */
   channelIdFrom?: (request: FastifyRequest) => string | null | undefined;
+  /**
+   * Route path of LINE WORKS bot callbacks (default "/webhook/works/:botId", whose `botId`
+   * parameter names the bot); registered only when `botSecretFor` is given.
+   */
+  worksPath?: string;
 }
 
 /** The plugin, with a way to wait for queued events. */
@@ -24,6 +30,11 @@ export interface FastifyWebhookPlugin {
   /** Stops the inbox's polling and lease extension (after drain, on shutdown); a no-op without an inbox. */
   close(): Promise<void>;
   readonly pending: number;
+}
+
+/** Sends an outcome decided now or later. */
+function answer(reply: FastifyReply, out: Outcome | Promise<Outcome>): FastifyReply | Promise<FastifyReply> {
+  return out instanceof Promise ? out.then((o) => send(reply, o)) : send(reply, out);
 }
 
 function send(reply: FastifyReply, outcome: Outcome): FastifyReply {
@@ -47,10 +58,15 @@ export function createFastifyWebhookPlugin(options: FastifyWebhookOptions): Fast
   if ((options as { bodyTimeoutMs?: unknown } | null)?.bodyTimeoutMs !== undefined) {
     throw new WebhookConfigError("bodyTimeoutMs is for the node:http and Express adapters; with Fastify use its own requestTimeout / connectionTimeout.");
   }
-  const { own, core } = splitAdapterOptions(options, ["path", "channelIdFrom"]);
+  const { own, core } = splitAdapterOptions(options, ["path", "channelIdFrom", "worksPath"]);
+  for (const key of ["path", "worksPath"] as const) {
+    const value: unknown = own[key];
+    if (value !== undefined && (typeof value !== "string" || !value.startsWith("/"))) throw new WebhookConfigError(`Webhook option ${key} must be a route path starting with "/".`);
+  }
   const intake = createIntake(core, { decode: nodeUtf8Decoder, digest: nodeDigest });
   const channelIdFrom = own.channelIdFrom;
   const route = own.path ?? (intake.singleChannelId !== null ? "/webhook" : "/webhook/:channelId");
+  const worksRoute = core.botSecretFor !== undefined ? (own.worksPath ?? "/webhook/works/:botId") : null;
 
   function channelOf(request: FastifyRequest): string | null {
     if (intake.singleChannelId !== null) return intake.singleChannelId;
@@ -72,10 +88,17 @@ export function createFastifyWebhookPlugin(options: FastifyWebhookOptions): Fast
       const raw = request.headers["x-line-signature"];
       const signature = typeof raw === "string" ? raw : null;
       const body = Buffer.isBuffer(request.body) ? request.body : new Uint8Array(0);
-      const out = intake.process(channelId, signature, body, nodeVerifier);
-      if (out instanceof Promise) return out.then((o) => send(reply, o));
-      return send(reply, out);
+      return answer(reply, intake.process(channelId, signature, body, nodeVerifier));
     });
+    if (worksRoute !== null) {
+      fastify.post(worksRoute, (request, reply) => {
+        const p = (request.params as Record<string, string | undefined> | undefined)?.["botId"];
+        const botId = channelIdFromPath(p ?? request.url);
+        const raw = request.headers[LINE_WORKS_PLATFORM.signatureHeader];
+        const body = Buffer.isBuffer(request.body) ? request.body : new Uint8Array(0);
+        return answer(reply, intake.process(botId, typeof raw === "string" ? raw : null, body, nodeVerifier, LINE_WORKS_PLATFORM));
+      });
+    }
   };
   return Object.defineProperties(plugin, {
     drain: { value: () => intake.drain() },
