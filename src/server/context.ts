@@ -19,6 +19,8 @@ export interface ServerContext {
   loginLimiter: RateLimiter;
   /** Token API requests with a bad API key, per client address: past it, 429 before any store read. */
   authFailureLimiter: RateLimiter;
+  /** Web login requests (`/oauth/{name}/start`, `/callback`) per client address. */
+  oauthLimiter: RateLimiter;
   admin: AdminAuth;
   metrics: ServerMetrics;
   /** The last hour of the webhook and token API counters, for the dashboard's charts. */

@@ -9,6 +9,7 @@ import { validateCredentialId } from "../store/credential-input.ts";
 import { HttpError } from "./errors.ts";
 import { readJsonObject, sendJson } from "./http.ts";
 import { toHttpError } from "./context.ts";
+import { takeOrRefuse } from "./ratelimit.ts";
 
 const UI_DIR = new URL("./ui/", import.meta.url);
 const STATIC: Record<string, { file: string; type: string }> = {
@@ -62,8 +63,7 @@ export function mountDashboard(router: Router, ctx: ServerContext): void {
   // --- session ---
   router.add("POST", "/ui/api/login", async ({ req, res }) => {
     const ip = req.socket.remoteAddress ?? "?";
-    const wait = ctx.loginLimiter.take(ip);
-    if (wait > 0) throw new HttpError(429, "ERR_RATE_LIMITED", `too many login attempts; retry after ${wait} s`, { headers: { "retry-after": String(wait) } });
+    takeOrRefuse(ctx.loginLimiter, ip, "too many login attempts");
     checkOrigin(req);
     const body = await readJsonObject(req, { limit: ctx.jsonLimit, timeoutMs: ctx.bodyTimeoutMs });
     const session = await ctx.admin.login(body["token"]);

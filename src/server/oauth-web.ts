@@ -6,9 +6,10 @@
  *   instance sharing the store can finish the login;
  * - `GET /oauth/{name}/callback` checks the callback (iss, state, error=), trades the code once
  *   (a state is accepted once, across instances), stores the user's grant `name.<id>` (the same ID
- *   for the same OpenID subject: a new login renews it) and sends the
- *   browser to the registration's return URL with `?grant=ID` (or `?error=CODE`); nothing is
- *   stored on any failure;
+ *   for the same OpenID subject: a new login renews it and revokes the refresh token it replaced,
+ *   see oauth-renewal.ts) and sends the browser to the registration's return URL with `?grant=ID`
+ *   (or `?error=CODE`); nothing is stored on any failure;
+ * - both are rate-limited per client address (`oauthRateLimit`, 429 `ERR_RATE_LIMITED`);
  * - `GET /v1/grants/{grantId}/token` hands a grant's access token to a service holding an API key
  *   scoped to the provider (`kagiya apikey create --credential NAME`);
  * - `GET /ui/api/grants[?provider=NAME][&limit=N][&after=ID]` lists grants for the dashboard (admin
@@ -26,6 +27,8 @@ import type { ApiKeyRow } from "../store/types.ts";
 import type { TokenManager } from "../tokens/manager.ts";
 import { grantSummaries, storeLoginGrant } from "../tokens/oauth-grants.ts";
 import { toHttpError, type ServerContext } from "./context.ts";
+import { replacedGrant, revokeReplaced } from "./oauth-renewal.ts";
+import { takeOrRefuse } from "./ratelimit.ts";
 import { HttpError } from "./errors.ts";
 import { parseCookies, sendJson } from "./http.ts";
 import type { Router } from "./router.ts";
@@ -56,6 +59,8 @@ interface PendingCookie {
   redirectUri: string;
   scope: string[];
   expiresAt: number;
+  /** Started over by the server after revoking the replaced grant ended the new one: revoke nothing this time. */
+  again?: boolean;
 }
 
 /**
@@ -84,24 +89,35 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
   const cookie = (name: string, value: string, maxAgeS: number): string =>
     `${COOKIE_PREFIX}${name}=${value}; Path=/oauth/${name}/; HttpOnly; SameSite=Lax; Max-Age=${maxAgeS}${ctx.secureCookies ? "; Secure" : ""}`;
 
-  router.add("GET", "/oauth/:name/start", async ({ res, params }) => {
-    const name = params["name"]!;
-    const resolved = await registrationFor(name);
+  /** Per client address (as the dashboard login counts), before anything is read. */
+  const limit = (req: IncomingMessage): void => takeOrRefuse(ctx.oauthLimiter, req.socket.remoteAddress ?? "?", "too many OAuth login requests from this address");
+
+  /** Sends the browser to the provider with a new authorization request, sealed in the cookie. */
+  async function beginLogin(res: ServerResponse, name: string, resolved: ResolvedRegistration, again: boolean): Promise<void> {
     const reg = resolved.registration;
     const pending = await createAuthorizationRequest(resolved.provider, { clientId: reg.clientId, redirectUri: reg.webRedirectUri!, scope: reg.scope, params: resolved.params });
-    const sealed: PendingCookie = { name, state: pending.state, nonce: pending.nonce ?? null, verifier: pending.codeVerifier ?? null, redirectUri: pending.redirectUri, scope: [...pending.scope], expiresAt: ctx.now() + ttlMs };
+    const sealed: PendingCookie = {
+      name, state: pending.state, nonce: pending.nonce ?? null, verifier: pending.codeVerifier ?? null, redirectUri: pending.redirectUri, scope: [...pending.scope], expiresAt: ctx.now() + ttlMs,
+      ...(again ? { again } : {}),
+    };
     const value = registry.sealer.seal(JSON.stringify(sealed), sealContext(name));
-    res.writeHead(302, { location: pending.url, "set-cookie": cookie(name, value, Math.ceil(ttlMs / 1000)), "cache-control": "no-store", "referrer-policy": "no-referrer" });
-    res.end();
+    redirect(res, pending.url, cookie(name, value, Math.ceil(ttlMs / 1000)));
+  }
+
+  router.add("GET", "/oauth/:name/start", async ({ req, res, params }) => {
+    limit(req);
+    const name = params["name"]!;
+    await beginLogin(res, name, await registrationFor(name), false);
   });
 
   router.add("GET", "/oauth/:name/callback", async ({ req, res, params, query }) => {
+    limit(req);
     const name = params["name"]!;
     const resolved = await registrationFor(name);
     const back = resolved.registration.returnUrl;
     const clear = cookie(name, "", 0);
     try {
-      const pending = readPending(req, name);
+      const { pending, again } = readPending(req, name);
       const callback = new URLSearchParams(query);
       validateCallback(resolved.provider, pending, callback);
       // A state is good once, on every instance: a copied cookie and URL cannot log in twice.
@@ -113,6 +129,7 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
       const id = webGrantId(name, subject);
       // The same user logging in again gets the same grant, renewed; a new one is removed again if storing fails.
       const existed = (await registry.store.getChannel(id)) !== null;
+      const previous = existed && !again ? await replacedGrant(ctx, registry, id) : null;
       await registry.add({
         channelId: id, kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "",
         settings: { provider: name, scope: tokens.scope.join(" "), ...(subject !== undefined ? { subject } : {}) },
@@ -124,6 +141,11 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
         throw error;
       }
       await ctx.audit({ action: "oauth.web_login", actor: "oauth-web", channelId: id, keyId: null, detail: `provider ${name}` });
+      // The renewal ends the grant it replaced; if that ended the new one too, the user logs in once more.
+      if (previous !== null && (await revokeReplaced(ctx, resolved, id, previous, tokens, fetchOption)) === "shared") {
+        await beginLogin(res, name, resolved, true);
+        return;
+      }
       if (back === undefined) sendJson(res, 200, { grant: id, subject: subject ?? null }, { "set-cookie": clear });
       else redirect(res, withParam(back, "grant", id), clear);
     } catch (error) {
@@ -138,7 +160,7 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
     }
   });
 
-  function readPending(req: IncomingMessage, name: string): PendingAuthorization {
+  function readPending(req: IncomingMessage, name: string): { pending: PendingAuthorization; again: boolean } {
     const value = parseCookies(req.headers.cookie).get(`${COOKIE_PREFIX}${name}`);
     if (value === undefined || value === "") throw new KagiyaError("ERR_OAUTH_STATE_MISMATCH", "no login is in progress in this browser (start again at /oauth/NAME/start)");
     let p: PendingCookie;
@@ -148,7 +170,7 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
       throw new KagiyaError("ERR_OAUTH_STATE_MISMATCH", "the login cookie is not one this server made");
     }
     if (p.name !== name || !(p.expiresAt > ctx.now())) throw new KagiyaError("ERR_OAUTH_STATE_MISMATCH", "the login took too long (start again)");
-    return { url: "", state: p.state, nonce: p.nonce ?? undefined, codeVerifier: p.verifier ?? undefined, redirectUri: p.redirectUri, scope: p.scope };
+    return { pending: { url: "", state: p.state, nonce: p.nonce ?? undefined, codeVerifier: p.verifier ?? undefined, redirectUri: p.redirectUri, scope: p.scope }, again: p.again === true };
   }
 
   // --- broker API: a grant's access token for a service with an API key scoped to the provider ---

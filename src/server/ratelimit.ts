@@ -1,3 +1,5 @@
+import { HttpError } from "./errors.ts";
+
 /** Options of {@link RateLimiter}: a token bucket per caller. */
 export interface RateLimitOptions {
   /** Sustained requests per second (default 50). */
@@ -72,4 +74,18 @@ export class RateLimiter {
     }
     if (this.#buckets.size >= this.#max) this.#buckets.clear();
   }
+}
+
+/**
+ * Takes a request of `id` from `limiter`, or throws the server's 429 (`ERR_RATE_LIMITED`, with
+ * Retry-After); `what` says what was too frequent.
+ *
+ * @example
+ * ```ts
+ * takeOrRefuse(ctx.loginLimiter, req.socket.remoteAddress ?? "?", "too many login attempts");
+ * ```
+ */
+export function takeOrRefuse(limiter: RateLimiter, id: string, what: string): void {
+  const wait = limiter.take(id);
+  if (wait > 0) throw new HttpError(429, "ERR_RATE_LIMITED", `${what}; retry after ${wait} s`, { headers: { "retry-after": String(wait) } });
 }

@@ -69,6 +69,8 @@ export interface StartServerOptions {
    * without a store read, so a flood of made-up keys cannot load the store.
    */
   authFailureLimit?: RateLimitOptions;
+  /** `/oauth/{name}/start` and `/callback` requests per client address (default 60 a minute, bursts of 60); past it 429. */
+  oauthRateLimit?: RateLimitOptions;
   /** How long an API key lookup is trusted (default 2000): revocations apply within this. */
   apiKeyCacheMs?: number;
   /**
@@ -157,6 +159,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     limiter: new RateLimiter({ perSecond: 50, burst: 100, ...options.rateLimit, now }),
     loginLimiter: new RateLimiter({ perSecond: 0.5, burst: 10, now }),
     authFailureLimiter: new RateLimiter({ perSecond: 5, burst: 50, ...options.authFailureLimit, now }),
+    oauthLimiter: new RateLimiter({ perSecond: 1, burst: 60, ...options.oauthRateLimit, now }),
     admin: new AdminAuth(store, { envToken: options.adminToken, now, ...(options.sessionKey ? { sessionKey: options.sessionKey } : {}) }),
     metrics,
     activity: { webhooks: new CounterHistory(metrics.webhooks, { now }), tokenApi: new CounterHistory(metrics.tokenApi, { now }) },

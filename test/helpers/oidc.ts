@@ -37,6 +37,8 @@ export interface TestOidcOptions {
   publicUrl?: string;
   /** Lifetimes (seconds) over the defaults, by oidc-provider model name (`RefreshToken`, `Grant`, …). */
   ttl?: Record<string, number>;
+  /** RFC 7009 revocation endpoint (default on). */
+  revocation?: boolean;
 }
 
 function listen(server: Server): Promise<number> {
@@ -79,7 +81,7 @@ export async function startOidcProvider(options: TestOidcOptions = {}): Promise<
     findAccount: (_ctx: unknown, id: string) => ({ accountId: id, claims: async () => ({ sub: id, name: `User ${id}` }) }),
     claims: { openid: ["sub"], profile: ["name"] },
     pkce: { required: () => true },
-    features: { revocation: { enabled: true }, introspection: { enabled: true }, devInteractions: { enabled: true } },
+    features: { revocation: { enabled: options.revocation ?? true }, introspection: { enabled: true }, devInteractions: { enabled: true } },
     rotateRefreshToken: true,
     ttl: { AccessToken: options.accessTokenTtlS ?? 5, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 86_400, Grant: 86_400, Interaction: 600, Session: 86_400, ...options.ttl },
     cookies: { keys: [randomBytes(16).toString("hex")] },
@@ -117,6 +119,8 @@ export interface HeadlessLoginOptions {
   account?: string;
   /** Abort at the login screen: the callback then carries `error=access_denied`. */
   deny?: boolean;
+  /** The browser's cookies at the provider, kept across logins (its session there); default a new jar. */
+  jar?: Map<string, string>;
 }
 
 /**
@@ -133,7 +137,7 @@ export interface HeadlessLoginOptions {
  */
 export async function headlessLogin(authorizationUrl: string, options: HeadlessLoginOptions = {}): Promise<string> {
   const origin = new URL(authorizationUrl).origin;
-  const jar = new Map<string, string>();
+  const jar = options.jar ?? new Map<string, string>();
   let url = authorizationUrl;
   let method = "GET";
   let body: string | undefined;

@@ -28,7 +28,7 @@ function storeLabel(spec: string | undefined, env: Record<string, string | undef
 }
 
 /**
- * `kagiya serve [--port 8080] [--host 127.0.0.1] [--store SPEC] [--inbox store|memory] [--max-issue-rate 5] [--per-channel-metrics auto]`:
+ * `kagiya serve [--port 8080] [--host 127.0.0.1] [--store SPEC] [--inbox store|memory] [--max-issue-rate 5] [--per-channel-metrics auto] [--oauth-rate-limit 60]`:
  * the token broker, webhook intake (events written to the store's inbox before the 200 unless
  * `--inbox memory`) and dashboard. Store: --store, else DATABASE_URL, REDIS_URL, KAGIYA_DB / ./kagiya.db.
  * LINE: KAGIYA_LINE_API_BASE (e.g. the emulator). Dashboard login: KAGIYA_ADMIN_TOKEN or
@@ -48,9 +48,10 @@ const serve: Command = async (argv, io) => {
       help: "where accepted webhook events wait for their handlers: store (written before the 200; none lost if the process dies) or memory (faster; unhandled events die with the process)",
       default: "store",
     },
+    "oauth-rate-limit": { kind: "string", value: "N", help: "requests to /oauth/NAME/start and /oauth/NAME/callback per minute per client address (bursts of N); past it 429", default: "60" },
     "inbox-lease": { kind: "string", value: "MS", help: "how long a claimed inbox event is reserved for one instance before another (or this one restarted) takes it", default: "30000 ms" },
   });
-  if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}" (options: --port, --host, --store, --inbox, --inbox-lease, --max-issue-rate, --per-channel-metrics)`);
+  if (positionals.length > 0) throw new InvalidInputError(`unexpected argument "${positionals[0]!.slice(0, 40)}" (options: --port, --host, --store, --inbox, --inbox-lease, --max-issue-rate, --per-channel-metrics, --oauth-rate-limit)`);
   const inbox = flags.inbox ?? "store";
   if (inbox !== "store" && inbox !== "memory") throw new InvalidInputError(`--inbox must be store or memory, not "${inbox.slice(0, 40)}"`);
   const leaseText = flags["inbox-lease"];
@@ -65,6 +66,9 @@ const serve: Command = async (argv, io) => {
   if (!["on", "off", "auto"].includes(perChannel)) throw new InvalidInputError("--per-channel-metrics must be on, off or auto");
   const maxIssueRate = flags["max-issue-rate"] === undefined ? DEFAULT_MAX_ISSUE_RATE : Number(flags["max-issue-rate"]);
   if (!Number.isInteger(maxIssueRate) || maxIssueRate < 1 || maxIssueRate > 1000) throw new InvalidInputError("--max-issue-rate must be a whole number of issuances per second from 1 to 1000");
+  const oauthText = flags["oauth-rate-limit"] ?? "60";
+  const oauthPerMinute = Number(oauthText);
+  if (!/^\d+$/.test(oauthText) || oauthPerMinute < 1 || oauthPerMinute > 100_000) throw new InvalidInputError("--oauth-rate-limit must be a whole number of requests per minute from 1 to 100000");
   const rate = io.env["KAGIYA_RATE_LIMIT"] === undefined ? 50 : Number(io.env["KAGIYA_RATE_LIMIT"]);
   if (!(rate > 0) || !Number.isFinite(rate)) throw new InvalidInputError("KAGIYA_RATE_LIMIT must be a positive number of requests per second");
   const level = io.env["KAGIYA_LOG_LEVEL"] ?? "info";
@@ -99,6 +103,7 @@ const serve: Command = async (argv, io) => {
       maxIssueRate,
       perChannelMetrics: perChannel === "auto" ? undefined : perChannel === "on",
       rateLimit: { perSecond: rate, burst: Math.max(1, Math.ceil(rate * 2)) },
+      oauthRateLimit: { perSecond: oauthPerMinute / 60, burst: oauthPerMinute },
       log: { level },
       secureCookies: io.env["KAGIYA_SECURE_COOKIES"] === "1",
       inbox,

@@ -32,7 +32,7 @@ export {
   type AuthorizationRequestOptions, type PendingAuthorization,
 } from "./authorize.ts";
 export {
-  authorizationCodeGrantRequest, refreshTokenGrantRequest, processTokenResponse, exchangeCode, refreshTokens, revokeToken,
+  authorizationCodeGrantRequest, refreshTokenGrantRequest, processTokenResponse, exchangeCode, refreshTokens, revokeToken, introspectToken,
   type TokenSet, type TokenResponseExpectations,
 } from "./token.ts";
 export { validateIdToken, ID_TOKEN_CLOCK_TOLERANCE_S, type IdTokenClaims, type IdTokenOptions } from "./id-token.ts";

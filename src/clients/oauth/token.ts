@@ -191,14 +191,36 @@ export async function revokeToken(provider: Provider, client: OAuthClient, token
     params.set("token", token);
     params.set("token_type_hint", hint);
   }
-  const headers = new Headers();
-  const secrets = [token, ...(await authenticate(client, provider.issuer, params, headers, (options.now ?? Date.now)()))];
-  const response = await postForm(provider.revocationEndpoint, params, headers, options);
-  const endpoint = endpointLabel("POST", provider.revocationEndpoint);
+  const { response, endpoint, secrets } = await postAuthenticated(provider, client, provider.revocationEndpoint, token, params, options);
   if (response.status === 200) {
     await response.body?.cancel();
     return;
   }
   await readJsonObject(response, endpoint, secrets);
   throw new OAuthBadResponseError(`${endpoint}: HTTP ${response.status} is not a revocation answer`, "status");
+}
+
+/**
+ * RFC 7662 introspection: is this token active at the provider? Throws `ERR_OAUTH_CONFIG` when the
+ * provider has no introspection endpoint, and the provider's refusal otherwise.
+ *
+ * @example
+ * ```ts
+ * if (!(await introspectToken(provider, client, refreshToken, "refresh_token"))) console.log("ended");
+ * ```
+ */
+export async function introspectToken(provider: Provider, client: OAuthClient, token: string, hint: "access_token" | "refresh_token", options: OAuthCallOptions = {}): Promise<boolean> {
+  if (!provider.introspectionEndpoint) throw new OAuthError("ERR_OAUTH_CONFIG", `provider ${provider.issuer} has no introspection endpoint`);
+  const params = new URLSearchParams({ token, token_type_hint: hint });
+  const { response, endpoint, secrets } = await postAuthenticated(provider, client, provider.introspectionEndpoint, token, params, options);
+  const body = await readJsonObject(response, endpoint, secrets);
+  if (typeof body["active"] !== "boolean") throw new OAuthBadResponseError(`${endpoint}: the answer has no boolean "active"`, "active");
+  return body["active"];
+}
+
+/** A form POST with client authentication; the token and the client's secrets are redacted from errors. */
+async function postAuthenticated(provider: Provider, client: OAuthClient, url: string, token: string, params: URLSearchParams, options: OAuthCallOptions) {
+  const headers = new Headers();
+  const secrets = [token, ...(await authenticate(client, provider.issuer, params, headers, (options.now ?? Date.now)()))];
+  return { response: await postForm(url, params, headers, options), endpoint: endpointLabel("POST", url), secrets };
 }
