@@ -25,6 +25,7 @@ import { isWebGrant, OAUTH2_KIND, PROVIDER_NAME_PATTERN, providerNameOf, registr
 import type { ChannelRegistry } from "../store/registry.ts";
 import type { ApiKeyRow } from "../store/types.ts";
 import type { TokenManager } from "../tokens/manager.ts";
+import type { ManagedToken } from "../tokens/types.ts";
 import { grantSummaries, storeLoginGrant } from "../tokens/oauth-grants.ts";
 import { toHttpError, type ServerContext } from "./context.ts";
 import { replacedGrant, revokeReplaced } from "./oauth-renewal.ts";
@@ -37,7 +38,7 @@ import type { Router } from "./router.ts";
 export interface OAuthWebOptions {
   registry: ChannelRegistry;
   /** Stores a login's token and grant through the engine (the broker's TokenManager). */
-  tokens: Pick<TokenManager, "adopt">;
+  tokens: Pick<TokenManager, "adopt" | "invalidate">;
   /** Preset origins (development against the emulator). */
   origins?: PresetOrigins;
   /** How long a login may take from start to callback, ms (default 600000). */
@@ -134,8 +135,9 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
         channelId: id, kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "",
         settings: { provider: name, scope: tokens.scope.join(" "), ...(subject !== undefined ? { subject } : {}) },
       }, { replace: existed });
+      let adopted: ManagedToken;
       try {
-        await storeLoginGrant(options.tokens, id, tokens, "oauth-web");
+        adopted = await storeLoginGrant(options.tokens, id, tokens, "oauth-web");
       } catch (error) {
         if (!existed) await registry.remove(id).catch(() => {});
         throw error;
@@ -143,6 +145,11 @@ export function mountOAuthWeb(router: Router, ctx: ServerContext, options: OAuth
       await ctx.audit({ action: "oauth.web_login", actor: "oauth-web", channelId: id, keyId: null, detail: `provider ${name}` });
       // The renewal ends the grant it replaced; if that ended the new one too, the user logs in once more.
       if (previous !== null && (await revokeReplaced(ctx, resolved, id, previous, tokens, fetchOption)) === "shared") {
+        // The provider ended this login's access token with the grant: not to be handed out. If the
+        // user does not finish the new login, the next read finds the grant ended (409, log in again).
+        await options.tokens.invalidate(id, adopted.keyId, { actor: "oauth-web" }).catch((error: unknown) => {
+          ctx.log.warn({ grant: id, code: (error as { code?: unknown }).code ?? "ERR_INTERNAL" }, "could not forget the access token of a login that starts over");
+        });
         await beginLogin(res, name, resolved, true);
         return;
       }

@@ -18,6 +18,7 @@ import type { ChannelRegistry, RegistryStore } from "../store/registry.ts";
 import type { ChannelRow, GrantStore, TokenStore } from "../store/types.ts";
 import type { ObtainedToken } from "./kind.ts";
 import type { TokenManager } from "./manager.ts";
+import type { ManagedToken } from "./types.ts";
 import type { TokenSource } from "./types.ts";
 
 /** The registration row NAME, or ChannelNotFoundError; another kind's credential is refused. */
@@ -87,8 +88,8 @@ export function loginObtained(tokens: TokenSet): ObtainedToken {
  * await storeLoginGrant(ctx.manager, "acme", tokens);
  * ```
  */
-export async function storeLoginGrant(tokens: Pick<TokenManager, "adopt">, id: string, set: TokenSet, actor = "cli"): Promise<void> {
-  await tokens.adopt(id, loginObtained(set), { actor });
+export function storeLoginGrant(tokens: Pick<TokenManager, "adopt">, id: string, set: TokenSet, actor = "cli"): Promise<ManagedToken> {
+  return tokens.adopt(id, loginObtained(set), { actor });
 }
 
 /** What {@link revokeGrant} did: revoked at the provider, nothing to revoke, or forgotten here only (the provider has no revocation endpoint). */

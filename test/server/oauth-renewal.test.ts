@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { headlessLogin, nativeClient, startOidcProvider, type TestOidc } from "../helpers/oidc.ts";
 import { startProxy, type TestProxy } from "../clients/line/proxy.ts";
-import { startTestBroker, type TestBroker } from "./helpers.ts";
+import { request, startTestBroker, type TestBroker } from "./helpers.ts";
+import { createApiKey } from "../../src/server/apikeys.ts";
 import { runCli } from "../helpers/cli.ts";
 import { startServe } from "./serve-process.ts";
 import { OAUTH2_KIND, registrationSettings, type OAuthRegistration } from "../../src/kinds/oauth2/registration.ts";
@@ -110,6 +111,24 @@ describe("serve: a renewed web login ends the grant it replaced", () => {
     assert.equal((await oidc.introspect(old)).active, false);
     assert.equal((await oidc.introspect(renewed)).active, true, "the grant kagiya keeps is alive");
     assert.ok((await auditOf(first.grant)).some((r) => /ended the new grant with it/.test(r.detail ?? "")));
+  });
+
+  test("the same provider session, the login started over and left there: the token API never hands out the access token the provider ended", async () => {
+    const jar = new Map<string, string>();
+    const first = await webLogin("acme", jar);
+    const { key } = await createApiKey(t.store, { channels: [], credentials: ["acme"], name: "renewal-app" });
+    const tokenApi = () => request(`${t.url}/v1/grants/${first.grant}/token`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal((await tokenApi()).status, 200);
+    // The second login up to kagiya's callback, which sends the browser back to the provider: not followed.
+    const start = await fetch(`${t.url}/oauth/acme/start`, { redirect: "manual" });
+    const callback = await headlessLogin(start.headers.get("location")!, { jar });
+    const restart = await fetch(callback, { headers: { cookie: start.headers.get("set-cookie")!.split(";")[0]! }, redirect: "manual" });
+    assert.equal(restart.status, 302);
+    assert.equal(new URL(restart.headers.get("location")!).origin, new URL(oidc.issuer).origin, "sent back to the provider");
+    const answer = await tokenApi();
+    assert.equal(answer.status, 409, answer.text);
+    assert.equal(answer.body.error, "ERR_OAUTH_REAUTH_REQUIRED");
+    assert.equal((await t.store.getGrant(first.grant))?.status, "reauth_required");
   });
 
   test("a revocation the provider refuses (503) or cannot do (no endpoint) never fails the login", async () => {
