@@ -131,3 +131,24 @@ function formDecode(s: string): string | undefined {
 export function parseQueryStrict(query: string): { params: Map<string, string> } | { error: string } {
   return parseFormStrict(query);
 }
+
+/**
+ * The redirect of an authorization request (RFC 6749 §4.1.2): a function that sends the browser
+ * back to `redirect_uri` with `params` and the request's `state`; or undefined after answering 400
+ * when `redirect_uri` is not an http(s) URL (an untrusted redirect is shown, never followed).
+ */
+export function authorizationRedirect(ctx: Ctx, redirectUri: string | undefined, state: string | undefined): ((params: Record<string, string>) => void) | undefined {
+  let target: URL;
+  try {
+    target = new URL(redirectUri ?? "");
+    if (target.protocol !== "http:" && target.protocol !== "https:") throw new Error("scheme");
+  } catch {
+    oauthError(ctx, 400, "invalid_request", "redirect_uri is missing or not an http(s) URL");
+    return undefined;
+  }
+  return (params) => {
+    for (const [k, v] of Object.entries(params)) target.searchParams.set(k, v);
+    if (state !== undefined) target.searchParams.set("state", state);
+    send(ctx, 302, undefined, { location: target.href });
+  };
+}

@@ -4,7 +4,7 @@
 // those routes and hands a request over to them when it is not a login one.
 import { createHash, randomBytes } from "node:crypto";
 import { readForm, readJson, readQuery, type Emulator, type Handler } from "./context.ts";
-import { messageError, oauthError, send, type Ctx } from "./http.ts";
+import { authorizationRedirect, messageError, oauthError, send, type Ctx } from "./http.ts";
 import { newJwsToken } from "./ids.ts";
 import {
   LOGIN_ACCESS_LIFETIME_S, LOGIN_CODE_LIFETIME_S, LOGIN_ID_TOKEN_LIFETIME_S, LOGIN_ISSUER, LOGIN_REFRESH_LIFETIME_S,
@@ -78,19 +78,9 @@ const authorize: Handler = (ctx, em) => {
   const channel = channelFor(em, clientId);
   // Problems found before the redirect URI is trusted are shown, never redirected (RFC 6749 §4.1.2.1).
   if (!channel) return oauthError(ctx, 400, "invalid_request", "client_id is missing or not a channel of this emulator");
-  let target: URL;
-  try {
-    target = new URL(redirectUri ?? "");
-    if (target.protocol !== "http:" && target.protocol !== "https:") throw new Error("scheme");
-  } catch {
-    return oauthError(ctx, 400, "invalid_request", "redirect_uri is missing or not an http(s) URL");
-  }
   const state = q.get("state");
-  const back = (params: Record<string, string>): void => {
-    for (const [k, v] of Object.entries(params)) target.searchParams.set(k, v);
-    if (state !== undefined) target.searchParams.set("state", state);
-    send(ctx, 302, undefined, { location: target.href });
-  };
+  const back = authorizationRedirect(ctx, redirectUri, state);
+  if (!back) return;
   if (q.get("response_type") !== "code") return back({ error: "unsupported_response_type", error_description: "response_type must be code" });
   if (!state) return back({ error: "invalid_request", error_description: "state is required" });
   const scope = (q.get("scope") ?? "").split(" ").filter((s) => s !== "");

@@ -1,5 +1,5 @@
-// LINE WORKS' auth server: POST /oauth2/v2.0/token (JWT bearer and refresh-token grants) and
-// POST /oauth2/v2.0/revoke. Every refusal is an RFC 6749 error body; expires_in is sent as a
+// LINE WORKS' auth server: POST /oauth2/v2.0/token (JWT bearer, authorization code and
+// refresh-token grants) and POST /oauth2/v2.0/revoke (the authorize page is routes-works-login.ts). Every refusal is an RFC 6749 error body; expires_in is sent as a
 // string, as the real server does.
 import { randomBytes } from "node:crypto";
 import { readForm, type Handler } from "./context.ts";
@@ -37,8 +37,9 @@ function client(ctx: Ctx, works: WorksState, form: Map<string, string>): WorksAp
   return app;
 }
 
-function record(works: WorksState, app: WorksApp, type: WorksTokenRecord["type"], scopes: string[], grant: WorksTokenRecord["grant"], now: number): WorksTokenRecord {
+function record(works: WorksState, app: WorksApp, type: WorksTokenRecord["type"], scopes: string[], grant: WorksTokenRecord["grant"], now: number, userId?: string): WorksTokenRecord {
   const r: WorksTokenRecord = {
+    ...(userId !== undefined ? { userId } : {}),
     token: newWorksToken(type === "access" ? "kr1AAAA" : "kr1BBBB"),
     type,
     clientId: app.clientId,
@@ -60,12 +61,13 @@ export const worksToken: Handler = async (ctx, em) => {
   const works = worksOf(em);
   const grantType = form.get("grant_type");
   if (grantType === undefined) return oauthError(ctx, 400, "invalid_request", "grant_type is required");
-  if (grantType !== JWT_BEARER && grantType !== "refresh_token") {
-    return oauthError(ctx, 400, "unsupported_grant_type", `grant_type must be ${JWT_BEARER} or refresh_token`);
+  if (grantType !== JWT_BEARER && grantType !== "refresh_token" && grantType !== "authorization_code") {
+    return oauthError(ctx, 400, "unsupported_grant_type", `grant_type must be ${JWT_BEARER}, authorization_code or refresh_token`);
   }
   const app = client(ctx, works, form);
   if (!app) return;
   const now = em.state.now();
+  if (grantType === "authorization_code") return exchangeCode(ctx, works, app, form, now);
   if (grantType === JWT_BEARER) {
     const assertion = form.get("assertion");
     const scope = form.get("scope");
@@ -88,15 +90,34 @@ export const worksToken: Handler = async (ctx, em) => {
   if (!old || old.type !== "refresh" || old.clientId !== app.clientId || worksTokenState(old, now) !== "valid") {
     return oauthError(ctx, 400, "invalid_grant", "The refresh token is invalid, expired, revoked or was rotated");
   }
-  const access = record(works, app, "access", old.scopes, "refresh_token", now);
+  const access = record(works, app, "access", old.scopes, "refresh_token", now, old.userId);
   const body: Record<string, unknown> = { access_token: access.token, scope: old.scopes.join(" "), token_type: "Bearer", expires_in: String(app.tokenLifetime) };
   if (app.rotation) {
     // Rotation on: a new refresh token, and the old one dies at once.
     old.revokedAt = now;
-    body["refresh_token"] = record(works, app, "refresh", old.scopes, "refresh_token", now).token;
+    body["refresh_token"] = record(works, app, "refresh", old.scopes, "refresh_token", now, old.userId).token;
   }
   send(ctx, 200, body);
 };
+
+/** The code exchange of the user-account login: the code once, for its client (and redirect URI when sent). */
+function exchangeCode(ctx: Ctx, works: WorksState, app: WorksApp, form: Map<string, string>, now: number): void {
+  const code = form.get("code");
+  if (!code) return oauthError(ctx, 400, "invalid_request", "code is required");
+  const c = works.codes.get(code);
+  const redirectUri = form.get("redirect_uri");
+  if (!c || c.used || c.expiresAt <= now || c.clientId !== app.clientId || (redirectUri !== undefined && redirectUri !== c.redirectUri)) {
+    // A code presented twice is refused, and so are the tokens it gave (RFC 6749 §4.1.2).
+    if (c?.used) for (const t of works.tokens.values()) if (t.code === code && t.revokedAt === null) t.revokedAt = now;
+    return oauthError(ctx, 400, "invalid_grant", "The authorization code is invalid, expired, already used or was issued to another client or redirect URI");
+  }
+  c.used = true;
+  const access = record(works, app, "access", c.scopes, "authorization_code", now, c.userId);
+  const refresh = record(works, app, "refresh", c.scopes, "authorization_code", now, c.userId);
+  access.code = code;
+  refresh.code = code;
+  send(ctx, 200, { access_token: access.token, refresh_token: refresh.token, scope: c.scopes.join(" "), token_type: "Bearer", expires_in: String(app.tokenLifetime) });
+}
 
 /** POST /oauth2/v2.0/revoke (RFC 7009: 200 also for unknown tokens). */
 export const worksRevoke: Handler = async (ctx, em) => {

@@ -6,6 +6,7 @@ import { messageError, send, type Ctx } from "./http.ts";
 import { newChannelSecret } from "./ids.ts";
 import { worksRevoke, worksToken } from "./routes-works-auth.ts";
 import { deliverWorksCallback, sendBotMessage } from "./routes-works-bot.ts";
+import { worksAuthorize, worksMe } from "./routes-works-login.ts";
 import { readWorksKey, WORKS_DEFAULT_SCOPES, WORKS_TOKEN_LIFETIMES, worksOf, worksTokenState, type WorksApp } from "./works-state.ts";
 
 const CONTROL_JSON = { anyContentType: true };
@@ -123,7 +124,9 @@ const listMessages: Handler = (ctx, em) => {
 };
 
 const exact = new Map<string, Map<string, Handler>>([
+  ["/oauth2/v2.0/authorize", new Map([["GET", worksAuthorize]])],
   ["/oauth2/v2.0/token", new Map([["POST", worksToken]])],
+  ["/v1.0/users/me", new Map([["GET", worksMe]])],
   ["/oauth2/v2.0/revoke", new Map([["POST", worksRevoke]])],
   ["/__emulator/works/apps", new Map<string, Handler>([["POST", createApp], ["GET", (ctx, em) => send(ctx, 200, { apps: [...worksOf(em).apps.values()].map(describeApp) })]])],
   ["/__emulator/works/bots", new Map<string, Handler>([["POST", createBot], ["GET", (ctx, em) => send(ctx, 200, { bots: [...worksOf(em).bots.values()].map(({ botId, botSecret, rateLimitPerMinute }) => ({ botId, botSecret, rateLimitPerMinute })) })]])],

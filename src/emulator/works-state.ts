@@ -43,7 +43,11 @@ export interface WorksTokenRecord {
   type: "access" | "refresh";
   clientId: string;
   scopes: string[];
-  grant: "jwt-bearer" | "refresh_token";
+  grant: "jwt-bearer" | "refresh_token" | "authorization_code";
+  /** The user a user-account token (authorization code) acts for; absent for service accounts. */
+  userId?: string;
+  /** The authorization code a user-account token came from (a replayed code revokes them). */
+  code?: string;
   issuedAt: number;
   expiresAt: number;
   revokedAt: number | null;
@@ -65,6 +69,19 @@ export interface WorksMessageRecord {
   at: number;
 }
 
+/** An authorization code of the user-account login: 10 minutes, single use. */
+export interface WorksCode {
+  clientId: string;
+  redirectUri: string;
+  scopes: string[];
+  userId: string;
+  expiresAt: number;
+  used: boolean;
+}
+
+/** Authorization codes live 10 minutes. */
+export const WORKS_CODE_LIFETIME_S = 600;
+
 /** The state of one token at `now`. */
 export function worksTokenState(t: WorksTokenRecord, now: number): "valid" | "revoked" | "expired" {
   if (t.revokedAt !== null) return "revoked";
@@ -76,12 +93,14 @@ export class WorksState {
   apps = new Map<string, WorksApp>();
   bots = new Map<string, WorksBot>();
   tokens = new Map<string, WorksTokenRecord>();
+  codes = new Map<string, WorksCode>();
   messages: WorksMessageRecord[] = [];
 
   reset(): void {
     this.apps.clear();
     this.bots.clear();
     this.tokens.clear();
+    this.codes.clear();
     this.messages = [];
   }
 }

@@ -12,11 +12,10 @@ import { generateKeyPairSync } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../helpers/cli.ts";
-import { startLogin } from "../helpers/oauth-cli.ts";
+import { passRefreshPoint, startLogin } from "../helpers/oauth-cli.ts";
 import { headlessLogin, nativeClient, startOidcProvider, startResourceServer, type TestOidc, type TestResource } from "../helpers/oidc.ts";
 import { emulatorJson, startTestEmulator, type TestEmulator } from "../helpers/emulator.ts";
 import { generateMasterKeyText } from "../../src/store/sealed.ts";
-import { openStore } from "../../src/store/open.ts";
 
 const SECRET = "cli-client-secret-0123456789abcdef";
 // The private_key_jwt client's key: oidc-provider holds the public half (kid k1), kagiya the private one.
@@ -99,15 +98,7 @@ describe("kagiya oauth against oidc-provider", () => {
     assert.equal(oidc.events.get("refresh_token.consumed") ?? 0, consumedBefore);
 
     // The refresh point passes (the stored token is moved to its end, as time would).
-    const store = await openStore(spec, {});
-    try {
-      const cur = await store.getCurrent("acme");
-      assert.ok(cur.token);
-      const at = Date.now();
-      assert.equal(await store.commitToken("acme", cur.generation, { ...cur.token, generation: cur.generation + 1, issuedAt: at - 60_000, refreshAt: at - 1000, expiresAt: at + 500, updatedAt: at }, at), true);
-    } finally {
-      await store.close();
-    }
+    await passRefreshPoint(spec, "acme");
     const second = await runCli(["oauth", "fetch", "acme", `${api.url}/me`, "-H", "X-Trace: 1", "--store", spec], { env: env() });
     assert.equal(second.code, 0, second.stderr);
     assert.equal(JSON.parse(second.stdout).sub, "alice");
@@ -312,14 +303,7 @@ describe("kagiya oauth add --auth-method private_key_jwt against oidc-provider",
     assert.match(r.stdout, /logged in to pk as alice/);
     // The refresh point passes: the refresh authenticates with the key too.
     const consumed = oidc.events.get("refresh_token.consumed") ?? 0;
-    const store = await openStore(spec, {});
-    try {
-      const cur = await store.getCurrent("pk");
-      const at = Date.now();
-      assert.equal(await store.commitToken("pk", cur.generation, { ...cur.token!, generation: cur.generation + 1, issuedAt: at - 60_000, refreshAt: at - 1000, expiresAt: at + 500, updatedAt: at }, at), true);
-    } finally {
-      await store.close();
-    }
+    await passRefreshPoint(spec, "pk");
     const fetched = await runCli(["oauth", "fetch", "pk", `${api.url}/me`, "--store", spec], { env: env() });
     assert.equal(fetched.code, 0, fetched.stderr);
     assert.equal(JSON.parse(fetched.stdout).sub, "alice");

@@ -3,7 +3,9 @@
 // loopback listener (or pasted on stdin with --manual).
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
 import type { CliResult } from "./cli.ts";
+import { openStore } from "../../src/store/open.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/kagiya.js", import.meta.url));
 
@@ -43,4 +45,20 @@ export function startLogin(args: string[], env: Record<string, string>): LoginPr
     });
   });
   return { url, done, paste: (text) => child.stdin.end(text) };
+}
+
+/**
+ * Moves a grant's stored access token to its end, as time would (its refresh point just passed,
+ * expiry half a second away), so the next CLI call refreshes without waiting on the real clock.
+ */
+export async function passRefreshPoint(spec: string, id: string): Promise<void> {
+  const store = await openStore(spec, {});
+  try {
+    const cur = await store.getCurrent(id);
+    assert.ok(cur.token, `no stored token for ${id}`);
+    const at = Date.now();
+    assert.equal(await store.commitToken(id, cur.generation, { ...cur.token, generation: cur.generation + 1, issuedAt: at - 60_000, refreshAt: at - 1000, expiresAt: at + 500, updatedAt: at }, at), true);
+  } finally {
+    await store.close();
+  }
 }
