@@ -26,7 +26,7 @@ import { startBroker, type RunningBroker } from "../src/server/broker.ts";
 import { createApiKey } from "../src/server/apikeys.ts";
 import { advanceClock, tokenLedgers, type LedgerRow } from "../test/helpers/emulator.ts";
 import { busiestSecond, countingStore, registerChannels } from "../test/server/scale-fixture.ts";
-import { rawSocketLoad, runPinned, type LoadResult } from "./lib/loader.ts";
+import { fmtCpu, rawSocketLoad, runPinned, type LoadResult } from "./lib/loader.ts";
 
 const SELF = import.meta.filename;
 const IDLE_S = Number(process.env["BENCH_IDLE_S"] ?? 20);
@@ -194,13 +194,18 @@ async function restart(run: Run, size: number, peer: LoadResult | null): Promise
     const cpu = process.cpuUsage(cpu0);
     const ops = counting.total();
     const top = [...counting.calls].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, v]) => `${k} ${v}`).join(", ");
-    const result = await tokenLoad(broker, run.ids, key);
+    // The broker runs in this process: its CPU over the load, per request (steadier than req/s on a shared machine).
+    const loadCpu0 = process.cpuUsage();
+    const result = { ...(await tokenLoad(broker, run.ids, key)) };
+    const loadCpu = process.cpuUsage(loadCpu0);
+    result.cpuUs = result.requests > 0 ? (loadCpu.user + loadCpu.system) / result.requests : null;
     const perMin = ((ops * 60) / IDLE_S).toFixed(1);
     const kib = (bytes: number) => (bytes / size / 1024).toFixed(1);
-    const vsPeer = peer === null ? "" : ` (${(result.requests / result.seconds / (peer.requests / peer.seconds)).toFixed(2)}x the 1-credential peer, p99 ${(result.p99 / peer.p99).toFixed(2)}x)`;
+    const cpuVs = peer?.cpuUs && result.cpuUs ? `, CPU/req ${(result.cpuUs / peer.cpuUs).toFixed(2)}x` : "";
+    const vsPeer = peer === null ? "" : ` (${(result.requests / result.seconds / (peer.requests / peer.seconds)).toFixed(2)}x the 1-credential peer, p99 ${(result.p99 / peer.p99).toFixed(2)}x${cpuVs})`;
     return {
       load: result,
-      line: `one: ready ${(readyMs / 1000).toFixed(2)} s (readyz ${readyz}), issued at start ${issuedAtStart}; read all ${readAllS.toFixed(1)} s (${failed} failed); heap +${kib(mem1.heapUsed - mem0.heapUsed)} KiB/cred, RSS +${kib(mem1.rss - mem0.rss)} KiB/cred; idle ${perMin} store ops/min (${top || "none"}), CPU ${((cpu.user + cpu.system) / 1000 / IDLE_S).toFixed(2)} ms/s; token API ${(result.requests / result.seconds).toFixed(0)} req/s p99 ${result.p99.toFixed(2)} ms, ${result.errors} errors${vsPeer}`,
+      line: `one: ready ${(readyMs / 1000).toFixed(2)} s (readyz ${readyz}), issued at start ${issuedAtStart}; read all ${readAllS.toFixed(1)} s (${failed} failed); heap +${kib(mem1.heapUsed - mem0.heapUsed)} KiB/cred, RSS +${kib(mem1.rss - mem0.rss)} KiB/cred; idle ${perMin} store ops/min (${top || "none"}), CPU ${((cpu.user + cpu.system) / 1000 / IDLE_S).toFixed(2)} ms/s; token API ${(result.requests / result.seconds).toFixed(0)} req/s p99 ${result.p99.toFixed(2)} ms, CPU ${fmtCpu(result.cpuUs ?? null)} µs/req, ${result.errors} errors${vsPeer}`,
     };
   } finally {
     await broker.close();
@@ -225,7 +230,7 @@ async function main(): Promise<void> {
         await threeInstances(backend, run, 1);
         const r = await restart(run, 1, null);
         peer = r.load;
-        console.log(`${backend.name.padEnd(8)}     1  peer: token API ${(peer.requests / peer.seconds).toFixed(0)} req/s p99 ${peer.p99.toFixed(2)} ms`);
+        console.log(`${backend.name.padEnd(8)}     1  peer: token API ${(peer.requests / peer.seconds).toFixed(0)} req/s p99 ${peer.p99.toFixed(2)} ms, CPU ${fmtCpu(peer.cpuUs ?? null)} µs/req`);
       } finally {
         await tearDown(run);
       }

@@ -30,7 +30,8 @@ function counted(): { store: Store; calls: Map<string, number> } {
   return { store, calls };
 }
 
-describe("memory, counted", () => test("due re-checks of many credentials at once read versions and current tokens in one batch each, rows only when changed", async () => {
+/** Six credentials on the counted memory store, read once, then the clock past their check. */
+async function sixPastTheCheck() {
   const { store, calls } = counted();
   const w = await tokenWorld({ store });
   const ids = [w.channel.channelId];
@@ -39,6 +40,11 @@ describe("memory, counted", () => test("due re-checks of many credentials at onc
   const m = w.manager({ observer: watch.observer });
   const first = await Promise.all(ids.map((id) => m.get(id)));
   await w.clock.advance(6);
+  return { w, calls, ids, watch, m, first };
+}
+
+describe("memory, counted", () => test("due re-checks of many credentials at once read versions and current tokens in one batch each, rows only when changed", async () => {
+  const { w, calls, ids, watch, m, first } = await sixPastTheCheck();
   // Another process changes one credential's policy meanwhile.
   await w.registry.setPolicy(ids[1]!, { maxLiveTokens: 3 });
   calls.clear();
@@ -49,6 +55,17 @@ describe("memory, counted", () => test("due re-checks of many credentials at onc
   assert.equal(calls.get("getChannel"), 1, "only the changed row is read again");
   assert.equal(calls.get("getCurrent"), 6);
   assert.equal(calls.get("commitToken"), undefined);
+}));
+
+describe("memory, counted", () => test("background re-checks started by separate callbacks of one event-loop turn (as requests read from separate sockets) go to the store as one batch", async () => {
+  const { calls, ids, watch, m, first } = await sixPastTheCheck();
+  calls.clear();
+  // Each callback's microtasks run before the next callback: a batch per tick would be one per ID.
+  const peeked = await Promise.all(ids.map((id) => new Promise((resolve) => setImmediate(() => resolve(m.peek(id)?.keyId)))));
+  await watch.settled(6);
+  assert.deepEqual(peeked, first.map((t) => t.keyId), "answered from memory meanwhile");
+  assert.equal(calls.get("getChannelVersions"), 1, "one version read for all six");
+  assert.equal(calls.get("getCurrent"), 6);
 }));
 
 for (const backend of backends) describe(backend.name, { skip: backend.skip }, () => {

@@ -36,13 +36,10 @@ export class RedisCredentials extends BackendRole<RedisHost> implements Credenti
       const ids = [...new Set(channelIds)];
       const out = new Map<string, number>();
       if (ids.length === 0) return out;
-      // One pipeline: a field per channel, never the sealed ones.
-      const p = this.h.client.pipeline();
-      for (const id of ids) p.hget(this.h.keys.k(`ch:${id}`), "updatedAt");
-      const answers = (await p.exec()) ?? [];
-      answers.forEach(([error, v], i) => {
-        if (error) throw error;
-        if (typeof v === "string") out.set(ids[i]!, Number(v));
+      // One script call: a field per channel, never the sealed ones.
+      const answers = (await lua.CHANNEL_VERSIONS.run(this.h.client, ids.map((id) => this.h.keys.k(`ch:${id}`)), [])) as string[];
+      answers.forEach((v, i) => {
+        if (v !== "") out.set(ids[i]!, Number(v));
       });
       return out;
     });

@@ -20,11 +20,23 @@ export class Script {
   }
 }
 
+// KEYS: cur per channel. ARGV: tok base per channel. Per channel {generation} or {generation,
+// {field, value, ...} of the current token row}; many channels in one call (batched reads).
 export const GET_CURRENT = new Script(`
-local c = redis.call('HMGET', KEYS[1], 'gen', 'key')
-if not c[1] then return {'0'} end
-if not c[2] then return {c[1]} end
-return {c[1], redis.call('HGETALL', ARGV[1] .. c[2])}`);
+local out = {}
+for i, k in ipairs(KEYS) do
+  local c = redis.call('HMGET', k, 'gen', 'key')
+  if not c[1] then out[i] = {'0'}
+  elseif not c[2] then out[i] = {c[1]}
+  else out[i] = {c[1], redis.call('HGETALL', ARGV[i] .. c[2])} end
+end
+return out`);
+
+// KEYS: ch per channel. Each channel's updatedAt, or '' when it is not there.
+export const CHANNEL_VERSIONS = new Script(`
+local out = {}
+for i, k in ipairs(KEYS) do out[i] = redis.call('HGET', k, 'updatedAt') or '' end
+return out`);
 
 // ARGV: prefix, then channel ID and its token-row key base for each channel.
 // Per channel: {generation, current key ID or '', {field, value, ...} per token row}.
