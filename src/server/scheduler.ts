@@ -1,6 +1,7 @@
 import type { CredentialStore, LockStore } from "../store/types.ts";
 import type { Logger } from "./logger.ts";
 import type { MaintenanceTarget } from "./types.ts";
+import { DueHeap, type DueEntry } from "./due-heap.ts";
 
 /** Options of {@link Scheduler}. Durations in ms. */
 export interface SchedulerOptions {
@@ -50,6 +51,8 @@ interface ChannelPlan {
   reconcileAt: number;
   failures: number;
   running: boolean;
+  /** Put in this instance's own order as part of a backlog, once per due time. */
+  reordered: boolean;
 }
 
 /** Hooks the server gives the scheduler for logs and metrics. */
@@ -97,6 +100,7 @@ export class Scheduler {
   #started = false;
   #listedAt = -Infinity;
   #listing: Promise<void> | null = null;
+  #checking: { ids: string[]; result: Promise<Map<string, number | null>> } | null = null;
   #lastStartAt = -Infinity;
   #lastTickAt = -Infinity;
   #stopped = false;
@@ -218,7 +222,7 @@ export class Scheduler {
         // on one store then take the channels in different orders instead of all queueing on the same ones.
         const nextAt = Math.max(now, at ?? now) + Math.floor(this.#random() * this.#spreadMs);
         // Reconciles are staggered over one interval.
-        const plan = { nextAt, reconcileAt: now + Math.floor(this.#random() * this.#reconcileMs), failures: 0, running: false };
+        const plan = { nextAt, reconcileAt: now + Math.floor(this.#random() * this.#reconcileMs), failures: 0, running: false, reordered: false };
         this.#plans.set(id, plan);
         this.#push(id, plan);
       }
@@ -250,6 +254,7 @@ export class Scheduler {
         this.#due.pop();
         continue;
       }
+      if (this.#reorder(top, plan, now)) continue;
       const wait = this.#lastStartAt + this.#gapMs - this.#now();
       if (wait > 0) {
         // Spread: come back for the rest after the gap instead of starting a burst.
@@ -273,13 +278,73 @@ export class Scheduler {
     }
   }
 
+  /**
+   * A backlog (a clock that jumped, a pause, refreshes held back by the issuance cap) is taken in
+   * this instance's own random order: due times past by more than the spread, with more due behind
+   * them, are drawn again within the next spread, once. Instances sharing a store then split the
+   * backlog (and find each other's work done, see {@link #doneElsewhere}) instead of all queueing
+   * on the same channels' locks in due-time order. True when `top` was put back.
+   */
+  #reorder(top: DueEntry, plan: ChannelPlan, now: number): boolean {
+    if (this.#spreadMs <= 0 || plan.reordered || plan.nextAt !== top.at || now - top.at <= this.#spreadMs) return false;
+    this.#due.pop();
+    const behind = this.#due.peek();
+    plan.reordered = true;
+    if (behind === undefined || behind.at > now) {
+      // Alone: no order to change, no reason to wait.
+      this.#due.push(top.channelId, top.at);
+      return true;
+    }
+    plan.nextAt = now + this.#random() * this.#spreadMs;
+    this.#push(top.channelId, plan);
+    return true;
+  }
+
+  /**
+   * Whether the channel's due work was already done by another instance on the store: one bulk
+   * read (dueMany, batched with the other checks started at the same moment) instead of a whole
+   * maintenance call's reads and locks. When done, the plan follows what is stored.
+   */
+  async #doneElsewhere(channelId: string, plan: ChannelPlan): Promise<boolean> {
+    if (this.#target.dueMany === undefined) return false;
+    let stored: number | null | undefined;
+    try {
+      stored = await this.#check(channelId);
+    } catch {
+      return false;
+    }
+    const now = this.#now();
+    if (stored === undefined || stored === null || stored <= now) return false;
+    plan.nextAt = Math.min(stored, now + this.#maxIdleMs) + Math.floor(this.#random() * this.#spreadMs);
+    return true;
+  }
+
+  /** dueMany for one channel, in one call with every other check asked for in the same turn of the event loop. */
+  #check(channelId: string): Promise<number | null | undefined> {
+    let batch = this.#checking;
+    if (batch === null) {
+      const ids: string[] = [];
+      const result = new Promise<Map<string, number | null>>((resolve, reject) => {
+        setImmediate(() => {
+          this.#checking = null;
+          this.#target.dueMany!(ids).then(resolve, reject);
+        });
+      });
+      batch = this.#checking = { ids, result };
+    }
+    batch.ids.push(channelId);
+    return batch.result.then((due) => due.get(channelId));
+  }
+
   async #run(channelId: string, plan: ChannelPlan): Promise<void> {
     const now = this.#now();
+    plan.reordered = false;
     if (plan.reconcileAt <= now) {
       plan.reconcileAt = now + Math.floor(this.#reconcileMs * (0.9 + 0.2 * this.#random()));
       await this.#reconcile(channelId);
     }
     if (plan.nextAt > this.#now()) return;
+    if (await this.#doneElsewhere(channelId, plan)) return;
     try {
       const next = await this.#target.maintain(channelId);
       plan.failures = 0;
@@ -310,58 +375,6 @@ export class Scheduler {
       this.#hooks.log?.warn({ channelId, err: describe(error) }, "scheduled reconcile failed");
     }
   }
-}
-
-interface DueEntry {
-  at: number;
-  seq: number;
-  channelId: string;
-}
-
-/** A binary min-heap of due times (ties in insertion order); re-planning pushes a new entry. */
-class DueHeap {
-  readonly #items: DueEntry[] = [];
-  #seq = 0;
-
-  peek(): DueEntry | undefined {
-    return this.#items[0];
-  }
-
-  push(channelId: string, at: number): void {
-    const items = this.#items;
-    items.push({ at, seq: this.#seq++, channelId });
-    let i = items.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(items[i]!, items[parent]!)) break;
-      [items[i], items[parent]] = [items[parent]!, items[i]!];
-      i = parent;
-    }
-  }
-
-  pop(): DueEntry | undefined {
-    const items = this.#items;
-    const top = items[0];
-    const last = items.pop();
-    if (top === undefined || last === undefined || items.length === 0) return top;
-    items[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < items.length && before(items[l]!, items[m]!)) m = l;
-      if (r < items.length && before(items[r]!, items[m]!)) m = r;
-      if (m === i) break;
-      [items[i], items[m]] = [items[m]!, items[i]!];
-      i = m;
-    }
-    return top;
-  }
-}
-
-function before(a: DueEntry, b: DueEntry): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
 
 function describe(error: unknown): { code?: string; message: string } {

@@ -1,10 +1,11 @@
 // Three brokers, each in its own process, on one store (Redis and PostgreSQL), many channels, on the
-// emulator's clock moved across a full refresh cycle. Mid-cycle one instance is SIGKILLed while it
-// holds issue locks: its token requests are held at a proxy in front of the emulator (so they
-// never reach LINE) and it is killed with them in flight. The other two take its work once its
-// locks' TTL ends: every channel is refreshed exactly once in the cycle (the emulator's ledger is
-// the witness: two tokens per channel, the first revoked after its grace), no token read fails,
-// and no emulated second holds more issuances than --max-issue-rate.
+// emulator's clock moved across two full refresh cycles. Mid-way through the first, one instance is
+// SIGKILLed while it holds issue locks: its token requests are held at a proxy in front of the
+// emulator (so they never reach LINE) and it is killed with them in flight. The other two take its
+// work once its locks' TTL ends and do the second cycle alone: every channel is refreshed exactly
+// once per cycle (the emulator's ledger is the witness: one more token per channel and cycle, the
+// one before revoked after its grace), no token read fails, and no emulated second holds more
+// issuances than --max-issue-rate.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -20,18 +21,21 @@ import { busiestSecond, registerChannels } from "./scale-fixture.ts";
 import { testApiKey } from "./helpers.ts";
 
 /**
- * 300 in the suite: issue 16 suggests 500, which passes too (KAGIYA_SCALE_KILL_CHANNELS=500) but
- * took 50 s on Redis and 112-157 s on PostgreSQL on the loaded 2-core development machine.
+ * 500 in the suite (issue 16's size). Each instance is one process on the 2-core machine the suite
+ * runs on: the work (1,500 issuances, 1,000 revocations, 4,500 token reads) is what takes the time,
+ * so the cap is set where it still binds (the busiest seconds reached it in the runs measured)
+ * without being the whole pace.
  */
-const CHANNELS = Number(process.env["KAGIYA_SCALE_KILL_CHANNELS"] ?? 300);
-const RATE = 40;
+const CHANNELS = Number(process.env["KAGIYA_SCALE_KILL_CHANNELS"] ?? 500);
+const RATE = 80;
 const LOCK_TTL_MS = 3000;
 const WORKER = fileURLToPath(new URL("./scale-worker.ts", import.meta.url));
 
-async function until(what: string, f: () => Promise<boolean>, tries = 3000): Promise<void> {
+/** Polls `f` every 100 ms (each poll reads every channel's ledger from the emulator: not more often). */
+async function until(what: string, f: () => Promise<boolean>, tries = 900): Promise<void> {
   for (let i = 0; i < tries; i++) {
     if (await f()) return;
-    await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`gave up waiting for ${what}`);
 }
@@ -114,7 +118,7 @@ const BACKENDS = [
 const skips = await Promise.all(BACKENDS.map((b) => b.skip()));
 
 for (const [at, backend] of BACKENDS.entries()) {
-  test(`${backend.name}: ${CHANNELS} channels, three broker processes; one SIGKILLed holding issue locks mid-cycle, the others finish its work: each channel refreshed once, no read fails, never above the cap`, { skip: skips[at]! }, async () => {
+  test(`${backend.name}: ${CHANNELS} channels, three broker processes; two refresh cycles, one SIGKILLed holding issue locks mid-cycle, the others finish its work: each channel refreshed once per cycle, no read fails, never above the cap`, { skip: skips[at]! }, async () => {
     const emu = await startTestEmulator();
     const proxy = await startHoldProxy(emu.url);
     const spec = backend.spec(randomNamespace("scalekill"));
@@ -138,7 +142,8 @@ for (const [at, backend] of BACKENDS.entries()) {
       // Ten API keys, so the sweeps of reads stay under each key's own rate limit (50/s per instance).
       const keys = await Promise.all(Array.from({ length: 10 }, async () => (await testApiKey(store, ids)).key));
       const config = { spec, masterKey, lineApiBase: emu.url, rate: RATE, lockTtlMs: LOCK_TTL_MS };
-      workers.push(await spawnWorker(config), await spawnWorker(config), await spawnWorker({ ...config, lineApiBase: proxy.url }));
+      // Started together: the first ones ready begin the warm-up while the others load.
+      workers.push(...(await Promise.all([spawnWorker(config), spawnWorker(config), spawnWorker({ ...config, lineApiBase: proxy.url })])));
       const victim = workers[2]!;
       const live = () => workers.filter((w) => w !== victim || victim.child.signalCode === null);
       // Every channel read through the token API of a live instance (round robin), 16 at a time.
@@ -162,48 +167,55 @@ for (const [at, backend] of BACKENDS.entries()) {
       for (const [id, rows] of all) assert.equal(rows.length, 1, `${id} issued ${rows.length} times at start-up`);
       await readAll();
 
-      // One refresh cycle in 6-hour steps across the refresh window (70-80 % of the 7-day lifetime).
-      const issuedAt = [...all.values()].map((rows) => rows[0]!.issuedAt);
-      const lifetime = all.values().next().value![0]!.expiresAt - issuedAt[0]!;
-      const first = Math.min(...issuedAt) + 0.7 * lifetime;
-      const last = Math.max(...issuedAt) + 0.8 * lifetime;
       const emuNow = async () => (await (await fetch(`${emu.url}/__emulator/clock`)).json() as { now: number }).now;
-      await advance(Math.floor((first - (await emuNow())) / 1000) - 60);
-      let step = 0;
       let victimRefreshes = -1;
-      while ((await emuNow()) < last + 60_000) {
-        step++;
-        // The third step: the victim's token requests are held from now on; once it holds some, it is killed.
-        if (step === 3) proxy.hold();
-        await advance(6 * 3600);
-        const now = await emuNow();
-        const passed = [...all.values()].filter((rows) => rows[0]!.issuedAt + 0.8 * lifetime <= now).length;
-        if (step === 3) {
-          await until("the victim holding issue locks", async () => proxy.parked() >= 2);
-          victimRefreshes = (await victim.ask<{ issued: Record<string, number> }>({ report: true }, "issued")).issued["refresh"] ?? 0;
-          victim.child.kill("SIGKILL");
-          await new Promise((r) => (victim.child.signalCode !== null ? r(null) : victim.child.once("exit", r)));
-          await readAll();
+      // Two refresh cycles, each in 6-hour steps across the refresh window (70-80 % of the 7-day
+      // lifetime) of the tokens then valid; in the first, the victim is killed at the third step.
+      for (let cycle = 1; cycle <= 2; cycle++) {
+        const valid = [...all.values()].map((rows) => rows.find((r) => r.state === "valid")!);
+        const lifetime = valid[0]!.expiresAt - valid[0]!.issuedAt;
+        const due = valid.map((r) => r.issuedAt + 0.8 * lifetime);
+        await advance(Math.floor((Math.min(...valid.map((r) => r.issuedAt + 0.7 * lifetime)) - (await emuNow())) / 1000) - 60);
+        let step = 0;
+        while ((await emuNow()) < Math.max(...due) + 60_000) {
+          step++;
+          const kill = cycle === 1 && step === 3;
+          // The victim's token requests are held from now on; once it holds some, it is killed.
+          if (kill) proxy.hold();
+          await advance(6 * 3600);
+          const now = await emuNow();
+          // Refresh points are jittered within the window: at least those past 80 % are done.
+          const passed = due.filter((at) => at <= now).length;
+          if (kill) {
+            await until("the victim holding issue locks", async () => proxy.parked() >= 2);
+            victimRefreshes = (await victim.ask<{ issued: Record<string, number> }>({ report: true }, "issued")).issued["refresh"] ?? 0;
+            victim.child.kill("SIGKILL");
+            await new Promise((r) => (victim.child.signalCode !== null ? r(null) : victim.child.once("exit", r)));
+          }
+          // Reads go on while the refreshes of the step are made.
+          await Promise.all([readAll(), until(`${passed} refreshes in cycle ${cycle}`, async () => {
+            const now = [...(await tokenLedgers(emu.url, ids))];
+            // A second issuance in the cycle fails at once, not after the wait.
+            for (const [id, rows] of now) assert.ok(rows.length <= cycle + 1, `${id} issued ${rows.length} times by cycle ${cycle}`);
+            return now.filter(([, rows]) => rows.length > cycle).length >= passed;
+          })]);
         }
-        // Refresh points are jittered within the window: at least those past 80 % are done.
-        await until(`${passed} refreshes`, async () => [...(await tokenLedgers(emu.url, ids)).values()].filter((rows) => rows.length >= 2).length >= passed);
-        await readAll();
+        assert.ok(step >= 3, `the walk took ${step} steps`);
+        // Past every grace: every superseded token is revoked; each channel was issued exactly once more.
+        await advance(3600);
+        await until(`revocations in cycle ${cycle}`, async () => [...(await tokenLedgers(emu.url, ids)).values()].every((rows) => rows.filter((r) => r.state === "revoked").length >= cycle));
+        all = await tokenLedgers(emu.url, ids);
+        for (const [id, rows] of all) {
+          assert.equal(rows.length, cycle + 1, `${id} issued ${rows.length} times by the end of cycle ${cycle}`);
+          assert.deepEqual(rows.map((r) => r.state).filter((st) => st === "valid"), ["valid"], id);
+        }
+        assert.ok(busiestSecond(all) <= RATE, `${busiestSecond(all)} issuances in one emulated second (cap ${RATE})`);
       }
-      assert.ok(step >= 3, `the walk took ${step} steps`);
-      // Past every grace: every superseded token is revoked; each channel was issued exactly twice.
-      await advance(3600);
-      await until("revocations", async () => [...(await tokenLedgers(emu.url, ids)).values()].every((rows) => rows.some((r) => r.state === "revoked")));
-      all = await tokenLedgers(emu.url, ids);
-      for (const [id, rows] of all) {
-        assert.equal(rows.length, 2, `${id} issued ${rows.length} times over one cycle`);
-        assert.deepEqual(rows.map((r) => r.state).sort(), ["revoked", "valid"], id);
-      }
-      assert.ok(busiestSecond(all) <= RATE, `${busiestSecond(all)} issuances in one emulated second (cap ${RATE})`);
       assert.equal(failedReads, 0, `${failedReads} of ${reads} token reads failed: ${failures.join("; ")}`);
-      // The refreshes: the victim's before it died plus the survivors' make one per channel.
+      // The refreshes: the victim's before it died plus the survivors' make one per channel and cycle.
       const survivors = await Promise.all(workers.slice(0, 2).map(async (w) => (await w.ask<{ issued: Record<string, number> }>({ report: true }, "issued")).issued["refresh"] ?? 0));
-      assert.equal(survivors[0]! + survivors[1]! + victimRefreshes, CHANNELS, `refreshes: survivors ${survivors}, victim ${victimRefreshes}`);
-      assert.ok(survivors.every((n) => n > 0), `refreshes per survivor: ${survivors}`);
+      assert.equal(survivors[0]! + survivors[1]! + victimRefreshes, 2 * CHANNELS, `refreshes: survivors ${survivors}, victim ${victimRefreshes}`);
+      assert.ok(survivors.every((n) => n > CHANNELS / 4), `refreshes per survivor: ${survivors}`);
       // The refreshes the victim died in were finished by a survivor (its scheduler, or a read that
       // reached the refresh point first), which first looked for a token the victim might have got
       // (its issue intent was left behind) and found none.

@@ -21,7 +21,7 @@ const registry = await ChannelRegistry.open(store, new Sealer(MasterKey.parse(co
 const broker = await startBroker({
   registry, lineApiBase: config.lineApiBase, now, bot: false, maxIssueRate: config.rate, lockTtlMs: config.lockTtlMs,
   log: { level: "warn", destination: new Writable({ write: (_c, _e, cb) => cb() }) },
-  scheduler: { tickMs: 20, gapMs: 0, concurrency: 4, channelListMs: 3600_000, reconcileMs: 10_000 * DAY_MS, maxIdleMs: 100 * DAY_MS },
+  scheduler: { tickMs: 20, gapMs: 0, concurrency: 8, channelListMs: 3600_000, reconcileMs: 10_000 * DAY_MS, maxIdleMs: 100 * DAY_MS },
 });
 /** Issuances this instance made, by reason. */
 const issued = async (): Promise<Record<string, number>> => {

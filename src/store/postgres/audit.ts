@@ -7,7 +7,7 @@ import type { PostgresHost } from "./host.ts";
 /** The append-only audit log over one schema. */
 export class PostgresAudit extends BackendRole<PostgresHost> implements AuditStore {
   async appendAudit(row: AuditRow): Promise<void> {
-    await this.h.q("appendAudit", `INSERT INTO ${this.h.s}.audit (at, action, actor, channel_id, key_id, detail) VALUES ($1, $2, $3, $4, $5, $6)`, sqlAuditValues(row));
+    await this.h.q("appendAudit", `INSERT INTO ${this.h.s}.audit (at, action, actor, channel_id, key_id, detail) VALUES ($1, $2, $3, $4, $5, $6)`, sqlAuditValues(row), "kagiya_append_audit");
   }
   async listAudit(query: { channelId?: string; limit?: number } = {}): Promise<AuditRow[]> {
     const limit = query.limit ?? null;

@@ -10,7 +10,7 @@ export class PostgresCredentials extends BackendRole<PostgresHost> implements Cr
     await this.h.q("putChannel", this.h.sql.putChannel, sqlChannelValues(row));
   }
   async getChannel(channelId: string): Promise<ChannelRow | null> {
-    const r = await this.h.q("getChannel", `SELECT * FROM ${this.h.s}.channels WHERE channel_id = $1`, [channelId]);
+    const r = await this.h.q("getChannel", `SELECT * FROM ${this.h.s}.channels WHERE channel_id = $1`, [channelId], "kagiya_get_channel");
     return r.rows[0] ? sqlChannel(r.rows[0]) : null;
   }
   async listChannels(): Promise<ChannelRow[]> {

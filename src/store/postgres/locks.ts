@@ -8,10 +8,10 @@ import type { PostgresHost } from "./host.ts";
 export class PostgresLocks extends BackendRole<PostgresHost> implements LockStore {
   async tryLock(name: string, ttlMs: number): Promise<Lock | null> {
     const owner = newOwner();
-    const r = await this.h.q("tryLock", this.h.sql.tryLock, [name, owner, Math.max(1, ttlMs)]);
+    const r = await this.h.q("tryLock", this.h.sql.tryLock, [name, owner, Math.max(1, ttlMs)], "kagiya_try_lock");
     if (r.rows[0]?.["owner"] !== owner) return null;
     const release = async () => {
-      await this.h.q("release a lock", `DELETE FROM ${this.h.s}.locks WHERE name = $1 AND owner = $2`, [name, owner]);
+      await this.h.q("release a lock", `DELETE FROM ${this.h.s}.locks WHERE name = $1 AND owner = $2`, [name, owner], "kagiya_release_lock");
     };
     const extend = async (ms: number) => {
       const u = await this.h.q("extend a lock", `UPDATE ${this.h.s}.locks SET expires_at = clock_timestamp() + $3 * interval '1 millisecond'

@@ -44,30 +44,29 @@ export class PostgresTokens extends BackendRole<PostgresHost> implements TokenSt
   commitToken(channelId: string, expectedGeneration: number, token: TokenRow, supersededRevokeAt: number): Promise<boolean> {
     const S = this.h.s;
     return this.h.tx("commitToken", async (c) => {
-      await c.query(`INSERT INTO ${S}.current_tokens (channel_id, generation, key_id) VALUES ($1, 0, NULL) ON CONFLICT (channel_id) DO NOTHING`, [channelId]);
-      const cur = (await c.query(`SELECT generation, key_id FROM ${S}.current_tokens WHERE channel_id = $1 FOR UPDATE`, [channelId])).rows[0];
+      await c.query({ name: "kagiya_commit_pointer", text: `INSERT INTO ${S}.current_tokens (channel_id, generation, key_id) VALUES ($1, 0, NULL) ON CONFLICT (channel_id) DO NOTHING`, values: [channelId] });
+      const cur = (await c.query({ name: "kagiya_commit_lock", text: `SELECT generation, key_id FROM ${S}.current_tokens WHERE channel_id = $1 FOR UPDATE`, values: [channelId] })).rows[0];
       if (sqlNumber(cur?.["generation"] ?? 0) !== expectedGeneration) return false;
       const prev = cur?.["key_id"] as string | null;
       if (prev !== null && prev !== token.keyId) {
-        await c.query(`UPDATE ${S}.tokens SET state = 'superseded', revoke_at = $1, updated_at = $2 WHERE channel_id = $3 AND key_id = $4 AND state = 'valid'`, [
-          supersededRevokeAt,
-          token.updatedAt,
-          channelId,
-          prev,
-        ]);
+        await c.query({
+          name: "kagiya_commit_supersede",
+          text: `UPDATE ${S}.tokens SET state = 'superseded', revoke_at = $1, updated_at = $2 WHERE channel_id = $3 AND key_id = $4 AND state = 'valid'`,
+          values: [supersededRevokeAt, token.updatedAt, channelId, prev],
+        });
       }
       const generation = expectedGeneration + 1;
-      await c.query(this.h.sql.putToken, sqlTokenValues({ ...token, channelId, generation }));
-      await c.query(`UPDATE ${S}.current_tokens SET generation = $1, key_id = $2 WHERE channel_id = $3`, [generation, token.keyId, channelId]);
+      await c.query({ name: "kagiya_put_token", text: this.h.sql.putToken, values: sqlTokenValues({ ...token, channelId, generation }) });
+      await c.query({ name: "kagiya_commit_advance", text: `UPDATE ${S}.current_tokens SET generation = $1, key_id = $2 WHERE channel_id = $3`, values: [generation, token.keyId, channelId] });
       return true;
     });
   }
 
   async putToken(t: TokenRow): Promise<void> {
-    await this.h.q("putToken", this.h.sql.putToken, sqlTokenValues(t));
+    await this.h.q("putToken", this.h.sql.putToken, sqlTokenValues(t), "kagiya_put_token");
   }
   async listTokens(channelId: string): Promise<TokenRow[]> {
-    return (await this.h.q("listTokens", `SELECT * FROM ${this.h.s}.tokens WHERE channel_id = $1`, [channelId])).rows.map(sqlToken).sort(byIssuedDesc);
+    return (await this.h.q("listTokens", `SELECT * FROM ${this.h.s}.tokens WHERE channel_id = $1`, [channelId], "kagiya_list_tokens")).rows.map(sqlToken).sort(byIssuedDesc);
   }
   async listTokensMany(channelIds: readonly string[]): Promise<Map<string, CredentialTokens>> {
     const out = new Map<string, CredentialTokens>();
@@ -92,17 +91,17 @@ export class PostgresTokens extends BackendRole<PostgresHost> implements TokenSt
     const updatedAt = at ?? Date.now();
     const r =
       revokeAt === undefined
-        ? await this.h.q("setTokenState", `UPDATE ${this.h.s}.tokens SET state = $1, updated_at = $2 WHERE channel_id = $3 AND key_id = $4`, [state, updatedAt, channelId, keyId])
+        ? await this.h.q("setTokenState", `UPDATE ${this.h.s}.tokens SET state = $1, updated_at = $2 WHERE channel_id = $3 AND key_id = $4`, [state, updatedAt, channelId, keyId], "kagiya_set_token_state")
         : await this.h.q("setTokenState", `UPDATE ${this.h.s}.tokens SET state = $1, revoke_at = $2, updated_at = $3 WHERE channel_id = $4 AND key_id = $5`, [
             state,
             revokeAt,
             updatedAt,
             channelId,
             keyId,
-          ]);
+          ], "kagiya_set_token_state_revoke_at");
     return (r.rowCount ?? 0) > 0;
   }
   async pruneTokens(channelId: string, before: number): Promise<number> {
-    return (await this.h.q("pruneTokens", `DELETE FROM ${this.h.s}.tokens WHERE channel_id = $1 AND expires_at < $2`, [channelId, before])).rowCount ?? 0;
+    return (await this.h.q("pruneTokens", `DELETE FROM ${this.h.s}.tokens WHERE channel_id = $1 AND expires_at < $2`, [channelId, before], "kagiya_prune_tokens")).rowCount ?? 0;
   }
 }
