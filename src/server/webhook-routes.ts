@@ -23,7 +23,14 @@ const WEBHOOK_REJECT_AUDIT_MAX = 20;
 
 /** Whether a path is a well-formed LINE webhook URL, /webhook/{channelId}. */
 export function isLineWebhookPath(path: string): boolean {
-  return path.startsWith(WEBHOOK_PREFIX) && CHANNEL_ID_PATTERN.test(path.slice(WEBHOOK_PREFIX.length));
+  // CHANNEL_ID_PATTERN (1 to 20 digits) as a loop: no slice, no regular expression on every delivery.
+  const n = path.length - WEBHOOK_PREFIX.length;
+  if (n < 1 || n > 20 || !path.startsWith(WEBHOOK_PREFIX)) return false;
+  for (let i = WEBHOOK_PREFIX.length; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 /**

@@ -2,6 +2,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { AuditThrottle } from "../../src/server/audit-throttle.ts";
+import { CHANNEL_ID_PATTERN } from "../../src/server/apikeys.ts";
+import { isLineWebhookPath } from "../../src/server/webhook-routes.ts";
 import { request, startTestBroker, type TestBroker } from "./helpers.ts";
 import { deliverTestWebhook, sentMessages } from "../helpers/emulator.ts";
 
@@ -118,4 +120,16 @@ test("oversized, non-JSON and empty-events deliveries get 413, 400 and 200; malf
   assert.equal(get.status, 405);
   // Still serving.
   assert.equal((await request(`${t.url}/healthz`)).status, 200);
+});
+
+test("isLineWebhookPath takes exactly /webhook/ and 1 to 20 digits, as CHANNEL_ID_PATTERN says", () => {
+  const samples = [
+    "/webhook/1", "/webhook/1234567890", "/webhook/" + "9".repeat(20), "/webhook/" + "9".repeat(21), "/webhook/", "/webhook",
+    "/webhook/12a4", "/webhook/１２３", "/webhook/123/", "/webhook//123", "/webhooks/123", "/WEBHOOK/123", "/webhook/works/2000001",
+    "/webhook/-1", "/webhook/ 1", "/webhook/1.0", "webhook/123", "/webhook/0", "/webhook/:", "/webhook//", "/x/webhook/123",
+  ];
+  for (const path of samples) {
+    const expected = path.startsWith("/webhook/") && CHANNEL_ID_PATTERN.test(path.slice("/webhook/".length));
+    assert.equal(isLineWebhookPath(path), expected, path);
+  }
 });

@@ -3,6 +3,7 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import express from "express";
 import Fastify from "fastify";
 import { createNodeWebhookListener } from "../../src/webhook/adapters/node.ts";
@@ -211,4 +212,38 @@ test("bodyTimeoutMs: the node:http and Express adapters take it (a positive inte
   }
   assert.throws(() => createFastifyWebhookPlugin({ channelSecret: "s", bodyTimeoutMs: 500 } as never), /Fastify use its own requestTimeout/);
   assert.throws(() => createWebhookHandler({ channelSecret: "s", bodyTimeoutMs: 500 } as never), /host that builds the Request/);
+});
+
+test("node:http adapter: of bodies being read at once, the late ones get 408 and the one that finished its 200, whichever was first", async () => {
+  const secret = "s".repeat(32);
+  const listener = createNodeWebhookListener({ channelSecret: secret, onEvent: () => {}, bodyTimeoutMs: 150, logger: memoryLogger() });
+  const s = await listen(listener);
+  const { port } = new URL(s.url);
+  const body = JSON.stringify({ destination: "U0", events: [] });
+  const signature = await signWebhookBody(secret, new TextEncoder().encode(body));
+  /** Sends the headers and half the body; `finish` sends the rest; resolves with the status line. */
+  const start = () => {
+    const socket = connect(Number(port), "127.0.0.1");
+    let text = "";
+    const answer = new Promise<string>((resolve) => {
+      socket.setEncoding("utf8").on("data", (d: string) => (text += d));
+      socket.on("close", () => resolve(text.split("\r\n")[0]!));
+      socket.on("error", () => resolve(text.split("\r\n")[0] ?? ""));
+    });
+    socket.write(`POST /webhook HTTP/1.1\r\nhost: x\r\nx-line-signature: ${signature}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body.slice(0, 10)}`);
+    return { answer, finish: () => socket.write(body.slice(10)) };
+  };
+  try {
+    // Three bodies in flight: the middle one finishes, the first and the last are late.
+    const [a, b, c] = [start(), start(), start()];
+    await new Promise((r) => setTimeout(r, 20));
+    b.finish();
+    assert.match(await b.answer, / 200 /);
+    assert.match(await a.answer, / 408 /);
+    assert.match(await c.answer, / 408 /);
+    // And again once the list is empty: a new late body is still swept.
+    assert.match(await start().answer, / 408 /);
+  } finally {
+    await s.close();
+  }
 });
