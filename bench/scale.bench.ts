@@ -1,4 +1,4 @@
-// Many credentials on one broker and on three (issue 16), on Redis and PostgreSQL, against the
+// Many credentials on one broker and on three (issue 16), on Redis, PostgreSQL and SQLite, against the
 // emulator in a child process (its memory is not counted). Per backend and size:
 //   three brokers, cold (sizes up to BENCH_THREE_MAX): first tokens issued across the three at the
 //     cap (--max-issue-rate BENCH_CAP): issuances per emulated second (mean, busiest), first tokens
@@ -10,15 +10,19 @@
 //   token API requests/s and p99 (a loader process, 50 connections, BENCH_LOAD_S, each request a
 //     random credential) against the same API with 1 credential on the same backend (the peer, run
 //     first on each backend).
-//   node bench/scale.bench.ts [redis|postgres ...]
+//   node bench/scale.bench.ts [redis|postgres|sqlite ...]
 //   BENCH_SIZES (default 100,1000,10000), BENCH_IDLE_S (20), BENCH_LOAD_S (5), BENCH_CAP (50),
 //   BENCH_THREE_MAX (1000); REDIS_URL, DATABASE_URL.
 import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { openStore } from "../src/store/open.ts";
 import { ChannelRegistry } from "../src/store/registry.ts";
 import { generateMasterKeyText, MasterKey, Sealer } from "../src/store/sealed.ts";
 import type { Store } from "../src/store/types.ts";
@@ -43,6 +47,15 @@ type Opened = Store & { destroy?(): Promise<void> };
 const backends: Array<{ name: string; open: (run: string) => Promise<Opened> }> = [
   { name: "redis", open: async (run) => (await import("../src/store/redis/store.ts")).RedisStore.connect({ url: process.env["REDIS_URL"] || "redis://127.0.0.1:6379", prefix: `${ns}_${run}:` }) },
   { name: "postgres", open: async (run) => (await import("../src/store/postgres/store.ts")).PostgresStore.connect({ url: process.env["DATABASE_URL"] || "postgres://postgres@127.0.0.1:5432/test", schema: `${ns}_${run}` }) },
+  // The embedded default: one file per run, opened once per broker (as processes on one host share it).
+  { name: "sqlite", open: async (run) => {
+    const file = join(tmpdir(), `${ns}_${run}.db`);
+    const store: Opened = await openStore(`sqlite:${file}`);
+    store.destroy = async () => {
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(`${file}${suffix}`, { force: true });
+    };
+    return store;
+  } },
 ];
 
 const quiet = () => new Writable({ write: (_c, _e, cb) => cb() });
