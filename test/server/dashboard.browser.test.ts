@@ -8,7 +8,8 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { request, startTestBroker, testApiKey, type TestBroker } from "./helpers.ts";
 import { deliverTestWebhook, issueTestToken, testKeyPair, tokenLedger } from "../helpers/emulator.ts";
 import { createWorksApp, registerWorksApp } from "../helpers/works-emulator.ts";
-import { OAUTH2_KIND, registrationSettings, type OAuthRegistration } from "../../src/kinds/oauth2/registration.ts";
+import { OAUTH2_KIND } from "../../src/kinds/oauth2/registration.ts";
+import { addRegistration, testRegistration } from "../helpers/oauth-registration.ts";
 import { storeLoginGrant } from "../../src/tokens/oauth-grants.ts";
 
 /** Screenshots land in the repository's (git-ignored) test output folder. */
@@ -240,14 +241,12 @@ test("many credentials come a page at a time; a LINE WORKS app is shown with its
 
 test("OAuth grants: grouped by provider, registration first, states spelled out, counted, paged and filtered; never a token in the page", { skip: executablePath === null }, async () => {
   // Runs after the credential tests: the grants listed are exactly the oauth2 rows added here.
-  const reg = (name: string): OAuthRegistration => ({
-    name, preset: undefined, issuer: `https://${name}.idp.example`, discovery: false, authorizeUrl: `https://${name}.idp.example/authorize`,
-    tokenUrl: `https://${name}.idp.example/token`, revokeUrl: undefined, userinfoUrl: undefined, clientId: `${name}-client`,
-    authMethod: "client_secret_basic", scope: "openid profile offline_access", redirectUri: undefined, webRedirectUri: `${t.url}/oauth/${name}/callback`,
-    returnUrl: undefined, apiOrigins: [`https://api.${name}.example`], allowInsecure: false, authParams: {},
-  });
   for (const name of ["acme", "beta", "many"]) {
-    await t.registry.add({ channelId: name, kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "", settings: registrationSettings(reg(name)), secrets: { clientSecret: `${name}-secret-0123456789` } });
+    const reg = testRegistration(name, `https://${name}.idp.example`, {
+      discovery: false, authorizeUrl: `https://${name}.idp.example/authorize`, tokenUrl: `https://${name}.idp.example/token`, clientId: `${name}-client`,
+      webRedirectUri: `${t.url}/oauth/${name}/callback`, apiOrigins: [`https://api.${name}.example`],
+    });
+    await addRegistration(t.registry, reg, `${name}-secret-0123456789`);
   }
   const webGrant = (id: string, provider: string, subject: string) =>
     t.registry.add({ channelId: id, kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "", settings: { provider, scope: "openid profile", subject } });

@@ -12,7 +12,7 @@ import { request, startTestBroker, type TestBroker } from "./helpers.ts";
 import { createApiKey } from "../../src/server/apikeys.ts";
 import { runCli } from "../helpers/cli.ts";
 import { startServe } from "./serve-process.ts";
-import { OAUTH2_KIND, registrationSettings, type OAuthRegistration } from "../../src/kinds/oauth2/registration.ts";
+import { addRegistration, testRegistration } from "../helpers/oauth-registration.ts";
 import { generateMasterKeyText } from "../../src/store/sealed.ts";
 
 const SECRET = "renewal-client-secret-0123456789abcdef";
@@ -20,12 +20,7 @@ const RETURN = "https://app.example/after-login";
 const CALLBACKS = ["/oauth/acme/callback", "/oauth/bare/callback"];
 
 async function register(t: TestBroker, name: string, issuer: string): Promise<void> {
-  const reg: OAuthRegistration = {
-    name, preset: undefined, issuer, discovery: true, authorizeUrl: undefined, tokenUrl: undefined, revokeUrl: undefined, userinfoUrl: undefined,
-    clientId: "kagiya-web", authMethod: "client_secret_basic", scope: "openid profile offline_access", redirectUri: undefined,
-    webRedirectUri: `${t.url}/oauth/${name}/callback`, returnUrl: RETURN, apiOrigins: [issuer], allowInsecure: false, authParams: {},
-  };
-  await t.registry.add({ channelId: name, kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "", settings: registrationSettings(reg), secrets: { clientSecret: SECRET } });
+  await addRegistration(t.registry, testRegistration(name, issuer, { webRedirectUri: `${t.url}/oauth/${name}/callback`, returnUrl: RETURN }), SECRET);
 }
 
 describe("serve: a renewed web login ends the grant it replaced", () => {

@@ -8,7 +8,8 @@ import { headlessLogin, nativeClient, startOidcProvider, tamperIdTokenSub, type 
 import { startProxy, type TestProxy } from "../clients/line/proxy.ts";
 import { dashboardLogin, request, startTestBroker, type TestBroker } from "./helpers.ts";
 import { createApiKey } from "../../src/server/apikeys.ts";
-import { OAUTH2_KIND, registrationSettings, type OAuthRegistration } from "../../src/kinds/oauth2/registration.ts";
+import { OAUTH2_KIND } from "../../src/kinds/oauth2/registration.ts";
+import { addRegistration, testRegistration } from "../helpers/oauth-registration.ts";
 
 const SECRET = "web-client-secret-0123456789abcdef";
 const ADMIN = "oauth-web-admin-token-" + "z".repeat(24);
@@ -33,13 +34,8 @@ describe("serve: web login and grant API", () => {
       return fetch(url === `${oidc.issuer}/token` ? `${proxy.url}/token` : input, init);
     };
     t = await startTestBroker({ channels: 0, server: { adminToken: ADMIN, oauthFetch: viaProxy, rateLimit: { perSecond: 1000, burst: 1000 }, now: () => Date.now() + offsetMs } });
-    const reg = (name: string, returnUrl: string | undefined): OAuthRegistration => ({
-      name, preset: undefined, issuer: oidc.issuer, discovery: true, authorizeUrl: undefined, tokenUrl: undefined, revokeUrl: undefined, userinfoUrl: undefined,
-      clientId: "kagiya-web", authMethod: "client_secret_basic", scope: "openid profile offline_access", redirectUri: undefined,
-      webRedirectUri: `${t.url}/oauth/${name}/callback`, returnUrl, apiOrigins: [oidc.issuer], allowInsecure: false, authParams: {},
-    });
-    for (const [name, back] of [["acme", RETURN], ["plain", undefined]] as const) {
-      await t.registry.add({ channelId: name, kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "", settings: registrationSettings(reg(name, back)), secrets: { clientSecret: SECRET } });
+    for (const [name, returnUrl] of [["acme", RETURN], ["plain", undefined]] as const) {
+      await addRegistration(t.registry, testRegistration(name, oidc.issuer, { webRedirectUri: `${t.url}/oauth/${name}/callback`, returnUrl }), SECRET);
     }
   });
   after(async () => {

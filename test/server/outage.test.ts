@@ -15,7 +15,7 @@ import { API_KEY_PREFIX, ApiKeyAuthenticator, createApiKey, hashApiKey, revokeAp
 import { startTcpProxy } from "../helpers/tcp-proxy.ts";
 import { startOidcFixture } from "../helpers/oidc.ts";
 import { exchangeCode } from "../../src/clients/oauth/index.ts";
-import { OAUTH2_KIND, registrationSettings, type OAuthRegistration } from "../../src/kinds/oauth2/registration.ts";
+import { addRegistration, testRegistration } from "../helpers/oauth-registration.ts";
 import { storeLoginGrant } from "../../src/tokens/oauth-grants.ts";
 import { DATABASE_URL, postgresSkip, randomNamespace } from "../store/services.ts";
 
@@ -188,12 +188,7 @@ test("PostgreSQL cut off: a grant's token (/v1/grants/{id}/token) keeps coming f
   const { proxy, store, direct, close } = await postgresBehindProxy();
   const t = await startTestBroker({ store, channels: 0, server: { apiKeyCacheMs: 1 } });
   try {
-    const reg: OAuthRegistration = {
-      name: "acme", preset: undefined, issuer: fx.oidc.issuer, discovery: true, authorizeUrl: undefined, tokenUrl: undefined, revokeUrl: undefined, userinfoUrl: undefined,
-      clientId: fx.oidc.client.clientId, authMethod: "client_secret_basic", scope: "openid profile offline_access", redirectUri: fx.oidc.client.redirectUri,
-      webRedirectUri: undefined, returnUrl: undefined, apiOrigins: [fx.oidc.issuer], allowInsecure: false, authParams: {},
-    };
-    await t.registry.add({ channelId: "acme", kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "", settings: registrationSettings(reg), secrets: { clientSecret: fx.oidc.client.clientSecret } });
+    await addRegistration(t.registry, testRegistration("acme", fx.oidc.issuer, { clientId: fx.oidc.client.clientId, redirectUri: fx.oidc.client.redirectUri }), fx.oidc.client.clientSecret);
     // A login as `kagiya oauth login` stores it.
     const { pending, callback } = await fx.login();
     await storeLoginGrant(t.broker.manager, "acme", await exchangeCode(fx.provider, fx.client, pending, callback));

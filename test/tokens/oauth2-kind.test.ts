@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { createAuthorizationRequest, discoverProvider, exchangeCode, clientSecretBasic } from "../../src/clients/oauth/index.ts";
-import { OAUTH2_KIND, registrationSettings, type OAuthRegistration } from "../../src/kinds/oauth2/registration.ts";
+import type { OAuthRegistration } from "../../src/kinds/oauth2/registration.ts";
+import { addRegistration, testRegistration } from "../helpers/oauth-registration.ts";
 import { ChannelRegistry } from "../../src/store/registry.ts";
 import { generateMasterKeyText, MasterKey, Sealer } from "../../src/store/sealed.ts";
 import type { Store } from "../../src/store/types.ts";
@@ -39,17 +40,13 @@ after(async () => {
 });
 
 function registration(name: string): OAuthRegistration {
-  return {
-    name, preset: undefined, issuer: oidc.issuer, discovery: true, authorizeUrl: undefined, tokenUrl: undefined, revokeUrl: undefined, userinfoUrl: undefined,
-    clientId: "kagiya-kind", authMethod: "client_secret_basic", scope: "openid profile offline_access", redirectUri: undefined, webRedirectUri: undefined,
-    returnUrl: undefined, apiOrigins: [api.url], allowInsecure: false, authParams: {},
-  };
+  return testRegistration(name, oidc.issuer, { clientId: "kagiya-kind", apiOrigins: [api.url] });
 }
 
 /** Registers `name` and logs in once (headlessly), storing the grant as `kagiya oauth login` does. */
 async function registerAndLogin(store: Store, name: string): Promise<ChannelRegistry> {
   const registry = await ChannelRegistry.open(store, sealer());
-  await registry.add({ channelId: name, kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "", settings: registrationSettings(registration(name)), secrets: { clientSecret: SECRET } });
+  await addRegistration(registry, registration(name), SECRET);
   const provider = await discoverProvider(oidc.issuer);
   const client = { clientId: "kagiya-kind", auth: clientSecretBasic(SECRET) };
   const pending = await createAuthorizationRequest(provider, { clientId: client.clientId, redirectUri: "http://127.0.0.1:40000/callback", scope: "openid profile offline_access" });
@@ -124,7 +121,7 @@ describe("oauth2 grants in one process", () => {
     const store = await sqliteBackend().open();
     try {
       const registry = await ChannelRegistry.open(store, sealer());
-      await registry.add({ channelId: "nologin", kind: OAUTH2_KIND, kid: "", privateKey: { kty: "none", d: "" } as never, channelSecret: "", settings: registrationSettings(registration("nologin")), secrets: { clientSecret: SECRET } });
+      await addRegistration(registry, registration("nologin"), SECRET);
       const manager = new TokenManager({ registry });
       await assert.rejects(manager.get("nologin"), { code: "ERR_OAUTH_REAUTH_REQUIRED" });
 

@@ -5,7 +5,6 @@ import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import express from "express";
-import Fastify from "fastify";
 import { createNodeWebhookListener } from "../../src/webhook/adapters/node.ts";
 import { createExpressWebhookHandler } from "../../src/webhook/adapters/express.ts";
 import { createFastifyWebhookPlugin } from "../../src/webhook/adapters/fastify.ts";
@@ -13,7 +12,7 @@ import { signWebhookBody } from "../../src/core/webhook/signature.ts";
 import type { WebhookOptions } from "../../src/webhook/intake.ts";
 import type { WebhookEvent } from "../../src/webhook/types.ts";
 import { deliverTestWebhook } from "../helpers/emulator.ts";
-import { listen, startStack, type Stack } from "./emulator-setup.ts";
+import { listen, listenFastify, startStack, type Stack } from "./emulator-setup.ts";
 import { memoryLogger } from "./fixtures.ts";
 
 let stack: Stack;
@@ -45,15 +44,7 @@ const adapters: Record<string, Starter> = {
     const s = await listen(app as never);
     return { url: s.url, drain: () => handler.drain(), close: s.close };
   },
-  fastify: async (options) => {
-    const app = Fastify();
-    const plugin = createFastifyWebhookPlugin(options);
-    await app.register(plugin);
-    app.post("/other", async (req) => ({ parsed: req.body }));
-    await app.listen({ port: 0, host: "127.0.0.1" });
-    const { port } = app.server.address() as { port: number };
-    return { url: `http://127.0.0.1:${port}`, drain: () => plugin.drain(), close: () => app.close() };
-  },
+  fastify: (options) => listenFastify(options, (app) => void app.post("/other", async (req) => ({ parsed: req.body }))),
 };
 
 /** A raw node:http POST, so header-name case and framing are exactly what we send. */

@@ -2,6 +2,8 @@
 // sealed channel registry, the TokenManager and the LINE client (not a test file itself).
 import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import Fastify, { type FastifyInstance } from "fastify";
+import { createFastifyWebhookPlugin, type FastifyWebhookOptions } from "../../src/webhook/adapters/fastify.ts";
 import { startTestEmulator, createTestChannel, type TestChannel, type TestEmulator } from "../helpers/emulator.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import { ChannelRegistry } from "../../src/store/registry.ts";
@@ -64,4 +66,15 @@ export async function listen(listener: RequestListener | Server): Promise<{ url:
         server.close(() => resolve());
       }),
   };
+}
+
+/** A Fastify app with the webhook plugin made from `options` (`routes` adds others), on a free loopback port. */
+export async function listenFastify(options: FastifyWebhookOptions, routes?: (app: FastifyInstance) => void): Promise<{ url: string; drain: () => Promise<void>; close: () => Promise<void> }> {
+  const app = Fastify();
+  const plugin = createFastifyWebhookPlugin(options);
+  await app.register(plugin);
+  routes?.(app);
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  const { port } = app.server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, drain: () => plugin.drain(), close: () => app.close() };
 }

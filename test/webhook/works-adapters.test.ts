@@ -5,13 +5,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import express from "express";
-import Fastify from "fastify";
 import { createNodeWebhookListener } from "../../src/webhook/adapters/node.ts";
 import { createExpressWebhookHandler } from "../../src/webhook/adapters/express.ts";
 import { createFastifyWebhookPlugin } from "../../src/webhook/adapters/fastify.ts";
 import { WebhookConfigError } from "../../src/webhook/errors.ts";
 import type { DeliveryInfo, WebhookOptions } from "../../src/webhook/options.ts";
-import { listen } from "./emulator-setup.ts";
+import { listen, listenFastify } from "./emulator-setup.ts";
 import { memoryLogger } from "./fixtures.ts";
 
 const BOT = "2000001";
@@ -46,14 +45,7 @@ const starters: Record<string, (options: WebhookOptions) => Promise<Running>> = 
     const s = await listen(app as never);
     return { url: s.url, drain: () => handler.drain(), close: s.close };
   },
-  fastify: async (options) => {
-    const app = Fastify();
-    const plugin = createFastifyWebhookPlugin(options);
-    await app.register(plugin);
-    await app.listen({ port: 0, host: "127.0.0.1" });
-    const { port } = app.server.address() as { port: number };
-    return { url: `http://127.0.0.1:${port}`, drain: () => plugin.drain(), close: () => app.close() };
-  },
+  fastify: (options) => listenFastify(options),
 };
 
 for (const [name, start] of Object.entries(starters)) {
@@ -97,14 +89,10 @@ test("fastify: the works route is there only with botSecretFor, at worksPath whe
     await without.close();
   }
   const seen: string[] = [];
-  const app = Fastify();
-  const plugin = createFastifyWebhookPlugin({ channelSecret: CHANNEL_SECRET, botSecretFor: () => BOT_SECRET, worksPath: "/works/:botId/callback", onEvent: (e) => void seen.push(e.type), logger: memoryLogger() });
-  await app.register(plugin);
-  await app.listen({ port: 0, host: "127.0.0.1" });
+  const app = await listenFastify({ channelSecret: CHANNEL_SECRET, botSecretFor: () => BOT_SECRET, worksPath: "/works/:botId/callback", onEvent: (e) => void seen.push(e.type), logger: memoryLogger() });
   try {
-    const { port } = app.server.address() as { port: number };
-    assert.equal((await fetch(`http://127.0.0.1:${port}/works/${BOT}/callback`, { method: "POST", body: text, headers })).status, 200);
-    await plugin.drain();
+    assert.equal((await fetch(`${app.url}/works/${BOT}/callback`, { method: "POST", body: text, headers })).status, 200);
+    await app.drain();
     assert.deepEqual(seen, ["message"]);
   } finally {
     await app.close();
